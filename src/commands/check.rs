@@ -1,0 +1,94 @@
+//! `bulletin check`: every problem in the config, the issue and the list,
+//! one `path:line: message` line each.
+
+use std::path::Path;
+
+use crate::Outcome;
+use crate::cli::CheckArgs;
+use crate::config::Config;
+use crate::content::Issue;
+use crate::diag::Diagnostic;
+use crate::plan::{self, Entry, Skip};
+use crate::render;
+
+pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
+    let mut errors = 0usize;
+    let mut report = |d: &Diagnostic| {
+        errors += 1;
+        eprintln!("{d}");
+    };
+    let config = Config::load(config_path);
+    let issue = Issue::load(&args.issue);
+    if let Err(ds) = &config {
+        ds.0.iter().for_each(&mut report);
+    }
+    if let Err(ds) = &issue {
+        ds.0.iter().for_each(&mut report);
+    }
+
+    let mut summary = Vec::new();
+    if let Ok(config) = &config {
+        let list = &config.newsletter.subscribers;
+        match plan::recipients(list) {
+            Err(d) => report(&d),
+            Ok(entries) => {
+                let (mut due, mut skipped) = (0u64, 0u64);
+                for entry in entries {
+                    match entry {
+                        Entry::Due(_) => due += 1,
+                        Entry::Skipped { line, reason } => {
+                            skipped += 1;
+                            match reason {
+                                Skip::Invalid(message) => {
+                                    report(&Diagnostic::new(list, Some(line as usize), message))
+                                }
+                                Skip::Duplicate(email) => eprintln!(
+                                    "{}",
+                                    Diagnostic::new(
+                                        list,
+                                        Some(line as usize),
+                                        format!(
+                                            "warning: {email} is listed earlier too; it gets one copy"
+                                        ),
+                                    )
+                                ),
+                                Skip::Unsubscribed => {}
+                            }
+                        }
+                    }
+                }
+                summary.push(format!(
+                    "{}: {due} to send, {skipped} skipped",
+                    list.display()
+                ));
+            }
+        }
+        if config.newsletter.postal_address.is_none() {
+            eprintln!(
+                "{}: warning: no `postal_address` in [newsletter]; CAN-SPAM asks for one in every message",
+                config.path.display()
+            );
+        }
+        if let Ok(issue) = &issue {
+            let parts = render::render(&config.newsletter, issue)?;
+            summary.push(format!(
+                "{}: «{}», {} stories, HTML {} bytes, text {} bytes",
+                args.issue.display(),
+                parts.subject,
+                issue.stories.len(),
+                parts.html.len(),
+                parts.text.len()
+            ));
+        }
+    }
+
+    if errors > 0 {
+        eprintln!("{errors} problem(s) found");
+        return Ok(Outcome::Problems);
+    }
+    for line in summary {
+        println!("{line}");
+    }
+    println!("ok");
+    Ok(Outcome::Success)
+}

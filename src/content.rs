@@ -1,0 +1,216 @@
+//! An issue file (TOML) read into an `Issue`: its date, optional subject,
+//! intro and preheader, and the stories, every value checked with its line.
+
+use std::fmt;
+use std::path::Path;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::config::Newsletter;
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::domain::Line;
+use crate::markdown::{Markdown, check_url};
+use crate::source::TomlFile;
+
+#[derive(Debug, Clone)]
+pub struct Issue {
+    /// The issue file's stem, such as `2022-08-01`: what names its delivery
+    /// log and, with the address, its Message-IDs.
+    pub id: String,
+    pub subject: Option<Line>,
+    pub date: IssueDate,
+    pub number: Option<u32>,
+    pub preheader: Option<Line>,
+    pub intro: Option<Markdown>,
+    pub stories: Vec<Story>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Story {
+    pub headline: Line,
+    pub body: Markdown,
+    /// "Read more" target: an absolute http(s) URL.
+    pub link: Option<String>,
+}
+
+/// A calendar date, shown to readers as "August 1, 2022".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IssueDate {
+    pub year: u16,
+    pub month: u8,
+    pub day: u8,
+}
+
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+impl fmt::Display for IssueDate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let month = MONTHS[usize::from(self.month.clamp(1, 12)) - 1];
+        write!(f, "{month} {}, {}", self.day, self.year)
+    }
+}
+
+impl Issue {
+    /// The subject line: the issue's own, or "<name>: <date>" (with the
+    /// number, when there is one).
+    pub fn subject(&self, newsletter: &Newsletter) -> String {
+        match (&self.subject, self.number) {
+            (Some(s), _) => s.to_string(),
+            (None, Some(n)) => format!("{} No. {n}: {}", newsletter.name, self.date),
+            (None, None) => format!("{}: {}", newsletter.name, self.date),
+        }
+    }
+
+    /// The hidden line inbox lists show after the subject: the issue's own,
+    /// or the headlines.
+    pub fn preheader(&self) -> String {
+        match &self.preheader {
+            Some(p) => p.to_string(),
+            None => self
+                .stories
+                .iter()
+                .map(|s| s.headline.as_str())
+                .collect::<Vec<_>>()
+                .join(" · "),
+        }
+    }
+
+    pub fn load(path: &Path) -> Result<Self, Diagnostics> {
+        let mut file = TomlFile::read(path)?;
+        let raw: RawIssue = file.deserialize()?;
+        let id = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "issue".into());
+        if raw.story.is_empty() {
+            return Err(Diagnostics(vec![Diagnostic::new(
+                path,
+                None,
+                "the issue has no stories; add at least one [[story]] with a headline and a body",
+            )]));
+        }
+        let issue = check_issue(&mut file, raw, id);
+        file.finish(issue)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIssue {
+    subject: Option<Spanned<String>>,
+    date: Spanned<toml::value::Datetime>,
+    number: Option<u32>,
+    preheader: Option<Spanned<String>>,
+    intro: Option<Spanned<String>>,
+    #[serde(default)]
+    story: Vec<RawStory>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStory {
+    headline: Spanned<String>,
+    body: Spanned<String>,
+    link: Option<Spanned<String>>,
+}
+
+fn check_issue(file: &mut TomlFile, raw: RawIssue, id: String) -> Option<Issue> {
+    let mut ok = true;
+    let subject = raw.subject.as_ref().and_then(|v| {
+        let l = file.line("subject", v);
+        ok &= l.is_some();
+        l
+    });
+    let preheader = raw.preheader.as_ref().and_then(|v| {
+        let l = file.line("preheader", v);
+        ok &= l.is_some();
+        l
+    });
+    let intro = raw.intro.as_ref().and_then(|v| {
+        let md = file.markdown("intro", v);
+        ok &= md.is_some();
+        md
+    });
+    let date = match (raw.date.get_ref().date, raw.date.get_ref().time) {
+        (Some(d), None) => Some(IssueDate {
+            year: d.year,
+            month: d.month,
+            day: d.day,
+        }),
+        _ => {
+            file.problem_at(
+                raw.date.span().start,
+                "`date` must be a plain date such as 2022-08-01, without a time",
+            );
+            None
+        }
+    };
+    let stories: Vec<Option<Story>> = raw.story.iter().map(|s| check_story(file, s)).collect();
+    if !ok {
+        return None;
+    }
+    Some(Issue {
+        id,
+        subject,
+        date: date?,
+        number: raw.number,
+        preheader,
+        intro,
+        stories: stories.into_iter().collect::<Option<Vec<_>>>()?,
+    })
+}
+
+fn check_story(file: &mut TomlFile, raw: &RawStory) -> Option<Story> {
+    let headline = file.line("headline", &raw.headline);
+    let body = file.markdown("body", &raw.body);
+    let link = match &raw.link {
+        Some(v) => match check_url(v.get_ref().trim()) {
+            Ok(()) if !v.get_ref().trim_start().starts_with("mailto:") => {
+                Some(Some(v.get_ref().trim().to_owned()))
+            }
+            Ok(()) => {
+                file.problem_at(v.span().start, "`link` must be an http(s) URL");
+                None
+            }
+            Err(why) => {
+                file.problem_at(v.span().start, format!("`link` {why}"));
+                None
+            }
+        },
+        None => Some(None),
+    };
+    Some(Story {
+        headline: headline?,
+        body: body?,
+        link: link?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_read_like_a_masthead() {
+        let d = IssueDate {
+            year: 2022,
+            month: 8,
+            day: 1,
+        };
+        assert_eq!(d.to_string(), "August 1, 2022");
+    }
+}

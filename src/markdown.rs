@@ -1,0 +1,387 @@
+//! The Markdown of story bodies, intros and the footer: checked once where
+//! it is read, then rendered to HTML (raw HTML escaped) and to plain-text blocks.
+
+use pulldown_cmark::{CowStr, Event, LinkType, Parser, Tag, TagEnd};
+
+/// Markdown whose links were all checked. Only `parse` builds one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Markdown(String);
+
+/// A problem at a byte offset of the Markdown source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarkdownError {
+    pub offset: usize,
+    pub message: String,
+}
+
+/// Plain CommonMark: no tables, no smart punctuation, so text stays as written.
+fn parser(src: &str) -> Parser<'_> {
+    Parser::new_ext(src, pulldown_cmark::Options::empty())
+}
+
+impl Markdown {
+    /// Checks every link and image: only absolute http(s) and mailto URLs
+    /// work in an email, and anything else (javascript:, relative paths) is
+    /// refused rather than silently sent.
+    pub fn parse(src: &str) -> Result<Self, Vec<MarkdownError>> {
+        let mut errors = Vec::new();
+        for (event, range) in parser(src).into_offset_iter() {
+            let (dest, what) = match &event {
+                Event::Start(Tag::Link {
+                    link_type,
+                    dest_url,
+                    ..
+                }) => {
+                    if *link_type == LinkType::Email {
+                        continue;
+                    }
+                    (dest_url, "link")
+                }
+                Event::Start(Tag::Image { dest_url, .. }) => (dest_url, "image"),
+                _ => continue,
+            };
+            if let Err(why) = check_url(dest) {
+                errors.push(MarkdownError {
+                    offset: range.start,
+                    message: format!("{what} target {:?} {why}", dest.as_ref()),
+                });
+            }
+        }
+        if errors.is_empty() {
+            Ok(Self(src.to_owned()))
+        } else {
+            Err(errors)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// HTML for the email body. Raw HTML in the source is shown as text.
+    pub fn to_html(&self) -> String {
+        let mut out = String::with_capacity(self.0.len() * 5 / 4);
+        pulldown_cmark::html::push_html(&mut out, parser(&self.0).map(escape_raw_html));
+        out
+    }
+
+    /// Plain-text blocks; link targets are numbered into `links`.
+    pub fn to_text(&self, links: &mut Footnotes) -> Vec<Block> {
+        TextWalker::new(links).run(parser(&self.0))
+    }
+}
+
+/// Why a link target cannot go in an email, if it cannot.
+pub fn check_url(dest: &str) -> Result<(), String> {
+    match url::Url::parse(dest) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
+        Ok(u) if u.scheme() == "mailto" && !u.path().is_empty() => Ok(()),
+        Ok(u) => Err(format!(
+            "uses {}:, but only http, https and mailto links are allowed",
+            u.scheme()
+        )),
+        Err(url::ParseError::RelativeUrlWithoutBase) => {
+            Err("is relative; an email has no base address, so write the full https:// URL".into())
+        }
+        Err(e) => Err(format!("is not a valid URL ({e})")),
+    }
+}
+
+fn escape_raw_html(event: Event<'_>) -> Event<'_> {
+    match event {
+        Event::Html(s) | Event::InlineHtml(s) => Event::Text(s),
+        Event::Start(Tag::HtmlBlock) => Event::Start(Tag::Paragraph),
+        Event::End(TagEnd::HtmlBlock) => Event::End(TagEnd::Paragraph),
+        other => other,
+    }
+}
+
+/// Link targets of the plain-text part, numbered in order of first use.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Footnotes(Vec<String>);
+
+impl Footnotes {
+    /// The footnote number of `url`, the same one each time it recurs.
+    pub fn number(&mut self, url: &str) -> usize {
+        match self.0.iter().position(|u| u == url) {
+            Some(i) => i + 1,
+            None => {
+                self.0.push(url.to_owned());
+                self.0.len()
+            }
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &str)> {
+        self.0.iter().enumerate().map(|(i, u)| (i + 1, u.as_str()))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// A block of plain text before wrapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    /// What the first line starts with (list marker, quote mark, indent).
+    pub first: String,
+    /// What every later line starts with.
+    pub rest: String,
+    pub text: String,
+    /// Code: kept line for line, never wrapped.
+    pub verbatim: bool,
+}
+
+struct TextWalker<'a> {
+    links: &'a mut Footnotes,
+    blocks: Vec<Block>,
+    text: String,
+    /// Open lists: the next number, or None for bullets.
+    lists: Vec<Option<u64>>,
+    quote_depth: usize,
+    marker: Option<String>,
+    link_stack: Vec<String>,
+    verbatim: bool,
+}
+
+impl<'a> TextWalker<'a> {
+    fn new(links: &'a mut Footnotes) -> Self {
+        Self {
+            links,
+            blocks: Vec::new(),
+            text: String::new(),
+            lists: Vec::new(),
+            quote_depth: 0,
+            marker: None,
+            link_stack: Vec::new(),
+            verbatim: false,
+        }
+    }
+
+    fn run<'e>(mut self, events: impl Iterator<Item = Event<'e>>) -> Vec<Block> {
+        for event in events {
+            self.event(event);
+        }
+        self.flush();
+        self.blocks
+    }
+
+    fn event(&mut self, event: Event<'_>) {
+        match event {
+            Event::Start(tag) => self.start(tag),
+            Event::End(tag) => self.end(tag),
+            Event::Text(s) | Event::Html(s) | Event::InlineHtml(s) => self.push_text(&s),
+            Event::Code(s) => self.text.push_str(&s),
+            Event::SoftBreak => self.text.push(' '),
+            Event::HardBreak => self.text.push('\n'),
+            Event::Rule => {
+                self.flush();
+                self.text.push_str("* * *");
+                self.flush();
+            }
+            _ => {}
+        }
+    }
+
+    fn push_text(&mut self, s: &CowStr<'_>) {
+        if self.verbatim {
+            self.text.push_str(s);
+        } else {
+            // Block HTML arrives with its own line ends; fold them like soft breaks.
+            self.text.push_str(&s.replace('\n', " "));
+        }
+    }
+
+    fn start(&mut self, tag: Tag<'_>) {
+        match tag {
+            Tag::Paragraph | Tag::Heading { .. } | Tag::HtmlBlock => self.flush(),
+            Tag::BlockQuote(_) => {
+                self.flush();
+                self.quote_depth += 1;
+            }
+            Tag::CodeBlock(_) => {
+                self.flush();
+                self.verbatim = true;
+            }
+            Tag::List(start) => {
+                self.flush();
+                self.lists.push(start);
+            }
+            Tag::Item => {
+                self.flush();
+                let marker = match self.lists.last_mut() {
+                    Some(Some(n)) => {
+                        let m = format!("{n}. ");
+                        *n += 1;
+                        m
+                    }
+                    _ => "- ".to_owned(),
+                };
+                self.marker = Some(marker);
+            }
+            Tag::Emphasis => self.text.push('_'),
+            Tag::Strong => self.text.push('*'),
+            Tag::Link {
+                link_type,
+                dest_url,
+                ..
+            } => {
+                let url = if link_type == LinkType::Email {
+                    format!("mailto:{dest_url}")
+                } else {
+                    dest_url.to_string()
+                };
+                self.link_stack.push(url);
+            }
+            Tag::Image { dest_url, .. } => {
+                self.text.push_str("[image: ");
+                self.link_stack.push(dest_url.to_string());
+            }
+            _ => {}
+        }
+    }
+
+    fn end(&mut self, tag: TagEnd) {
+        match tag {
+            TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::HtmlBlock | TagEnd::Item => {
+                self.flush()
+            }
+            TagEnd::BlockQuote(_) => {
+                self.flush();
+                self.quote_depth = self.quote_depth.saturating_sub(1);
+            }
+            TagEnd::CodeBlock => {
+                self.flush();
+                self.verbatim = false;
+            }
+            TagEnd::List(_) => {
+                self.flush();
+                self.lists.pop();
+            }
+            TagEnd::Emphasis => self.text.push('_'),
+            TagEnd::Strong => self.text.push('*'),
+            TagEnd::Link => self.close_link(""),
+            TagEnd::Image => self.close_link("]"),
+            _ => {}
+        }
+    }
+
+    fn close_link(&mut self, closing: &str) {
+        if let Some(url) = self.link_stack.pop() {
+            let n = self.links.number(&url);
+            self.text.push_str(closing);
+            self.text.push_str(&format!(" [{n}]"));
+        }
+    }
+
+    /// Ends the current block, if it has any text.
+    fn flush(&mut self) {
+        let text = std::mem::take(&mut self.text);
+        let text = if self.verbatim {
+            text.trim_end_matches('\n').to_owned()
+        } else {
+            text.trim().to_owned()
+        };
+        if text.is_empty() {
+            return;
+        }
+        let quote = "> ".repeat(self.quote_depth);
+        let depth = self.lists.len().saturating_sub(1);
+        let (first, rest) = match self.marker.take() {
+            Some(marker) => {
+                let indent = "   ".repeat(depth);
+                let hang = " ".repeat(marker.chars().count());
+                (
+                    format!("{quote}{indent}{marker}"),
+                    format!("{quote}{indent}{hang}"),
+                )
+            }
+            None if !self.lists.is_empty() => {
+                // A second paragraph inside a list item lines up with its text.
+                let indent = "   ".repeat(depth + 1);
+                (format!("{quote}{indent}"), format!("{quote}{indent}"))
+            }
+            None if self.verbatim => (format!("{quote}    "), format!("{quote}    ")),
+            None => (quote.clone(), quote),
+        };
+        self.blocks.push(Block {
+            first,
+            rest,
+            text,
+            verbatim: self.verbatim,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn md(s: &str) -> Markdown {
+        Markdown::parse(s).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    #[test]
+    fn raw_html_is_escaped_not_passed_through() {
+        let html =
+            md("Hi <script>alert(1)</script> there\n\n<div onclick=x>block</div>\n").to_html();
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains("<div"), "{html}");
+        assert!(html.contains("&lt;script&gt;"), "{html}");
+        assert!(html.contains("&lt;div onclick=x&gt;"), "{html}");
+    }
+
+    #[test]
+    fn javascript_and_relative_links_are_refused_with_their_offsets() {
+        let err = Markdown::parse("ok [a](https://x.org) [b](javascript:alert(1))\n\n[c](/rel)")
+            .expect_err("must refuse");
+        assert_eq!(err.len(), 2);
+        assert!(err[0].message.contains("javascript"), "{err:?}");
+        assert_eq!(err[0].offset, 22);
+        assert!(err[1].message.contains("relative"), "{err:?}");
+    }
+
+    #[test]
+    fn http_https_mailto_and_email_autolinks_are_accepted() {
+        md("[a](http://x.org) [b](https://x.org/p?q=1) [c](mailto:a@b.org) <a@b.org>");
+    }
+
+    #[test]
+    fn text_numbers_links_and_reuses_numbers_for_the_same_url() {
+        let mut notes = Footnotes::default();
+        let blocks =
+            md("See [this](https://a.org) and [that](https://b.org), [again](https://a.org).")
+                .to_text(&mut notes);
+        assert_eq!(blocks[0].text, "See this [1] and that [2], again [1].");
+        let urls: Vec<_> = notes.iter().collect();
+        assert_eq!(urls, vec![(1, "https://a.org"), (2, "https://b.org")]);
+    }
+
+    #[test]
+    fn text_lists_get_markers_and_hanging_indents() {
+        let mut notes = Footnotes::default();
+        let blocks = md("- one\n- two\n\n3. three\n4. four\n").to_text(&mut notes);
+        let firsts: Vec<_> = blocks
+            .iter()
+            .map(|b| (b.first.as_str(), b.text.as_str()))
+            .collect();
+        assert_eq!(
+            firsts,
+            vec![
+                ("- ", "one"),
+                ("- ", "two"),
+                ("3. ", "three"),
+                ("4. ", "four")
+            ]
+        );
+        assert_eq!(blocks[2].rest, "   ");
+    }
+
+    #[test]
+    fn text_keeps_emphasis_visible() {
+        let mut notes = Footnotes::default();
+        let blocks = md("*soft* and **loud**").to_text(&mut notes);
+        assert_eq!(blocks[0].text, "_soft_ and *loud*");
+    }
+}

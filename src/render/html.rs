@@ -1,0 +1,121 @@
+//! The HTML part: a table layout mail clients agree on, styles inlined by
+//! css-inline, dark mode kept as an `@media` rule, every value escaped.
+
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+use super::{RenderError, dateline};
+use crate::config::Newsletter;
+use crate::content::Issue;
+
+/// Inlined into `style` attributes; only the `@media` rule stays a stylesheet.
+const CSS: &str = r#"
+body { margin: 0; padding: 0; background-color: #f2f2ef; }
+.outer { background-color: #f2f2ef; }
+.container { width: 100%; max-width: 600px; background-color: #ffffff; }
+.cell { padding: 20px 32px; font-family: Georgia, 'Times New Roman', serif; font-size: 16px; line-height: 1.55; color: #1d1d1b; }
+.masthead { padding-top: 32px; border-bottom: 3px solid #1d3557; }
+h1 { margin: 0 0 4px 0; font-size: 28px; line-height: 1.2; color: #1d3557; }
+.dateline { margin: 0; font-size: 14px; color: #5b5b57; }
+h2 { margin: 0 0 12px 0; padding-bottom: 6px; font-size: 13px; letter-spacing: 0.08em; text-transform: uppercase; color: #a4161a; border-bottom: 1px solid #dcdcd6; }
+h3 { margin: 24px 0 8px 0; font-size: 18px; line-height: 1.3; color: #1d1d1b; }
+p { margin: 0 0 12px 0; }
+a { color: #1d4e89; }
+ul, ol { margin: 0 0 12px 0; padding-left: 22px; }
+li { margin: 0 0 6px 0; }
+img { max-width: 100%; height: auto; }
+blockquote { margin: 0 0 12px 0; padding-left: 12px; border-left: 3px solid #dcdcd6; color: #5b5b57; }
+pre { white-space: pre-wrap; font-size: 14px; }
+.more { font-size: 14px; }
+.footer { font-size: 13px; line-height: 1.5; color: #5b5b57; background-color: #f8f8f5; }
+.address { margin: 0; }
+.preheader { display: none; max-height: 0; overflow: hidden; font-size: 1px; line-height: 1px; color: #f2f2ef; opacity: 0; }
+@media (prefers-color-scheme: dark) {
+  body, .outer { background-color: #121212 !important; }
+  .container, .footer { background-color: #1e1e1e !important; }
+  .cell, h3, .dateline, .footer, blockquote { color: #e6e6e3 !important; }
+  h1 { color: #9cc3f0 !important; }
+  a { color: #8ab4f8 !important; }
+}
+"#;
+
+fn inliner() -> css_inline::CSSInliner<'static> {
+    css_inline::CSSInliner::options()
+        .keep_at_rules(true)
+        .load_remote_stylesheets(false)
+        .build()
+}
+
+pub fn render_html(newsletter: &Newsletter, issue: &Issue) -> Result<String, RenderError> {
+    let doc = document(newsletter, issue).into_string();
+    Ok(inliner().inline(&doc)?)
+}
+
+fn document(newsletter: &Newsletter, issue: &Issue) -> Markup {
+    let subject = issue.subject(newsletter);
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="color-scheme" content="light dark";
+                meta name="supported-color-schemes" content="light dark";
+                title { (subject) }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                div class="preheader" { (issue.preheader()) }
+                table role="presentation" class="outer" width="100%" cellpadding="0" cellspacing="0" border="0" {
+                    tr { td align="center" {
+                        table role="presentation" class="container" width="600" cellpadding="0" cellspacing="0" border="0" {
+                            tr { td class="cell masthead" {
+                                h1 { (newsletter.name) }
+                                p class="dateline" { (dateline(issue)) }
+                            } }
+                            @if let Some(intro) = &issue.intro {
+                                tr { td class="cell intro" { (PreEscaped(intro.to_html())) } }
+                            }
+                            tr { td class="cell" {
+                                h2 { "Headlines" }
+                                ul class="headlines" {
+                                    @for (i, story) in issue.stories.iter().enumerate() {
+                                        li { a href={ "#story-" (i + 1) } { (story.headline) } }
+                                    }
+                                }
+                            } }
+                            tr { td class="cell" {
+                                h2 { "Details" }
+                                @for (i, story) in issue.stories.iter().enumerate() {
+                                    h3 id={ "story-" (i + 1) } { (story.headline) }
+                                    (PreEscaped(story.body.to_html()))
+                                    @if let Some(link) = &story.link {
+                                        p class="more" { a href=(link) { "Read more" } }
+                                    }
+                                }
+                            } }
+                            (footer(newsletter))
+                        }
+                    } }
+                }
+            }
+        }
+    }
+}
+
+fn footer(newsletter: &Newsletter) -> Markup {
+    html! {
+        tr { td class="cell footer" {
+            @if let Some(about) = &newsletter.about {
+                (PreEscaped(about.to_html()))
+            }
+            @if let Some(address) = &newsletter.postal_address {
+                p class="address" {
+                    @for (i, line) in address.iter().enumerate() {
+                        @if i > 0 { br; }
+                        (line)
+                    }
+                }
+            }
+        } }
+    }
+}

@@ -1,0 +1,114 @@
+//! The plain-text part: wrapped at 72 columns, headings underlined, links as
+//! numbered footnotes listed at the end.
+
+use textwrap::core::display_width;
+use textwrap::{Options, WordSeparator, WordSplitter};
+
+use super::dateline;
+use crate::config::Newsletter;
+use crate::content::Issue;
+use crate::markdown::{Block, Footnotes};
+
+/// Where lines are wrapped. Only a single word longer than this (a long
+/// URL) makes a longer line: a broken URL would not work.
+pub const WIDTH: usize = 72;
+
+pub fn render_text(newsletter: &Newsletter, issue: &Issue) -> String {
+    let mut links = Footnotes::default();
+    let mut out: Vec<String> = Vec::new();
+
+    out.push(format!(
+        "{}\n{}",
+        underlined(newsletter.name.as_str(), '='),
+        dateline(issue)
+    ));
+    if let Some(intro) = &issue.intro {
+        out.extend(intro.to_text(&mut links).iter().map(wrap_block));
+    }
+
+    out.push(underlined("Headlines", '-'));
+    let list: Vec<String> = issue
+        .stories
+        .iter()
+        .enumerate()
+        .map(|(i, s)| numbered(i + 1, s.headline.as_str()))
+        .collect();
+    out.push(list.join("\n"));
+
+    out.push(underlined("Details", '-'));
+    for (i, story) in issue.stories.iter().enumerate() {
+        out.push(numbered(i + 1, story.headline.as_str()));
+        out.extend(story.body.to_text(&mut links).iter().map(wrap_block));
+        if let Some(link) = &story.link {
+            out.push(format!("Read more [{}]", links.number(link)));
+        }
+    }
+
+    let mut footer: Vec<String> = Vec::new();
+    if let Some(about) = &newsletter.about {
+        footer.extend(about.to_text(&mut links).iter().map(wrap_block));
+    }
+    if let Some(address) = &newsletter.postal_address {
+        let lines: Vec<String> = address.iter().map(|l| wrap(l.as_str(), "", "")).collect();
+        footer.push(lines.join("\n"));
+    }
+    if !footer.is_empty() {
+        // "-- " marks a signature: mail clients show what follows as one.
+        out.push(format!("-- \n{}", footer.join("\n\n")));
+    }
+
+    if !links.is_empty() {
+        let notes: Vec<String> = links
+            .iter()
+            .map(|(n, url)| format!("[{n}] {url}"))
+            .collect();
+        out.push(notes.join("\n"));
+    }
+    let mut text = out.join("\n\n");
+    text.push('\n');
+    text
+}
+
+fn underlined(title: &str, mark: char) -> String {
+    let title = wrap(title, "", "");
+    let width = title.lines().map(display_width).max().unwrap_or(0);
+    format!("{title}\n{}", mark.to_string().repeat(width))
+}
+
+fn numbered(n: usize, text: &str) -> String {
+    let marker = format!("{n}. ");
+    let hang = " ".repeat(marker.len());
+    wrap(text, &marker, &hang)
+}
+
+fn wrap_block(block: &Block) -> String {
+    if block.verbatim {
+        return block
+            .text
+            .lines()
+            .map(|l| format!("{}{l}", block.first))
+            .collect::<Vec<_>>()
+            .join("\n");
+    }
+    // Hard breaks inside a paragraph start a new line at the hanging indent.
+    block
+        .text
+        .split('\n')
+        .enumerate()
+        .map(|(i, part)| {
+            let first = if i == 0 { &block.first } else { &block.rest };
+            wrap(part.trim(), first, &block.rest)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn wrap(text: &str, first: &str, rest: &str) -> String {
+    let options = Options::new(WIDTH)
+        .initial_indent(first)
+        .subsequent_indent(rest)
+        .break_words(false)
+        .word_separator(WordSeparator::AsciiSpace)
+        .word_splitter(WordSplitter::NoHyphenation);
+    textwrap::wrap(text, options).join("\n")
+}

@@ -1,0 +1,206 @@
+//! The subscriber list, a CSV file: the `Email` type, and reading the list
+//! as a stream of checked rows, each bad row reported with its line.
+
+use std::fmt;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use lettre::Address;
+
+use crate::diag::Diagnostic;
+use crate::domain::Line;
+
+/// A deliverable address: trimmed, domain lower-cased, checked by lettre's
+/// parser (the one that will put it on the wire).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(Address);
+
+impl Email {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let (user, domain) = s
+            .rsplit_once('@')
+            .ok_or_else(|| format!("{s:?} is not an email address (no @)"))?;
+        Address::new(user, domain.to_ascii_lowercase())
+            .map(Self)
+            .map_err(|e| format!("{s:?} is not a valid email address ({e})"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_ref()
+    }
+
+    pub fn address(&self) -> &Address {
+        &self.0
+    }
+
+    /// What makes two addresses the same reader: the whole address, case
+    /// folded. Strictly the local part is case-sensitive, but no provider
+    /// treats it so, and a reader must not get two copies.
+    pub fn key(&self) -> String {
+        self.as_str().to_lowercase()
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Subscribed,
+    Unsubscribed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscriber {
+    /// The row's line in the file, 1-based (the header is line 1).
+    pub line: u64,
+    pub email: Email,
+    pub name: Option<Line>,
+    pub status: Status,
+}
+
+/// A row that could not be read as a subscriber.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRow {
+    pub line: u64,
+    pub message: String,
+}
+
+/// The list, open and past its header row.
+pub struct SubscriberFile {
+    path: PathBuf,
+    reader: csv::Reader<File>,
+    email: usize,
+    name: Option<usize>,
+    status: Option<usize>,
+    record: csv::StringRecord,
+    /// Set after an I/O error: the rest of the file cannot be read.
+    ended: bool,
+}
+
+impl SubscriberFile {
+    pub fn open(path: &Path) -> Result<Self, Diagnostic> {
+        let file = File::open(path)
+            .map_err(|e| Diagnostic::new(path, None, format!("cannot be read: {e}")))?;
+        // csv strips a UTF-8 BOM and takes LF or CRLF; rows must all have
+        // the header's number of fields.
+        let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(file);
+        let headers = reader
+            .headers()
+            .map_err(|e| Diagnostic::new(path, Some(1), format!("unreadable header row: {e}")))?
+            .clone();
+        let column = |name: &str| {
+            headers
+                .iter()
+                .position(|h| h.trim().eq_ignore_ascii_case(name))
+        };
+        let email = column("email").ok_or_else(|| {
+            Diagnostic::new(
+                path,
+                Some(1),
+                "the header row has no `email` column (expected email,name,status)",
+            )
+        })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            reader,
+            email,
+            name: column("name"),
+            status: column("status"),
+            record: csv::StringRecord::new(),
+            ended: false,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn parse_row(&self, line: u64) -> Result<Subscriber, BadRow> {
+        let bad = |message: String| BadRow { line, message };
+        let field = |i: Option<usize>| i.and_then(|i| self.record.get(i)).unwrap_or("").trim();
+        let email = Email::parse(field(Some(self.email))).map_err(bad)?;
+        let name = match field(self.name) {
+            "" => None,
+            n => Some(Line::parse(n).map_err(|why| bad(format!("name {why}")))?),
+        };
+        let status = match field(self.status).to_ascii_lowercase().as_str() {
+            "" | "subscribed" => Status::Subscribed,
+            "unsubscribed" => Status::Unsubscribed,
+            other => {
+                return Err(bad(format!(
+                    "status {other:?} is neither \"subscribed\" nor \"unsubscribed\""
+                )));
+            }
+        };
+        Ok(Subscriber {
+            line,
+            email,
+            name,
+            status,
+        })
+    }
+}
+
+impl Iterator for SubscriberFile {
+    type Item = Result<Subscriber, BadRow>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.ended {
+            return None;
+        }
+        let mut record = std::mem::take(&mut self.record);
+        let read = self.reader.read_record(&mut record);
+        self.record = record;
+        match read {
+            Ok(false) => None,
+            Ok(true) => {
+                let line = self.record.position().map_or(0, |p| p.line());
+                Some(self.parse_row(line))
+            }
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                let message = match e.kind() {
+                    csv::ErrorKind::UnequalLengths {
+                        expected_len, len, ..
+                    } => format!("has {len} fields, but the header has {expected_len}"),
+                    csv::ErrorKind::Utf8 { .. } => "is not UTF-8 text".to_owned(),
+                    _ => e.to_string(),
+                };
+                // An I/O error ends the file; a bad row only skips itself.
+                self.ended = matches!(e.kind(), csv::ErrorKind::Io(_));
+                Some(Err(BadRow { line, message }))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_lower_cases_the_domain_and_keeps_the_local_part() {
+        let e = Email::parse("  Alice.Smith@Example.ORG ").expect("valid");
+        assert_eq!(e.as_str(), "Alice.Smith@example.org");
+        assert_eq!(e.key(), "alice.smith@example.org");
+    }
+
+    #[test]
+    fn email_refuses_what_is_not_an_address() {
+        for bad in [
+            "",
+            "alice",
+            "alice@",
+            "@example.org",
+            "a b@example.org",
+            "a@exa mple.org",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! Test helpers: a scratch copy of the sample project and a runner for the
+//! built binary.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Monday, 1 August 2022, 10:00 UTC: the date every test message carries.
+pub const PINNED_EPOCH: &str = "1659348000";
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A temporary folder holding the sample config, issue and subscriber list.
+pub struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    pub fn sample() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = repo_root();
+        std::fs::create_dir_all(dir.path().join("issues")).expect("mkdir");
+        for file in [
+            "config.toml",
+            "subscribers.example.csv",
+            "issues/2022-08-01.toml",
+        ] {
+            std::fs::copy(root.join(file), dir.path().join(file)).expect("copy sample");
+        }
+        Self { dir }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn write(&self, rel: &str, contents: impl AsRef<[u8]>) -> &Self {
+        let path = self.path(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(path, contents).expect("write");
+        self
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).expect("read")
+    }
+
+    /// Replaces `from` with `to` in a file; the text must be there.
+    pub fn edit(&self, rel: &str, from: &str, to: &str) -> &Self {
+        let text = self.read(rel);
+        assert!(text.contains(from), "{rel} has no {from:?}");
+        self.write(rel, text.replacen(from, to, 1))
+    }
+
+    pub fn bulletin(&self, args: &[&str]) -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_bulletin"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("SOURCE_DATE_EPOCH", PINNED_EPOCH)
+            .output()
+            .expect("run bulletin");
+        Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    pub fn dry_run(&self, out: &str) -> Run {
+        self.bulletin(&[
+            "send",
+            "--issue",
+            "issues/2022-08-01.toml",
+            "--dry-run",
+            "--out",
+            out,
+        ])
+    }
+
+    pub fn files_in(&self, rel: &str) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.path(rel))
+            .expect("read dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Every entry in the project folder, hidden ones included.
+    pub fn top_level(&self) -> Vec<String> {
+        self.files_in(".")
+    }
+}
+
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    pub fn success(&self) -> &Self {
+        assert_eq!(self.code, Some(0), "expected success: {self:#?}");
+        self
+    }
+
+    /// Failed the way a bad input should: exit 1, no panic, a message.
+    #[track_caller]
+    pub fn failure(&self) -> &Self {
+        assert_eq!(self.code, Some(1), "expected exit 1: {self:#?}");
+        assert!(!self.stderr.contains("panicked"), "panic: {}", self.stderr);
+        assert!(!self.stderr.trim().is_empty(), "no message: {self:#?}");
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_has(&self, needle: &str) -> &Self {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_has(&self, needle: &str) -> &Self {
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}:\n{}",
+            self.stdout
+        );
+        self
+    }
+}
+
+/// What Python's `email` package (policy default) makes of .eml files.
+pub fn inspect_eml(files: &[PathBuf]) -> Vec<serde_json::Value> {
+    let script = repo_root().join("tests/support/inspect_eml.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .args(files)
+        .output()
+        .expect("python3 must be installed to run these tests");
+    assert!(
+        out.status.success(),
+        "inspect_eml.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect()
+}
+
+pub fn paths_in(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect();
+    v.sort();
+    v
+}
