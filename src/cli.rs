@@ -34,9 +34,12 @@ pub enum Command {
     Check(CheckArgs),
     /// Send an issue to every subscriber (with --dry-run: write what would be sent).
     #[command(
-        after_help = "Example, sending nothing and writing one .eml per reader plus preview.html and preview.txt:\n  bulletin send --issue issues/2022-08-01.toml --dry-run --out preview"
+        after_help = "Every attempt is recorded in the delivery log (default logs/<issue>.csv beside the config);\nrunning the same command again resumes where the last run stopped.\n\nExamples:\n  bulletin send --issue issues/2022-08-01.toml --dry-run --out preview\n  bulletin send --issue issues/2022-08-01.toml --to editor@example.org\n  BULLETIN_SMTP_PASSWORD=... bulletin send --issue issues/2022-08-01.toml --yes"
     )]
     Send(SendArgs),
+    /// Summarise an issue's delivery log without sending anything.
+    #[command(after_help = "Example:\n  bulletin status --issue issues/2022-08-01.toml")]
+    Status(StatusArgs),
 }
 
 #[derive(Debug, Args)]
@@ -60,4 +63,39 @@ pub struct SendArgs {
     /// preview.txt, into this folder (replacing an earlier preview there).
     #[arg(long, value_name = "DIR", requires = "dry_run")]
     pub out: Option<PathBuf>,
+
+    /// Send without asking (required when there is no terminal to ask on).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Send to the first N readers still due, then stop.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+
+    /// Send one test copy to ADDRESS instead; the list and log are untouched.
+    #[arg(long, value_name = "ADDRESS", conflicts_with_all = ["dry_run", "limit"])]
+    pub to: Option<String>,
+
+    /// The delivery log [default: logs/<issue file stem>.csv beside the config].
+    #[arg(long, value_name = "PATH")]
+    pub log: Option<PathBuf>,
+
+    /// Resume even though the issue changed since the log's last run.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Also resend to readers whose message may or may not have arrived.
+    #[arg(long)]
+    pub resend_unknown: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The issue file (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub issue: PathBuf,
+
+    /// The delivery log [default: logs/<issue file stem>.csv beside the config].
+    #[arg(long, value_name = "PATH")]
+    pub log: Option<PathBuf>,
 }

@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use lettre::message::Mailbox;
 use serde::Deserialize;
@@ -18,6 +19,7 @@ pub struct Config {
     pub path: PathBuf,
     pub newsletter: Newsletter,
     pub smtp: Option<Smtp>,
+    pub sending: Sending,
 }
 
 #[derive(Debug, Clone)]
@@ -53,7 +55,39 @@ pub struct Smtp {
     pub username: Option<String>,
     /// Name of the environment variable holding the password.
     pub password_env: String,
-    pub timeout_secs: u64,
+    /// Bounds every SMTP exchange: connect, each command, the message.
+    pub timeout: Duration,
+    /// An extra root certificate (PEM) to trust, for a private relay.
+    pub tls_ca_file: Option<PathBuf>,
+}
+
+/// `[sending]`: how fast and how hard to try.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sending {
+    /// Parallel SMTP connections.
+    pub concurrency: usize,
+    /// Messages per second across all connections; 0 means no limit.
+    pub rate: f64,
+    /// Send this many, then wait `batch_pause`; 0 means no batches.
+    pub batch_size: u64,
+    pub batch_pause: Duration,
+    /// Tries per reader before a transient failure is recorded `deferred`.
+    pub max_attempts: u32,
+    /// First retry delay; it doubles with each attempt, with jitter.
+    pub retry_delay: Duration,
+}
+
+impl Default for Sending {
+    fn default() -> Self {
+        Self {
+            concurrency: 4,
+            rate: 0.0,
+            batch_size: 0,
+            batch_pause: Duration::ZERO,
+            max_attempts: 3,
+            retry_delay: Duration::from_secs(2),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -61,6 +95,18 @@ pub struct Smtp {
 struct RawConfig {
     newsletter: RawNewsletter,
     smtp: Option<RawSmtp>,
+    sending: Option<Spanned<RawSending>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSending {
+    concurrency: Option<usize>,
+    rate: Option<f64>,
+    batch_size: Option<u64>,
+    batch_pause: Option<f64>,
+    max_attempts: Option<u32>,
+    retry_delay: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -90,6 +136,7 @@ struct RawSmtp {
     allow_insecure: bool,
     #[serde(default = "default_timeout")]
     timeout_secs: u64,
+    tls_ca_file: Option<String>,
 }
 
 fn default_password_env() -> String {
@@ -106,12 +153,20 @@ impl Config {
         let raw: RawConfig = file.deserialize()?;
         let dir = path.parent().unwrap_or(Path::new("."));
         let newsletter = check_newsletter(&mut file, raw.newsletter, dir);
-        let smtp = raw.smtp.and_then(|s| check_smtp(&mut file, s));
-        let config = newsletter.map(|newsletter| Config {
-            path: path.to_path_buf(),
-            newsletter,
-            smtp,
-        });
+        let smtp = raw.smtp.and_then(|s| check_smtp(&mut file, s, dir));
+        let sending = match raw.sending {
+            Some(s) => check_sending(&mut file, s),
+            None => Some(Sending::default()),
+        };
+        let config = match (newsletter, sending) {
+            (Some(newsletter), Some(sending)) => Some(Config {
+                path: path.to_path_buf(),
+                newsletter,
+                smtp,
+                sending,
+            }),
+            _ => None,
+        };
         file.finish(config)
     }
 }
@@ -186,7 +241,50 @@ fn postal_lines(s: &str) -> Result<Vec<Line>, String> {
     Ok(lines)
 }
 
-fn check_smtp(file: &mut TomlFile, raw: RawSmtp) -> Option<Smtp> {
+fn check_sending(file: &mut TomlFile, raw: Spanned<RawSending>) -> Option<Sending> {
+    let at = raw.span().start;
+    let raw = raw.into_inner();
+    let d = Sending::default();
+    let seconds = |v: Option<f64>, default: Duration| match v {
+        Some(s) if s.is_finite() && s >= 0.0 => Ok(Duration::from_secs_f64(s)),
+        Some(_) => Err(()),
+        None => Ok(default),
+    };
+    let mut problems = Vec::new();
+    let concurrency = raw.concurrency.unwrap_or(d.concurrency);
+    if !(1..=256).contains(&concurrency) {
+        problems.push("`concurrency` must be from 1 to 256");
+    }
+    let rate = raw.rate.unwrap_or(d.rate);
+    if !(rate.is_finite() && rate >= 0.0) {
+        problems.push("`rate` must be 0 (no limit) or a positive number of messages per second");
+    }
+    let max_attempts = raw.max_attempts.unwrap_or(d.max_attempts);
+    if max_attempts == 0 {
+        problems.push("`max_attempts` must be at least 1");
+    }
+    let batch_pause = seconds(raw.batch_pause, d.batch_pause);
+    let retry_delay = seconds(raw.retry_delay, d.retry_delay);
+    if batch_pause.is_err() || retry_delay.is_err() {
+        problems.push("`batch_pause` and `retry_delay` are seconds, 0 or more");
+    }
+    for p in &problems {
+        file.problem_at(at, format!("[sending] {p}"));
+    }
+    if !problems.is_empty() {
+        return None;
+    }
+    Some(Sending {
+        concurrency,
+        rate,
+        batch_size: raw.batch_size.unwrap_or(d.batch_size),
+        batch_pause: batch_pause.ok()?,
+        max_attempts,
+        retry_delay: retry_delay.ok()?,
+    })
+}
+
+fn check_smtp(file: &mut TomlFile, raw: RawSmtp, dir: &Path) -> Option<Smtp> {
     if let Some(p) = &raw.password {
         file.problem_at(
             p.span().start,
@@ -215,6 +313,7 @@ fn check_smtp(file: &mut TomlFile, raw: RawSmtp) -> Option<Smtp> {
         security: raw.security,
         username: raw.username,
         password_env: raw.password_env,
-        timeout_secs: raw.timeout_secs,
+        timeout: Duration::from_secs(raw.timeout_secs.max(1)),
+        tls_ca_file: raw.tls_ca_file.map(|f| dir.join(f)),
     })
 }

@@ -9,8 +9,10 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod content;
+pub mod delivery;
 pub mod diag;
 pub mod domain;
+pub mod journal;
 pub mod markdown;
 pub mod message;
 pub mod plan;
@@ -43,7 +45,9 @@ impl Outcome {
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Check(args) => commands::check::run(&cli.config, &args),
+        Command::Send(args) if args.dry_run => commands::preview::run(&cli.config, &args),
         Command::Send(args) => commands::send::run(&cli.config, &args),
+        Command::Status(args) => commands::status::run(&cli.config, &args),
     }
 }
 

@@ -1,5 +1,5 @@
 //! Rendered parts plus one reader: the email as it goes on the wire, with
-//! headers and ids that are deterministic, so the same input gives the same bytes.
+//! headers, ids and boundary deterministic, so the same input gives the same bytes.
 
 use std::time::SystemTime;
 
@@ -27,20 +27,7 @@ fn digest(list_id: &str, issue_id: &str, email: &Email) -> String {
         h.update(part.as_bytes());
         h.update([0]);
     }
-    h.finalize()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// `<digest@from-domain>`: unique per reader and the same on a resend of
-/// the same issue, so a receiving server (and our log) can tell it is one.
-pub fn message_id(newsletter: &Newsletter, issue_id: &str, email: &Email) -> String {
-    format!(
-        "<{}@{}>",
-        digest(newsletter.list_id.as_str(), issue_id, email),
-        newsletter.from.email.domain()
-    )
+    hex(&h.finalize()[..16])
 }
 
 macro_rules! text_header {
@@ -84,43 +71,102 @@ pub struct MessageError {
     source: lettre::error::Error,
 }
 
-pub fn build(
-    newsletter: &Newsletter,
-    issue_id: &str,
-    parts: &Rendered,
-    to: Recipient<'_>,
-    date: SystemTime,
-) -> Result<Message, MessageError> {
-    let id = digest(newsletter.list_id.as_str(), issue_id, to.email);
-    let mut builder = Message::builder()
-        .from(newsletter.from.clone())
-        .to(Mailbox::new(
-            to.name.map(|n| n.to_string()),
-            to.email.address().clone(),
-        ))
-        .subject(parts.subject.clone())
-        .date(date)
-        .message_id(Some(message_id(newsletter, issue_id, to.email)))
-        .header(ListIdHeader(list_id_value(newsletter)))
-        .header(PrecedenceHeader("bulk".into()));
-    if let Some(reply_to) = &newsletter.reply_to {
-        builder = builder.reply_to(reply_to.clone());
+/// Everything of a message that is the same for every reader, encoded
+/// once per issue: encoding the parts is most of the cost of a message.
+#[derive(Debug, Clone)]
+pub struct Template {
+    from: Mailbox,
+    reply_to: Option<Mailbox>,
+    subject: String,
+    list_id: String,
+    issue_id: String,
+    list_id_value: String,
+    domain: String,
+    body: MultiPart,
+}
+
+impl Template {
+    pub fn new(newsletter: &Newsletter, issue_id: &str, parts: &Rendered) -> Self {
+        // One boundary per issue, fixed so the bytes are reproducible
+        // (lettre's own is random); the parts are the same for every reader.
+        let boundary = {
+            let mut h = Sha256::new();
+            for part in ["bulletin/boundary/1", newsletter.list_id.as_str(), issue_id] {
+                h.update(part.as_bytes());
+                h.update([0]);
+            }
+            hex(&h.finalize()[..16])
+        };
+        let body = MultiPart::alternative()
+            .boundary(format!("bulletin-{boundary}"))
+            .singlepart(
+                SinglePart::builder()
+                    .content_type(ContentType::TEXT_PLAIN)
+                    .body(parts.text.clone()),
+            )
+            .singlepart(
+                SinglePart::builder()
+                    .content_type(ContentType::TEXT_HTML)
+                    .body(parts.html.clone()),
+            );
+        Self {
+            from: newsletter.from.clone(),
+            reply_to: newsletter.reply_to.clone(),
+            subject: parts.subject.clone(),
+            list_id: newsletter.list_id.as_str().to_owned(),
+            issue_id: issue_id.to_owned(),
+            list_id_value: list_id_value(newsletter),
+            domain: newsletter.from.email.domain().to_owned(),
+            body,
+        }
     }
-    // A fixed boundary keeps the bytes reproducible; lettre's is random.
-    let body = MultiPart::alternative()
-        .boundary(format!("bulletin-{id}"))
-        .singlepart(
-            SinglePart::builder()
-                .content_type(ContentType::TEXT_PLAIN)
-                .body(parts.text.clone()),
+
+    /// The envelope sender (MAIL FROM).
+    pub fn from_address(&self) -> &lettre::Address {
+        &self.from.email
+    }
+
+    /// `<digest@from-domain>`: unique per reader and the same on a resend
+    /// of the same issue, so a receiving server (and our log) can tell it is one.
+    pub fn message_id(&self, email: &Email) -> String {
+        format!(
+            "<{}@{}>",
+            digest(&self.list_id, &self.issue_id, email),
+            self.domain
         )
-        .singlepart(
-            SinglePart::builder()
-                .content_type(ContentType::TEXT_HTML)
-                .body(parts.html.clone()),
-        );
-    builder.multipart(body).map_err(|source| MessageError {
-        to: to.email.to_string(),
-        source,
-    })
+    }
+
+    /// The message for one reader.
+    pub fn build(&self, to: Recipient<'_>, date: SystemTime) -> Result<Message, MessageError> {
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .to(Mailbox::new(
+                to.name.map(|n| n.to_string()),
+                to.email.address().clone(),
+            ))
+            .subject(self.subject.clone())
+            .date(date)
+            .message_id(Some(self.message_id(to.email)))
+            .header(ListIdHeader(self.list_id_value.clone()))
+            .header(PrecedenceHeader("bulk".into()));
+        if let Some(reply_to) = &self.reply_to {
+            builder = builder.reply_to(reply_to.clone());
+        }
+        builder
+            .multipart(self.body.clone())
+            .map_err(|source| MessageError {
+                to: to.email.to_string(),
+                source,
+            })
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    s
 }

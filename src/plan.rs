@@ -1,12 +1,12 @@
-//! Who gets this issue: the list's subscribed rows, each address once, and
-//! why every other row is skipped.
+//! Who gets this issue: the list's subscribed rows, each address once, less
+//! those an earlier run already settled; and why every other row is skipped.
 
 use std::collections::HashSet;
 use std::path::Path;
-
-use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 use crate::diag::Diagnostic;
+use crate::journal::{self, History};
 use crate::subscribers::{BadRow, Status, Subscriber, SubscriberFile};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,15 +21,9 @@ pub enum Skip {
     /// The address (compared case-insensitively) came earlier in the list.
     Duplicate(String),
     Invalid(String),
-}
-
-/// 128 bits of an address's key: a set of these costs 16 bytes a reader,
-/// where the addresses themselves would cost several times that.
-fn fingerprint(key: &str) -> u128 {
-    let digest = Sha256::digest(key.as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    u128::from_le_bytes(bytes)
+    /// An earlier run recorded this final status (sent, failed, or unknown
+    /// without `--resend-unknown`).
+    Done(journal::Status),
 }
 
 /// The entries of the list in file order.
@@ -37,11 +31,11 @@ fn fingerprint(key: &str) -> u128 {
 /// An address with an `unsubscribed` row anywhere in the file is skipped
 /// everywhere: a reader who left must never get mail because an older row
 /// of theirs still says subscribed. Finding those takes a first pass.
-pub fn recipients(list: &Path) -> Result<impl Iterator<Item = Entry>, Diagnostic> {
+pub fn recipients(list: &Path) -> Result<impl Iterator<Item = Entry> + use<>, Diagnostic> {
     let left: HashSet<u128> = SubscriberFile::open(list)?
         .filter_map(Result::ok)
         .filter(|s| s.status == Status::Unsubscribed)
-        .map(|s| fingerprint(&s.email.key()))
+        .map(|s| s.email.fingerprint())
         .collect();
     let mut seen: HashSet<u128> = HashSet::new();
     let rows = SubscriberFile::open(list)?;
@@ -51,7 +45,7 @@ pub fn recipients(list: &Path) -> Result<impl Iterator<Item = Entry>, Diagnostic
             reason: Skip::Invalid(message),
         },
         Ok(s) => {
-            let key = fingerprint(&s.email.key());
+            let key = s.email.fingerprint();
             if s.status == Status::Unsubscribed || left.contains(&key) {
                 Entry::Skipped {
                     line: s.line,
@@ -67,4 +61,58 @@ pub fn recipients(list: &Path) -> Result<impl Iterator<Item = Entry>, Diagnostic
             }
         }
     }))
+}
+
+/// The list's entries for a resumed send: a reader whose last logged status
+/// is `sent` or `failed` is done; `unknown` is done unless `resend_unknown`;
+/// `deferred` and `retry` are due again.
+pub fn pending(
+    list: &Path,
+    history: Arc<History>,
+    resend_unknown: bool,
+) -> Result<impl Iterator<Item = Entry> + use<>, Diagnostic> {
+    Ok(recipients(list)?.map(move |entry| match entry {
+        Entry::Due(s) => match history.status(s.email.fingerprint()) {
+            Some(st @ (journal::Status::Sent | journal::Status::Failed)) => Entry::Skipped {
+                line: s.line,
+                reason: Skip::Done(st),
+            },
+            Some(journal::Status::Unknown | journal::Status::Sending) if !resend_unknown => {
+                Entry::Skipped {
+                    line: s.line,
+                    reason: Skip::Done(journal::Status::Unknown),
+                }
+            }
+            _ => Entry::Due(s),
+        },
+        skipped => skipped,
+    }))
+}
+
+/// How many rows of each kind a pass over the list found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Counts {
+    pub due: u64,
+    pub sent_before: u64,
+    pub failed_before: u64,
+    pub unknown_before: u64,
+    pub unsubscribed: u64,
+    pub duplicate: u64,
+    pub invalid: u64,
+}
+
+impl Counts {
+    pub fn add(&mut self, entry: &Entry) {
+        match entry {
+            Entry::Due(_) => self.due += 1,
+            Entry::Skipped { reason, .. } => match reason {
+                Skip::Unsubscribed => self.unsubscribed += 1,
+                Skip::Duplicate(_) => self.duplicate += 1,
+                Skip::Invalid(_) => self.invalid += 1,
+                Skip::Done(journal::Status::Sent) => self.sent_before += 1,
+                Skip::Done(journal::Status::Failed) => self.failed_before += 1,
+                Skip::Done(_) => self.unknown_before += 1,
+            },
+        }
+    }
 }

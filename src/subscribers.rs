@@ -40,6 +40,21 @@ impl Email {
     pub fn key(&self) -> String {
         self.as_str().to_lowercase()
     }
+
+    /// 128 bits of `key()`, for sets of readers: 16 bytes each, where the
+    /// addresses themselves would cost several times that.
+    pub fn fingerprint(&self) -> u128 {
+        key_fingerprint(&self.key())
+    }
+}
+
+/// The fingerprint of an address already case-folded by `Email::key`.
+pub fn key_fingerprint(key: &str) -> u128 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(key.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    u128::from_le_bytes(bytes)
 }
 
 impl fmt::Display for Email {

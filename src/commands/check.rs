@@ -52,7 +52,7 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                                         ),
                                     )
                                 ),
-                                Skip::Unsubscribed => {}
+                                Skip::Unsubscribed | Skip::Done(_) => {}
                             }
                         }
                     }

@@ -1,193 +1,337 @@
-//! `bulletin send`: with `--dry-run`, build every message exactly as it
-//! would be sent and, with `--out`, write them as files; nothing goes out.
+//! `bulletin send`: deliver an issue over SMTP to every reader due, with
+//! the delivery log as the record; rerun to resume.
 
-use std::fs;
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::{Context as _, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use secrecy::SecretString;
+use sha2::{Digest, Sha256};
 
 use crate::Outcome;
 use crate::cli::SendArgs;
-use crate::commands::load_inputs;
+use crate::commands::{load_inputs, log_path};
+use crate::config::Config;
+use crate::delivery::smtp::Server;
+use crate::delivery::{self, Context, Recorder, Tally};
 use crate::diag::Diagnostic;
-use crate::message::{self, Recipient};
-use crate::plan::{self, Entry, Skip};
-use crate::render;
-
-/// Marks a folder as one of our previews, which a later dry-run may replace.
-const MARKER: &str = ".bulletin-preview";
+use crate::journal::{Journal, Row, Status};
+use crate::message::{Recipient, Template};
+use crate::plan::{self, Counts, Entry, Skip};
+use crate::render::{self, Rendered};
+use crate::subscribers::Email;
 
 pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
-    if !args.dry_run {
-        bail!(
-            "sending over SMTP is not built yet; run with --dry-run to render and preview the issue"
-        );
-    }
     let (config, issue) = load_inputs(config_path, &args.issue)?;
-    if let Some(out) = &args.out {
-        check_replaceable(out)?;
-    }
-    let newsletter = &config.newsletter;
-    let parts = render::render(newsletter, &issue)?;
-    let date = crate::now()?;
-    let list = &newsletter.subscribers;
-    let entries = plan::recipients(list)?;
-
-    let staging = match &args.out {
-        Some(out) => Some(Staging::new(out)?),
-        None => None,
+    let Some(smtp) = &config.smtp else {
+        bail!(
+            "{}: no [smtp] section; add host, port and security to send (or use --dry-run)",
+            config.path.display()
+        );
     };
-    if let Some(stage) = &staging {
-        stage.write("preview.html", parts.html.as_bytes())?;
-        stage.write("preview.txt", parts.text.as_bytes())?;
-    }
+    let password = std::env::var(&smtp.password_env)
+        .ok()
+        .map(SecretString::from);
+    let server = Server::new(smtp, password)?;
+    let parts = render::render(&config.newsletter, &issue)?;
+    let fingerprint = fingerprint(&parts, &config.newsletter.from.to_string());
+    let ctx = Arc::new(Context {
+        template: Template::new(&config.newsletter, &issue.id, &parts),
+        date: crate::now()?,
+        server,
+        sending: config.sending.clone(),
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
 
-    let mut tally = Tally::default();
-    for entry in entries {
-        match entry {
-            Entry::Due(s) => {
-                let to = Recipient {
-                    email: &s.email,
-                    name: s.name.as_ref(),
-                };
-                let bytes = message::build(newsletter, &issue.id, &parts, to, date)?.formatted();
-                tally.due += 1;
-                tally.bytes += bytes.len() as u64;
-                tally.largest = tally.largest.max(bytes.len());
-                if let Some(stage) = &staging {
-                    stage.write(&eml_name(tally.due, s.email.as_str()), &bytes)?;
-                }
-            }
-            Entry::Skipped { line, reason } => match reason {
-                Skip::Unsubscribed => tally.unsubscribed += 1,
-                Skip::Duplicate(_) => tally.duplicate += 1,
-                Skip::Invalid(message) => {
-                    tally.invalid += 1;
-                    eprintln!("{}", Diagnostic::new(list, Some(line as usize), message));
-                }
-            },
+    let run = Run {
+        subject: parts.subject,
+        log: log_path(&config, &issue.id, args.log.as_deref()),
+        fingerprint,
+    };
+    if let Some(address) = &args.to {
+        return runtime.block_on(test_copy(&ctx, &run, address));
+    }
+    runtime.block_on(send_all(&config, ctx, &run, args))
+}
+
+/// What this run sends, for reports and the log.
+struct Run {
+    subject: String,
+    log: PathBuf,
+    fingerprint: String,
+}
+
+/// A fingerprint of what readers get: the parts every message shares.
+fn fingerprint(parts: &Rendered, from: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [parts.subject.as_str(), &parts.text, &parts.html, from] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    h.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+async fn test_copy(ctx: &Context, run: &Run, address: &str) -> anyhow::Result<Outcome> {
+    let email = Email::parse(address).map_err(|e| anyhow::anyhow!("--to: {e}"))?;
+    let to = Recipient {
+        email: &email,
+        name: None,
+    };
+    let bytes = ctx.template.build(to, ctx.date)?.formatted();
+    let mut conn = ctx
+        .server
+        .connect()
+        .await
+        .map_err(|f| anyhow::anyhow!("{}: {f:?}", ctx.server.describe()))?;
+    let result = conn
+        .send(
+            &ctx.server,
+            ctx.template.from_address(),
+            email.address(),
+            &bytes,
+            async { Ok(()) },
+        )
+        .await;
+    conn.quit(&ctx.server).await;
+    match result {
+        Ok(reply) => {
+            println!("Test copy of «{}» sent to {email}: {reply}", run.subject);
+            Ok(Outcome::Success)
         }
+        Err(f) => bail!("test copy to {email} not sent: {f:?}"),
     }
+}
 
-    let written = match (staging, &args.out) {
-        (Some(stage), Some(out)) => Some(stage.install(out)?),
-        _ => None,
-    };
-    println!("Dry run of «{}»: nothing was sent.", parts.subject);
-    println!("  recipients:   {}", tally.due);
-    println!(
-        "  skipped:      {} unsubscribed, {} duplicate, {} invalid",
-        tally.unsubscribed, tally.duplicate, tally.invalid
-    );
-    if let Some(average) = tally.bytes.checked_div(tally.due) {
-        println!(
-            "  message size: {} bytes on average, {} at most (HTML {} bytes, text {} bytes)",
-            average,
-            tally.largest,
-            parts.html.len(),
-            parts.text.len()
+async fn send_all(
+    config: &Config,
+    ctx: Arc<Context>,
+    run: &Run,
+    args: &SendArgs,
+) -> anyhow::Result<Outcome> {
+    let issue_path = &args.issue;
+    let (log, fingerprint) = (&run.log, &run.fingerprint);
+    let mut journal = Journal::open(log)?;
+    let mut history = journal.read_history()?;
+    if let Some(before) = &history.fingerprint
+        && before != fingerprint
+        && !args.force
+    {
+        bail!(
+            "{}: the issue or config changed since {} was started (fingerprint {before}, now {fingerprint}); \
+             resuming would send the rest of the list a different issue. Pass --force to send it anyway",
+            issue_path.display(),
+            log.display()
         );
     }
-    if let Some(out) = written {
-        println!(
-            "  written:      {} ({} .eml files, preview.html, preview.txt)",
-            out.display(),
-            tally.due
-        );
+    // A run that died mid-message left `sending` rows with no outcome.
+    if !history.interrupted.is_empty() {
+        let rows: Vec<Row> = history
+            .interrupted
+            .iter()
+            .map(|(email, id)| Row {
+                email: email.clone(),
+                status: Status::Unknown,
+                attempts: 0,
+                code: None,
+                detail: "the previous run stopped while sending this message; it may have arrived"
+                    .into(),
+                message_id: id.clone(),
+            })
+            .collect();
+        journal.append(&rows)?;
+        history = journal.read_history()?;
     }
-    if tally.invalid > 0 {
-        eprintln!(
-            "{} invalid row(s) in {} were skipped; fix them so those readers get the issue",
-            tally.invalid,
+    let history = Arc::new(history);
+    let list = config.newsletter.subscribers.clone();
+
+    let mut counts = Counts::default();
+    for entry in plan::pending(&list, history.clone(), args.resend_unknown)? {
+        counts.add(&entry);
+    }
+    let due = args.limit.map_or(counts.due, |n| n.min(counts.due));
+    if due == 0 {
+        println!(
+            "Nothing to send: no reader of {} is still due.",
             list.display()
         );
-        return Ok(Outcome::Problems);
+        print_skips(&counts);
+        return Ok(outcome(&counts, &Tally::default()));
     }
-    Ok(Outcome::Success)
-}
+    confirm(args, &ctx, run, due)?;
 
-#[derive(Default)]
-struct Tally {
-    due: u64,
-    bytes: u64,
-    largest: usize,
-    unsubscribed: u64,
-    duplicate: u64,
-    invalid: u64,
-}
+    journal.append(&[Row {
+        email: String::new(),
+        status: Status::Started,
+        attempts: 0,
+        code: None,
+        detail: format!("fingerprint={fingerprint}"),
+        message_id: String::new(),
+    }])?;
+    let (recorder, writer) = Recorder::spawn(journal);
+    let tally = Arc::new(Tally::default());
+    let progress = Progress::start(due, tally.clone());
 
-/// `000001-alice_example.org.eml`: ordered like the list, and safe as a
-/// file name whatever the address holds.
-fn eml_name(n: u64, email: &str) -> String {
-    let safe: String = email
-        .chars()
-        .map(|c| match c {
-            'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '-' | '+' | '_' => c,
-            _ => '_',
-        })
-        .collect();
-    format!("{n:06}-{safe}.eml")
-}
-
-/// A folder may be replaced if it is absent, empty or an earlier preview.
-fn check_replaceable(out: &Path) -> anyhow::Result<()> {
-    match fs::read_dir(out) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("{}: cannot be used for previews", out.display())),
-        Ok(mut entries) => {
-            if out.join(MARKER).exists() || entries.next().is_none() {
-                Ok(())
-            } else {
-                bail!(
-                    "{}: the folder exists and holds files bulletin did not write; choose another --out",
-                    out.display()
-                )
+    let list_for_errors = list.clone();
+    let source = plan::pending(&list, history, args.resend_unknown)?
+        .filter_map(move |entry| match entry {
+            Entry::Due(s) => Some(s),
+            Entry::Skipped {
+                line,
+                reason: Skip::Invalid(message),
+            } => {
+                eprintln!(
+                    "{}",
+                    Diagnostic::new(&list_for_errors, Some(line as usize), message)
+                );
+                None
             }
-        }
+            Entry::Skipped { .. } => None,
+        })
+        .take(due as usize);
+    let started = Instant::now();
+    let result = delivery::deliver(ctx.clone(), Box::new(source), recorder, tally.clone()).await;
+    progress.finish();
+    // Joining the writer puts every submitted row on disk.
+    writer
+        .join()
+        .map_err(|_| anyhow::anyhow!("the log writer panicked"))?
+        .map_err(|e| anyhow::anyhow!("{}: cannot write the delivery log: {e}", log.display()))?;
+
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "Sent «{}» via {} in {secs:.1} s ({:.0} messages/s).",
+        run.subject,
+        ctx.server.describe(),
+        tally.done() as f64 / secs.max(1e-9)
+    );
+    for status in [
+        Status::Sent,
+        Status::Deferred,
+        Status::Failed,
+        Status::Unknown,
+    ] {
+        println!(
+            "  {:<13} {}",
+            format!("{}:", status.as_str()),
+            tally.get(status)
+        );
+    }
+    print_skips(&counts);
+    println!("  log:          {}", log.display());
+    if let Err(stop) = result {
+        bail!("{stop}");
+    }
+    Ok(outcome(&counts, &tally))
+}
+
+fn print_skips(c: &Counts) {
+    println!(
+        "  skipped:      {} sent earlier, {} failed earlier, {} unknown earlier{}, {} unsubscribed, {} duplicate, {} invalid",
+        c.sent_before,
+        c.failed_before,
+        c.unknown_before,
+        if c.unknown_before > 0 {
+            " (--resend-unknown to resend)"
+        } else {
+            ""
+        },
+        c.unsubscribed,
+        c.duplicate,
+        c.invalid
+    );
+}
+
+/// Success only when every reader tried ended `sent` and nothing is left
+/// failed, unknown or invalid from this run or an earlier one.
+fn outcome(counts: &Counts, tally: &Tally) -> Outcome {
+    let clean = tally.get(Status::Deferred) == 0
+        && tally.get(Status::Failed) == 0
+        && tally.get(Status::Unknown) == 0
+        && counts.failed_before == 0
+        && counts.unknown_before == 0
+        && counts.invalid == 0;
+    if clean {
+        Outcome::Success
+    } else {
+        Outcome::Problems
     }
 }
 
-/// The preview folder under construction, beside its final place; dropped
-/// unfinished, it removes itself, so a failed run leaves no folder behind.
-struct Staging {
-    dir: tempfile::TempDir,
+fn confirm(args: &SendArgs, ctx: &Context, run: &Run, due: u64) -> anyhow::Result<()> {
+    if args.yes {
+        return Ok(());
+    }
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        bail!("no terminal to confirm on: pass --yes to send without asking");
+    }
+    eprint!(
+        "Send «{}» to {due} subscribers via {}? [y/N] ",
+        run.subject,
+        ctx.server.describe()
+    );
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    match answer.trim().to_ascii_lowercase().as_str() {
+        "y" | "yes" => Ok(()),
+        _ => bail!("not sent: the send was not confirmed"),
+    }
 }
 
-impl Staging {
-    fn new(out: &Path) -> anyhow::Result<Self> {
-        let parent = match out.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        fs::create_dir_all(&parent)
-            .with_context(|| format!("{}: cannot create the folder", parent.display()))?;
-        let dir = tempfile::Builder::new()
-            .prefix(".bulletin-staging-")
-            .tempdir_in(&parent)
-            .with_context(|| format!("{}: cannot create a folder here", parent.display()))?;
-        fs::write(
-            dir.path().join(MARKER),
-            b"written by bulletin send --dry-run\n",
-        )?;
-        Ok(Self { dir })
-    }
+/// A bar with rate and ETA on a terminal; otherwise a line every 5 seconds.
+struct Progress {
+    bar: ProgressBar,
+    ticker: Option<tokio::task::JoinHandle<()>>,
+}
 
-    fn write(&self, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
-        let path = self.dir.path().join(name);
-        fs::write(&path, bytes).with_context(|| format!("{}: cannot write", path.display()))
-    }
-
-    /// Moves the finished folder into place, replacing an earlier preview.
-    fn install(self, out: &Path) -> anyhow::Result<PathBuf> {
-        check_replaceable(out)?;
-        if out.exists() {
-            fs::remove_dir_all(out).with_context(|| {
-                format!("{}: cannot replace the earlier preview", out.display())
-            })?;
+impl Progress {
+    fn start(total: u64, tally: Arc<Tally>) -> Self {
+        if std::io::stderr().is_terminal() {
+            let bar = ProgressBar::new(total);
+            bar.set_style(
+                ProgressStyle::with_template("{bar:40} {pos}/{len} {per_sec} ETA {eta} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            let b = bar.clone();
+            let ticker = tokio::spawn(async move {
+                loop {
+                    b.set_position(tally.done());
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            });
+            return Self {
+                bar,
+                ticker: Some(ticker),
+            };
         }
-        let dir = self.dir.keep();
-        fs::rename(&dir, out)
-            .with_context(|| format!("{}: cannot move the preview into place", out.display()))?;
-        Ok(out.to_path_buf())
+        let start = Instant::now();
+        let ticker = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                let done = tally.done();
+                let rate = done as f64 / start.elapsed().as_secs_f64();
+                eprintln!("progress: {done} of {total} done ({rate:.0}/s)");
+            }
+        });
+        Self {
+            bar: ProgressBar::hidden(),
+            ticker: Some(ticker),
+        }
+    }
+
+    fn finish(mut self) {
+        if let Some(t) = self.ticker.take() {
+            t.abort();
+        }
+        self.bar.finish_and_clear();
     }
 }

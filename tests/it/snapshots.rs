@@ -6,7 +6,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use bulletin::config::Config;
 use bulletin::content::Issue;
 use bulletin::domain::Line;
-use bulletin::message::{self, Recipient};
+use bulletin::message::{Recipient, Template};
 use bulletin::render;
 use bulletin::subscribers::Email;
 
@@ -43,7 +43,8 @@ fn sample_issue_eml_for_a_reader_with_a_non_ascii_name() {
         email: &email,
         name: Some(&name),
     };
-    let eml = message::build(&config.newsletter, &issue.id, &parts, to, date)
+    let eml = Template::new(&config.newsletter, &issue.id, &parts)
+        .build(to, date)
         .expect("build")
         .formatted();
     let eml = String::from_utf8(eml).expect("7-bit");

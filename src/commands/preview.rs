@@ -1,0 +1,191 @@
+//! `bulletin send --dry-run`: build every message exactly as it would be
+//! sent and, with `--out`, write them as files; nothing goes out.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+use crate::Outcome;
+use crate::cli::SendArgs;
+use crate::commands::load_inputs;
+use crate::diag::Diagnostic;
+use crate::message::{Recipient, Template};
+use crate::plan::{self, Entry, Skip};
+use crate::render;
+
+/// Marks a folder as one of our previews, which a later dry-run may replace.
+const MARKER: &str = ".bulletin-preview";
+
+pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
+    let (config, issue) = load_inputs(config_path, &args.issue)?;
+    if let Some(out) = &args.out {
+        check_replaceable(out)?;
+    }
+    let newsletter = &config.newsletter;
+    let parts = render::render(newsletter, &issue)?;
+    let template = Template::new(newsletter, &issue.id, &parts);
+    let date = crate::now()?;
+    let list = &newsletter.subscribers;
+    let entries = plan::recipients(list)?;
+
+    let staging = match &args.out {
+        Some(out) => Some(Staging::new(out)?),
+        None => None,
+    };
+    if let Some(stage) = &staging {
+        stage.write("preview.html", parts.html.as_bytes())?;
+        stage.write("preview.txt", parts.text.as_bytes())?;
+    }
+
+    let mut tally = Tally::default();
+    for entry in entries {
+        match entry {
+            Entry::Due(s) => {
+                let to = Recipient {
+                    email: &s.email,
+                    name: s.name.as_ref(),
+                };
+                let bytes = template.build(to, date)?.formatted();
+                tally.due += 1;
+                tally.bytes += bytes.len() as u64;
+                tally.largest = tally.largest.max(bytes.len());
+                if let Some(stage) = &staging {
+                    stage.write(&eml_name(tally.due, s.email.as_str()), &bytes)?;
+                }
+            }
+            Entry::Skipped { line, reason } => match reason {
+                Skip::Unsubscribed => tally.unsubscribed += 1,
+                // A dry-run ignores the delivery log.
+                Skip::Done(_) => {}
+                Skip::Duplicate(_) => tally.duplicate += 1,
+                Skip::Invalid(message) => {
+                    tally.invalid += 1;
+                    eprintln!("{}", Diagnostic::new(list, Some(line as usize), message));
+                }
+            },
+        }
+    }
+
+    let written = match (staging, &args.out) {
+        (Some(stage), Some(out)) => Some(stage.install(out)?),
+        _ => None,
+    };
+    println!("Dry run of «{}»: nothing was sent.", parts.subject);
+    println!("  recipients:   {}", tally.due);
+    println!(
+        "  skipped:      {} unsubscribed, {} duplicate, {} invalid",
+        tally.unsubscribed, tally.duplicate, tally.invalid
+    );
+    if let Some(average) = tally.bytes.checked_div(tally.due) {
+        println!(
+            "  message size: {} bytes on average, {} at most (HTML {} bytes, text {} bytes)",
+            average,
+            tally.largest,
+            parts.html.len(),
+            parts.text.len()
+        );
+    }
+    if let Some(out) = written {
+        println!(
+            "  written:      {} ({} .eml files, preview.html, preview.txt)",
+            out.display(),
+            tally.due
+        );
+    }
+    if tally.invalid > 0 {
+        eprintln!(
+            "{} invalid row(s) in {} were skipped; fix them so those readers get the issue",
+            tally.invalid,
+            list.display()
+        );
+        return Ok(Outcome::Problems);
+    }
+    Ok(Outcome::Success)
+}
+
+#[derive(Default)]
+struct Tally {
+    due: u64,
+    bytes: u64,
+    largest: usize,
+    unsubscribed: u64,
+    duplicate: u64,
+    invalid: u64,
+}
+
+/// `000001-alice_example.org.eml`: ordered like the list, and safe as a
+/// file name whatever the address holds.
+fn eml_name(n: u64, email: &str) -> String {
+    let safe: String = email
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '-' | '+' | '_' => c,
+            _ => '_',
+        })
+        .collect();
+    format!("{n:06}-{safe}.eml")
+}
+
+/// A folder may be replaced if it is absent, empty or an earlier preview.
+fn check_replaceable(out: &Path) -> anyhow::Result<()> {
+    match fs::read_dir(out) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("{}: cannot be used for previews", out.display())),
+        Ok(mut entries) => {
+            if out.join(MARKER).exists() || entries.next().is_none() {
+                Ok(())
+            } else {
+                bail!(
+                    "{}: the folder exists and holds files bulletin did not write; choose another --out",
+                    out.display()
+                )
+            }
+        }
+    }
+}
+
+/// The preview folder under construction, beside its final place; dropped
+/// unfinished, it removes itself, so a failed run leaves no folder behind.
+struct Staging {
+    dir: tempfile::TempDir,
+}
+
+impl Staging {
+    fn new(out: &Path) -> anyhow::Result<Self> {
+        let parent = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        fs::create_dir_all(&parent)
+            .with_context(|| format!("{}: cannot create the folder", parent.display()))?;
+        let dir = tempfile::Builder::new()
+            .prefix(".bulletin-staging-")
+            .tempdir_in(&parent)
+            .with_context(|| format!("{}: cannot create a folder here", parent.display()))?;
+        fs::write(
+            dir.path().join(MARKER),
+            b"written by bulletin send --dry-run\n",
+        )?;
+        Ok(Self { dir })
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        let path = self.dir.path().join(name);
+        fs::write(&path, bytes).with_context(|| format!("{}: cannot write", path.display()))
+    }
+
+    /// Moves the finished folder into place, replacing an earlier preview.
+    fn install(self, out: &Path) -> anyhow::Result<PathBuf> {
+        check_replaceable(out)?;
+        if out.exists() {
+            fs::remove_dir_all(out).with_context(|| {
+                format!("{}: cannot replace the earlier preview", out.display())
+            })?;
+        }
+        let dir = self.dir.keep();
+        fs::rename(&dir, out)
+            .with_context(|| format!("{}: cannot move the preview into place", out.display()))?;
+        Ok(out.to_path_buf())
+    }
+}

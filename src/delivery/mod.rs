@@ -1,0 +1,459 @@
+//! Delivering an issue: workers, each with its own SMTP connection, take
+//! readers from one queue, record every attempt in the journal and retry
+//! what the server deferred.
+
+pub mod policy;
+pub mod smtp;
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use crate::config::Sending;
+use crate::journal::{Journal, Row, Status};
+use crate::message::{Recipient, Template};
+use crate::subscribers::Subscriber;
+use policy::{Pacer, Verdict, backoff, classify};
+use smtp::{Connection, Server};
+
+/// What every worker shares, fixed for the run.
+pub struct Context {
+    pub template: Template,
+    pub date: SystemTime,
+    pub server: Server,
+    pub sending: Sending,
+}
+
+/// Counts of this run's final outcomes.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub sent: AtomicU64,
+    pub deferred: AtomicU64,
+    pub failed: AtomicU64,
+    pub unknown: AtomicU64,
+}
+
+impl Tally {
+    fn add(&self, status: Status) {
+        let counter = match status {
+            Status::Sent => &self.sent,
+            Status::Deferred => &self.deferred,
+            Status::Failed => &self.failed,
+            Status::Unknown => &self.unknown,
+            _ => return,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn get(&self, status: Status) -> u64 {
+        match status {
+            Status::Sent => self.sent.load(Ordering::Relaxed),
+            Status::Deferred => self.deferred.load(Ordering::Relaxed),
+            Status::Failed => self.failed.load(Ordering::Relaxed),
+            Status::Unknown => self.unknown.load(Ordering::Relaxed),
+            _ => 0,
+        }
+    }
+
+    pub fn done(&self) -> u64 {
+        [
+            Status::Sent,
+            Status::Deferred,
+            Status::Failed,
+            Status::Unknown,
+        ]
+        .iter()
+        .map(|s| self.get(*s))
+        .sum()
+    }
+}
+
+/// Why a run stopped before its end.
+#[derive(Debug, thiserror::Error)]
+pub enum Stop {
+    #[error("stopped: {0}; nothing else would get through, so the run was aborted")]
+    Aborted(String),
+    #[error("the delivery log could not be written ({0}); stopped so no send goes unrecorded")]
+    Journal(String),
+    #[error("cannot build a message: {0}")]
+    Message(String),
+}
+
+struct Job {
+    sub: Subscriber,
+    attempts: u32,
+}
+
+type Ack = Option<oneshot::Sender<Result<(), String>>>;
+
+/// How long queued rows may wait unsynced when nothing asks for a sync.
+const IDLE_SYNC: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Group commit: one thread owns the journal and writes whatever rows
+/// arrived together in one write. It syncs before acknowledging a
+/// `record` (which gates a message's data) and after `IDLE_SYNC` without
+/// one; `submit`ted outcome rows ride along with the next sync.
+#[derive(Clone)]
+pub struct Recorder {
+    tx: std::sync::mpsc::Sender<(Vec<Row>, Ack)>,
+}
+
+impl Recorder {
+    pub fn spawn(mut journal: Journal) -> (Self, std::thread::JoinHandle<Result<Journal, String>>) {
+        let (tx, rx) = std::sync::mpsc::channel::<(Vec<Row>, Ack)>();
+        let handle = std::thread::spawn(move || {
+            use std::sync::mpsc::RecvTimeoutError;
+            // After a failed write every later request fails too, so no
+            // send can go ahead on a record that is not on disk.
+            let mut failed: Option<String> = None;
+            let mut unsynced = false;
+            loop {
+                let first = if unsynced {
+                    match rx.recv_timeout(IDLE_SYNC) {
+                        Ok(item) => item,
+                        Err(RecvTimeoutError::Timeout) => {
+                            if failed.is_none() {
+                                failed = journal.sync().err().map(|e| e.to_string());
+                            }
+                            unsynced = false;
+                            continue;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    }
+                } else {
+                    match rx.recv() {
+                        Ok(item) => item,
+                        Err(_) => break,
+                    }
+                };
+                let mut batch = vec![first];
+                while let Ok(more) = rx.try_recv() {
+                    batch.push(more);
+                }
+                let must_sync = batch.iter().any(|(_, ack)| ack.is_some());
+                if failed.is_none() {
+                    let rows: Vec<Row> =
+                        batch.iter().flat_map(|(r, _)| r.iter().cloned()).collect();
+                    failed = journal.write(&rows).err().map(|e| e.to_string());
+                    unsynced = true;
+                    if must_sync && failed.is_none() {
+                        failed = journal.sync().err().map(|e| e.to_string());
+                        unsynced = false;
+                    }
+                }
+                let result = failed.clone().map_or(Ok(()), Err);
+                for ack in batch.into_iter().filter_map(|(_, ack)| ack) {
+                    let _ = ack.send(result.clone());
+                }
+            }
+            if failed.is_none() && unsynced {
+                failed = journal.sync().err().map(|e| e.to_string());
+            }
+            match failed {
+                Some(e) => Err(e),
+                None => Ok(journal),
+            }
+        });
+        (Self { tx }, handle)
+    }
+
+    /// Queues rows without waiting; they are synced with the next `record`,
+    /// within `IDLE_SYNC`, or when the writer thread is joined.
+    pub fn submit(&self, rows: Vec<Row>) -> Result<(), Stop> {
+        self.tx
+            .send((rows, None))
+            .map_err(|_| Stop::Journal("the log writer stopped".into()))
+    }
+
+    /// Queues rows now; the returned future resolves once they, and all
+    /// rows queued before them, are on disk.
+    pub fn record(
+        &self,
+        rows: Vec<Row>,
+    ) -> Result<impl Future<Output = Result<(), String>> + use<>, Stop> {
+        let (ack, done) = oneshot::channel();
+        self.tx
+            .send((rows, Some(ack)))
+            .map_err(|_| Stop::Journal("the log writer stopped".into()))?;
+        Ok(async move {
+            done.await
+                .map_err(|_| "the log writer stopped".to_owned())
+                .and_then(|r| r)
+        })
+    }
+}
+
+/// Readers still to try: the list, streamed, and the retries, by due time.
+struct Queue {
+    source: std::sync::Mutex<Box<dyn Iterator<Item = Subscriber> + Send>>,
+    retries: std::sync::Mutex<BinaryHeap<Reverse<(Instant, u64, RetryJob)>>>,
+    seq: AtomicU64,
+    stopped: std::sync::Mutex<Option<String>>,
+}
+
+/// A job in the retry heap, ordered by due time then insertion.
+struct RetryJob(Job);
+
+impl PartialEq for RetryJob {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for RetryJob {}
+impl PartialOrd for RetryJob {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for RetryJob {
+    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
+        std::cmp::Ordering::Equal
+    }
+}
+
+impl Queue {
+    fn stop(&self, why: String) {
+        let mut s = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
+        s.get_or_insert(why);
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.stopped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
+    fn retry(&self, job: Job, at: Instant) {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        self.retries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Reverse((at, seq, RetryJob(job))));
+    }
+
+    async fn next(&self) -> Option<Job> {
+        loop {
+            if self.is_stopped() {
+                return None;
+            }
+            let earliest = {
+                let mut heap = self.retries.lock().unwrap_or_else(|e| e.into_inner());
+                match heap.peek() {
+                    Some(Reverse((at, _, _))) if *at <= Instant::now() => {
+                        return heap.pop().map(|Reverse((_, _, RetryJob(job)))| job);
+                    }
+                    top => top.map(|Reverse((at, _, _))| *at),
+                }
+            };
+            let fresh = self.source.lock().unwrap_or_else(|e| e.into_inner()).next();
+            if let Some(sub) = fresh {
+                return Some(Job { sub, attempts: 0 });
+            }
+            match earliest {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => return None,
+            }
+        }
+    }
+}
+
+/// Sends to every reader `source` yields, counting final outcomes in `tally`.
+pub async fn deliver(
+    ctx: Arc<Context>,
+    source: Box<dyn Iterator<Item = Subscriber> + Send>,
+    recorder: Recorder,
+    tally: Arc<Tally>,
+) -> Result<(), Stop> {
+    let queue = Arc::new(Queue {
+        source: std::sync::Mutex::new(source),
+        retries: std::sync::Mutex::new(BinaryHeap::new()),
+        seq: AtomicU64::new(0),
+        stopped: std::sync::Mutex::new(None),
+    });
+    let pacer = Arc::new(Pacer::new(
+        ctx.sending.rate,
+        ctx.sending.batch_size,
+        ctx.sending.batch_pause,
+    ));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..ctx.sending.concurrency {
+        let w = Worker {
+            ctx: ctx.clone(),
+            queue: queue.clone(),
+            pacer: pacer.clone(),
+            recorder: recorder.clone(),
+            tally: tally.clone(),
+            conn: None,
+        };
+        workers.spawn(w.run());
+    }
+    let mut first_stop = None;
+    while let Some(done) = workers.join_next().await {
+        let result = done.unwrap_or_else(|e| Err(Stop::Message(format!("a worker failed: {e}"))));
+        if let Err(stop) = result {
+            queue.stop(stop.to_string());
+            first_stop.get_or_insert(stop);
+        }
+    }
+    first_stop.map_or(Ok(()), Err)
+}
+
+struct Worker {
+    ctx: Arc<Context>,
+    queue: Arc<Queue>,
+    pacer: Arc<Pacer>,
+    recorder: Recorder,
+    tally: Arc<Tally>,
+    conn: Option<Connection>,
+}
+
+impl Worker {
+    async fn run(mut self) -> Result<(), Stop> {
+        let result = self.work().await;
+        if let Some(conn) = self.conn.take() {
+            conn.quit(&self.ctx.server).await;
+        }
+        result
+    }
+
+    async fn work(&mut self) -> Result<(), Stop> {
+        while let Some(job) = self.queue.next().await {
+            self.pacer.acquire().await;
+            if self.queue.is_stopped() {
+                // Never started: it stays due for the next run.
+                return Ok(());
+            }
+            self.attempt(job).await?;
+        }
+        Ok(())
+    }
+
+    fn row(&self, job: &Job, status: Status, code: Option<u16>, detail: String, id: &str) -> Row {
+        Row {
+            email: job.sub.email.to_string(),
+            status,
+            attempts: job.attempts,
+            code,
+            detail,
+            message_id: id.to_owned(),
+        }
+    }
+
+    /// Records a final outcome. Not awaited: the worker's next `sending`
+    /// row waits for it, and nothing else depends on it being on disk.
+    fn finish(
+        &self,
+        job: &Job,
+        status: Status,
+        code: Option<u16>,
+        detail: String,
+        id: &str,
+    ) -> Result<(), Stop> {
+        self.recorder
+            .submit(vec![self.row(job, status, code, detail, id)])?;
+        self.tally.add(status);
+        Ok(())
+    }
+
+    async fn attempt(&mut self, mut job: Job) -> Result<(), Stop> {
+        let ctx = &*self.ctx;
+        job.attempts += 1;
+        let to = Recipient {
+            email: &job.sub.email,
+            name: job.sub.name.as_ref(),
+        };
+        let message = ctx
+            .template
+            .build(to, ctx.date)
+            .map_err(|e| Stop::Message(e.to_string()))?;
+        let id = ctx.template.message_id(&job.sub.email);
+        let bytes = message.formatted();
+        // The `sending` row must be on disk before the message can arrive;
+        // its sync overlaps the envelope commands and is awaited before the data.
+        let logged = self.recorder.record(vec![self.row(
+            &job,
+            Status::Sending,
+            None,
+            String::new(),
+            &id,
+        )])?;
+        let conn = match self.conn.take() {
+            Some(conn) => Ok(conn),
+            None => ctx.server.connect().await,
+        };
+        let result = match conn {
+            Ok(conn) => {
+                let conn = self.conn.insert(conn);
+                let to = job.sub.email.address();
+                conn.send(&ctx.server, ctx.template.from_address(), to, &bytes, logged)
+                    .await
+            }
+            Err(failure) => Err(failure),
+        };
+        let failure = match result {
+            Ok(reply) => {
+                let code = reply.split(' ').next().and_then(|c| c.parse().ok());
+                return self.finish(&job, Status::Sent, code, reply, &id);
+            }
+            Err(f) => f,
+        };
+        match classify(failure) {
+            Verdict::Failed { code, detail } => {
+                if let Some(conn) = self.conn.as_mut()
+                    && !conn.reset(&ctx.server).await
+                {
+                    self.conn = None;
+                }
+                self.finish(&job, Status::Failed, Some(code), detail, &id)
+            }
+            Verdict::Unknown { detail } => {
+                self.conn = None;
+                self.finish(&job, Status::Unknown, None, detail, &id)
+            }
+            Verdict::Abort { code, detail } => {
+                self.conn = None;
+                self.queue.stop(detail.clone());
+                // Not delivered: recorded so the next run tries it again.
+                self.finish(
+                    &job,
+                    Status::Deferred,
+                    code,
+                    format!("run aborted: {detail}"),
+                    &id,
+                )?;
+                Err(Stop::Aborted(detail))
+            }
+            Verdict::Retry {
+                code,
+                detail,
+                server_wide,
+                drop_connection,
+            } => {
+                if drop_connection {
+                    self.conn = None;
+                } else if let Some(conn) = self.conn.as_mut()
+                    && !conn.reset(&ctx.server).await
+                {
+                    self.conn = None;
+                }
+                let wait = backoff(ctx.sending.retry_delay, job.attempts);
+                if server_wide {
+                    self.pacer.hold_until(Instant::now() + wait).await;
+                }
+                if job.attempts >= ctx.sending.max_attempts {
+                    return self.finish(&job, Status::Deferred, code, detail, &id);
+                }
+                self.recorder
+                    .submit(vec![self.row(&job, Status::Retry, code, detail, &id)])?;
+                self.queue.retry(job, Instant::now() + wait);
+                Ok(())
+            }
+        }
+    }
+}
