@@ -164,7 +164,11 @@ async fn send_all(
             list.display()
         );
         print_skips(&counts);
-        return Ok(outcome(&counts, &Tally::default()));
+        let outcome = outcome(&counts, &Tally::default());
+        if outcome == Outcome::Problems {
+            report_unfinished(&counts, &Tally::default());
+        }
+        return Ok(outcome);
     }
     confirm(args, &ctx, run, due)?;
 
@@ -230,7 +234,23 @@ async fn send_all(
     if let Err(stop) = result {
         bail!("{stop}");
     }
-    Ok(outcome(&counts, &tally))
+    let outcome = outcome(&counts, &tally);
+    if outcome == Outcome::Problems {
+        report_unfinished(&counts, &tally);
+    }
+    Ok(outcome)
+}
+
+/// The one line on stderr that says why the exit code is not 0.
+fn report_unfinished(counts: &Counts, tally: &Tally) {
+    let failed = tally.get(Status::Failed) + counts.failed_before;
+    let unknown = tally.get(Status::Unknown) + counts.unknown_before;
+    eprintln!(
+        "not every reader has the issue: {} deferred (run again to retry), {failed} failed, \
+         {unknown} unknown (--resend-unknown), {} invalid row(s)",
+        tally.get(Status::Deferred),
+        counts.invalid
+    );
 }
 
 fn print_skips(c: &Counts) {

@@ -2,5 +2,7 @@
 
 mod compose;
 mod inputs;
+mod send;
+mod servers;
 mod snapshots;
 mod util;

@@ -55,13 +55,26 @@ impl Project {
         self.write(rel, text.replacen(from, to, 1))
     }
 
-    pub fn bulletin(&self, args: &[&str]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_bulletin"))
-            .args(args)
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bulletin"));
+        cmd.args(args)
             .current_dir(self.dir.path())
             .env("SOURCE_DATE_EPOCH", PINNED_EPOCH)
-            .output()
-            .expect("run bulletin");
+            .env_remove("BULLETIN_SMTP_PASSWORD")
+            .stdin(std::process::Stdio::null());
+        cmd
+    }
+
+    pub fn bulletin(&self, args: &[&str]) -> Run {
+        self.bulletin_with(args, &[])
+    }
+
+    pub fn bulletin_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("run bulletin");
         Run {
             code: out.status.code(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -80,6 +93,60 @@ impl Project {
         ])
     }
 
+    /// `send --yes` of the sample issue, with more arguments.
+    pub fn send(&self, more: &[&str]) -> Run {
+        let mut args = vec!["send", "--issue", "issues/2022-08-01.toml", "--yes"];
+        args.extend_from_slice(more);
+        self.bulletin(&args)
+    }
+
+    /// A list of `n` readers, r0@example.org to r{n-1}@example.org.
+    pub fn with_readers(&self, n: usize) -> &Self {
+        let mut csv = String::from("email,name\n");
+        for i in 0..n {
+            csv.push_str(&format!("r{i}@example.org,Reader {i}\n"));
+        }
+        self.write("subscribers.example.csv", csv)
+    }
+
+    /// Points the config at a server on `port` and adds `extra` (TOML)
+    /// after the [smtp] keys; `sending` becomes the [sending] section.
+    pub fn with_server(&self, port: u16, extra: &str, sending: &str) -> &Self {
+        self.edit(
+            "config.toml",
+            "port = 2525\nsecurity = \"none\"\n",
+            &format!("port = {port}\nsecurity = \"none\"\ntimeout_secs = 5\n{extra}\n[sending]\n{sending}\n"),
+        )
+    }
+
+    /// The delivery log's rows, as (email, status, attempts, code, detail, message_id).
+    pub fn log_rows(&self) -> Vec<LogRow> {
+        let mut reader = csv::Reader::from_path(self.path("logs/2022-08-01.csv")).expect("log");
+        reader
+            .records()
+            .map(|r| {
+                let r = r.expect("row");
+                LogRow {
+                    email: r[1].to_owned(),
+                    status: r[2].to_owned(),
+                    attempts: r[3].parse().expect("attempts"),
+                    code: r[4].to_owned(),
+                    detail: r[5].to_owned(),
+                    message_id: r[6].to_owned(),
+                }
+            })
+            .collect()
+    }
+
+    /// Each address's last status in the log.
+    pub fn final_statuses(&self) -> std::collections::BTreeMap<String, String> {
+        self.log_rows()
+            .into_iter()
+            .filter(|r| !r.email.is_empty())
+            .map(|r| (r.email, r.status))
+            .collect()
+    }
+
     pub fn files_in(&self, rel: &str) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(self.path(rel))
             .expect("read dir")
@@ -93,6 +160,16 @@ impl Project {
     pub fn top_level(&self) -> Vec<String> {
         self.files_in(".")
     }
+}
+
+#[derive(Debug, Clone)]
+pub struct LogRow {
+    pub email: String,
+    pub status: String,
+    pub attempts: u32,
+    pub code: String,
+    pub detail: String,
+    pub message_id: String,
 }
 
 #[derive(Debug)]
