@@ -180,7 +180,12 @@ async fn send_all(
         detail: format!("fingerprint={fingerprint}"),
         message_id: String::new(),
     }])?;
-    let (recorder, writer) = Recorder::spawn(journal);
+    let gather = if ctx.sending.concurrency > 1 {
+        delivery::GATHER
+    } else {
+        Duration::ZERO
+    };
+    let (recorder, writer) = Recorder::spawn(journal, gather);
     let tally = Arc::new(Tally::default());
     let progress = Progress::start(due, tally.clone());
 

@@ -91,6 +91,12 @@ struct Job {
 
 type Ack = Option<oneshot::Sender<Result<(), String>>>;
 
+/// How long the writer waits for more rows before a sync, when several
+/// workers share it. Measured with scripts/bench at 8 connections: about
+/// 7,000 msg/s without it, 8,500-10,500 with 60-150 µs (150 µs hurt at 4
+/// connections); with one worker it only adds latency, so it is off.
+pub const GATHER: std::time::Duration = std::time::Duration::from_micros(60);
+
 /// How long queued rows may wait unsynced when nothing asks for a sync.
 const IDLE_SYNC: std::time::Duration = std::time::Duration::from_millis(50);
 
@@ -104,7 +110,10 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub fn spawn(mut journal: Journal) -> (Self, std::thread::JoinHandle<Result<Journal, String>>) {
+    pub fn spawn(
+        mut journal: Journal,
+        gather: std::time::Duration,
+    ) -> (Self, std::thread::JoinHandle<Result<Journal, String>>) {
         let (tx, rx) = std::sync::mpsc::channel::<(Vec<Row>, Ack)>();
         let handle = std::thread::spawn(move || {
             use std::sync::mpsc::RecvTimeoutError;
@@ -136,6 +145,15 @@ impl Recorder {
                     batch.push(more);
                 }
                 let must_sync = batch.iter().any(|(_, ack)| ack.is_some());
+                if must_sync && !gather.is_zero() {
+                    // Other workers are about to ask too: one sync for all of
+                    // them costs far less than one each, and the wait hides
+                    // behind the envelope commands already on the wire.
+                    std::thread::sleep(gather);
+                    while let Ok(more) = rx.try_recv() {
+                        batch.push(more);
+                    }
+                }
                 if failed.is_none() {
                     let rows: Vec<Row> =
                         batch.iter().flat_map(|(r, _)| r.iter().cloned()).collect();
