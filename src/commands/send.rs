@@ -91,7 +91,7 @@ async fn test_copy(ctx: &Context, run: &Run, address: &str) -> anyhow::Result<Ou
         .server
         .connect()
         .await
-        .map_err(|f| anyhow::anyhow!("{}: {f:?}", ctx.server.describe()))?;
+        .map_err(|f| anyhow::anyhow!("{}: {f}", ctx.server.describe()))?;
     let result = conn
         .send(
             &ctx.server,
@@ -107,7 +107,7 @@ async fn test_copy(ctx: &Context, run: &Run, address: &str) -> anyhow::Result<Ou
             println!("Test copy of «{}» sent to {email}: {reply}", run.subject);
             Ok(Outcome::Success)
         }
-        Err(f) => bail!("test copy to {email} not sent: {f:?}"),
+        Err(f) => bail!("test copy to {email} not sent: {f}"),
     }
 }
 

@@ -35,6 +35,15 @@ pub enum Failure {
     Fatal { detail: String },
 }
 
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Reply { code, text } => write!(f, "{code} {text}"),
+            Failure::Dropped { detail, .. } | Failure::Fatal { detail } => f.write_str(detail),
+        }
+    }
+}
+
 impl Failure {
     fn from_lettre(err: &lettre::transport::smtp::Error, handed_over: bool) -> Self {
         match err.status() {
@@ -44,7 +53,8 @@ impl Failure {
                     .map(|s| s.to_string())
                     .unwrap_or_default(),
             },
-            None if err.is_tls() => Failure::Fatal {
+            // TLS refused, or lettre's own "no compatible AUTH mechanism".
+            None if err.is_tls() || err.is_client() => Failure::Fatal {
                 detail: err.to_string(),
             },
             None => Failure::Dropped {
@@ -200,9 +210,6 @@ impl Server {
                 Failure::Reply { code, text } => Failure::Fatal {
                     detail: format!("authentication failed: {code} {text}"),
                 },
-                Failure::Dropped { detail, .. } if detail.contains("mechanism") => {
-                    Failure::Fatal { detail }
-                }
                 other => other,
             })?;
         }
