@@ -37,6 +37,19 @@ pub enum Command {
         after_help = "Every attempt is recorded in the delivery log (default logs/<issue>.csv beside the config);\nrunning the same command again resumes where the last run stopped.\n\nExamples:\n  bulletin send --issue issues/2022-08-01.toml --dry-run --out preview\n  bulletin send --issue issues/2022-08-01.toml --to editor@example.org\n  BULLETIN_SMTP_PASSWORD=... bulletin send --issue issues/2022-08-01.toml --yes"
     )]
     Send(SendArgs),
+    /// Add a reader to the list, or import many from a file.
+    #[command(
+        after_help = "Examples:\n  bulletin subscribe ann@example.org --name \"Ann Lee\"\n  bulletin subscribe --from signups.csv\n\nAn import takes a CSV with an `email` column (and `name`), a Mailchimp export\n(Email Address, First Name, Last Name), or one address per line. Readers who\nunsubscribed are never re-subscribed by an import, only by `subscribe EMAIL`."
+    )]
+    Subscribe(SubscribeArgs),
+    /// Mark a reader unsubscribed (the row stays, as the record).
+    #[command(
+        after_help = "Examples:\n  bulletin unsubscribe ann@example.org\n  bulletin unsubscribe --token <token from an unsubscribe link>"
+    )]
+    Unsubscribe(UnsubscribeArgs),
+    /// Count the list's readers by status (and show them with --all).
+    #[command(alias = "subscribers", after_help = "Example:\n  bulletin list --all")]
+    List(ListArgs),
     /// Summarise an issue's delivery log without sending anything.
     #[command(after_help = "Example:\n  bulletin status --issue issues/2022-08-01.toml")]
     Status(StatusArgs),
@@ -47,6 +60,10 @@ pub struct CheckArgs {
     /// The issue file (TOML).
     #[arg(long, value_name = "FILE")]
     pub issue: PathBuf,
+
+    /// Treat the pre-send warnings (unsubscribe, DKIM, postal address, size) as errors.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Args)]
@@ -87,6 +104,10 @@ pub struct SendArgs {
     /// Also resend to readers whose message may or may not have arrived.
     #[arg(long)]
     pub resend_unknown: bool,
+
+    /// Refuse to send while the pre-send check has any warning.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Args)]
@@ -98,4 +119,41 @@ pub struct StatusArgs {
     /// The delivery log [default: logs/<issue file stem>.csv beside the config].
     #[arg(long, value_name = "PATH")]
     pub log: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SubscribeArgs {
+    /// The address to add.
+    #[arg(value_name = "EMAIL", required_unless_present = "from")]
+    pub email: Option<String>,
+
+    /// The reader's name.
+    #[arg(long, requires = "email")]
+    pub name: Option<String>,
+
+    /// Import every address in FILE instead.
+    #[arg(long, value_name = "FILE", conflicts_with = "email")]
+    pub from: Option<PathBuf>,
+
+    /// With --from: import the valid rows even if some are invalid.
+    #[arg(long, requires = "from")]
+    pub skip_invalid: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UnsubscribeArgs {
+    /// The address to unsubscribe.
+    #[arg(value_name = "EMAIL", required_unless_present = "token")]
+    pub email: Option<String>,
+
+    /// The token from a reader's unsubscribe link.
+    #[arg(long, conflicts_with = "email")]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Show every row too.
+    #[arg(long)]
+    pub all: bool,
 }

@@ -20,6 +20,28 @@ pub struct Config {
     pub newsletter: Newsletter,
     pub smtp: Option<Smtp>,
     pub sending: Sending,
+    pub unsubscribe: Option<UnsubscribeConfig>,
+    pub dkim: Option<DkimSettings>,
+}
+
+/// `[dkim]`: sign every message for `domain` with the key in `private_key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DkimSettings {
+    pub domain: String,
+    pub selector: String,
+    /// Resolved against the config file's folder.
+    pub private_key: PathBuf,
+}
+
+/// `[unsubscribe]`: one-click unsubscribe (RFC 8058).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsubscribeConfig {
+    /// An https URL containing `{token}`.
+    pub url: String,
+    /// An address readers may mail to unsubscribe.
+    pub mailto: Option<String>,
+    /// Name of the environment variable holding the token secret.
+    pub secret_env: String,
 }
 
 #[derive(Debug, Clone)]
@@ -96,6 +118,31 @@ struct RawConfig {
     newsletter: RawNewsletter,
     smtp: Option<RawSmtp>,
     sending: Option<Spanned<RawSending>>,
+    unsubscribe: Option<RawUnsubscribe>,
+    dkim: Option<RawDkim>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDkim {
+    domain: Spanned<String>,
+    selector: Spanned<String>,
+    private_key: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUnsubscribe {
+    url: Spanned<String>,
+    mailto: Option<Spanned<String>>,
+    #[serde(default = "default_secret_env")]
+    secret_env: String,
+    /// Accepted only to refuse it with a message saying where it belongs.
+    secret: Option<Spanned<toml::Value>>,
+}
+
+fn default_secret_env() -> String {
+    "BULLETIN_UNSUBSCRIBE_SECRET".into()
 }
 
 #[derive(Deserialize)]
@@ -158,12 +205,30 @@ impl Config {
             Some(s) => check_sending(&mut file, s),
             None => Some(Sending::default()),
         };
+        let (unsubscribe, unsubscribe_ok) = match raw.unsubscribe {
+            Some(u) => {
+                let checked = check_unsubscribe(&mut file, u);
+                let ok = checked.is_some();
+                (checked, ok)
+            }
+            None => (None, true),
+        };
+        let (dkim, dkim_ok) = match raw.dkim {
+            Some(d) => {
+                let checked = check_dkim(&mut file, d, dir);
+                let ok = checked.is_some();
+                (checked, ok)
+            }
+            None => (None, true),
+        };
         let config = match (newsletter, sending) {
-            (Some(newsletter), Some(sending)) => Some(Config {
+            (Some(newsletter), Some(sending)) if unsubscribe_ok && dkim_ok => Some(Config {
                 path: path.to_path_buf(),
                 newsletter,
                 smtp,
                 sending,
+                unsubscribe,
+                dkim,
             }),
             _ => None,
         };
@@ -239,6 +304,68 @@ fn postal_lines(s: &str) -> Result<Vec<Line>, String> {
         return Err("is empty".into());
     }
     Ok(lines)
+}
+
+fn check_dkim(file: &mut TomlFile, raw: RawDkim, dir: &Path) -> Option<DkimSettings> {
+    let mut ok = true;
+    for (key, v) in [("domain", &raw.domain), ("selector", &raw.selector)] {
+        let good = !v.get_ref().is_empty()
+            && v.get_ref()
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_');
+        if !good {
+            file.problem_at(
+                v.span().start,
+                format!("[dkim] `{key}` {:?} is not a DNS name", v.get_ref()),
+            );
+            ok = false;
+        }
+    }
+    ok.then(|| DkimSettings {
+        domain: raw.domain.into_inner().to_ascii_lowercase(),
+        selector: raw.selector.into_inner(),
+        private_key: dir.join(raw.private_key),
+    })
+}
+
+fn check_unsubscribe(file: &mut TomlFile, raw: RawUnsubscribe) -> Option<UnsubscribeConfig> {
+    if let Some(s) = &raw.secret {
+        file.problem_at(
+            s.span().start,
+            format!(
+                "`secret` does not belong in the config file; remove it and set the environment variable {} instead",
+                raw.secret_env
+            ),
+        );
+        return None;
+    }
+    let url = raw.url.get_ref().trim();
+    let sample = url.replace("{token}", "TOKEN");
+    if !url.starts_with("https://")
+        || !url.contains("{token}")
+        || crate::markdown::check_url(&sample).is_err()
+    {
+        file.problem_at(
+            raw.url.span().start,
+            "`url` must be an https URL containing {token}, like \"https://example.org/unsubscribe/{token}\"",
+        );
+        return None;
+    }
+    let mailto = match &raw.mailto {
+        Some(m) => match crate::subscribers::Email::parse(m.get_ref()) {
+            Ok(e) => Some(e.to_string()),
+            Err(why) => {
+                file.problem_at(m.span().start, format!("`mailto`: {why}"));
+                return None;
+            }
+        },
+        None => None,
+    };
+    Some(UnsubscribeConfig {
+        url: url.to_owned(),
+        mailto,
+        secret_env: raw.secret_env,
+    })
 }
 
 fn check_sending(file: &mut TomlFile, raw: Spanned<RawSending>) -> Option<Sending> {

@@ -11,6 +11,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use crate::list_file::{defuse, undefuse};
 use crate::subscribers::key_fingerprint;
 
 pub const HEADER: &str = "timestamp,email,status,attempts,code,detail,message_id\n";
@@ -267,22 +268,6 @@ fn bad_row(path: &Path, line: u64, message: String) -> JournalError {
         path: path.to_path_buf(),
         line,
         message,
-    }
-}
-
-/// Spreadsheets run a cell starting with `=`, `+`, `-`, `@`, tab or CR as
-/// a formula (OWASP "CSV injection"); a leading `'` keeps it text.
-fn defuse(s: &str) -> std::borrow::Cow<'_, str> {
-    match s.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}").into(),
-        _ => s.into(),
-    }
-}
-
-fn undefuse(s: &str) -> &str {
-    match s.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
-        _ => s,
     }
 }
 

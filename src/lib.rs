@@ -7,18 +7,22 @@
 
 pub mod cli;
 pub mod commands;
+pub mod compliance;
 pub mod config;
 pub mod content;
 pub mod delivery;
 pub mod diag;
+pub mod dkim;
 pub mod domain;
 pub mod journal;
+pub mod list_file;
 pub mod markdown;
 pub mod message;
 pub mod plan;
 pub mod render;
 pub mod source;
 pub mod subscribers;
+pub mod unsubscribe;
 
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -48,6 +52,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Send(args) if args.dry_run => commands::preview::run(&cli.config, &args),
         Command::Send(args) => commands::send::run(&cli.config, &args),
         Command::Status(args) => commands::status::run(&cli.config, &args),
+        Command::Subscribe(args) => commands::subscribe::run(&cli.config, &args),
+        Command::Unsubscribe(args) => commands::subscribe::unsubscribe(&cli.config, &args),
+        Command::List(args) => commands::subscribe::list(&cli.config, &args),
     }
 }
 

@@ -4,14 +4,18 @@
 use std::time::SystemTime;
 
 use lettre::Message;
-use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::message::dkim::DkimConfig;
+use lettre::message::header::{
+    ContentTransferEncoding, ContentType, Header, HeaderName, HeaderValue,
+};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use sha2::{Digest, Sha256};
 
 use crate::config::Newsletter;
 use crate::domain::Line;
-use crate::render::Rendered;
+use crate::render::{LINK, Part, Rendered, html_attr};
 use crate::subscribers::Email;
+use crate::unsubscribe::Unsubscriber;
 
 /// Who one message goes to.
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +55,8 @@ macro_rules! text_header {
 
 text_header!(ListIdHeader, "List-Id");
 text_header!(PrecedenceHeader, "Precedence");
+text_header!(ListUnsubscribeHeader, "List-Unsubscribe");
+text_header!(ListUnsubscribePostHeader, "List-Unsubscribe-Post");
 
 /// `"Name" <list.id>` (RFC 2919). A non-ASCII name is left out rather than
 /// encoded: the label is optional, the id is what filters match.
@@ -71,9 +77,43 @@ pub struct MessageError {
     source: lettre::error::Error,
 }
 
+/// A part's bytes, quoted-printable encoded once per issue around the
+/// reader's line. Quoted-printable works line by line, so pieces cut at
+/// line breaks encode to the same bytes as the whole.
+#[derive(Debug, Clone)]
+struct Encoded {
+    head: Vec<u8>,
+    line: String,
+    tail: Vec<u8>,
+}
+
+fn qp(s: &str) -> Vec<u8> {
+    Body::new_with_encoding(s.to_owned(), ContentTransferEncoding::QuotedPrintable)
+        .map(Body::into_vec)
+        .unwrap_or_else(|raw| raw)
+}
+
+impl Encoded {
+    fn new(part: &Part) -> Self {
+        Self {
+            head: qp(&part.head),
+            line: part.line.clone(),
+            tail: qp(&part.tail),
+        }
+    }
+
+    fn body(&self, link: &str) -> Body {
+        let line = qp(&self.line.replace(LINK, link));
+        let mut buf = Vec::with_capacity(self.head.len() + line.len() + self.tail.len());
+        buf.extend_from_slice(&self.head);
+        buf.extend_from_slice(&line);
+        buf.extend_from_slice(&self.tail);
+        Body::dangerous_pre_encoded(buf, ContentTransferEncoding::QuotedPrintable)
+    }
+}
+
 /// Everything of a message that is the same for every reader, encoded
 /// once per issue: encoding the parts is most of the cost of a message.
-#[derive(Debug, Clone)]
 pub struct Template {
     from: Mailbox,
     reply_to: Option<Mailbox>,
@@ -82,11 +122,21 @@ pub struct Template {
     issue_id: String,
     list_id_value: String,
     domain: String,
-    body: MultiPart,
+    boundary: String,
+    text: Encoded,
+    html: Encoded,
+    unsubscribe: Option<Unsubscriber>,
+    dkim: Option<DkimConfig>,
 }
 
 impl Template {
-    pub fn new(newsletter: &Newsletter, issue_id: &str, parts: &Rendered) -> Self {
+    pub fn new(
+        newsletter: &Newsletter,
+        issue_id: &str,
+        parts: &Rendered,
+        unsubscribe: Option<Unsubscriber>,
+        dkim: Option<DkimConfig>,
+    ) -> Self {
         // One boundary per issue, fixed so the bytes are reproducible
         // (lettre's own is random); the parts are the same for every reader.
         let boundary = {
@@ -95,20 +145,8 @@ impl Template {
                 h.update(part.as_bytes());
                 h.update([0]);
             }
-            hex(&h.finalize()[..16])
+            format!("bulletin-{}", hex(&h.finalize()[..16]))
         };
-        let body = MultiPart::alternative()
-            .boundary(format!("bulletin-{boundary}"))
-            .singlepart(
-                SinglePart::builder()
-                    .content_type(ContentType::TEXT_PLAIN)
-                    .body(parts.text.clone()),
-            )
-            .singlepart(
-                SinglePart::builder()
-                    .content_type(ContentType::TEXT_HTML)
-                    .body(parts.html.clone()),
-            );
         Self {
             from: newsletter.from.clone(),
             reply_to: newsletter.reply_to.clone(),
@@ -117,7 +155,11 @@ impl Template {
             issue_id: issue_id.to_owned(),
             list_id_value: list_id_value(newsletter),
             domain: newsletter.from.email.domain().to_owned(),
-            body,
+            boundary,
+            text: Encoded::new(&parts.text),
+            html: Encoded::new(&parts.html),
+            unsubscribe,
+            dkim,
         }
     }
 
@@ -136,7 +178,19 @@ impl Template {
         )
     }
 
-    /// The message for one reader.
+    /// Whether unsubscribe links carry real tokens (not the preview one).
+    pub fn has_unsubscribe_secret(&self) -> bool {
+        self.unsubscribe
+            .as_ref()
+            .is_some_and(Unsubscriber::has_secret)
+    }
+
+    /// The reader's one-click unsubscribe link, if the list has them.
+    pub fn unsubscribe_url(&self, email: &Email) -> Option<String> {
+        self.unsubscribe.as_ref().map(|u| u.url(email))
+    }
+
+    /// The message for one reader, DKIM-signed when configured.
     pub fn build(&self, to: Recipient<'_>, date: SystemTime) -> Result<Message, MessageError> {
         let mut builder = Message::builder()
             .from(self.from.clone())
@@ -152,12 +206,34 @@ impl Template {
         if let Some(reply_to) = &self.reply_to {
             builder = builder.reply_to(reply_to.clone());
         }
-        builder
-            .multipart(self.body.clone())
-            .map_err(|source| MessageError {
-                to: to.email.to_string(),
-                source,
-            })
+        let url = self.unsubscribe_url(to.email).unwrap_or_default();
+        if let Some(u) = &self.unsubscribe {
+            builder = builder
+                .header(ListUnsubscribeHeader(u.header(to.email)))
+                .header(ListUnsubscribePostHeader(
+                    "List-Unsubscribe=One-Click".into(),
+                ));
+        }
+        let body = MultiPart::alternative()
+            .boundary(self.boundary.clone())
+            .singlepart(
+                SinglePart::builder()
+                    .content_type(ContentType::TEXT_PLAIN)
+                    .body(self.text.body(&url)),
+            )
+            .singlepart(
+                SinglePart::builder()
+                    .content_type(ContentType::TEXT_HTML)
+                    .body(self.html.body(&html_attr(&url))),
+            );
+        let mut message = builder.multipart(body).map_err(|source| MessageError {
+            to: to.email.to_string(),
+            source,
+        })?;
+        if let Some(dkim) = &self.dkim {
+            message.sign(dkim);
+        }
+        Ok(message)
     }
 }
 
@@ -169,4 +245,26 @@ fn hex(bytes: &[u8]) -> String {
         s.push(char::from(DIGITS[usize::from(b & 15)]));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_printable_of_pieces_cut_at_line_breaks_is_that_of_the_whole() {
+        let long = "é".repeat(60);
+        let a = format!("<p>{long} = x</p>\n");
+        let b = format!(
+            "<a href=\"https://example.org/u/{}\">x</a>\n",
+            "T".repeat(90)
+        );
+        let c = format!("tail {long}\n");
+        let whole = qp(&format!("{a}{b}{c}"));
+        let pieces = [qp(&a), qp(&b), qp(&c)].concat();
+        assert_eq!(
+            String::from_utf8_lossy(&pieces),
+            String::from_utf8_lossy(&whole)
+        );
+    }
 }

@@ -2,12 +2,11 @@
 //! those an earlier run already settled; and why every other row is skipped.
 
 use std::collections::HashSet;
-use std::path::Path;
 use std::sync::Arc;
 
 use crate::diag::Diagnostic;
 use crate::journal::{self, History};
-use crate::subscribers::{BadRow, Status, Subscriber, SubscriberFile};
+use crate::subscribers::{BadRow, Snapshot, Status, Subscriber, SubscriberFile};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
@@ -31,7 +30,7 @@ pub enum Skip {
 /// An address with an `unsubscribed` row anywhere in the file is skipped
 /// everywhere: a reader who left must never get mail because an older row
 /// of theirs still says subscribed. Finding those takes a first pass.
-pub fn recipients(list: &Path) -> Result<impl Iterator<Item = Entry> + use<>, Diagnostic> {
+pub fn recipients(list: &Snapshot) -> Result<impl Iterator<Item = Entry> + use<>, Diagnostic> {
     let left: HashSet<u128> = SubscriberFile::open(list)?
         .filter_map(Result::ok)
         .filter(|s| s.status == Status::Unsubscribed)
@@ -67,7 +66,7 @@ pub fn recipients(list: &Path) -> Result<impl Iterator<Item = Entry> + use<>, Di
 /// is `sent` or `failed` is done; `unknown` is done unless `resend_unknown`;
 /// `deferred` and `retry` are due again.
 pub fn pending(
-    list: &Path,
+    list: &Snapshot,
     history: Arc<History>,
     resend_unknown: bool,
 ) -> Result<impl Iterator<Item = Entry> + use<>, Diagnostic> {

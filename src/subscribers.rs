@@ -3,7 +3,10 @@
 
 use std::fmt;
 use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use lettre::Address;
 
@@ -85,10 +88,69 @@ pub struct BadRow {
     pub message: String,
 }
 
+/// The list as it was at one moment: the file as opened (a later rename
+/// over it does not reach this handle) up to its length then (a later
+/// append is not seen). Every pass of a send reads the same snapshot.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    path: PathBuf,
+    file: Arc<File>,
+    len: u64,
+}
+
+impl Snapshot {
+    /// Takes the list lock shared for the moment of opening, so no rewrite
+    /// or append is half done.
+    pub fn take(path: &Path) -> Result<Self, Diagnostic> {
+        let cannot = |e: io::Error| Diagnostic::new(path, None, format!("cannot be read: {e}"));
+        let _shared = crate::list_file::lock_shared(path).map_err(cannot)?;
+        let file = File::open(path).map_err(cannot)?;
+        let len = file.metadata().map_err(cannot)?.len();
+        Ok(Self {
+            path: path.to_path_buf(),
+            file: Arc::new(file),
+            len,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A fresh reader from the start of the snapshot.
+    pub fn reader(&self) -> SnapshotReader {
+        SnapshotReader {
+            file: self.file.clone(),
+            pos: 0,
+            len: self.len,
+        }
+    }
+}
+
+/// Reads a snapshot by position, so passes never share a file offset.
+pub struct SnapshotReader {
+    file: Arc<File>,
+    pos: u64,
+    len: u64,
+}
+
+impl Read for SnapshotReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.len.saturating_sub(self.pos);
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
 /// The list, open and past its header row.
 pub struct SubscriberFile {
     path: PathBuf,
-    reader: csv::Reader<File>,
+    reader: csv::Reader<io::BufReader<SnapshotReader>>,
     email: usize,
     name: Option<usize>,
     status: Option<usize>,
@@ -98,12 +160,13 @@ pub struct SubscriberFile {
 }
 
 impl SubscriberFile {
-    pub fn open(path: &Path) -> Result<Self, Diagnostic> {
-        let file = File::open(path)
-            .map_err(|e| Diagnostic::new(path, None, format!("cannot be read: {e}")))?;
+    pub fn open(snapshot: &Snapshot) -> Result<Self, Diagnostic> {
+        let path = snapshot.path();
         // csv strips a UTF-8 BOM and takes LF or CRLF; rows must all have
         // the header's number of fields.
-        let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(file);
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(false)
+            .from_reader(io::BufReader::with_capacity(1 << 16, snapshot.reader()));
         let headers = reader
             .headers()
             .map_err(|e| Diagnostic::new(path, Some(1), format!("unreadable header row: {e}")))?
@@ -137,7 +200,9 @@ impl SubscriberFile {
 
     fn parse_row(&self, line: u64) -> Result<Subscriber, BadRow> {
         let bad = |message: String| BadRow { line, message };
-        let field = |i: Option<usize>| i.and_then(|i| self.record.get(i)).unwrap_or("").trim();
+        let field = |i: Option<usize>| {
+            crate::list_file::undefuse(i.and_then(|i| self.record.get(i)).unwrap_or("").trim())
+        };
         let email = Email::parse(field(Some(self.email))).map_err(bad)?;
         let name = match field(self.name) {
             "" => None,

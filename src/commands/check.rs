@@ -5,11 +5,13 @@ use std::path::Path;
 
 use crate::Outcome;
 use crate::cli::CheckArgs;
+use crate::commands::prepare;
+use crate::compliance;
 use crate::config::Config;
 use crate::content::Issue;
 use crate::diag::Diagnostic;
 use crate::plan::{self, Entry, Skip};
-use crate::render;
+use crate::subscribers::Snapshot;
 
 pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
     let mut errors = 0usize;
@@ -27,12 +29,14 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
     }
 
     let mut summary = Vec::new();
+    let mut readers = 0u64;
     if let Ok(config) = &config {
         let list = &config.newsletter.subscribers;
-        match plan::recipients(list) {
+        match Snapshot::take(list).and_then(|snap| plan::recipients(&snap)) {
             Err(d) => report(&d),
             Ok(entries) => {
                 let (mut due, mut skipped) = (0u64, 0u64);
+                let due_ref = &mut readers;
                 for entry in entries {
                     match entry {
                         Entry::Due(_) => due += 1,
@@ -57,20 +61,27 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                         }
                     }
                 }
+                *due_ref = due;
                 summary.push(format!(
                     "{}: {due} to send, {skipped} skipped",
                     list.display()
                 ));
             }
         }
-        if config.newsletter.postal_address.is_none() {
-            eprintln!(
-                "{}: warning: no `postal_address` in [newsletter]; CAN-SPAM asks for one in every message",
-                config.path.display()
-            );
-        }
         if let Ok(issue) = &issue {
-            let parts = render::render(&config.newsletter, issue)?;
+            let (parts, _) = prepare(config, issue, false)?;
+            for w in compliance::warnings(config, &parts, readers) {
+                let line = format!("{}: warning: {w}", config.path.display());
+                if args.strict {
+                    report(&Diagnostic::new(
+                        &config.path,
+                        None,
+                        format!("warning: {w}"),
+                    ));
+                } else {
+                    eprintln!("{line}");
+                }
+            }
             summary.push(format!(
                 "{}: «{}», {} stories, HTML {} bytes, text {} bytes",
                 args.issue.display(),

@@ -4,6 +4,7 @@ pub mod check;
 pub mod preview;
 pub mod send;
 pub mod status;
+pub mod subscribe;
 
 use std::path::Path;
 
@@ -12,6 +13,9 @@ use std::path::PathBuf;
 use crate::config::Config;
 use crate::content::Issue;
 use crate::diag::Diagnostics;
+use crate::message::Template;
+use crate::render::{self, Rendered};
+use crate::unsubscribe::Unsubscriber;
 
 /// The config and the issue, or every problem found in either.
 pub fn load_inputs(config: &Path, issue: &Path) -> Result<(Config, Issue), Diagnostics> {
@@ -38,4 +42,22 @@ pub fn log_path(config: &Config, issue_id: &str, log: Option<&Path>) -> PathBuf 
             .join("logs")
             .join(format!("{issue_id}.csv")),
     }
+}
+
+/// The issue rendered and its message template built: unsubscribe links
+/// when the config has them, DKIM signing when it has a key. A real send
+/// needs the unsubscribe secret (`need_secret`); a preview can do without.
+pub fn prepare(
+    config: &Config,
+    issue: &Issue,
+    need_secret: bool,
+) -> anyhow::Result<(Rendered, Template)> {
+    let unsubscribe = Unsubscriber::from_config(config, need_secret)?;
+    let parts = render::render(&config.newsletter, issue, unsubscribe.is_some())?;
+    let dkim = match &config.dkim {
+        Some(settings) => Some(crate::dkim::load(settings, unsubscribe.is_some())?),
+        None => None,
+    };
+    let template = Template::new(&config.newsletter, &issue.id, &parts, unsubscribe, dkim);
+    Ok((parts, template))
 }

@@ -8,11 +8,11 @@ use anyhow::{Context, bail};
 
 use crate::Outcome;
 use crate::cli::SendArgs;
-use crate::commands::load_inputs;
+use crate::commands::{load_inputs, prepare};
 use crate::diag::Diagnostic;
-use crate::message::{Recipient, Template};
+use crate::message::Recipient;
 use crate::plan::{self, Entry, Skip};
-use crate::render;
+use crate::subscribers::Snapshot;
 
 /// Marks a folder as one of our previews, which a later dry-run may replace.
 const MARKER: &str = ".bulletin-preview";
@@ -23,20 +23,27 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
         check_replaceable(out)?;
     }
     let newsletter = &config.newsletter;
-    let parts = render::render(newsletter, &issue)?;
-    let template = Template::new(newsletter, &issue.id, &parts);
+    let (parts, template) = prepare(&config, &issue, false)?;
+    if config.unsubscribe.is_some() && !template.has_unsubscribe_secret() {
+        eprintln!(
+            "note: the unsubscribe secret is not set, so previews carry a placeholder token; a real send needs it"
+        );
+    }
     let date = crate::now()?;
     let list = &newsletter.subscribers;
-    let entries = plan::recipients(list)?;
+    let entries = plan::recipients(&Snapshot::take(list)?)?;
 
     let staging = match &args.out {
         Some(out) => Some(Staging::new(out)?),
         None => None,
     };
-    if let Some(stage) = &staging {
-        stage.write("preview.html", parts.html.as_bytes())?;
-        stage.write("preview.txt", parts.text.as_bytes())?;
-    }
+    let write_previews = |url: &str| -> anyhow::Result<()> {
+        if let Some(stage) = &staging {
+            stage.write("preview.html", parts.html_for(url).as_bytes())?;
+            stage.write("preview.txt", parts.text_for(url).as_bytes())?;
+        }
+        Ok(())
+    };
 
     let mut tally = Tally::default();
     for entry in entries {
@@ -48,6 +55,9 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
                 };
                 let bytes = template.build(to, date)?.formatted();
                 tally.due += 1;
+                if tally.due == 1 {
+                    write_previews(&template.unsubscribe_url(&s.email).unwrap_or_default())?;
+                }
                 tally.bytes += bytes.len() as u64;
                 tally.largest = tally.largest.max(bytes.len());
                 if let Some(stage) = &staging {
@@ -67,6 +77,9 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
         }
     }
 
+    if tally.due == 0 {
+        write_previews(crate::unsubscribe::PREVIEW_TOKEN)?;
+    }
     let written = match (staging, &args.out) {
         (Some(stage), Some(out)) => Some(stage.install(out)?),
         _ => None,

@@ -13,16 +13,18 @@ use sha2::{Digest, Sha256};
 
 use crate::Outcome;
 use crate::cli::SendArgs;
-use crate::commands::{load_inputs, log_path};
+use crate::commands::{load_inputs, log_path, prepare};
+use crate::compliance;
 use crate::config::Config;
 use crate::delivery::smtp::Server;
 use crate::delivery::{self, Context, Recorder, Tally};
 use crate::diag::Diagnostic;
 use crate::journal::{Journal, Row, Status};
-use crate::message::{Recipient, Template};
+use crate::message::Recipient;
 use crate::plan::{self, Counts, Entry, Skip};
-use crate::render::{self, Rendered};
+use crate::render::{LINK, Rendered};
 use crate::subscribers::Email;
+use crate::subscribers::Snapshot;
 
 pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     let (config, issue) = load_inputs(config_path, &args.issue)?;
@@ -36,10 +38,10 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
         .ok()
         .map(SecretString::from);
     let server = Server::new(smtp, password)?;
-    let parts = render::render(&config.newsletter, &issue)?;
+    let (parts, template) = prepare(&config, &issue, true)?;
     let fingerprint = fingerprint(&parts, &config.newsletter.from.to_string());
     let ctx = Arc::new(Context {
-        template: Template::new(&config.newsletter, &issue.id, &parts),
+        template,
         date: crate::now()?,
         server,
         sending: config.sending.clone(),
@@ -50,14 +52,14 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
         .context("cannot start the async runtime")?;
 
     let run = Run {
-        subject: parts.subject,
+        subject: parts.subject.clone(),
         log: log_path(&config, &issue.id, args.log.as_deref()),
         fingerprint,
     };
     if let Some(address) = &args.to {
         return runtime.block_on(test_copy(&ctx, &run, address));
     }
-    runtime.block_on(send_all(&config, ctx, &run, args))
+    runtime.block_on(send_all(&config, &parts, ctx, &run, args))
 }
 
 /// What this run sends, for reports and the log.
@@ -70,7 +72,8 @@ struct Run {
 /// A fingerprint of what readers get: the parts every message shares.
 fn fingerprint(parts: &Rendered, from: &str) -> String {
     let mut h = Sha256::new();
-    for part in [parts.subject.as_str(), &parts.text, &parts.html, from] {
+    let (text, html) = (parts.text.with(LINK), parts.html.with(LINK));
+    for part in [parts.subject.as_str(), &text, &html, from] {
         h.update(part.as_bytes());
         h.update([0]);
     }
@@ -113,6 +116,7 @@ async fn test_copy(ctx: &Context, run: &Run, address: &str) -> anyhow::Result<Ou
 
 async fn send_all(
     config: &Config,
+    parts: &Rendered,
     ctx: Arc<Context>,
     run: &Run,
     args: &SendArgs,
@@ -151,11 +155,22 @@ async fn send_all(
         history = journal.read_history()?;
     }
     let history = Arc::new(history);
+    // One snapshot for the count and the send: a subscribe meanwhile
+    // waits for the next issue.
+    let snapshot = Snapshot::take(&config.newsletter.subscribers)?;
     let list = config.newsletter.subscribers.clone();
 
     let mut counts = Counts::default();
-    for entry in plan::pending(&list, history.clone(), args.resend_unknown)? {
+    for entry in plan::pending(&snapshot, history.clone(), args.resend_unknown)? {
         counts.add(&entry);
+    }
+    let readers = counts.due + counts.sent_before + counts.failed_before + counts.unknown_before;
+    let warnings = compliance::warnings(config, parts, readers);
+    for w in &warnings {
+        eprintln!("{}: warning: {w}", config.path.display());
+    }
+    if args.strict && !warnings.is_empty() {
+        bail!("--strict: not sending while the pre-send check has warnings");
     }
     let due = args.limit.map_or(counts.due, |n| n.min(counts.due));
     if due == 0 {
@@ -190,7 +205,7 @@ async fn send_all(
     let progress = Progress::start(due, tally.clone());
 
     let list_for_errors = list.clone();
-    let source = plan::pending(&list, history, args.resend_unknown)?
+    let source = plan::pending(&snapshot, history, args.resend_unknown)?
         .filter_map(move |entry| match entry {
             Entry::Due(s) => Some(s),
             Entry::Skipped {

@@ -9,6 +9,7 @@ use crate::cli::StatusArgs;
 use crate::commands::{load_inputs, log_path};
 use crate::journal::{self, History};
 use crate::plan::{self, Counts, Entry};
+use crate::subscribers::Snapshot;
 
 pub fn run(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Outcome> {
     let (config, issue) = load_inputs(config_path, &args.issue)?;
@@ -22,7 +23,8 @@ pub fn run(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Outcome> {
     let history = Arc::new(history);
     let mut counts = Counts::default();
     let mut deferred = 0u64;
-    for entry in plan::pending(&config.newsletter.subscribers, history.clone(), false)? {
+    let list = Snapshot::take(&config.newsletter.subscribers)?;
+    for entry in plan::pending(&list, history.clone(), false)? {
         if let Entry::Due(s) = &entry
             && matches!(
                 history.status(s.email.fingerprint()),

@@ -3,7 +3,7 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use super::{RenderError, dateline};
+use super::{LINK, RenderError, dateline};
 use crate::config::Newsletter;
 use crate::content::Issue;
 
@@ -28,6 +28,7 @@ pre { white-space: pre-wrap; font-size: 14px; }
 .more { font-size: 14px; }
 .footer { font-size: 13px; line-height: 1.5; color: #5b5b57; background-color: #f8f8f5; }
 .address { margin: 0; }
+.unsubscribe { margin: 12px 0 0 0; }
 .preheader { display: none; max-height: 0; overflow: hidden; font-size: 1px; line-height: 1px; color: #f2f2ef; opacity: 0; }
 @media (prefers-color-scheme: dark) {
   body, .outer { background-color: #121212 !important; }
@@ -45,12 +46,16 @@ fn inliner() -> css_inline::CSSInliner<'static> {
         .build()
 }
 
-pub fn render_html(newsletter: &Newsletter, issue: &Issue) -> Result<String, RenderError> {
-    let doc = document(newsletter, issue).into_string();
+pub fn render_html(
+    newsletter: &Newsletter,
+    issue: &Issue,
+    unsubscribe: bool,
+) -> Result<String, RenderError> {
+    let doc = document(newsletter, issue, unsubscribe).into_string();
     Ok(inliner().inline(&doc)?)
 }
 
-fn document(newsletter: &Newsletter, issue: &Issue) -> Markup {
+fn document(newsletter: &Newsletter, issue: &Issue, unsubscribe: bool) -> Markup {
     let subject = issue.subject(newsletter);
     html! {
         (DOCTYPE)
@@ -93,7 +98,7 @@ fn document(newsletter: &Newsletter, issue: &Issue) -> Markup {
                                     }
                                 }
                             } }
-                            (footer(newsletter))
+                            (footer(newsletter, unsubscribe))
                         }
                     } }
                 }
@@ -102,7 +107,7 @@ fn document(newsletter: &Newsletter, issue: &Issue) -> Markup {
     }
 }
 
-fn footer(newsletter: &Newsletter) -> Markup {
+fn footer(newsletter: &Newsletter, unsubscribe: bool) -> Markup {
     html! {
         tr { td class="cell footer" {
             @if let Some(about) = &newsletter.about {
@@ -114,6 +119,13 @@ fn footer(newsletter: &Newsletter) -> Markup {
                         @if i > 0 { br; }
                         (line)
                     }
+                }
+            }
+            @if unsubscribe {
+                // The link stands on a line of its own: the reader's part.
+                p class="unsubscribe" {
+                    "\n" a href=(LINK) { "Unsubscribe" } "\n"
+                    " from " (newsletter.name) " with one click."
                 }
             }
         } }

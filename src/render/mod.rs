@@ -1,5 +1,6 @@
-//! Issue to email parts: the HTML (maud, inlined CSS) and the plain text.
-//! Pure: the same newsletter and issue give the same parts, byte for byte.
+//! Issue to email parts: the HTML (maud, inlined CSS) and the plain text,
+//! each cut around the reader's unsubscribe line. Pure: the same newsletter
+//! and issue give the same parts, byte for byte.
 
 mod html;
 mod text;
@@ -10,23 +11,99 @@ use crate::content::Issue;
 pub use html::render_html;
 pub use text::{WIDTH, render_text};
 
+/// Stands in the rendered parts where each reader's unsubscribe link goes.
+pub const LINK: &str = "BULLETIN-UNSUBSCRIBE-LINK";
+
+/// A rendered part cut around the one line that differs per reader (the
+/// unsubscribe link), so the rest is encoded once per issue. Without an
+/// unsubscribe link, `line` and `tail` are empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    /// Everything before the reader's line; ends with a line break.
+    pub head: String,
+    /// The reader's line, with `LINK` in it; ends with a line break.
+    pub line: String,
+    pub tail: String,
+}
+
+impl Part {
+    fn split(s: String) -> Self {
+        let Some(at) = s.find(LINK) else {
+            return Self {
+                head: s,
+                line: String::new(),
+                tail: String::new(),
+            };
+        };
+        let start = s[..at].rfind('\n').map_or(0, |i| i + 1);
+        let end = s[at..].find('\n').map_or(s.len(), |i| at + i + 1);
+        Self {
+            head: s[..start].to_owned(),
+            line: s[start..end].to_owned(),
+            tail: s[end..].to_owned(),
+        }
+    }
+
+    /// The whole part with `LINK` replaced by `link` (already escaped as
+    /// the part needs).
+    pub fn with(&self, link: &str) -> String {
+        let mut out =
+            String::with_capacity(self.head.len() + self.line.len() + self.tail.len() + link.len());
+        out.push_str(&self.head);
+        out.push_str(&self.line.replace(LINK, link));
+        out.push_str(&self.tail);
+        out
+    }
+
+    pub fn len(&self) -> usize {
+        self.head.len() + self.line.len() + self.tail.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Everything of a message that is the same for every reader.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
     pub subject: String,
-    pub html: String,
-    pub text: String,
+    pub html: Part,
+    pub text: Part,
+}
+
+impl Rendered {
+    /// The HTML for a reader whose unsubscribe link is `url`.
+    pub fn html_for(&self, url: &str) -> String {
+        self.html.with(&html_attr(url))
+    }
+
+    /// The plain text for a reader whose unsubscribe link is `url`.
+    pub fn text_for(&self, url: &str) -> String {
+        self.text.with(url)
+    }
+}
+
+/// `url` as an HTML attribute value (the URL itself was checked at input).
+pub fn html_attr(url: &str) -> String {
+    url.replace('&', "&amp;").replace('"', "&quot;")
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("could not inline the email's stylesheet: {0}")]
 pub struct RenderError(#[from] css_inline::InlineError);
 
-pub fn render(newsletter: &Newsletter, issue: &Issue) -> Result<Rendered, RenderError> {
+/// Renders the issue; with `unsubscribe`, the footer carries each reader's
+/// one-click link (`LINK` until a reader's is put in).
+pub fn render(
+    newsletter: &Newsletter,
+    issue: &Issue,
+    unsubscribe: bool,
+) -> Result<Rendered, RenderError> {
     Ok(Rendered {
         subject: issue.subject(newsletter),
-        html: render_html(newsletter, issue)?,
-        text: render_text(newsletter, issue),
+        html: Part::split(render_html(newsletter, issue, unsubscribe)?),
+        text: Part::split(render_text(newsletter, issue, unsubscribe)),
     })
 }
 
@@ -35,5 +112,21 @@ fn dateline(issue: &Issue) -> String {
     match issue.number {
         Some(n) => format!("{} · No. {n}", issue.date),
         None => issue.date.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_part_splits_around_the_line_with_the_link() {
+        let p = Part::split(format!("a\nb {LINK} c\nd\n"));
+        assert_eq!(p.head, "a\n");
+        assert_eq!(p.line, format!("b {LINK} c\n"));
+        assert_eq!(p.tail, "d\n");
+        assert_eq!(p.with("URL"), "a\nb URL c\nd\n");
+        let none = Part::split("x\n".into());
+        assert_eq!(none.with("URL"), "x\n");
     }
 }

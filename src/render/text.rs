@@ -4,7 +4,7 @@
 use textwrap::core::display_width;
 use textwrap::{Options, WordSeparator, WordSplitter};
 
-use super::dateline;
+use super::{LINK, dateline};
 use crate::config::Newsletter;
 use crate::content::Issue;
 use crate::markdown::{Block, Footnotes};
@@ -13,7 +13,7 @@ use crate::markdown::{Block, Footnotes};
 /// URL) makes a longer line: a broken URL would not work.
 pub const WIDTH: usize = 72;
 
-pub fn render_text(newsletter: &Newsletter, issue: &Issue) -> String {
+pub fn render_text(newsletter: &Newsletter, issue: &Issue, unsubscribe: bool) -> String {
     let mut links = Footnotes::default();
     let mut out: Vec<String> = Vec::new();
 
@@ -51,6 +51,9 @@ pub fn render_text(newsletter: &Newsletter, issue: &Issue) -> String {
     if let Some(address) = &newsletter.postal_address {
         let lines: Vec<String> = address.iter().map(|l| wrap(l.as_str(), "", "")).collect();
         footer.push(lines.join("\n"));
+    }
+    if unsubscribe {
+        footer.push(format!("Unsubscribe with one click:\n{LINK}"));
     }
     if !footer.is_empty() {
         // "-- " marks a signature: mail clients show what follows as one.

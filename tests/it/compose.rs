@@ -184,7 +184,9 @@ fn the_text_part_wraps_at_72_columns_with_underlined_headings() {
     p.dry_run("preview").success();
     let text = p.read("preview/preview.txt");
     for line in text.lines() {
-        assert!(line.chars().count() <= 72, "too long: {line:?}");
+        // The one exception: a URL longer than a line stays whole.
+        let lone_url = line.starts_with("https://") && !line.contains(' ');
+        assert!(line.chars().count() <= 72 || lone_url, "too long: {line:?}");
     }
     assert!(
         text.starts_with("US-Japan Alliance Digest\n========================\nAugust 1, 2022\n")

@@ -9,6 +9,8 @@ use bulletin::domain::Line;
 use bulletin::message::{Recipient, Template};
 use bulletin::render;
 use bulletin::subscribers::Email;
+use bulletin::unsubscribe::Unsubscriber;
+use secrecy::SecretString;
 
 use crate::util::{PINNED_EPOCH, repo_root};
 
@@ -16,34 +18,53 @@ fn sample() -> (Config, Issue, render::Rendered) {
     let root = repo_root();
     let config = Config::load(&root.join("config.toml")).expect("config");
     let issue = Issue::load(&root.join("issues/2022-08-01.toml")).expect("issue");
-    let parts = render::render(&config.newsletter, &issue).expect("render");
+    let parts = render::render(&config.newsletter, &issue, true).expect("render");
     (config, issue, parts)
+}
+
+/// Unsubscribe links made with a fixed test secret.
+fn unsubscriber(config: &Config) -> Unsubscriber {
+    let u = config
+        .unsubscribe
+        .as_ref()
+        .expect("[unsubscribe] in the sample");
+    let secret = SecretString::from("snapshot-secret".to_owned());
+    Unsubscriber::new(u, config.newsletter.list_id.as_str(), Some(secret))
+}
+
+fn zoe() -> Email {
+    Email::parse("zoe@example.org").expect("email")
 }
 
 #[test]
 fn sample_issue_html() {
-    let (_, _, parts) = sample();
+    let (config, _, parts) = sample();
+    let html = parts.html_for(&unsubscriber(&config).url(&zoe()));
     // One element a line, so a change shows as a readable diff.
-    insta::assert_snapshot!("sample_html", parts.html.replace("><", ">\n<"));
+    insta::assert_snapshot!("sample_html", html.replace("><", ">\n<"));
 }
 
 #[test]
 fn sample_issue_text() {
-    let (_, _, parts) = sample();
-    insta::assert_snapshot!("sample_text", parts.text);
+    let (config, _, parts) = sample();
+    insta::assert_snapshot!(
+        "sample_text",
+        parts.text_for(&unsubscriber(&config).url(&zoe()))
+    );
 }
 
 #[test]
 fn sample_issue_eml_for_a_reader_with_a_non_ascii_name() {
     let (config, issue, parts) = sample();
-    let email = Email::parse("zoe@example.org").expect("email");
+    let email = zoe();
     let name = Line::parse("Zoë Ōtsuka-Brontë").expect("name");
     let date = UNIX_EPOCH + Duration::from_secs(PINNED_EPOCH.parse().expect("epoch"));
     let to = Recipient {
         email: &email,
         name: Some(&name),
     };
-    let eml = Template::new(&config.newsletter, &issue.id, &parts)
+    let unsub = Some(unsubscriber(&config));
+    let eml = Template::new(&config.newsletter, &issue.id, &parts, unsub, None)
         .build(to, date)
         .expect("build")
         .formatted();

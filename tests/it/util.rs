@@ -4,6 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The unsubscribe secret every test run of bulletin gets.
+pub const UNSUBSCRIBE_SECRET: &str = "test-unsubscribe-secret";
+
 /// Monday, 1 August 2022, 10:00 UTC: the date every test message carries.
 pub const PINNED_EPOCH: &str = "1659348000";
 
@@ -61,6 +64,7 @@ impl Project {
             .current_dir(self.dir.path())
             .env("SOURCE_DATE_EPOCH", PINNED_EPOCH)
             .env_remove("BULLETIN_SMTP_PASSWORD")
+            .env("BULLETIN_UNSUBSCRIBE_SECRET", UNSUBSCRIBE_SECRET)
             .stdin(std::process::Stdio::null());
         cmd
     }

@@ -1,0 +1,262 @@
+//! `bulletin subscribe`, `unsubscribe` and `list`: changes to the list, each
+//! under its lock, and a count of who is on it.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use anyhow::bail;
+
+use crate::Outcome;
+use crate::cli::{ListArgs, SubscribeArgs, UnsubscribeArgs};
+use crate::config::Config;
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::domain::Line;
+use crate::list_file::{self, lock_exclusive};
+use crate::subscribers::{Email, Snapshot, Status, SubscriberFile};
+use crate::unsubscribe::Unsubscriber;
+
+fn parse_name(name: Option<&str>) -> anyhow::Result<Option<Line>> {
+    match name.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(n) => Line::parse(n)
+            .map(Some)
+            .map_err(|why| anyhow::anyhow!("--name {why}")),
+    }
+}
+
+pub fn run(config_path: &Path, args: &SubscribeArgs) -> anyhow::Result<Outcome> {
+    let config = Config::load(config_path)?;
+    let list = &config.newsletter.subscribers;
+    if let Some(file) = &args.from {
+        return import(list, file, args.skip_invalid);
+    }
+    let Some(raw) = &args.email else {
+        bail!("give an address, or --from FILE");
+    };
+    let email = Email::parse(raw).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let name = parse_name(args.name.as_deref())?;
+    let _lock = lock_exclusive(list).map_err(|e| anyhow::anyhow!("{}: {e}", list.display()))?;
+    match list_file::statuses(list)?.get(&email.fingerprint()) {
+        Some(Status::Subscribed) => {
+            println!("{email} is already subscribed; nothing written");
+        }
+        Some(Status::Unsubscribed) => {
+            list_file::set_status(list, &email, Status::Subscribed)?;
+            println!("{email} had unsubscribed and is subscribed again");
+        }
+        None => {
+            list_file::append(list, &[(email.clone(), name)])?;
+            println!("{email} subscribed");
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+/// One request read from an import file.
+struct Request {
+    email: Email,
+    name: Option<Line>,
+}
+
+/// Reads an import file: a CSV with an `email` column (and `name`), a
+/// Mailchimp export, or one address per line. Bad rows come back as
+/// diagnostics with their lines.
+fn read_requests(file: &Path) -> Result<(Vec<Request>, Vec<Diagnostic>), Diagnostics> {
+    let fail = |line, msg: String| Diagnostics(vec![Diagnostic::new(file, line, msg)]);
+    let bytes = std::fs::read(file).map_err(|e| fail(None, format!("cannot be read: {e}")))?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
+        fail(Some(line), "is not UTF-8 text".into())
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let first = text.lines().next().unwrap_or("");
+    let mut ok = Vec::new();
+    let mut bad = Vec::new();
+    let request = |line: usize, email: &str, name: &str| -> Result<Request, Diagnostic> {
+        let at = |why: String| Diagnostic::new(file, Some(line), why);
+        let email = Email::parse(list_file::undefuse(email)).map_err(at)?;
+        let name = match name.trim() {
+            "" => None,
+            n => {
+                Some(Line::parse(list_file::undefuse(n)).map_err(|why| at(format!("name {why}")))?)
+            }
+        };
+        Ok(Request { email, name })
+    };
+    let mut push = |r: Result<Request, Diagnostic>| match r {
+        Ok(r) => ok.push(r),
+        Err(d) => bad.push(d),
+    };
+    if !first.contains(',') && !first.trim().eq_ignore_ascii_case("email") {
+        // One address per line; blank lines and # comments are skipped.
+        for (i, l) in text.lines().enumerate() {
+            let l = l.trim();
+            if !l.is_empty() && !l.starts_with('#') {
+                push(request(i + 1, l, ""));
+            }
+        }
+        return Ok((ok, bad));
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| fail(Some(1), format!("unreadable header row: {e}")))?
+        .clone();
+    let find = |names: &[&str]| {
+        headers
+            .iter()
+            .position(|h| names.iter().any(|n| h.trim().eq_ignore_ascii_case(n)))
+    };
+    let email_col = find(&["email", "email address", "e-mail"]).ok_or_else(|| {
+        fail(
+            Some(1),
+            "no email column: expected `email` (or Mailchimp's `Email Address`)".into(),
+        )
+    })?;
+    let name_col = find(&["name"]);
+    let (first_col, last_col) = (find(&["first name"]), find(&["last name"]));
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line()) as usize;
+                push(Err(Diagnostic::new(file, Some(line), e.to_string())));
+                continue;
+            }
+        };
+        let line = record.position().map_or(0, |p| p.line()) as usize;
+        let get = |i: Option<usize>| i.and_then(|i| record.get(i)).unwrap_or("").trim();
+        let name = match name_col {
+            Some(_) => get(name_col).to_owned(),
+            None => format!("{} {}", get(first_col), get(last_col))
+                .trim()
+                .to_owned(),
+        };
+        push(request(line, get(Some(email_col)), &name));
+    }
+    Ok((ok, bad))
+}
+
+fn import(list: &Path, file: &Path, skip_invalid: bool) -> anyhow::Result<Outcome> {
+    let (requests, invalid) = read_requests(file)?;
+    for d in &invalid {
+        eprintln!("{d}");
+    }
+    if !invalid.is_empty() && !skip_invalid {
+        bail!(
+            "{}: {} invalid row(s); nothing imported. Fix them, or pass --skip-invalid to import the rest",
+            file.display(),
+            invalid.len()
+        );
+    }
+    let _lock = lock_exclusive(list).map_err(|e| anyhow::anyhow!("{}: {e}", list.display()))?;
+    let on_list = list_file::statuses(list)?;
+    let mut seen = HashSet::new();
+    let (mut already, mut left, mut repeated) = (0u64, 0u64, 0u64);
+    let mut new = Vec::new();
+    for r in requests {
+        let key = r.email.fingerprint();
+        if !seen.insert(key) {
+            repeated += 1;
+            continue;
+        }
+        match on_list.get(&key) {
+            Some(Status::Subscribed) => already += 1,
+            // An import never brings back someone who left.
+            Some(Status::Unsubscribed) => left += 1,
+            None => new.push((r.email, r.name)),
+        }
+    }
+    if !new.is_empty() {
+        // One rename: a crash leaves the old list or the new one.
+        list_file::rewrite(list, |_, _, _| {}, &new)?;
+    }
+    println!(
+        "{}: {} added, {already} already subscribed, {left} unsubscribed earlier (left as they are), {repeated} repeated in the file, {} invalid",
+        file.display(),
+        new.len(),
+        invalid.len()
+    );
+    Ok(if invalid.is_empty() {
+        Outcome::Success
+    } else {
+        Outcome::Problems
+    })
+}
+
+pub fn unsubscribe(config_path: &Path, args: &UnsubscribeArgs) -> anyhow::Result<Outcome> {
+    let config = Config::load(config_path)?;
+    let list = &config.newsletter.subscribers;
+    let email = match (&args.email, &args.token) {
+        (Some(raw), _) => Email::parse(raw).map_err(|e| anyhow::anyhow!("{e}"))?,
+        (None, Some(token)) => {
+            let unsub = Unsubscriber::from_config(&config, true)?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: no [unsubscribe] section, so there are no tokens to check",
+                    config.path.display()
+                )
+            })?;
+            unsub
+                .verify(token)
+                .ok_or_else(|| anyhow::anyhow!("the token is not valid for this list"))?
+        }
+        (None, None) => bail!("give an address, or --token TOKEN"),
+    };
+    let _lock = lock_exclusive(list).map_err(|e| anyhow::anyhow!("{}: {e}", list.display()))?;
+    match list_file::statuses(list)?.get(&email.fingerprint()) {
+        None => bail!("{email} is not on {}", list.display()),
+        Some(Status::Unsubscribed) => println!("{email} was already unsubscribed"),
+        Some(Status::Subscribed) => {
+            list_file::set_status(list, &email, Status::Unsubscribed)?;
+            println!("{email} unsubscribed");
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+pub fn list(config_path: &Path, args: &ListArgs) -> anyhow::Result<Outcome> {
+    let config = Config::load(config_path)?;
+    let path = &config.newsletter.subscribers;
+    let snap = Snapshot::take(path)?;
+    let (mut subscribed, mut unsubscribed, mut invalid) = (0u64, 0u64, 0u64);
+    for row in SubscriberFile::open(&snap)? {
+        match row {
+            Ok(s) => {
+                match s.status {
+                    Status::Subscribed => subscribed += 1,
+                    Status::Unsubscribed => unsubscribed += 1,
+                }
+                if args.all {
+                    let status = match s.status {
+                        Status::Subscribed => "subscribed",
+                        Status::Unsubscribed => "unsubscribed",
+                    };
+                    let name = s.name.as_ref().map_or("", |n| n.as_str());
+                    println!("{}\t{name}\t{status}", s.email);
+                }
+            }
+            Err(bad) => {
+                invalid += 1;
+                eprintln!(
+                    "{}",
+                    Diagnostic::new(path, Some(bad.line as usize), bad.message)
+                );
+            }
+        }
+    }
+    println!(
+        "{}: {subscribed} subscribed, {unsubscribed} unsubscribed, {invalid} invalid row(s)",
+        path.display()
+    );
+    Ok(if invalid == 0 {
+        Outcome::Success
+    } else {
+        Outcome::Problems
+    })
+}

@@ -1,0 +1,60 @@
+//! The pre-send check: what Gmail's and Yahoo's bulk-sender rules and
+//! CAN-SPAM ask of every message, as warnings an editor can act on.
+
+use crate::config::Config;
+use crate::render::Rendered;
+
+/// Gmail clips an HTML part past about this size.
+pub const GMAIL_CLIP_BYTES: usize = 102 * 1024;
+
+/// Past this many messages a day to Gmail a sender is a bulk sender.
+pub const BULK_SENDER: u64 = 5_000;
+
+/// Every warning for sending `parts` to `readers` readers with `config`.
+pub fn warnings(config: &Config, parts: &Rendered, readers: u64) -> Vec<String> {
+    let mut out = Vec::new();
+    match &config.unsubscribe {
+        None => out.push(
+            "no [unsubscribe] section: messages carry no one-click unsubscribe (RFC 8058), \
+             which Gmail and Yahoo require of bulk senders"
+                .to_owned(),
+        ),
+        Some(u) => {
+            if std::env::var(&u.secret_env).map_or(true, |s| s.is_empty()) {
+                out.push(format!(
+                    "{} is not set: a real send will refuse to start without the unsubscribe secret",
+                    u.secret_env
+                ));
+            }
+        }
+    }
+    let from = config.newsletter.from.email.domain().to_ascii_lowercase();
+    match &config.dkim {
+        Some(d) => {
+            let aligned = from == d.domain || from.ends_with(&format!(".{}", d.domain));
+            if !aligned {
+                out.push(format!(
+                    "the From domain {from} is not aligned with the DKIM domain {}: DMARC will fail",
+                    d.domain
+                ));
+            }
+        }
+        None if readers > BULK_SENDER => out.push(format!(
+            "no [dkim] key, and {readers} readers is more than {BULK_SENDER}: Gmail and Yahoo reject unsigned bulk mail"
+        )),
+        None => {}
+    }
+    if config.newsletter.postal_address.is_none() {
+        out.push(
+            "no `postal_address` in [newsletter]: CAN-SPAM asks for one in every message".into(),
+        );
+    }
+    // The reader's link adds about a hundred bytes; the part is what matters.
+    if parts.html.len() > GMAIL_CLIP_BYTES {
+        out.push(format!(
+            "the HTML part is {} KB; Gmail clips messages past 102 KB",
+            parts.html.len() / 1024
+        ));
+    }
+    out
+}

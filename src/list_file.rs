@@ -1,0 +1,273 @@
+//! Changing the subscriber list without ever damaging it: every change
+//! holds an exclusive lock, an append writes whole rows in one write, and
+//! anything else rewrites a synced temporary file and renames it over.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crate::diag::Diagnostic;
+use crate::domain::Line;
+use crate::subscribers::{Email, Snapshot, Status, SubscriberFile, key_fingerprint};
+
+/// The lock is a file beside the list: the list itself is replaced by
+/// renames, and a lock on a replaced file would guard nothing.
+fn lock_path(list: &Path) -> PathBuf {
+    let mut name = std::ffi::OsString::from(".");
+    name.push(list.file_name().unwrap_or_default());
+    name.push(".lock");
+    list.with_file_name(name)
+}
+
+fn open_lock(list: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(lock_path(list))
+}
+
+/// Held while the list is changed; released when dropped.
+pub struct ListLock {
+    _file: File,
+}
+
+/// Waits for every other change to finish, then keeps others out.
+pub fn lock_exclusive(list: &Path) -> io::Result<ListLock> {
+    let file = open_lock(list)?;
+    file.lock()?;
+    Ok(ListLock { _file: file })
+}
+
+/// Waits until no change is under way; changes wait while this is held.
+pub fn lock_shared(list: &Path) -> io::Result<ListLock> {
+    let file = open_lock(list)?;
+    file.lock_shared()?;
+    Ok(ListLock { _file: file })
+}
+
+/// Spreadsheets run a cell starting with `=`, `+`, `-`, `@`, tab or CR as
+/// a formula (OWASP "CSV injection"); a leading `'` keeps it text.
+pub fn defuse(s: &str) -> Cow<'_, str> {
+    match s.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}").into(),
+        _ => s.into(),
+    }
+}
+
+/// Undoes `defuse` when reading a field back.
+pub fn undefuse(s: &str) -> &str {
+    match s.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        _ => s,
+    }
+}
+
+/// The list's header, or the default one for a list not yet created.
+struct Columns {
+    headers: Vec<String>,
+    email: usize,
+    name: Option<usize>,
+    status: Option<usize>,
+}
+
+impl Columns {
+    fn read(list: &Path) -> Result<Option<Self>, Diagnostic> {
+        if !list.exists() {
+            return Ok(None);
+        }
+        let snap = Snapshot::take(list)?;
+        let mut reader = csv::Reader::from_reader(snap.reader());
+        let headers: Vec<String> = reader
+            .headers()
+            .map_err(|e| Diagnostic::new(list, Some(1), format!("unreadable header row: {e}")))?
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        let find = |n: &str| {
+            headers
+                .iter()
+                .position(|h| h.trim().eq_ignore_ascii_case(n))
+        };
+        let email = find("email").ok_or_else(|| {
+            Diagnostic::new(list, Some(1), "the header row has no `email` column")
+        })?;
+        Ok(Some(Self {
+            email,
+            name: find("name"),
+            status: find("status"),
+            headers,
+        }))
+    }
+
+    fn default_columns() -> Self {
+        Self {
+            headers: vec!["email".into(), "name".into(), "status".into()],
+            email: 0,
+            name: Some(1),
+            status: Some(2),
+        }
+    }
+
+    /// One new row in this header's shape.
+    fn row(&self, email: &Email, name: Option<&Line>) -> Vec<String> {
+        let mut row = vec![String::new(); self.headers.len()];
+        row[self.email] = email.to_string();
+        if let (Some(i), Some(n)) = (self.name, name) {
+            row[i] = n.to_string();
+        }
+        if let Some(i) = self.status {
+            row[i] = "subscribed".into();
+        }
+        row
+    }
+}
+
+fn csv_line(fields: &[String]) -> io::Result<Vec<u8>> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    w.write_record(fields.iter().map(|f| defuse(f).into_owned()))
+        .map_err(io::Error::other)?;
+    w.into_inner().map_err(|e| io::Error::other(e.to_string()))
+}
+
+/// Each address's last status in the list (by `key_fingerprint`).
+pub fn statuses(list: &Path) -> Result<HashMap<u128, Status>, Diagnostic> {
+    let mut map = HashMap::new();
+    if !list.exists() {
+        return Ok(map);
+    }
+    let snap = Snapshot::take(list)?;
+    for s in SubscriberFile::open(&snap)?.flatten() {
+        map.insert(s.email.fingerprint(), s.status);
+    }
+    Ok(map)
+}
+
+/// Appends new subscribers as whole rows in one write, then syncs. The
+/// caller holds the lock and has checked they are not on the list.
+pub fn append(list: &Path, new: &[(Email, Option<Line>)]) -> Result<(), Diagnostic> {
+    let io_err = |e: io::Error| Diagnostic::new(list, None, format!("cannot be written: {e}"));
+    let columns = Columns::read(list)?;
+    let fresh = columns.is_none();
+    let columns = columns.unwrap_or_else(Columns::default_columns);
+    let mut bytes = Vec::new();
+    if fresh {
+        bytes.extend(csv_line(&columns.headers).map_err(io_err)?);
+    }
+    for (email, name) in new {
+        bytes.extend(csv_line(&columns.row(email, name.as_ref())).map_err(io_err)?);
+    }
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .open(list)
+        .map_err(io_err)?;
+    let len = file.metadata().map_err(io_err)?.len();
+    if len > 0 {
+        let mut last = [0u8; 1];
+        file.seek(SeekFrom::Start(len - 1)).map_err(io_err)?;
+        file.read_exact(&mut last).map_err(io_err)?;
+        if last[0] != b'\n' {
+            bytes.insert(0, b'\n');
+        }
+    }
+    file.write_all(&bytes).map_err(io_err)?;
+    file.sync_data().map_err(io_err)
+}
+
+/// Rewrites the list: every row passes through `change` (which may edit
+/// it), `extra` rows go at the end, and the result replaces the list in
+/// one rename, so a crash leaves the old file or the new one.
+pub fn rewrite(
+    list: &Path,
+    mut change: impl FnMut(&Email, &mut Vec<String>, usize),
+    extra: &[(Email, Option<Line>)],
+) -> Result<(), Diagnostic> {
+    let io_err = |e: io::Error| Diagnostic::new(list, None, format!("cannot be written: {e}"));
+    let mut columns = Columns::read(list)?.unwrap_or_else(Columns::default_columns);
+    let added_status = columns.status.is_none();
+    if added_status {
+        columns.headers.push("status".into());
+        columns.status = Some(columns.headers.len() - 1);
+    }
+    let status_at = columns.status.unwrap_or(0);
+    let dir = match list.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".bulletin-list-")
+        .tempfile_in(&dir)
+        .map_err(io_err)?;
+    {
+        let mut out = io::BufWriter::new(tmp.as_file_mut());
+        out.write_all(&csv_line(&columns.headers).map_err(io_err)?)
+            .map_err(io_err)?;
+        if list.exists() {
+            let snap = Snapshot::take(list)?;
+            let mut reader = csv::ReaderBuilder::new()
+                .flexible(true)
+                .from_reader(snap.reader());
+            for record in reader.records() {
+                let record = record.map_err(|e| Diagnostic::new(list, None, e.to_string()))?;
+                let mut fields: Vec<String> =
+                    record.iter().map(|f| undefuse(f).to_owned()).collect();
+                if added_status {
+                    fields.push(String::new());
+                }
+                if let Some(email) = fields.get(columns.email).and_then(|e| Email::parse(e).ok()) {
+                    change(&email, &mut fields, status_at);
+                }
+                out.write_all(&csv_line(&fields).map_err(io_err)?)
+                    .map_err(io_err)?;
+            }
+        }
+        for (email, name) in extra {
+            out.write_all(&csv_line(&columns.row(email, name.as_ref())).map_err(io_err)?)
+                .map_err(io_err)?;
+        }
+        out.flush().map_err(io_err)?;
+    }
+    tmp.as_file().sync_all().map_err(io_err)?;
+    tmp.persist(list).map_err(|e| io_err(e.error))?;
+    File::open(&dir).and_then(|d| d.sync_all()).map_err(io_err)
+}
+
+/// Sets the status of every row of `email`.
+pub fn set_status(list: &Path, email: &Email, status: Status) -> Result<(), Diagnostic> {
+    let key = key_fingerprint(&email.key());
+    let value = match status {
+        Status::Subscribed => "subscribed",
+        Status::Unsubscribed => "unsubscribed",
+    };
+    rewrite(
+        list,
+        |e, fields, at| {
+            if e.fingerprint() == key {
+                fields[at] = value.into();
+            }
+        },
+        &[],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_defused_and_read_back_unchanged() {
+        for s in ["=SUM(A1)", "+1", "-2", "@x", "\tx", "\rx"] {
+            let d = defuse(s);
+            assert!(d.starts_with('\''), "{s:?}");
+            assert_eq!(undefuse(&d), s);
+        }
+        assert_eq!(defuse("Ann"), "Ann");
+        assert_eq!(undefuse("'quoted"), "'quoted");
+    }
+}
