@@ -74,11 +74,11 @@ struct Columns {
 }
 
 impl Columns {
-    fn read(list: &Path) -> Result<Option<Self>, Diagnostic> {
+    fn read(list: &Path, lock: &ListLock) -> Result<Option<Self>, Diagnostic> {
         if !list.exists() {
             return Ok(None);
         }
-        let snap = Snapshot::take(list)?;
+        let snap = Snapshot::take_locked(list, lock)?;
         let mut reader = csv::Reader::from_reader(snap.reader());
         let headers: Vec<String> = reader
             .headers()
@@ -135,12 +135,12 @@ fn csv_line(fields: &[String]) -> io::Result<Vec<u8>> {
 }
 
 /// Each address's last status in the list (by `key_fingerprint`).
-pub fn statuses(list: &Path) -> Result<HashMap<u128, Status>, Diagnostic> {
+pub fn statuses(list: &Path, lock: &ListLock) -> Result<HashMap<u128, Status>, Diagnostic> {
     let mut map = HashMap::new();
     if !list.exists() {
         return Ok(map);
     }
-    let snap = Snapshot::take(list)?;
+    let snap = Snapshot::take_locked(list, lock)?;
     for s in SubscriberFile::open(&snap)?.flatten() {
         map.insert(s.email.fingerprint(), s.status);
     }
@@ -148,10 +148,14 @@ pub fn statuses(list: &Path) -> Result<HashMap<u128, Status>, Diagnostic> {
 }
 
 /// Appends new subscribers as whole rows in one write, then syncs. The
-/// caller holds the lock and has checked they are not on the list.
-pub fn append(list: &Path, new: &[(Email, Option<Line>)]) -> Result<(), Diagnostic> {
+/// caller has checked, under the same lock, that they are not on the list.
+pub fn append(
+    list: &Path,
+    lock: &ListLock,
+    new: &[(Email, Option<Line>)],
+) -> Result<(), Diagnostic> {
     let io_err = |e: io::Error| Diagnostic::new(list, None, format!("cannot be written: {e}"));
-    let columns = Columns::read(list)?;
+    let columns = Columns::read(list, lock)?;
     let fresh = columns.is_none();
     let columns = columns.unwrap_or_else(Columns::default_columns);
     let mut bytes = Vec::new();
@@ -185,11 +189,12 @@ pub fn append(list: &Path, new: &[(Email, Option<Line>)]) -> Result<(), Diagnost
 /// one rename, so a crash leaves the old file or the new one.
 pub fn rewrite(
     list: &Path,
+    lock: &ListLock,
     mut change: impl FnMut(&Email, &mut Vec<String>, usize),
     extra: &[(Email, Option<Line>)],
 ) -> Result<(), Diagnostic> {
     let io_err = |e: io::Error| Diagnostic::new(list, None, format!("cannot be written: {e}"));
-    let mut columns = Columns::read(list)?.unwrap_or_else(Columns::default_columns);
+    let mut columns = Columns::read(list, lock)?.unwrap_or_else(Columns::default_columns);
     let added_status = columns.status.is_none();
     if added_status {
         columns.headers.push("status".into());
@@ -209,7 +214,7 @@ pub fn rewrite(
         out.write_all(&csv_line(&columns.headers).map_err(io_err)?)
             .map_err(io_err)?;
         if list.exists() {
-            let snap = Snapshot::take(list)?;
+            let snap = Snapshot::take_locked(list, lock)?;
             let mut reader = csv::ReaderBuilder::new()
                 .flexible(true)
                 .from_reader(snap.reader());
@@ -239,7 +244,12 @@ pub fn rewrite(
 }
 
 /// Sets the status of every row of `email`.
-pub fn set_status(list: &Path, email: &Email, status: Status) -> Result<(), Diagnostic> {
+pub fn set_status(
+    list: &Path,
+    lock: &ListLock,
+    email: &Email,
+    status: Status,
+) -> Result<(), Diagnostic> {
     let key = key_fingerprint(&email.key());
     let value = match status {
         Status::Subscribed => "subscribed",
@@ -247,6 +257,7 @@ pub fn set_status(list: &Path, email: &Email, status: Status) -> Result<(), Diag
     };
     rewrite(
         list,
+        lock,
         |e, fields, at| {
             if e.fingerprint() == key {
                 fields[at] = value.into();

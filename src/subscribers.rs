@@ -103,7 +103,16 @@ impl Snapshot {
     /// or append is half done.
     pub fn take(path: &Path) -> Result<Self, Diagnostic> {
         let cannot = |e: io::Error| Diagnostic::new(path, None, format!("cannot be read: {e}"));
-        let _shared = crate::list_file::lock_shared(path).map_err(cannot)?;
+        let shared = crate::list_file::lock_shared(path).map_err(cannot)?;
+        Self::take_locked(path, &shared)
+    }
+
+    /// For a caller that already holds the list's lock (shared or exclusive).
+    pub fn take_locked(
+        path: &Path,
+        _lock: &crate::list_file::ListLock,
+    ) -> Result<Self, Diagnostic> {
+        let cannot = |e: io::Error| Diagnostic::new(path, None, format!("cannot be read: {e}"));
         let file = File::open(path).map_err(cannot)?;
         let len = file.metadata().map_err(cannot)?.len();
         Ok(Self {

@@ -123,6 +123,20 @@ async fn send_all(
 ) -> anyhow::Result<Outcome> {
     let issue_path = &args.issue;
     let (log, fingerprint) = (&run.log, &run.fingerprint);
+    // One snapshot for every pass: a subscribe meanwhile waits for the
+    // next issue.
+    let snapshot = Snapshot::take(&config.newsletter.subscribers)?;
+    // The pre-send check comes before anything is written.
+    let readers = plan::recipients(&snapshot)?
+        .filter(|e| matches!(e, Entry::Due(_)))
+        .count() as u64;
+    let warnings = compliance::warnings(config, parts, readers);
+    for w in &warnings {
+        eprintln!("{}: warning: {w}", config.path.display());
+    }
+    if args.strict && !warnings.is_empty() {
+        bail!("--strict: not sending while the pre-send check has warnings");
+    }
     let mut journal = Journal::open(log)?;
     let mut history = journal.read_history()?;
     if let Some(before) = &history.fingerprint
@@ -155,22 +169,11 @@ async fn send_all(
         history = journal.read_history()?;
     }
     let history = Arc::new(history);
-    // One snapshot for the count and the send: a subscribe meanwhile
-    // waits for the next issue.
-    let snapshot = Snapshot::take(&config.newsletter.subscribers)?;
     let list = config.newsletter.subscribers.clone();
 
     let mut counts = Counts::default();
     for entry in plan::pending(&snapshot, history.clone(), args.resend_unknown)? {
         counts.add(&entry);
-    }
-    let readers = counts.due + counts.sent_before + counts.failed_before + counts.unknown_before;
-    let warnings = compliance::warnings(config, parts, readers);
-    for w in &warnings {
-        eprintln!("{}: warning: {w}", config.path.display());
-    }
-    if args.strict && !warnings.is_empty() {
-        bail!("--strict: not sending while the pre-send check has warnings");
     }
     let due = args.limit.map_or(counts.due, |n| n.min(counts.due));
     if due == 0 {

@@ -35,17 +35,17 @@ pub fn run(config_path: &Path, args: &SubscribeArgs) -> anyhow::Result<Outcome> 
     };
     let email = Email::parse(raw).map_err(|e| anyhow::anyhow!("{e}"))?;
     let name = parse_name(args.name.as_deref())?;
-    let _lock = lock_exclusive(list).map_err(|e| anyhow::anyhow!("{}: {e}", list.display()))?;
-    match list_file::statuses(list)?.get(&email.fingerprint()) {
+    let lock = lock_exclusive(list).map_err(|e| anyhow::anyhow!("{}: {e}", list.display()))?;
+    match list_file::statuses(list, &lock)?.get(&email.fingerprint()) {
         Some(Status::Subscribed) => {
             println!("{email} is already subscribed; nothing written");
         }
         Some(Status::Unsubscribed) => {
-            list_file::set_status(list, &email, Status::Subscribed)?;
+            list_file::set_status(list, &lock, &email, Status::Subscribed)?;
             println!("{email} had unsubscribed and is subscribed again");
         }
         None => {
-            list_file::append(list, &[(email.clone(), name)])?;
+            list_file::append(list, &lock, &[(email.clone(), name)])?;
             println!("{email} subscribed");
         }
     }
@@ -155,8 +155,8 @@ fn import(list: &Path, file: &Path, skip_invalid: bool) -> anyhow::Result<Outcom
             invalid.len()
         );
     }
-    let _lock = lock_exclusive(list).map_err(|e| anyhow::anyhow!("{}: {e}", list.display()))?;
-    let on_list = list_file::statuses(list)?;
+    let lock = lock_exclusive(list).map_err(|e| anyhow::anyhow!("{}: {e}", list.display()))?;
+    let on_list = list_file::statuses(list, &lock)?;
     let mut seen = HashSet::new();
     let (mut already, mut left, mut repeated) = (0u64, 0u64, 0u64);
     let mut new = Vec::new();
@@ -175,7 +175,7 @@ fn import(list: &Path, file: &Path, skip_invalid: bool) -> anyhow::Result<Outcom
     }
     if !new.is_empty() {
         // One rename: a crash leaves the old list or the new one.
-        list_file::rewrite(list, |_, _, _| {}, &new)?;
+        list_file::rewrite(list, &lock, |_, _, _| {}, &new)?;
     }
     println!(
         "{}: {} added, {already} already subscribed, {left} unsubscribed earlier (left as they are), {repeated} repeated in the file, {} invalid",
@@ -208,12 +208,12 @@ pub fn unsubscribe(config_path: &Path, args: &UnsubscribeArgs) -> anyhow::Result
         }
         (None, None) => bail!("give an address, or --token TOKEN"),
     };
-    let _lock = lock_exclusive(list).map_err(|e| anyhow::anyhow!("{}: {e}", list.display()))?;
-    match list_file::statuses(list)?.get(&email.fingerprint()) {
+    let lock = lock_exclusive(list).map_err(|e| anyhow::anyhow!("{}: {e}", list.display()))?;
+    match list_file::statuses(list, &lock)?.get(&email.fingerprint()) {
         None => bail!("{email} is not on {}", list.display()),
         Some(Status::Unsubscribed) => println!("{email} was already unsubscribed"),
         Some(Status::Subscribed) => {
-            list_file::set_status(list, &email, Status::Unsubscribed)?;
+            list_file::set_status(list, &lock, &email, Status::Unsubscribed)?;
             println!("{email} unsubscribed");
         }
     }

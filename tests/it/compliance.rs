@@ -1,0 +1,244 @@
+//! One-click unsubscribe headers, DKIM verified by dkimpy, and the
+//! pre-send check.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::util::{Project, inspect_eml, paths_in, repo_root};
+
+#[test]
+fn every_message_carries_one_click_unsubscribe_headers() {
+    let p = Project::sample();
+    p.dry_run("preview").success();
+    for m in inspect_eml(&paths_in(&p.path("preview"), "eml")) {
+        assert_eq!(m["defects"], serde_json::json!([]));
+        let h = &m["headers"];
+        let lu = h["List-Unsubscribe"].as_str().expect("List-Unsubscribe");
+        assert!(
+            lu.starts_with("<https://alliance-digest.example.org/unsubscribe/"),
+            "{lu}"
+        );
+        assert!(
+            lu.ends_with(", <mailto:unsubscribe@example.org?subject=unsubscribe>"),
+            "{lu}"
+        );
+        assert_eq!(h["List-Unsubscribe-Post"], "List-Unsubscribe=One-Click");
+    }
+}
+
+#[test]
+fn a_dry_run_without_the_secret_says_its_links_are_placeholders_and_send_refuses() {
+    let p = Project::sample();
+    let mut cmd = p.command(&[
+        "send",
+        "--issue",
+        "issues/2022-08-01.toml",
+        "--dry-run",
+        "--out",
+        "preview",
+    ]);
+    cmd.env_remove("BULLETIN_UNSUBSCRIBE_SECRET");
+    let out = cmd.output().expect("run");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("placeholder token"));
+    assert!(p.read("preview/preview.txt").contains("PREVIEW-TOKEN"));
+    let mut cmd = p.command(&["send", "--issue", "issues/2022-08-01.toml", "--yes"]);
+    cmd.env_remove("BULLETIN_UNSUBSCRIBE_SECRET");
+    let out = cmd.output().expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("BULLETIN_UNSUBSCRIBE_SECRET"));
+}
+
+fn openssl(args: &[&str]) -> Vec<u8> {
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// A key pair in `dir`: (private key path, DNS TXT record).
+fn dkim_key(dir: &Path, kind: &str) -> (PathBuf, String) {
+    let key = dir.join(format!("{kind}.pem"));
+    let k = key.to_str().expect("path");
+    let record = match kind {
+        "rsa" => {
+            openssl(&["genrsa", "-traditional", "-out", k, "2048"]);
+            let pem = String::from_utf8(openssl(&["rsa", "-in", k, "-pubout"])).expect("pem");
+            let p: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+            format!("v=DKIM1; k=rsa; p={p}")
+        }
+        _ => {
+            openssl(&["genpkey", "-algorithm", "ed25519", "-out", k]);
+            let der = openssl(&["pkey", "-in", k, "-pubout", "-outform", "DER"]);
+            use base64::Engine;
+            let p = base64::engine::general_purpose::STANDARD.encode(&der[der.len() - 32..]);
+            format!("v=DKIM1; k=ed25519; p={p}")
+        }
+    };
+    (key, record)
+}
+
+fn dkim_verify(record_file: &Path, emls: &[PathBuf]) -> Vec<serde_json::Value> {
+    let out = Command::new("python3")
+        .arg(repo_root().join("tests/support/dkim_verify.py"))
+        .arg(record_file)
+        .args(emls)
+        .output()
+        .expect("python3 with dkimpy");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect()
+}
+
+fn signed_dry_run(kind: &str) {
+    let p = Project::sample();
+    let (key, record) = dkim_key(&p.path("."), kind);
+    p.write("record.txt", &record);
+    p.edit(
+        "config.toml",
+        "# [dkim]",
+        &format!(
+            "[dkim]\ndomain = \"example.org\"\nselector = \"bulletin\"\nprivate_key = \"{}\"\n# [dkim]",
+            key.display()
+        ),
+    );
+    p.dry_run("preview").success();
+    let emls = paths_in(&p.path("preview"), "eml");
+    for v in dkim_verify(&p.path("record.txt"), &emls) {
+        assert_eq!(v["ok"], true, "{v}");
+        let sig = v["signature"].as_str().expect("sig");
+        assert!(sig.contains("c=relaxed/relaxed"), "{sig}");
+        assert!(
+            sig.contains("d=example.org") && sig.contains("s=bulletin"),
+            "{sig}"
+        );
+        for h in [
+            "from",
+            "to",
+            "subject",
+            "date",
+            "message-id",
+            "mime-version",
+            "list-id",
+            "list-unsubscribe",
+            "list-unsubscribe-post",
+        ] {
+            assert!(sig.to_lowercase().contains(h), "{h} not signed: {sig}");
+        }
+    }
+    // Tampering breaks it: a changed word in the body, and a changed subject.
+    let raw = std::fs::read_to_string(&emls[0]).expect("eml");
+    let body = raw.replacen("Blinken", "Blinkin", 1);
+    let subject = raw.replacen("Subject: US-Japan", "Subject: US-Japon", 1);
+    assert!(body != raw && subject != raw);
+    let tampered: Vec<PathBuf> = [body, subject]
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let path = p.path(&format!("tampered{i}.eml"));
+            std::fs::write(&path, text).expect("write");
+            path
+        })
+        .collect();
+    for v in dkim_verify(&p.path("record.txt"), &tampered) {
+        assert_eq!(v["ok"], false, "tampering not detected: {v}");
+    }
+}
+
+#[test]
+fn rsa_dkim_signatures_verify_with_dkimpy_and_tampering_breaks_them() {
+    signed_dry_run("rsa");
+}
+
+#[test]
+fn ed25519_dkim_signatures_verify_with_dkimpy() {
+    signed_dry_run("ed25519");
+}
+
+#[test]
+fn a_bad_dkim_key_is_named_before_anything_is_written() {
+    let p = Project::sample();
+    p.write("key.pem", "not a key");
+    p.edit(
+        "config.toml",
+        "# [dkim]",
+        "[dkim]\ndomain = \"example.org\"\nselector = \"s\"\nprivate_key = \"key.pem\"\n# [dkim]",
+    );
+    p.dry_run("preview")
+        .failure()
+        .stderr_has("key.pem: not a PEM private key");
+    assert!(!p.path("preview").exists());
+}
+
+#[test]
+fn the_pre_send_check_warns_and_strict_makes_warnings_errors() {
+    let p = Project::sample();
+    p.bulletin(&["check", "--issue", "issues/2022-08-01.toml", "--strict"])
+        .success();
+    // No unsubscribe, no postal address, DKIM for another domain.
+    let text = p.read("config.toml");
+    let start = text.find("[unsubscribe]").expect("section");
+    let end = text[start..].find("\n\n").map_or(text.len(), |i| start + i);
+    p.write("config.toml", format!("{}{}", &text[..start], &text[end..]));
+    p.edit(
+        "config.toml",
+        "postal_address = \"\"\"",
+        "old_address = \"\"\"",
+    );
+    let text = p.read("config.toml");
+    let start = text.find("old_address").expect("old");
+    let end = start + text[start..].find("\"\"\"\n").expect("end") + 4;
+    let end = end + text[end..].find("\"\"\"\n").expect("close") + 4;
+    p.write("config.toml", format!("{}{}", &text[..start], &text[end..]));
+    let (key, _) = dkim_key(&p.path("."), "ed25519");
+    p.edit(
+        "config.toml",
+        "# [dkim]",
+        &format!(
+            "[dkim]\ndomain = \"other.example\"\nselector = \"s\"\nprivate_key = \"{}\"\n# [dkim]",
+            key.display()
+        ),
+    );
+    p.bulletin(&["check", "--issue", "issues/2022-08-01.toml"])
+        .success()
+        .stderr_has("warning: no [unsubscribe] section")
+        .stderr_has("warning: the From domain example.org is not aligned with the DKIM domain other.example")
+        .stderr_has("warning: no `postal_address`");
+    p.bulletin(&["check", "--issue", "issues/2022-08-01.toml", "--strict"])
+        .failure()
+        .stderr_has("3 problem(s) found");
+}
+
+#[test]
+fn big_lists_without_dkim_and_huge_html_are_warned_about() {
+    let p = Project::sample();
+    p.with_readers(5001);
+    let huge = "word ".repeat(25_000);
+    p.edit(
+        "issues/2022-08-01.toml",
+        "Both nations agreed",
+        &format!("{huge} Both nations agreed"),
+    );
+    p.bulletin(&["check", "--issue", "issues/2022-08-01.toml"])
+        .success()
+        .stderr_has("no [dkim] key, and 5001 readers is more than 5000")
+        .stderr_has("Gmail clips messages past 102 KB");
+    // A real send with --strict refuses before touching the server or the log.
+    p.send(&["--strict"])
+        .failure()
+        .stderr_has("--strict: not sending");
+    assert!(!p.path("logs").exists());
+}

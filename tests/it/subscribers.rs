@@ -1,0 +1,334 @@
+//! `subscribe`, `unsubscribe` and `list`: what lands in the list file, what
+//! never does, and that the file survives parallel writers and kill -9.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::util::{Project, inspect_eml, paths_in};
+
+const LIST: &str = "subscribers.example.csv";
+
+/// The list's rows, as read by the csv crate (header excluded).
+fn rows(p: &Project) -> Vec<Vec<String>> {
+    csv::Reader::from_path(p.path(LIST))
+        .expect("list")
+        .records()
+        .map(|r| r.expect("whole row").iter().map(str::to_owned).collect())
+        .collect()
+}
+
+#[test]
+fn subscribe_appends_a_clean_row_and_reports_what_it_did() {
+    let p = Project::sample();
+    let before = p.read(LIST);
+    p.bulletin(&[
+        "subscribe",
+        "  New.Reader@Example.ORG ",
+        "--name",
+        "New Reader",
+    ])
+    .success()
+    .stdout_has("New.Reader@example.org subscribed");
+    let after = p.read(LIST);
+    assert!(after.starts_with(&before), "existing rows untouched");
+    assert_eq!(
+        rows(&p).last().expect("row"),
+        &vec![
+            "New.Reader@example.org".to_string(),
+            "New Reader".into(),
+            "subscribed".into()
+        ]
+    );
+    // Case-insensitively the same reader: nothing written.
+    p.bulletin(&["subscribe", "new.reader@EXAMPLE.org"])
+        .success()
+        .stdout_has("already subscribed; nothing written");
+    assert_eq!(p.read(LIST), after);
+}
+
+#[test]
+fn only_an_explicit_subscribe_brings_back_someone_who_left() {
+    let p = Project::sample();
+    p.bulletin(&["subscribe", "erin@example.org"])
+        .success()
+        .stdout_has("had unsubscribed and is subscribed again");
+    let erin: Vec<_> = rows(&p)
+        .into_iter()
+        .filter(|r| r[0] == "erin@example.org")
+        .collect();
+    assert_eq!(erin.len(), 1, "the row is changed, not doubled");
+    assert_eq!(erin[0][2], "subscribed");
+}
+
+#[test]
+fn bad_subscribe_input_is_refused_and_the_list_untouched() {
+    let p = Project::sample();
+    let before = p.read(LIST);
+    p.bulletin(&["subscribe", "not-an-address"])
+        .failure()
+        .stderr_has("not an email address");
+    p.bulletin(&[
+        "subscribe",
+        "x@example.org",
+        "--name",
+        "Evil\r\nBcc: all@example.org",
+    ])
+    .failure()
+    .stderr_has("--name contains a line break");
+    p.bulletin(&["subscribe", "x@example.org", "--name", "bell\u{7}"])
+        .failure()
+        .stderr_has("control character");
+    assert_eq!(p.read(LIST), before);
+}
+
+#[test]
+fn a_name_a_spreadsheet_would_run_is_stored_as_text() {
+    let p = Project::sample();
+    let evil = "=HYPERLINK(\"http://evil.example\",\"click\")";
+    p.bulletin(&["subscribe", "f@example.org", "--name", evil])
+        .success();
+    let text = p.read(LIST);
+    let line = text.lines().last().expect("row");
+    assert!(line.contains("'=HYPERLINK"), "{line}");
+    for row in rows(&p) {
+        for field in row {
+            assert!(
+                !field.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "{field:?}"
+            );
+        }
+    }
+    // bulletin itself reads the name back as given.
+    p.bulletin(&["list", "--all"])
+        .success()
+        .stdout_has(&format!("f@example.org\t{evil}\tsubscribed"));
+}
+
+#[test]
+fn import_takes_csv_mailchimp_and_plain_lists() {
+    let p = Project::sample();
+    p.write(
+        "plain.txt",
+        "# sign-up sheet\nann@example.org\n\nBOB@example.org\nerin@example.org\n",
+    );
+    p.bulletin(&["subscribe", "--from", "plain.txt"])
+        .success()
+        .stdout_has("1 added, 1 already subscribed, 1 unsubscribed earlier (left as they are)");
+    p.write(
+        "mailchimp.csv",
+        "Email Address,First Name,Last Name,MEMBER_RATING\ncy@example.org,Cy,Young,2\nann@example.org,Ann,,1\ndee@example.org,,,3\ndee@example.org,,,3\n",
+    );
+    p.bulletin(&["subscribe", "--from", "mailchimp.csv"])
+        .success()
+        .stdout_has("2 added, 1 already subscribed, 0 unsubscribed earlier (left as they are), 1 repeated in the file, 0 invalid");
+    p.write("signups.csv", "name,email\n\"Lee, Eve\",eve@example.org\n");
+    p.bulletin(&["subscribe", "--from", "signups.csv"])
+        .success()
+        .stdout_has("1 added");
+    let emails: Vec<String> = rows(&p).into_iter().map(|r| r[0].clone()).collect();
+    for e in [
+        "ann@example.org",
+        "cy@example.org",
+        "dee@example.org",
+        "eve@example.org",
+    ] {
+        assert_eq!(
+            emails.iter().filter(|x| *x == e).count(),
+            1,
+            "{e} in {emails:?}"
+        );
+    }
+    let cy = rows(&p)
+        .into_iter()
+        .find(|r| r[0] == "cy@example.org")
+        .expect("cy");
+    assert_eq!(cy[1], "Cy Young");
+    let erin = rows(&p)
+        .into_iter()
+        .find(|r| r[0] == "erin@example.org")
+        .expect("erin");
+    assert_eq!(erin[2], "unsubscribed", "an import never re-subscribes");
+}
+
+#[test]
+fn a_bad_import_names_its_lines_and_changes_nothing() {
+    let p = Project::sample();
+    let before = p.read(LIST);
+    p.write(
+        "in.csv",
+        "email,name\ngood@example.org,Good\nbad-address,Bad\nx@example.org,\"two\nlines\"\n",
+    );
+    p.bulletin(&["subscribe", "--from", "in.csv"])
+        .failure()
+        .stderr_has("in.csv:3: \"bad-address\" is not an email address")
+        .stderr_has("in.csv:4: name contains a line break")
+        .stderr_has("nothing imported");
+    assert_eq!(p.read(LIST), before);
+    p.write(
+        "latin1.txt",
+        b"ok@example.org\nbad\xe9@example.org\n".as_slice(),
+    );
+    p.bulletin(&["subscribe", "--from", "latin1.txt"])
+        .failure()
+        .stderr_has("latin1.txt:2: is not UTF-8 text");
+    p.write("noemail.csv", "address,name\nz@example.org,Z\n");
+    p.bulletin(&["subscribe", "--from", "noemail.csv"])
+        .failure()
+        .stderr_has("noemail.csv:1: no email column");
+    assert_eq!(p.read(LIST), before);
+    // Asked to, it imports the good rows and still says what it skipped.
+    p.bulletin(&["subscribe", "--from", "in.csv", "--skip-invalid"])
+        .failure()
+        .stdout_has("1 added")
+        .stderr_has("in.csv:3:");
+    assert!(p.read(LIST).contains("good@example.org"));
+}
+
+#[test]
+fn unsubscribe_marks_the_row_and_keeps_it() {
+    let p = Project::sample();
+    p.bulletin(&["unsubscribe", "BOB@example.org"])
+        .success()
+        .stdout_has("BOB@example.org unsubscribed");
+    let bob = rows(&p)
+        .into_iter()
+        .find(|r| r[0] == "bob@example.org")
+        .expect("row stays");
+    assert_eq!(bob[2], "unsubscribed");
+    p.bulletin(&["unsubscribe", "bob@example.org"])
+        .success()
+        .stdout_has("already unsubscribed");
+    p.bulletin(&["unsubscribe", "nobody@example.org"])
+        .failure()
+        .stderr_has("is not on");
+    p.bulletin(&["list"])
+        .success()
+        .stdout_has("3 subscribed, 2 unsubscribed, 0 invalid row(s)");
+}
+
+#[test]
+fn the_token_in_a_message_unsubscribes_its_reader_and_no_one_else() {
+    let p = Project::sample();
+    p.dry_run("preview").success();
+    let emls = paths_in(&p.path("preview"), "eml");
+    let seen = inspect_eml(&emls);
+    let alice = seen
+        .iter()
+        .find(|m| {
+            m["headers"]["To"]
+                .as_str()
+                .is_some_and(|t| t.contains("alice@"))
+        })
+        .expect("alice");
+    let header = alice["headers"]["List-Unsubscribe"]
+        .as_str()
+        .expect("header");
+    let url = header
+        .strip_prefix("<")
+        .and_then(|h| h.split('>').next())
+        .expect("https link first");
+    let token = url.rsplit('/').next().expect("token");
+    // The visible footer link is the same one.
+    assert!(alice["bodies"][0].as_str().expect("text").contains(url));
+    assert!(
+        alice["bodies"][1]
+            .as_str()
+            .expect("html")
+            .contains(&format!("href=\"{url}\""))
+    );
+
+    let mut forged = token.to_owned();
+    let last = forged.pop().expect("char");
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    p.bulletin(&["unsubscribe", "--token", &forged])
+        .failure()
+        .stderr_has("not valid");
+    p.bulletin(&["unsubscribe", "--token", token])
+        .success()
+        .stdout_has("alice@example.org unsubscribed");
+    let statuses: Vec<(String, String)> = rows(&p)
+        .into_iter()
+        .map(|r| (r[0].clone(), r[2].clone()))
+        .collect();
+    assert!(statuses.contains(&("alice@example.org".into(), "unsubscribed".into())));
+    assert!(statuses.contains(&("bob@example.org".into(), String::new())));
+}
+
+#[test]
+fn fifty_parallel_subscribes_leave_fifty_whole_rows() {
+    let p = Project::sample();
+    let before = rows(&p).len();
+    let children: Vec<_> = (0..50)
+        .map(|i| {
+            p.command(&[
+                "subscribe",
+                &format!("par{i}@example.org"),
+                "--name",
+                &format!("Parallel {i}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn")
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().expect("wait").success());
+    }
+    let after = rows(&p);
+    assert_eq!(after.len(), before + 50);
+    for i in 0..50 {
+        let row = vec![
+            format!("par{i}@example.org"),
+            format!("Parallel {i}"),
+            "subscribed".into(),
+        ];
+        assert_eq!(after.iter().filter(|r| **r == row).count(), 1, "{row:?}");
+    }
+}
+
+#[test]
+fn kill_9_during_an_import_leaves_the_old_list_or_the_new_one() {
+    let p = Project::sample();
+    let mut big = String::from("email,name\n");
+    for i in 0..50_000 {
+        big.push_str(&format!("imp{i}@example.org,Imported {i}\n"));
+    }
+    p.write("big.csv", &big);
+    let old = p.read(LIST);
+    // Time one whole import, then kill others at points across that span.
+    let start = std::time::Instant::now();
+    p.bulletin(&["subscribe", "--from", "big.csv"]).success();
+    let full = start.elapsed().as_millis() as u64;
+    let mut outcomes = (0, 0);
+    for percent in [10u64, 30, 50, 70, 90, 110, 150, 250] {
+        let delay_ms = full * percent / 100;
+        p.write(LIST, &old);
+        let mut child = p
+            .command(&["subscribe", "--from", "big.csv"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        child.kill().expect("kill -9");
+        child.wait().expect("wait");
+        let now = p.read(LIST);
+        if now == old {
+            outcomes.0 += 1;
+        } else {
+            let r = rows(&p);
+            assert_eq!(r.len(), 5 + 50_000, "a mix after kill at {delay_ms} ms");
+            let old_rows: Vec<Vec<String>> = csv::Reader::from_reader(old.as_bytes())
+                .records()
+                .map(|r| r.expect("row").iter().map(str::to_owned).collect())
+                .collect();
+            assert_eq!(&r[..5], &old_rows[..], "the old rows come first, whole");
+            outcomes.1 += 1;
+        }
+    }
+    eprintln!(
+        "import takes {full} ms; after kill -9: old list {} times, new list {} times",
+        outcomes.0, outcomes.1
+    );
+}
