@@ -178,6 +178,11 @@ impl Template {
         )
     }
 
+    /// Whether messages are DKIM-signed.
+    pub fn is_signed(&self) -> bool {
+        self.dkim.is_some()
+    }
+
     /// Whether unsubscribe links carry real tokens (not the preview one).
     pub fn has_unsubscribe_secret(&self) -> bool {
         self.unsubscribe
