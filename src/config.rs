@@ -328,15 +328,20 @@ fn check_dkim(file: &mut TomlFile, raw: RawDkim, dir: &Path) -> Option<DkimSetti
     })
 }
 
+/// A secret written into the config: refused, with where it belongs, and
+/// never echoed.
+fn refuse_secret(file: &mut TomlFile, value: &Spanned<toml::Value>, key: &str, env: &str) {
+    file.problem_at(
+        value.span().start,
+        format!(
+            "`{key}` does not belong in the config file; remove it and set the environment variable {env} instead"
+        ),
+    );
+}
+
 fn check_unsubscribe(file: &mut TomlFile, raw: RawUnsubscribe) -> Option<UnsubscribeConfig> {
     if let Some(s) = &raw.secret {
-        file.problem_at(
-            s.span().start,
-            format!(
-                "`secret` does not belong in the config file; remove it and set the environment variable {} instead",
-                raw.secret_env
-            ),
-        );
+        refuse_secret(file, s, "secret", &raw.secret_env);
         return None;
     }
     let url = raw.url.get_ref().trim();
@@ -413,13 +418,7 @@ fn check_sending(file: &mut TomlFile, raw: Spanned<RawSending>) -> Option<Sendin
 
 fn check_smtp(file: &mut TomlFile, raw: RawSmtp, dir: &Path) -> Option<Smtp> {
     if let Some(p) = &raw.password {
-        file.problem_at(
-            p.span().start,
-            format!(
-                "`password` does not belong in the config file; remove it and set the environment variable {} instead",
-                raw.password_env
-            ),
-        );
+        refuse_secret(file, p, "password", &raw.password_env);
         return None;
     }
     let host = raw.host.get_ref().trim().to_owned();

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{Project, inspect_eml, paths_in, repo_root};
+use crate::util::{Project, inspect_eml, paths_in, python_json};
 
 #[test]
 fn every_message_carries_one_click_unsubscribe_headers() {
@@ -84,23 +84,11 @@ fn dkim_key(dir: &Path, kind: &str) -> (PathBuf, String) {
     (key, record)
 }
 
+/// dkimpy's verdict on each file, with the key record in `record_file`.
 fn dkim_verify(record_file: &Path, emls: &[PathBuf]) -> Vec<serde_json::Value> {
-    let out = Command::new("python3")
-        .arg(repo_root().join("tests/support/dkim_verify.py"))
-        .arg(record_file)
-        .args(emls)
-        .output()
-        .expect("python3 with dkimpy");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .expect("utf-8")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json"))
-        .collect()
+    let mut args = vec![record_file.to_path_buf()];
+    args.extend_from_slice(emls);
+    python_json("dkim_verify.py", &args)
 }
 
 fn signed_dry_run(kind: &str) {

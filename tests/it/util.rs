@@ -222,15 +222,19 @@ impl Run {
 
 /// What Python's `email` package (policy default) makes of .eml files.
 pub fn inspect_eml(files: &[PathBuf]) -> Vec<serde_json::Value> {
-    let script = repo_root().join("tests/support/inspect_eml.py");
+    python_json("inspect_eml.py", files)
+}
+
+/// Runs tests/support/SCRIPT with `args`; it prints one JSON object a line.
+pub fn python_json(script: &str, args: &[PathBuf]) -> Vec<serde_json::Value> {
     let out = Command::new("python3")
-        .arg(script)
-        .args(files)
+        .arg(repo_root().join("tests/support").join(script))
+        .args(args)
         .output()
         .expect("python3 must be installed to run these tests");
     assert!(
         out.status.success(),
-        "inspect_eml.py failed: {}",
+        "{script} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout)
