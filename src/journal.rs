@@ -5,14 +5,13 @@
 //! synced; after it, the outcome. A `sending` row with no outcome after it
 //! means the run died mid-message, and the next run records it `unknown`.
 
-use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::list_file::{defuse, undefuse};
-use crate::subscribers::key_fingerprint;
+use crate::subscribers::{Fingerprint, FingerprintMap, key_fingerprint};
 
 pub const HEADER: &str = "timestamp,email,status,attempts,code,detail,message_id\n";
 
@@ -91,13 +90,13 @@ pub struct History {
     /// The fingerprint the last run started with.
     pub fingerprint: Option<String>,
     /// Each address's last status (by `key_fingerprint`).
-    pub last: HashMap<u128, Status>,
+    pub last: FingerprintMap<Status>,
     /// The address behind each `sending` row left without an outcome.
     pub interrupted: Vec<(String, String)>,
 }
 
 impl History {
-    pub fn status(&self, fingerprint: u128) -> Option<Status> {
+    pub fn status(&self, fingerprint: Fingerprint) -> Option<Status> {
         self.last.get(&fingerprint).copied()
     }
 }
@@ -222,12 +221,24 @@ pub fn read_log(path: &Path) -> Result<History, JournalError> {
     read_history(path, &mut file)
 }
 
+/// Bytes a reader takes in a log: a `sending` and an outcome row, about
+/// 100 bytes each. Sizing the map from this avoids growing it, which at a
+/// million readers would hold the old and new tables at once.
+const LOG_BYTES_PER_READER: u64 = 200;
+
 fn read_history(path: &Path, file: &mut File) -> Result<History, JournalError> {
+    let estimate = file.metadata().map_or(0, |m| m.len()) / LOG_BYTES_PER_READER;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .from_reader(io::BufReader::with_capacity(1 << 16, file));
-    let mut history = History::default();
-    let mut pending: HashMap<u128, (String, String)> = HashMap::new();
+    let mut history = History {
+        last: FingerprintMap::with_capacity_and_hasher(
+            usize::try_from(estimate).unwrap_or(0),
+            Default::default(),
+        ),
+        ..History::default()
+    };
+    let mut pending: FingerprintMap<(String, String)> = FingerprintMap::default();
     let mut record = csv::StringRecord::new();
     loop {
         match reader.read_record(&mut record) {

@@ -3,14 +3,15 @@
 //! anything else rewrites a synced temporary file and renames it over.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::diag::Diagnostic;
 use crate::domain::Line;
-use crate::subscribers::{Email, Snapshot, Status, SubscriberFile, key_fingerprint};
+use crate::subscribers::{
+    Email, FingerprintMap, Snapshot, Status, SubscriberFile, key_fingerprint,
+};
 
 /// The lock is a file beside the list: the list itself is replaced by
 /// renames, and a lock on a replaced file would guard nothing.
@@ -135,8 +136,8 @@ fn csv_line(fields: &[String]) -> io::Result<Vec<u8>> {
 }
 
 /// Each address's last status in the list (by `key_fingerprint`).
-pub fn statuses(list: &Path, lock: &ListLock) -> Result<HashMap<u128, Status>, Diagnostic> {
-    let mut map = HashMap::new();
+pub fn statuses(list: &Path, lock: &ListLock) -> Result<FingerprintMap<Status>, Diagnostic> {
+    let mut map = FingerprintMap::default();
     if !list.exists() {
         return Ok(map);
     }

@@ -1,12 +1,11 @@
 //! Who gets this issue: the list's subscribed rows, each address once, less
 //! those an earlier run already settled; and why every other row is skipped.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::diag::Diagnostic;
 use crate::journal::{self, History};
-use crate::subscribers::{BadRow, Snapshot, Status, Subscriber, SubscriberFile};
+use crate::subscribers::{BadRow, FingerprintSet, Snapshot, Status, Subscriber, SubscriberFile};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
@@ -31,12 +30,16 @@ pub enum Skip {
 /// everywhere: a reader who left must never get mail because an older row
 /// of theirs still says subscribed. Finding those takes a first pass.
 pub fn recipients(list: &Snapshot) -> Result<impl Iterator<Item = Entry> + use<>, Diagnostic> {
-    let left: HashSet<u128> = SubscriberFile::open(list)?
+    let left: FingerprintSet = SubscriberFile::open(list)?
         .filter_map(Result::ok)
         .filter(|s| s.status == Status::Unsubscribed)
         .map(|s| s.email.fingerprint())
         .collect();
-    let mut seen: HashSet<u128> = HashSet::new();
+    // Sized from the file (a row is some 40 bytes) so the set never grows.
+    let mut seen = FingerprintSet::with_capacity_and_hasher(
+        usize::try_from(list.len() / 40).unwrap_or(0),
+        Default::default(),
+    );
     let rows = SubscriberFile::open(list)?;
     Ok(rows.map(move |row| match row {
         Err(BadRow { line, message }) => Entry::Skipped {

@@ -46,19 +46,48 @@ impl Email {
 
     /// 128 bits of `key()`, for sets of readers: 16 bytes each, where the
     /// addresses themselves would cost several times that.
-    pub fn fingerprint(&self) -> u128 {
+    pub fn fingerprint(&self) -> Fingerprint {
         key_fingerprint(&self.key())
     }
 }
 
+/// The first 128 bits of the SHA-256 of an address's key. A byte array, not
+/// a `u128`: its alignment of 1 keeps a map entry at 17 bytes, not 32.
+pub type Fingerprint = [u8; 16];
+
 /// The fingerprint of an address already case-folded by `Email::key`.
-pub fn key_fingerprint(key: &str) -> u128 {
+pub fn key_fingerprint(key: &str) -> Fingerprint {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(key.as_bytes());
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
-    u128::from_le_bytes(bytes)
+    bytes
 }
+
+/// Fingerprints are already uniform hashes: their first 8 bytes serve as
+/// the table hash, with none of SipHash's cost.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FingerprintHasher(u64);
+
+impl std::hash::Hasher for FingerprintHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut first = [0u8; 8];
+        let n = bytes.len().min(8);
+        first[..n].copy_from_slice(&bytes[..n]);
+        self.0 ^= u64::from_le_bytes(first);
+    }
+
+    /// The length prefix of a slice: the same for every fingerprint.
+    fn write_usize(&mut self, _: usize) {}
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type BuildFingerprintHasher = std::hash::BuildHasherDefault<FingerprintHasher>;
+pub type FingerprintMap<V> = std::collections::HashMap<Fingerprint, V, BuildFingerprintHasher>;
+pub type FingerprintSet = std::collections::HashSet<Fingerprint, BuildFingerprintHasher>;
 
 impl fmt::Display for Email {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -124,6 +153,15 @@ impl Snapshot {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The snapshot's size in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// A fresh reader from the start of the snapshot.

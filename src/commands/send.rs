@@ -126,16 +126,15 @@ async fn send_all(
     // One snapshot for every pass: a subscribe meanwhile waits for the
     // next issue.
     let snapshot = Snapshot::take(&config.newsletter.subscribers)?;
-    // The pre-send check comes before anything is written.
-    let readers = plan::recipients(&snapshot)?
-        .filter(|e| matches!(e, Entry::Due(_)))
-        .count() as u64;
-    let warnings = compliance::warnings(config, parts, readers);
-    for w in &warnings {
-        eprintln!("{}: warning: {w}", config.path.display());
-    }
-    if args.strict && !warnings.is_empty() {
-        bail!("--strict: not sending while the pre-send check has warnings");
+    if args.strict {
+        // Refused before anything is written, so this takes a pass of its own.
+        let readers = plan::recipients(&snapshot)?
+            .filter(|e| matches!(e, Entry::Due(_)))
+            .count() as u64;
+        if !compliance::warnings(config, parts, readers).is_empty() {
+            print_warnings(config, parts, readers);
+            bail!("--strict: not sending while the pre-send check has warnings");
+        }
     }
     let mut journal = Journal::open(log)?;
     let mut history = journal.read_history()?;
@@ -175,6 +174,8 @@ async fn send_all(
     for entry in plan::pending(&snapshot, history.clone(), args.resend_unknown)? {
         counts.add(&entry);
     }
+    let readers = counts.due + counts.sent_before + counts.failed_before + counts.unknown_before;
+    print_warnings(config, parts, readers);
     let due = args.limit.map_or(counts.due, |n| n.min(counts.due));
     if due == 0 {
         println!(
@@ -274,6 +275,12 @@ fn report_unfinished(counts: &Counts, tally: &Tally) {
         tally.get(Status::Deferred),
         counts.invalid
     );
+}
+
+fn print_warnings(config: &Config, parts: &Rendered, readers: u64) {
+    for w in compliance::warnings(config, parts, readers) {
+        eprintln!("{}: warning: {w}", config.path.display());
+    }
 }
 
 fn print_skips(c: &Counts) {
