@@ -1,0 +1,79 @@
+//! Criterion benches for the hot paths of a send: render the issue, build
+//! one reader's message, read the list, read the delivery log.
+//! Run with `cargo bench`; scripts/bench measures the whole program.
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, UNIX_EPOCH};
+
+use bulletin::config::Config;
+use bulletin::content::Issue;
+use bulletin::journal;
+use bulletin::message::{Recipient, Template};
+use bulletin::render;
+use bulletin::subscribers::{Email, Snapshot, SubscriberFile};
+use bulletin::unsubscribe::Unsubscriber;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use secrecy::SecretString;
+
+const READERS: u64 = 10_000;
+
+fn hot_paths(c: &mut Criterion) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let config = Config::load(&root.join("config.toml")).expect("config");
+    let issue = Issue::load(&root.join("issues/2022-08-01.toml")).expect("issue");
+    let newsletter = &config.newsletter;
+
+    c.bench_function("render the sample issue (HTML and text)", |b| {
+        b.iter(|| render::render(newsletter, black_box(&issue), true).expect("render"))
+    });
+
+    let parts = render::render(newsletter, &issue, true).expect("render");
+    let unsubscribe = config.unsubscribe.as_ref().map(|u| {
+        let secret = SecretString::from("bench-secret".to_owned());
+        Unsubscriber::new(u, newsletter.list_id.as_str(), Some(secret))
+    });
+    let template = Template::new(newsletter, &issue.id, &parts, unsubscribe, None);
+    let email = Email::parse("reader@example.org").expect("email");
+    let date = UNIX_EPOCH + Duration::from_secs(1_659_348_000);
+    c.bench_function("build one reader's message (bytes for the wire)", |b| {
+        b.iter(|| {
+            let to = Recipient {
+                email: black_box(&email),
+                name: None,
+            };
+            template.build(to, date).expect("build").formatted()
+        })
+    });
+
+    let dir = tempfile::tempdir().expect("dir");
+    let list = dir.path().join("list.csv");
+    let mut csv = String::from("email,name\n");
+    let mut log = String::from("timestamp,email,status,attempts,code,detail,message_id\n");
+    for i in 0..READERS {
+        csv.push_str(&format!("reader{i}@example.org,Reader {i}\n"));
+        log.push_str(&format!(
+            "2026-01-01T00:00:00Z,reader{i}@example.org,sending,1,,,<{i}@x>\n\
+             2026-01-01T00:00:00Z,reader{i}@example.org,sent,1,250,250 Ok,<{i}@x>\n"
+        ));
+    }
+    std::fs::write(&list, csv).expect("write list");
+    let log_path = dir.path().join("log.csv");
+    std::fs::write(&log_path, log).expect("write log");
+
+    let mut group = c.benchmark_group("files");
+    group.throughput(Throughput::Elements(READERS));
+    group.bench_function("read a 10,000-row list", |b| {
+        b.iter(|| {
+            let snap = Snapshot::take(&list).expect("snapshot");
+            SubscriberFile::open(&snap).expect("open").count()
+        })
+    });
+    group.bench_function("read a log of 10,000 readers", |b| {
+        b.iter(|| journal::read_log(&log_path).expect("log").last.len())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, hot_paths);
+criterion_main!(benches);
