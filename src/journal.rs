@@ -260,14 +260,29 @@ fn read_history(path: &Path, file: &mut File) -> Result<History, JournalError> {
                 .map(str::to_owned);
             continue;
         }
-        let key = key_fingerprint(&email.to_lowercase());
+        // Addresses are logged as parsed: the domain is already lower case,
+        // so most need no folding (and no copy) at all.
+        let key = if email
+            .bytes()
+            .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
+        {
+            key_fingerprint(&email.to_lowercase())
+        } else {
+            key_fingerprint(email)
+        };
+        // A `sending` row only waits in the small `pending` map for its
+        // outcome; the big map, whose every touch is a cache miss at a
+        // million readers, sees outcomes only.
         if status == Status::Sending {
             let id = record.get(6).unwrap_or("").to_owned();
             pending.insert(key, (email.to_owned(), id));
         } else {
             pending.remove(&key);
+            history.last.insert(key, status);
         }
-        history.last.insert(key, status);
+    }
+    for key in pending.keys() {
+        history.last.insert(*key, Status::Sending);
     }
     history.interrupted = pending.into_values().collect();
     history.interrupted.sort();

@@ -30,11 +30,7 @@ pub enum Skip {
 /// everywhere: a reader who left must never get mail because an older row
 /// of theirs still says subscribed. Finding those takes a first pass.
 pub fn recipients(list: &Snapshot) -> Result<impl Iterator<Item = Entry> + use<>, Diagnostic> {
-    let left: FingerprintSet = SubscriberFile::open(list)?
-        .filter_map(Result::ok)
-        .filter(|s| s.status == Status::Unsubscribed)
-        .map(|s| s.email.fingerprint())
-        .collect();
+    let left = SubscriberFile::open(list)?.unsubscribed();
     // Sized from the file (a row is some 40 bytes) so the set never grows.
     let mut seen = FingerprintSet::with_capacity_and_hasher(
         usize::try_from(list.len() / 40).unwrap_or(0),
