@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::diag::Diagnostic;
 use crate::domain::Line;
 use crate::subscribers::{
-    Email, FingerprintMap, Snapshot, Status, SubscriberFile, key_fingerprint,
+    Columns, Email, FingerprintMap, Snapshot, Status, SubscriberFile, key_fingerprint,
 };
 
 /// The lock is a file beside the list: the list itself is replaced by
@@ -66,64 +66,26 @@ pub fn undefuse(s: &str) -> &str {
     }
 }
 
-/// The list's header, or the default one for a list not yet created.
-struct Columns {
-    headers: Vec<String>,
-    email: usize,
-    name: Option<usize>,
-    status: Option<usize>,
+/// The list's columns, or `None` for a list not yet created.
+fn read_columns(list: &Path, lock: &ListLock) -> Result<Option<Columns>, Diagnostic> {
+    if !list.exists() {
+        return Ok(None);
+    }
+    let snap = Snapshot::take_locked(list, lock)?;
+    Ok(Some(SubscriberFile::open(&snap)?.columns().clone()))
 }
 
-impl Columns {
-    fn read(list: &Path, lock: &ListLock) -> Result<Option<Self>, Diagnostic> {
-        if !list.exists() {
-            return Ok(None);
-        }
-        let snap = Snapshot::take_locked(list, lock)?;
-        let mut reader = csv::Reader::from_reader(snap.reader());
-        let headers: Vec<String> = reader
-            .headers()
-            .map_err(|e| Diagnostic::new(list, Some(1), format!("unreadable header row: {e}")))?
-            .iter()
-            .map(str::to_owned)
-            .collect();
-        let find = |n: &str| {
-            headers
-                .iter()
-                .position(|h| h.trim().eq_ignore_ascii_case(n))
-        };
-        let email = find("email").ok_or_else(|| {
-            Diagnostic::new(list, Some(1), "the header row has no `email` column")
-        })?;
-        Ok(Some(Self {
-            email,
-            name: find("name"),
-            status: find("status"),
-            headers,
-        }))
+/// One new row in the list's shape.
+fn new_row(columns: &Columns, email: &Email, name: Option<&Line>) -> Vec<String> {
+    let mut row = vec![String::new(); columns.headers.len()];
+    row[columns.email] = email.to_string();
+    if let (Some(i), Some(n)) = (columns.name, name) {
+        row[i] = n.to_string();
     }
-
-    fn default_columns() -> Self {
-        Self {
-            headers: vec!["email".into(), "name".into(), "status".into()],
-            email: 0,
-            name: Some(1),
-            status: Some(2),
-        }
+    if let Some(i) = columns.status {
+        row[i] = "subscribed".into();
     }
-
-    /// One new row in this header's shape.
-    fn row(&self, email: &Email, name: Option<&Line>) -> Vec<String> {
-        let mut row = vec![String::new(); self.headers.len()];
-        row[self.email] = email.to_string();
-        if let (Some(i), Some(n)) = (self.name, name) {
-            row[i] = n.to_string();
-        }
-        if let Some(i) = self.status {
-            row[i] = "subscribed".into();
-        }
-        row
-    }
+    row
 }
 
 fn csv_line(fields: &[String]) -> io::Result<Vec<u8>> {
@@ -156,15 +118,15 @@ pub fn append(
     new: &[(Email, Option<Line>)],
 ) -> Result<(), Diagnostic> {
     let io_err = |e: io::Error| Diagnostic::new(list, None, format!("cannot be written: {e}"));
-    let columns = Columns::read(list, lock)?;
+    let columns = read_columns(list, lock)?;
     let fresh = columns.is_none();
-    let columns = columns.unwrap_or_else(Columns::default_columns);
+    let columns = columns.unwrap_or_else(Columns::new_list);
     let mut bytes = Vec::new();
     if fresh {
         bytes.extend(csv_line(&columns.headers).map_err(io_err)?);
     }
     for (email, name) in new {
-        bytes.extend(csv_line(&columns.row(email, name.as_ref())).map_err(io_err)?);
+        bytes.extend(csv_line(&new_row(&columns, email, name.as_ref())).map_err(io_err)?);
     }
     let mut file = OpenOptions::new()
         .create(true)
@@ -195,7 +157,7 @@ pub fn rewrite(
     extra: &[(Email, Option<Line>)],
 ) -> Result<(), Diagnostic> {
     let io_err = |e: io::Error| Diagnostic::new(list, None, format!("cannot be written: {e}"));
-    let mut columns = Columns::read(list, lock)?.unwrap_or_else(Columns::default_columns);
+    let mut columns = read_columns(list, lock)?.unwrap_or_else(Columns::new_list);
     let added_status = columns.status.is_none();
     if added_status {
         columns.headers.push("status".into());
@@ -234,7 +196,7 @@ pub fn rewrite(
             }
         }
         for (email, name) in extra {
-            out.write_all(&csv_line(&columns.row(email, name.as_ref())).map_err(io_err)?)
+            out.write_all(&csv_line(&new_row(&columns, email, name.as_ref())).map_err(io_err)?)
                 .map_err(io_err)?;
         }
         out.flush().map_err(io_err)?;

@@ -194,13 +194,53 @@ impl Read for SnapshotReader {
     }
 }
 
+/// The list's header row and where its known columns are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Columns {
+    pub headers: Vec<String>,
+    pub email: usize,
+    pub name: Option<usize>,
+    pub status: Option<usize>,
+}
+
+impl Columns {
+    fn from_headers(path: &Path, headers: &csv::StringRecord) -> Result<Self, Diagnostic> {
+        let find = |name: &str| {
+            headers
+                .iter()
+                .position(|h| h.trim().eq_ignore_ascii_case(name))
+        };
+        let email = find("email").ok_or_else(|| {
+            Diagnostic::new(
+                path,
+                Some(1),
+                "the header row has no `email` column (expected email,name,status)",
+            )
+        })?;
+        Ok(Self {
+            email,
+            name: find("name"),
+            status: find("status"),
+            headers: headers.iter().map(str::to_owned).collect(),
+        })
+    }
+
+    /// The header of a list bulletin creates.
+    pub fn new_list() -> Self {
+        Self {
+            headers: vec!["email".into(), "name".into(), "status".into()],
+            email: 0,
+            name: Some(1),
+            status: Some(2),
+        }
+    }
+}
+
 /// The list, open and past its header row.
 pub struct SubscriberFile {
     path: PathBuf,
     reader: csv::Reader<io::BufReader<SnapshotReader>>,
-    email: usize,
-    name: Option<usize>,
-    status: Option<usize>,
+    columns: Columns,
     record: csv::StringRecord,
     /// Set after an I/O error: the rest of the file cannot be read.
     ended: bool,
@@ -216,26 +256,12 @@ impl SubscriberFile {
             .from_reader(io::BufReader::with_capacity(1 << 16, snapshot.reader()));
         let headers = reader
             .headers()
-            .map_err(|e| Diagnostic::new(path, Some(1), format!("unreadable header row: {e}")))?
-            .clone();
-        let column = |name: &str| {
-            headers
-                .iter()
-                .position(|h| h.trim().eq_ignore_ascii_case(name))
-        };
-        let email = column("email").ok_or_else(|| {
-            Diagnostic::new(
-                path,
-                Some(1),
-                "the header row has no `email` column (expected email,name,status)",
-            )
-        })?;
+            .map_err(|e| Diagnostic::new(path, Some(1), format!("unreadable header row: {e}")))?;
+        let columns = Columns::from_headers(path, headers)?;
         Ok(Self {
             path: path.to_path_buf(),
             reader,
-            email,
-            name: column("name"),
-            status: column("status"),
+            columns,
             record: csv::StringRecord::new(),
             ended: false,
         })
@@ -245,11 +271,15 @@ impl SubscriberFile {
         &self.path
     }
 
+    pub fn columns(&self) -> &Columns {
+        &self.columns
+    }
+
     /// The fingerprints of every `unsubscribed` row, parsing only those
     /// rows' addresses: the cheap first pass of a send.
     pub fn unsubscribed(mut self) -> FingerprintSet {
         let mut left = FingerprintSet::default();
-        let Some(status) = self.status else {
+        let Some(status) = self.columns.status else {
             return left;
         };
         let mut record = csv::StringRecord::new();
@@ -261,7 +291,7 @@ impl SubscriberFile {
                 .get(status)
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("unsubscribed"));
             let email = record
-                .get(self.email)
+                .get(self.columns.email)
                 .map(|e| crate::list_file::undefuse(e.trim()));
             if let (true, Some(Ok(email))) = (flagged, email.map(Email::parse)) {
                 left.insert(email.fingerprint());
@@ -275,12 +305,12 @@ impl SubscriberFile {
         let field = |i: Option<usize>| {
             crate::list_file::undefuse(i.and_then(|i| self.record.get(i)).unwrap_or("").trim())
         };
-        let email = Email::parse(field(Some(self.email))).map_err(bad)?;
-        let name = match field(self.name) {
+        let email = Email::parse(field(Some(self.columns.email))).map_err(bad)?;
+        let name = match field(self.columns.name) {
             "" => None,
             n => Some(Line::parse(n).map_err(|why| bad(format!("name {why}")))?),
         };
-        let status = match field(self.status).to_ascii_lowercase().as_str() {
+        let status = match field(self.columns.status).to_ascii_lowercase().as_str() {
             "" | "subscribed" => Status::Subscribed,
             "unsubscribed" => Status::Unsubscribed,
             other => {
