@@ -211,7 +211,8 @@ struct Queue {
     source: std::sync::Mutex<Box<dyn Iterator<Item = Subscriber> + Send>>,
     retries: std::sync::Mutex<BinaryHeap<Reverse<(Instant, u64, RetryJob)>>>,
     seq: AtomicU64,
-    stopped: std::sync::Mutex<Option<String>>,
+    /// Set when the run must end: no new message starts after it.
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 /// A job in the retry heap, ordered by due time then insertion.
@@ -235,16 +236,12 @@ impl Ord for RetryJob {
 }
 
 impl Queue {
-    fn stop(&self, why: String) {
-        let mut s = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
-        s.get_or_insert(why);
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
     }
 
     fn is_stopped(&self) -> bool {
-        self.stopped
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some()
+        self.stopped.load(Ordering::Relaxed)
     }
 
     fn retry(&self, job: Job, at: Instant) {
@@ -292,7 +289,7 @@ pub async fn deliver(
         source: std::sync::Mutex::new(source),
         retries: std::sync::Mutex::new(BinaryHeap::new()),
         seq: AtomicU64::new(0),
-        stopped: std::sync::Mutex::new(None),
+        stopped: std::sync::atomic::AtomicBool::new(false),
     });
     let pacer = Arc::new(Pacer::new(
         ctx.sending.rate,
@@ -315,7 +312,7 @@ pub async fn deliver(
     while let Some(done) = workers.join_next().await {
         let result = done.unwrap_or_else(|e| Err(Stop::Message(format!("a worker failed: {e}"))));
         if let Err(stop) = result {
-            queue.stop(stop.to_string());
+            queue.stop();
             first_stop.get_or_insert(stop);
         }
     }
@@ -449,7 +446,7 @@ impl Worker {
             }
             Verdict::Abort { code, detail } => {
                 self.conn = None;
-                self.queue.stop(detail.clone());
+                self.queue.stop();
                 // Not delivered: recorded so the next run tries it again.
                 self.finish(
                     &job,
