@@ -36,7 +36,6 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
             Err(d) => report(&d),
             Ok(entries) => {
                 let (mut due, mut skipped) = (0u64, 0u64);
-                let due_ref = &mut readers;
                 for entry in entries {
                     match entry {
                         Entry::Due(_) => due += 1,
@@ -61,7 +60,7 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                         }
                     }
                 }
-                *due_ref = due;
+                readers = due;
                 summary.push(format!(
                     "{}: {due} to send, {skipped} skipped",
                     list.display()
@@ -71,15 +70,11 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
         if let Ok(issue) = &issue {
             let (parts, _) = prepare(config, issue, false)?;
             for w in compliance::warnings(config, &parts, readers) {
-                let line = format!("{}: warning: {w}", config.path.display());
+                let warning = Diagnostic::new(&config.path, None, format!("warning: {w}"));
                 if args.strict {
-                    report(&Diagnostic::new(
-                        &config.path,
-                        None,
-                        format!("warning: {w}"),
-                    ));
+                    report(&warning);
                 } else {
-                    eprintln!("{line}");
+                    eprintln!("{warning}");
                 }
             }
             summary.push(format!(

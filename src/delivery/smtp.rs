@@ -193,12 +193,7 @@ impl Server {
             }
             self.timed("STARTTLS", conn.starttls(tls.clone(), &self.hello))
                 .await
-                .map_err(|f| match f {
-                    Failure::Reply { code, text } => Failure::Fatal {
-                        detail: format!("STARTTLS refused: {code} {text}"),
-                    },
-                    other => other,
-                })?;
+                .map_err(refusal_is_fatal("STARTTLS refused"))?;
         }
         if let Some(credentials) = &self.credentials {
             self.timed(
@@ -206,12 +201,7 @@ impl Server {
                 conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials),
             )
             .await
-            .map_err(|f| match f {
-                Failure::Reply { code, text } => Failure::Fatal {
-                    detail: format!("authentication failed: {code} {text}"),
-                },
-                other => other,
-            })?;
+            .map_err(refusal_is_fatal("authentication failed"))?;
         }
         let mut connection = Connection {
             conn,
@@ -220,6 +210,16 @@ impl Server {
         };
         connection.probe_pipelining(self).await?;
         Ok(connection)
+    }
+}
+
+/// During set-up a refusal is no passing fault: retrying would meet it again.
+fn refusal_is_fatal(what: &'static str) -> impl Fn(Failure) -> Failure {
+    move |f| match f {
+        Failure::Reply { code, text } => Failure::Fatal {
+            detail: format!("{what}: {code} {text}"),
+        },
+        other => other,
     }
 }
 
