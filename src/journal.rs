@@ -4,9 +4,18 @@
 //! Before each attempt hands a message to the server, a `sending` row is
 //! synced; after it, the outcome. A `sending` row with no outcome after it
 //! means the run died mid-message, and the next run records it `unknown`.
+//!
+//! While a send runs, the file is grown ahead of its rows in steps of
+//! `PREALLOCATE` (zero bytes past the last row), so that syncing a row
+//! writes only data and not a new file length each time: measured with
+//! `scripts/bench`, that took the sync from about 100 µs to 70 µs and
+//! single-connection throughput up by a tenth. The zeros are cut off when
+//! the journal is dropped, or by the next open after a crash; readers stop
+//! at the first zero byte, which no row contains.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -101,11 +110,30 @@ impl History {
     }
 }
 
+/// How far ahead of its rows the log file is grown: about 6,000 rows.
+const PREALLOCATE: u64 = 1 << 20;
+
 /// The log file, open for appending and locked against other senders for
 /// as long as this value lives.
 pub struct Journal {
     path: PathBuf,
     file: File,
+    /// Where the next row goes: the end of the rows.
+    end: u64,
+    /// The file's length: `end` plus any zeros grown ahead of it.
+    len: u64,
+    /// Cleared when the file system cannot preallocate: rows then simply
+    /// extend the file.
+    preallocate: bool,
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        if self.len > self.end {
+            // Best effort: zeros left behind are cut by the next open.
+            let _ = self.file.set_len(self.end);
+        }
+    }
 }
 
 impl Journal {
@@ -119,8 +147,9 @@ impl Journal {
         }
         let file = OpenOptions::new()
             .read(true)
-            .append(true)
+            .write(true)
             .create(true)
+            .truncate(false)
             .open(path)
             .map_err(io_err)?;
         match file.try_lock() {
@@ -133,8 +162,12 @@ impl Journal {
         let mut journal = Self {
             path: path.to_path_buf(),
             file,
+            end: 0,
+            len: 0,
+            preallocate: true,
         };
-        journal.repair().map_err(io_err)?;
+        journal.end = journal.repair().map_err(io_err)?;
+        journal.len = journal.end;
         Ok(journal)
     }
 
@@ -142,26 +175,35 @@ impl Journal {
         &self.path
     }
 
-    /// Drops a row torn by a crash mid-write (it was never synced, so
-    /// nothing acted on it) and writes the header into a new file.
-    fn repair(&mut self) -> io::Result<()> {
+    /// Drops what a crash left after the last whole row (a torn row, the
+    /// zeros grown ahead of the rows), writes the header into a new file,
+    /// and returns the length of the rows. Nothing dropped was synced as a
+    /// `sending` row, so nothing acted on it.
+    fn repair(&mut self) -> io::Result<u64> {
         let len = self.file.metadata()?.len();
-        if len == 0 {
-            self.file.write_all(HEADER.as_bytes())?;
-            return self.file.sync_data();
-        }
         let mut last = [0u8; 1];
-        self.file.seek(SeekFrom::Start(len - 1))?;
-        self.file.read_exact(&mut last)?;
-        if last[0] != b'\n' {
+        if len > 0 {
+            self.file.read_exact_at(&mut last, len - 1)?;
+        }
+        let keep = if len > 0 && last[0] == b'\n' {
+            len
+        } else {
             let mut all = Vec::new();
             self.file.seek(SeekFrom::Start(0))?;
             self.file.read_to_end(&mut all)?;
-            let keep = all.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            let rows = &all[..memchr::memchr(0, &all).unwrap_or(all.len())];
+            let keep = rows.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            if keep == 0 {
+                self.file.set_len(0)?;
+                self.file.write_all_at(HEADER.as_bytes(), 0)?;
+                self.file.sync_all()?;
+                return Ok(HEADER.len() as u64);
+            }
             self.file.set_len(keep as u64)?;
-            self.file.sync_data()?;
-        }
-        Ok(())
+            self.file.sync_all()?;
+            keep as u64
+        };
+        Ok(keep)
     }
 
     pub fn read_history(&mut self) -> Result<History, JournalError> {
@@ -208,8 +250,43 @@ impl Journal {
             }
             w.flush()?;
         }
-        self.file.write_all(&buf)
+        // Zero bytes mark the end of the rows (see the module notes); only
+        // a server's reply could hold one, and it is logged as a space.
+        for b in buf.iter_mut().filter(|b| **b == 0) {
+            *b = b' ';
+        }
+        self.reserve(buf.len() as u64)?;
+        self.file.write_all_at(&buf, self.end)?;
+        self.end += buf.len() as u64;
+        Ok(())
     }
+
+    /// Grows the file ahead of the rows when `more` bytes would not fit.
+    fn reserve(&mut self, more: u64) -> io::Result<()> {
+        if !self.preallocate || self.end + more <= self.len {
+            return Ok(());
+        }
+        let grow = more.max(PREALLOCATE);
+        match preallocate(&self.file, self.len, grow) {
+            Ok(()) => self.len += grow,
+            // Not supported here (or out of space for the zeros): write
+            // without, as an append would.
+            Err(_) => self.preallocate = false,
+        }
+        Ok(())
+    }
+}
+
+/// Allocates `len` bytes of zeros at `offset`, extending the file.
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+fn preallocate(file: &File, offset: u64, len: u64) -> io::Result<()> {
+    rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), offset, len)?;
+    Ok(())
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+fn preallocate(_: &File, _: u64, _: u64) -> io::Result<()> {
+    Err(io::ErrorKind::Unsupported.into())
 }
 
 /// Reads a delivery log without locking it (for `status`).
@@ -221,6 +298,56 @@ pub fn read_log(path: &Path) -> Result<History, JournalError> {
     read_history(path, &mut file)
 }
 
+/// The whole rows of a log: reading stops at the first zero byte (the
+/// space a running or crashed send grew ahead of its rows) and leaves out
+/// a last row with no line end (torn by a crash, or still being written).
+struct WholeRows<R> {
+    inner: R,
+    /// Read from `inner`; `data[at..ready]` is whole rows not yet returned,
+    /// `data[ready..]` the start of a row whose end is not yet read.
+    data: Vec<u8>,
+    at: usize,
+    ready: usize,
+    done: bool,
+}
+
+impl<R: Read> WholeRows<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            data: Vec::with_capacity(1 << 16),
+            at: 0,
+            ready: 0,
+            done: false,
+        }
+    }
+}
+
+impl<R: Read> Read for WholeRows<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.ready && !self.done {
+            self.data.drain(..self.ready);
+            let kept = self.data.len();
+            self.data.resize(kept + (1 << 16), 0);
+            let n = self.inner.read(&mut self.data[kept..])?;
+            self.data.truncate(kept + n);
+            match memchr::memchr(0, &self.data[kept..]) {
+                Some(zero) => {
+                    self.data.truncate(kept + zero);
+                    self.done = true;
+                }
+                None => self.done = n == 0,
+            }
+            self.at = 0;
+            self.ready = memchr::memrchr(b'\n', &self.data).map_or(0, |i| i + 1);
+        }
+        let n = buf.len().min(self.ready - self.at);
+        buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
 /// Bytes a reader takes in a log: a `sending` and an outcome row, about
 /// 100 bytes each. Sizing the map from this avoids growing it, which at a
 /// million readers would hold the old and new tables at once.
@@ -230,7 +357,7 @@ fn read_history(path: &Path, file: &mut File) -> Result<History, JournalError> {
     let estimate = file.metadata().map_or(0, |m| m.len()) / LOG_BYTES_PER_READER;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
-        .from_reader(io::BufReader::with_capacity(1 << 16, file));
+        .from_reader(WholeRows::new(file));
     let mut history = History {
         last: FingerprintMap::with_capacity_and_hasher(
             usize::try_from(estimate).unwrap_or(0),
@@ -370,6 +497,107 @@ mod tests {
         j.append(&[row("c@example.org", Status::Sent)])
             .expect("append");
         assert_eq!(read_log(&path).expect("read").last.len(), 2);
+    }
+
+    #[test]
+    fn the_file_grows_ahead_of_its_rows_and_is_cut_back_when_closed() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("issue.csv");
+        let mut j = Journal::open(&path).expect("open");
+        j.append(&[row("a@example.org", Status::Sending)])
+            .expect("append");
+        let mut held = row("a@example.org", Status::Sent);
+        held.detail = "250 ok\0queued".into();
+        j.write(&[held]).expect("write");
+        let bytes = std::fs::read(&path).expect("read");
+        let rows = bytes.iter().position(|&b| b == 0).expect("zeros ahead");
+        assert!(bytes.len() as u64 >= PREALLOCATE, "{}", bytes.len());
+        assert!(bytes[rows..].iter().all(|&b| b == 0));
+        // What `status` sees while the send runs.
+        let h = read_log(&path).expect("read");
+        assert_eq!(
+            h.status(key_fingerprint("a@example.org")),
+            Some(Status::Sent)
+        );
+        drop(j);
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(text.len(), rows);
+        assert!(text.ends_with("<x@example.org>\n"), "{text:?}");
+        assert!(text.contains("250 ok queued"), "{text:?}");
+    }
+
+    #[test]
+    fn zeros_and_a_torn_row_left_by_a_crash_are_cut_on_open() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("issue.csv");
+        let mut bytes = format!("{HEADER}t,a@example.org,sent,1,250,ok,<i>\nt,b@exa").into_bytes();
+        bytes.resize(bytes.len() + 4096, 0);
+        std::fs::write(&path, &bytes).expect("w");
+        assert_eq!(read_log(&path).expect("read").last.len(), 1);
+        let mut j = Journal::open(&path).expect("open");
+        assert_eq!(j.read_history().expect("history").last.len(), 1);
+        j.append(&[row("c@example.org", Status::Sent)])
+            .expect("append");
+        drop(j);
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(
+            text,
+            format!(
+                "{HEADER}t,a@example.org,sent,1,250,ok,<i>\n{}",
+                text.lines()
+                    .last()
+                    .map(|l| format!("{l}\n"))
+                    .unwrap_or_default()
+            )
+        );
+        assert!(text.ends_with(",c@example.org,sent,1,250,2.0.0 Ok,<x@example.org>\n"));
+    }
+
+    #[test]
+    fn only_whole_rows_before_the_zeros_are_read() {
+        /// Hands out one byte a call, the hardest case for the adapter.
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = self.0.len().min(1).min(buf.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        for (input, whole) in [
+            (&b"a\nbc\nde"[..], &b"a\nbc\n"[..]),
+            (b"a\nbc\n\0\0x\n", b"a\nbc\n"),
+            (b"a\nb\0c\n", b"a\n"),
+            (b"abc", b""),
+            (b"", b""),
+        ] {
+            for mut reader in [
+                Box::new(WholeRows::new(Trickle(input))) as Box<dyn Read>,
+                Box::new(WholeRows::new(input)),
+            ] {
+                let mut out = Vec::new();
+                reader.read_to_end(&mut out).expect("read");
+                assert_eq!(out, whole, "{:?}", String::from_utf8_lossy(input));
+            }
+        }
+    }
+
+    #[test]
+    fn a_log_torn_inside_its_header_starts_again() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("issue.csv");
+        std::fs::write(&path, b"timestamp,em\0\0\0").expect("w");
+        let mut j = Journal::open(&path).expect("open");
+        j.append(&[row("a@example.org", Status::Sent)])
+            .expect("append");
+        drop(j);
+        assert_eq!(read_log(&path).expect("read").last.len(), 1);
+        assert!(
+            std::fs::read_to_string(&path)
+                .expect("read")
+                .starts_with(HEADER)
+        );
     }
 
     #[test]

@@ -221,8 +221,30 @@ fn kill_9_mid_send_then_a_rerun_misses_no_one_and_doubles_only_unknowns() {
         after_kill > 0 && after_kill < n,
         "killed too early or too late: {after_kill}"
     );
+    // The killed run left the space it grew ahead of its rows; `status`
+    // reads the rows before it.
+    let log = p.path("logs/2022-08-01.csv");
+    let killed_log = std::fs::read(&log).expect("log");
+    assert!(killed_log.ends_with(&[0]), "no preallocated space left");
+    let status = p.bulletin(&["status", "--issue", "issues/2022-08-01.toml"]);
+    status.success();
+    let logged_sent: usize = status
+        .stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("sent:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("a sent count");
+    assert!(
+        logged_sent > 0 && logged_sent <= after_kill,
+        "status says {logged_sent} sent, the server has {after_kill}"
+    );
 
     p.send(&["--resend-unknown"]).success();
+    let rerun_log = std::fs::read(&log).expect("log");
+    assert!(
+        !rerun_log.contains(&0) && rerun_log.ends_with(b"\n"),
+        "the rerun left zeros in the log"
+    );
     let got = counts(&sink.settled());
     assert_eq!(
         got.keys().cloned().collect::<BTreeSet<_>>(),
