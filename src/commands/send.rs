@@ -100,7 +100,7 @@ async fn test_copy(ctx: &Context, run: &Run, address: &str) -> anyhow::Result<Ou
             &ctx.server,
             ctx.template.from_address(),
             email.address(),
-            &bytes,
+            async { Ok(bytes) },
             async { Ok(()) },
         )
         .await;
