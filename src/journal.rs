@@ -270,8 +270,12 @@ impl Journal {
         match preallocate(&self.file, self.len, grow) {
             Ok(()) => self.len += grow,
             // Not supported here (or out of space for the zeros): write
-            // without, as an append would.
-            Err(_) => self.preallocate = false,
+            // without, as an append would. A failure may still have grown
+            // the file, and `Drop` cuts back to the rows.
+            Err(_) => {
+                self.preallocate = false;
+                self.len = self.file.metadata()?.len().max(self.end);
+            }
         }
         Ok(())
     }
