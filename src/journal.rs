@@ -7,11 +7,11 @@
 //!
 //! While a send runs, the file is grown ahead of its rows in steps of
 //! `PREALLOCATE` (zero bytes past the last row), so that syncing a row
-//! writes only data and not a new file length each time: measured with
-//! `scripts/bench`, that took the sync from about 100 µs to 70 µs and
-//! single-connection throughput up by a tenth. The zeros are cut off when
-//! the journal is dropped, or by the next open after a crash; readers stop
-//! at the first zero byte, which no row contains.
+//! writes only data and not a new file length each time. Measured against
+//! smtp-sink at one connection, that took the average fdatasync from about
+//! 100 µs to 75 µs, and throughput from 75% to 85% of smtp-source's. The
+//! zeros are cut off when the journal is dropped, or by the next open after
+//! a crash; readers stop at the first zero byte, which no row contains.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom};
@@ -184,26 +184,17 @@ impl Journal {
         let mut last = [0u8; 1];
         if len > 0 {
             self.file.read_exact_at(&mut last, len - 1)?;
-        }
-        let keep = if len > 0 && last[0] == b'\n' {
-            len
-        } else {
-            let mut all = Vec::new();
-            self.file.seek(SeekFrom::Start(0))?;
-            self.file.read_to_end(&mut all)?;
-            let rows = &all[..memchr::memchr(0, &all).unwrap_or(all.len())];
-            let keep = rows.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-            if keep == 0 {
-                self.file.set_len(0)?;
-                self.file.write_all_at(HEADER.as_bytes(), 0)?;
-                self.file.sync_all()?;
-                return Ok(HEADER.len() as u64);
+            if last[0] == b'\n' {
+                return Ok(len);
             }
-            self.file.set_len(keep as u64)?;
-            self.file.sync_all()?;
-            keep as u64
-        };
-        Ok(keep)
+        }
+        let keep = rows_end(&self.file, 1 << 16)?;
+        self.file.set_len(keep)?;
+        if keep == 0 {
+            self.file.write_all_at(HEADER.as_bytes(), 0)?;
+        }
+        self.file.sync_all()?;
+        Ok(keep.max(HEADER.len() as u64))
     }
 
     pub fn read_history(&mut self) -> Result<History, JournalError> {
@@ -278,6 +269,27 @@ impl Journal {
             }
         }
         Ok(())
+    }
+}
+
+/// The end of the last whole row before the first zero byte, read in
+/// pieces of `chunk` bytes: a crashed send's log can be far larger than
+/// the memory a resume may take.
+fn rows_end(file: &File, chunk: usize) -> io::Result<u64> {
+    let mut buf = vec![0u8; chunk];
+    let (mut at, mut keep) = (0u64, 0u64);
+    loop {
+        let n = file.read_at(&mut buf, at)?;
+        let piece = &buf[..n];
+        let zero = memchr::memchr(0, piece);
+        let rows = &piece[..zero.unwrap_or(n)];
+        if let Some(line_end) = memchr::memrchr(b'\n', rows) {
+            keep = at + line_end as u64 + 1;
+        }
+        if n == 0 || zero.is_some() {
+            return Ok(keep);
+        }
+        at += n as u64;
     }
 }
 
@@ -583,6 +595,31 @@ mod tests {
                 let mut out = Vec::new();
                 reader.read_to_end(&mut out).expect("read");
                 assert_eq!(out, whole, "{:?}", String::from_utf8_lossy(input));
+            }
+        }
+    }
+
+    #[test]
+    fn the_rows_end_at_the_last_line_end_before_the_first_zero() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("log");
+        for (input, end) in [
+            (&b"ab\ncd\nef"[..], 6),
+            (b"ab\ncd\n\0\0x\n\0", 6),
+            (b"ab\nc\0d\n", 3),
+            (b"\0ab\n", 0),
+            (b"abc", 0),
+            (b"", 0),
+        ] {
+            std::fs::write(&path, input).expect("write");
+            let file = File::open(&path).expect("open");
+            for chunk in [1, 2, 3, 1 << 16] {
+                assert_eq!(
+                    rows_end(&file, chunk).expect("read"),
+                    end,
+                    "{:?} in pieces of {chunk}",
+                    String::from_utf8_lossy(input)
+                );
             }
         }
     }

@@ -275,8 +275,8 @@ impl Connection {
                     let mut first =
                         std::pin::pin!(server.timed("MAIL FROM", self.conn.read_response()));
                     // The first poll writes the envelope; the message is
-                    // built while it travels (measured with scripts/bench:
-                    // a tenth more messages a second at one connection).
+                    // built while it travels (measured against smtp-sink:
+                    // about 5% more messages a second at one connection).
                     let early =
                         std::future::poll_fn(|cx| Poll::Ready(first.as_mut().poll(cx))).await;
                     let built = message.await;
