@@ -275,6 +275,60 @@ fn kill_9_mid_send_then_a_rerun_misses_no_one_and_doubles_only_unknowns() {
     );
 }
 
+/// The content goes out while its `sending` row is being synced; only the
+/// closing dot waits for the row. When the log cannot be written (here a
+/// file-size limit stops it mid-run), the dot never goes, so the server
+/// holds no message that the log does not show as being sent.
+#[test]
+fn when_the_log_cannot_be_written_no_message_is_delivered_unlogged() {
+    let sink = SmtpSink::start(&[]);
+    let p = Project::sample();
+    let n = 300;
+    p.with_readers(n)
+        .with_server(sink.port, "", "concurrency = 1");
+    let inner = p.command(&["send", "--issue", "issues/2022-08-01.toml", "--yes"]);
+    // RLIMIT_FSIZE of 32 blocks (16 or 32 KiB by the shell's unit): writes
+    // past it fail with EFBIG. SIGXFSZ is ignored, which exec keeps.
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg("trap '' XFSZ; ulimit -f 32; exec \"$@\"")
+        .arg("sh")
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .current_dir(inner.get_current_dir().expect("dir"));
+    for (key, value) in inner.get_envs() {
+        match value {
+            Some(v) => cmd.env(key, v),
+            None => cmd.env_remove(key),
+        };
+    }
+    let out = cmd.output().expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot write the delivery log"), "{stderr}");
+
+    let log = std::fs::read_to_string(p.path("logs/2022-08-01.csv")).expect("log");
+    let logged: BTreeSet<String> = log
+        .split_inclusive('\n')
+        .filter(|line| line.ends_with('\n'))
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split(',').collect();
+            (fields.get(2) == Some(&"sending")).then(|| fields[1].to_owned())
+        })
+        .collect();
+    let got = counts(&sink.settled());
+    assert!(
+        !got.is_empty() && got.len() < n,
+        "the limit should stop the run midway: {} received",
+        got.len()
+    );
+    let unlogged: Vec<&String> = got.keys().filter(|r| !logged.contains(*r)).collect();
+    assert!(
+        unlogged.is_empty(),
+        "delivered with no sending row: {unlogged:?}"
+    );
+}
+
 fn tls_project(server: &PySmtp, security: &str) -> Project {
     let p = Project::sample();
     p.with_readers(3);
