@@ -393,9 +393,8 @@ impl Worker {
         job.attempts += 1;
         let id = ctx.template.message_id(&job.sub.email);
         // The `sending` row must be on disk before the message can arrive.
-        // Its sync, on the writer thread, overlaps the envelope commands,
-        // building the message and sending its content, and is awaited
-        // before the closing dot (see `Connection::send`). Measured
+        // Its sync, on the writer thread, overlaps the envelope commands and
+        // building the message, and is awaited before the data. Measured
         // against smtp-sink at one connection, building before recording
         // cost a tenth of the throughput.
         let logged = self.recorder.record(vec![self.row(

@@ -252,10 +252,9 @@ impl Connection {
 
     /// Sends one message; `Ok` holds the server's acceptance reply.
     /// `message` builds it: with pipelining, while the envelope commands
-    /// are on the wire. The message is handed over (its closing dot sent,
-    /// or with TLS the whole content) only once `gate` resolves `Ok`: the
-    /// delivery log's record of the attempt. On `Err` the connection must
-    /// be dropped, never ended with a dot.
+    /// are on the wire. The content goes out only once `gate` resolves `Ok`
+    /// (the delivery log's record of the attempt); on `Err` the connection
+    /// must be dropped.
     pub async fn send(
         &mut self,
         server: &Server,
@@ -315,32 +314,18 @@ impl Connection {
                 bytes
             }
         };
-        let gate = async {
-            gate.await.map_err(|e| Failure::Fatal {
+        if let Err(e) = gate.await {
+            return Err(Failure::Fatal {
                 detail: format!("the delivery log could not be written: {e}"),
-            })
-        };
+            });
+        }
+        // From here the message may reach the server: a lost reply is `unknown`.
         let reply = match &self.raw {
             Some(raw) => {
-                // A server delivers nothing until the closing dot (RFC 5321
-                // 4.1.1.4), so the content goes out now and only the dot
-                // waits for the log: the transfer overlaps the sync.
-                raw.push_content(&bytes);
-                let mut read = std::pin::pin!(self.conn.read_response());
-                // The first poll writes the content.
-                let early = std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await;
-                if let Poll::Ready(reply) = early {
-                    return Err(before_the_dot(reply));
-                }
-                gate.await?;
-                // From here the message may reach the server: a lost reply is `unknown`.
-                raw.push(b".\r\n");
-                tokio::time::timeout(server.timeout, read).await
+                raw.push_message(&bytes);
+                tokio::time::timeout(server.timeout, self.conn.read_response()).await
             }
-            None => {
-                gate.await?;
-                tokio::time::timeout(server.timeout, self.conn.message(&bytes)).await
-            }
+            None => tokio::time::timeout(server.timeout, self.conn.message(&bytes)).await,
         };
         match reply {
             Ok(Ok(reply)) => Ok(format!(
@@ -381,9 +366,9 @@ impl RawWriter {
             .extend_from_slice(bytes);
     }
 
-    /// The DATA content but for its closing dot line: every line starting
-    /// with `.` gets another (RFC 5321 4.5.2). `bytes` has CRLF line ends.
-    fn push_content(&self, bytes: &[u8]) {
+    /// The DATA content: every line starting with `.` gets another (RFC
+    /// 5321 4.5.2), then the closing `.` line. `bytes` has CRLF line ends.
+    fn push_message(&self, bytes: &[u8]) {
         let mut buf = self.0.lock().unwrap_or_else(|e| e.into_inner());
         buf.reserve(bytes.len() + 64);
         if bytes.first() == Some(&b'.') {
@@ -399,23 +384,7 @@ impl RawWriter {
         if !bytes.ends_with(b"\r\n") {
             buf.extend_from_slice(b"\r\n");
         }
-    }
-}
-
-/// A reply, or a drop, before the closing dot was sent: nothing was handed
-/// over, and the connection is out of step, so it is dropped and the
-/// reader retried.
-fn before_the_dot<T>(reply: Result<T, lettre::transport::smtp::Error>) -> Failure {
-    let detail = match reply {
-        Err(e) => format!(
-            "before the end of the message: {}",
-            Failure::from_lettre(&e, false)
-        ),
-        Ok(_) => "the server replied before the end of the message".into(),
-    };
-    Failure::Dropped {
-        detail,
-        handed_over: false,
+        buf.extend_from_slice(b".\r\n");
     }
 }
 

@@ -275,10 +275,9 @@ fn kill_9_mid_send_then_a_rerun_misses_no_one_and_doubles_only_unknowns() {
     );
 }
 
-/// The content goes out while its `sending` row is being synced; only the
-/// closing dot waits for the row. When the log cannot be written (here a
-/// file-size limit stops it mid-run), the dot never goes, so the server
-/// holds no message that the log does not show as being sent.
+/// The crash rule: no message is handed over before its `sending` row is on
+/// disk. When the log cannot be written (here a file-size limit stops it
+/// mid-run), the server holds no message the log does not show as sent.
 #[test]
 fn when_the_log_cannot_be_written_no_message_is_delivered_unlogged() {
     let sink = SmtpSink::start(&[]);
