@@ -404,25 +404,25 @@ impl Worker {
             String::new(),
             &id,
         )])?;
-        let shared = &self.ctx;
-        let message = async {
-            if ctx.template.is_signed() {
-                // An RSA signature costs over a millisecond: sign on the
-                // blocking pool, so every core signs while this thread sends.
-                let (ctx, sub) = (shared.clone(), job.sub.clone());
-                tokio::task::spawn_blocking(move || build(&ctx, &sub))
-                    .await
-                    .unwrap_or_else(|e| Err(e.to_string()))
-            } else {
-                build(ctx, &job.sub)
-            }
-        };
         let conn = match self.conn.take() {
             Some(conn) => Ok(conn),
             None => ctx.server.connect().await,
         };
         let result = match conn {
             Ok(conn) => {
+                let shared = &self.ctx;
+                let message = async {
+                    if ctx.template.is_signed() {
+                        // An RSA signature costs over a millisecond: sign on the
+                        // blocking pool, so every core signs while this thread sends.
+                        let (ctx, sub) = (shared.clone(), job.sub.clone());
+                        tokio::task::spawn_blocking(move || build(&ctx, &sub))
+                            .await
+                            .unwrap_or_else(|e| Err(e.to_string()))
+                    } else {
+                        build(ctx, &job.sub)
+                    }
+                };
                 let conn = self.conn.insert(conn);
                 let to = job.sub.email.address();
                 conn.send(
@@ -434,10 +434,7 @@ impl Worker {
                 )
                 .await
             }
-            Err(failure) => {
-                drop(message);
-                Err(failure)
-            }
+            Err(failure) => Err(failure),
         };
         let failure = match result {
             Ok(reply) => {
