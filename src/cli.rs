@@ -105,6 +105,11 @@ pub struct SendArgs {
     #[arg(long)]
     pub resend_unknown: bool,
 
+    /// Also send again to readers whose last delivery failed (after fixing
+    /// what made the server refuse them); the log keeps the history.
+    #[arg(long)]
+    pub retry_failed: bool,
+
     /// Refuse to send while the pre-send check has any warning.
     #[arg(long)]
     pub strict: bool,

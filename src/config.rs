@@ -77,8 +77,14 @@ pub struct Smtp {
     pub username: Option<String>,
     /// Name of the environment variable holding the password.
     pub password_env: String,
-    /// Bounds every SMTP exchange: connect, each command, the message.
+    /// Bounds the connect and the reply to every command.
     pub timeout: Duration,
+    /// Bounds the reply to the final dot, which a relay that scans or
+    /// queues before answering may take long over (RFC 5321 4.5.3.2).
+    pub data_timeout: Duration,
+    /// The EHLO argument; `None`: this machine's fully qualified name, else
+    /// the From domain (see `delivery::smtp`).
+    pub hello_name: Option<String>,
     /// An extra root certificate (PEM) to trust, for a private relay.
     pub tls_ca_file: Option<PathBuf>,
 }
@@ -183,6 +189,9 @@ struct RawSmtp {
     allow_insecure: bool,
     #[serde(default = "default_timeout")]
     timeout_secs: u64,
+    #[serde(default = "default_data_timeout")]
+    data_timeout_secs: u64,
+    hello_name: Option<Spanned<String>>,
     tls_ca_file: Option<String>,
 }
 
@@ -192,6 +201,28 @@ fn default_password_env() -> String {
 
 fn default_timeout() -> u64 {
     30
+}
+
+/// RFC 5321 4.5.3.2.6: ten minutes for the reply to the final dot.
+fn default_data_timeout() -> u64 {
+    600
+}
+
+/// A domain name (letters, digits, `-`, dots) or an address literal
+/// (`[192.0.2.1]`): what RFC 5321 allows after EHLO.
+fn valid_hello_name(name: &str) -> bool {
+    if let Some(literal) = name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+        return literal.parse::<IpAddr>().is_ok();
+    }
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
 }
 
 impl Config {
@@ -433,6 +464,23 @@ fn check_smtp(file: &mut TomlFile, raw: RawSmtp, dir: &Path) -> Option<Smtp> {
             return None;
         }
     }
+    let hello_name = match &raw.hello_name {
+        Some(name) => {
+            let trimmed = name.get_ref().trim();
+            if !valid_hello_name(trimmed) || trimmed.eq_ignore_ascii_case("localhost") {
+                file.problem_at(
+                    name.span().start,
+                    format!(
+                        "`hello_name` {:?} is not a fully qualified domain name (like \"mail.example.org\") or an address literal (like \"[192.0.2.1]\")",
+                        name.get_ref()
+                    ),
+                );
+                return None;
+            }
+            Some(trimmed.to_owned())
+        }
+        None => None,
+    };
     Some(Smtp {
         host,
         port: raw.port,
@@ -440,6 +488,8 @@ fn check_smtp(file: &mut TomlFile, raw: RawSmtp, dir: &Path) -> Option<Smtp> {
         username: raw.username,
         password_env: raw.password_env,
         timeout: Duration::from_secs(raw.timeout_secs.max(1)),
+        data_timeout: Duration::from_secs(raw.data_timeout_secs.max(1)),
+        hello_name,
         tls_ca_file: raw.tls_ca_file.map(|f| dir.join(f)),
     })
 }

@@ -142,9 +142,12 @@ impl Journal {
             path: path.to_path_buf(),
             source,
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(io_err)?;
-        }
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let new_dir = !dir.exists();
+        std::fs::create_dir_all(dir).map_err(io_err)?;
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -152,6 +155,21 @@ impl Journal {
             .truncate(false)
             .open(path)
             .map_err(io_err)?;
+        // A new file's name lives in its folder: without syncing the folder a
+        // crash could lose the whole log, rows synced or not. A new folder's
+        // name lives in its parent in turn.
+        let created = file.metadata().map_err(io_err)?.len() == 0;
+        if created {
+            sync_dir(dir).map_err(io_err)?;
+            if new_dir && let Some(parent) = dir.parent() {
+                sync_dir(if parent.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    parent
+                })
+                .map_err(io_err)?;
+            }
+        }
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -271,6 +289,10 @@ impl Journal {
         }
         Ok(())
     }
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
 }
 
 /// Allocates `len` bytes of zeros at `offset`, extending the file.
@@ -416,6 +438,66 @@ fn read_history(path: &Path, file: &mut File) -> Result<History, JournalError> {
     history.interrupted = pending.into_values().collect();
     history.interrupted.sort();
     Ok(history)
+}
+
+/// The readers whose last row is `failed`, grouped by the server's reply
+/// with the address taken out (`pattern` makes that): (reply, readers),
+/// most readers first.
+pub fn failures(
+    path: &Path,
+    pattern: impl Fn(&str, &str) -> String,
+) -> Result<Vec<(String, u64)>, JournalError> {
+    let mut file = File::open(path).map_err(|source| JournalError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(WholeRows::new(&mut file));
+    // Each failed reader points at its reply's pattern: failures are few,
+    // and their replies fewer.
+    let mut failed: FingerprintMap<usize> = FingerprintMap::default();
+    let mut patterns: Vec<String> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                return Err(bad_row(path, line, e.to_string()));
+            }
+        }
+        let email = undefuse(record.get(1).unwrap_or(""));
+        let status = Status::parse(record.get(2).unwrap_or(""));
+        if email.is_empty() || matches!(status, Some(Status::Started | Status::Sending)) {
+            continue;
+        }
+        let key = key_fingerprint(&email.to_lowercase());
+        if status == Some(Status::Failed) {
+            let reply = pattern(undefuse(record.get(5).unwrap_or("")), email);
+            let next = patterns.len();
+            let at = *index.entry(reply.clone()).or_insert(next);
+            if at == next {
+                patterns.push(reply);
+            }
+            failed.insert(key, at);
+        } else {
+            failed.remove(&key);
+        }
+    }
+    let mut counts = vec![0u64; patterns.len()];
+    for at in failed.values() {
+        counts[*at] += 1;
+    }
+    let mut groups: Vec<(String, u64)> = patterns
+        .into_iter()
+        .zip(counts)
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    groups.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(groups)
 }
 
 fn bad_row(path: &Path, line: u64, message: String) -> JournalError {

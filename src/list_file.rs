@@ -35,11 +35,37 @@ pub struct ListLock {
     _file: File,
 }
 
-/// Waits for every other change to finish, then keeps others out.
+/// The prefix of a rewrite's temporary file, beside the list. It names
+/// the list, so a leftover is known to be this list's.
+fn temp_prefix(list: &Path) -> String {
+    format!(
+        ".{}.rewrite-",
+        list.file_name().unwrap_or_default().to_string_lossy()
+    )
+}
+
+/// Waits for every other change to finish, then keeps others out. A
+/// temporary file that a killed rewrite left is removed: no rewrite can be
+/// under way while the lock is held.
 pub fn lock_exclusive(list: &Path) -> io::Result<ListLock> {
     let file = open_lock(list)?;
     file.lock()?;
+    let prefix = temp_prefix(list);
+    if let Ok(entries) = std::fs::read_dir(list_dir(list)) {
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
     Ok(ListLock { _file: file })
+}
+
+fn list_dir(list: &Path) -> PathBuf {
+    match list.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
 }
 
 /// Waits until no change is under way; changes wait while this is held.
@@ -49,19 +75,31 @@ pub fn lock_shared(list: &Path) -> io::Result<ListLock> {
     Ok(ListLock { _file: file })
 }
 
+/// Whether a spreadsheet would run `s` as a formula once the quotes that
+/// `defuse` adds are taken off: it starts, after any `'`, with `=`, `+`,
+/// `-`, `@`, tab or CR.
+fn formula_like(s: &str) -> bool {
+    s.trim_start_matches('\'')
+        .starts_with(['=', '+', '-', '@', '\t', '\r'])
+}
+
 /// Spreadsheets run a cell starting with `=`, `+`, `-`, `@`, tab or CR as
-/// a formula (OWASP "CSV injection"); a leading `'` keeps it text.
+/// a formula (OWASP "CSV injection"); a leading `'` keeps it text. A value
+/// that already starts with `'` before such a character (a name typed as
+/// `'=x`) gets one more, so that reading it back gives `'=x`, not `=x`.
 pub fn defuse(s: &str) -> Cow<'_, str> {
-    match s.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}").into(),
-        _ => s.into(),
+    if formula_like(s) {
+        format!("'{s}").into()
+    } else {
+        s.into()
     }
 }
 
-/// Undoes `defuse` when reading a field back.
+/// Undoes `defuse` when reading a field back: one `'` comes off a field
+/// that `defuse` would have quoted.
 pub fn undefuse(s: &str) -> &str {
     match s.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        Some(rest) if formula_like(rest) => rest,
         _ => s,
     }
 }
@@ -164,12 +202,10 @@ pub fn rewrite(
         columns.status = Some(columns.headers.len() - 1);
     }
     let status_at = columns.status.unwrap_or(0);
-    let dir = match list.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let width = columns.headers.len();
+    let dir = list_dir(list);
     let mut tmp = tempfile::Builder::new()
-        .prefix(".bulletin-list-")
+        .prefix(&temp_prefix(list))
         .tempfile_in(&dir)
         .map_err(io_err)?;
     {
@@ -186,7 +222,14 @@ pub fn rewrite(
                 let mut fields: Vec<String> =
                     record.iter().map(|f| undefuse(f).to_owned()).collect();
                 if added_status {
-                    fields.push(String::new());
+                    if fields.len() < width - 1 {
+                        fields.resize(width - 1, String::new());
+                    }
+                    fields.insert(width - 1, String::new());
+                }
+                // A short row gets its missing trailing fields, empty.
+                if fields.len() < width {
+                    fields.resize(width, String::new());
                 }
                 if let Some(email) = fields.get(columns.email).and_then(|e| Email::parse(e).ok()) {
                     change(&email, &mut fields, status_at);
@@ -201,9 +244,33 @@ pub fn rewrite(
         }
         out.flush().map_err(io_err)?;
     }
+    keep_owner_and_mode(list, tmp.as_file()).map_err(io_err)?;
     tmp.as_file().sync_all().map_err(io_err)?;
     tmp.persist(list).map_err(|e| io_err(e.error))?;
     File::open(&dir).and_then(|d| d.sync_all()).map_err(io_err)
+}
+
+/// Gives the new file the list's mode and owner, so a rewrite run by
+/// another user (a web server's) does not lock the editor out. The
+/// temporary file starts at 0600; a list that did not exist gets 0644.
+fn keep_owner_and_mode(list: &Path, new: &File) -> io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    match std::fs::metadata(list) {
+        Ok(old) => {
+            // Only root may give a file away; anyone else keeps their own
+            // uid, and the mode still lets the owner's group read it.
+            if let Err(e) = std::os::unix::fs::fchown(new, Some(old.uid()), Some(old.gid()))
+                && e.kind() != io::ErrorKind::PermissionDenied
+            {
+                return Err(e);
+            }
+            new.set_permissions(std::fs::Permissions::from_mode(old.mode() & 0o7777))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            new.set_permissions(std::fs::Permissions::from_mode(0o644))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Sets the status of every row of `email`.
@@ -243,5 +310,13 @@ mod tests {
         }
         assert_eq!(defuse("Ann"), "Ann");
         assert_eq!(undefuse("'quoted"), "'quoted");
+    }
+
+    #[test]
+    fn a_value_that_starts_with_a_quote_before_a_formula_reads_back_as_written() {
+        for s in ["'=x", "''+1", "'@home", "'quoted", "''", "'"] {
+            assert_eq!(undefuse(&defuse(s)), s, "{s:?}");
+        }
+        assert_eq!(defuse("'=x"), "''=x");
     }
 }

@@ -3,6 +3,7 @@
 
 use std::time::SystemTime;
 
+use hmac::Mac;
 use lettre::Message;
 use lettre::message::dkim::DkimConfig;
 use lettre::message::header::{
@@ -15,7 +16,7 @@ use crate::config::Newsletter;
 use crate::domain::Line;
 use crate::render::{LINK, Part, Rendered, html_attr};
 use crate::subscribers::Email;
-use crate::unsubscribe::Unsubscriber;
+use crate::unsubscribe::{HmacSha256, Unsubscriber};
 
 /// Who one message goes to.
 #[derive(Debug, Clone, Copy)]
@@ -24,10 +25,29 @@ pub struct Recipient<'a> {
     pub name: Option<&'a Line>,
 }
 
-/// 32 hex digits that stand for (list, issue, reader).
-fn digest(list_id: &str, issue_id: &str, email: &Email) -> String {
+/// The key Message-IDs are made with: the unsubscribe secret's (so an id
+/// says nothing of the address to someone without it), or without one a
+/// random key of this run's (ids then differ from run to run).
+fn id_key(unsubscribe: Option<&Unsubscriber>) -> HmacSha256 {
+    const LABEL: &[u8] = b"bulletin/message-id/2";
+    if let Some(mac) = unsubscribe.and_then(|u| u.keyed(LABEL)) {
+        return mac;
+    }
+    let key: Vec<u8> = (0..32).map(|_| fastrand::u8(..)).collect();
+    let mut mac = HmacSha256::new_from_slice(&key).unwrap_or_else(|_| {
+        // HMAC takes a key of any length; this cannot happen.
+        HmacSha256::new_from_slice(b"bulletin").expect("a fixed key")
+    });
+    mac.update(LABEL);
+    mac.update(b"\0");
+    mac
+}
+
+/// A fingerprint of what readers get: the parts every message shares.
+fn fingerprint(parts: &Rendered, from: &str) -> String {
     let mut h = Sha256::new();
-    for part in ["bulletin/1", list_id, issue_id, &email.key()] {
+    let (text, html) = (parts.text.with(LINK), parts.html.with(LINK));
+    for part in [parts.subject.as_str(), &text, &html, from] {
         h.update(part.as_bytes());
         h.update([0]);
     }
@@ -127,6 +147,10 @@ pub struct Template {
     html: Encoded,
     unsubscribe: Option<Unsubscriber>,
     dkim: Option<DkimConfig>,
+    /// What readers get, as `fingerprint`: part of every Message-ID, so an
+    /// edited issue sent with `--force` gets new ids.
+    fingerprint: String,
+    ids: HmacSha256,
 }
 
 impl Template {
@@ -148,13 +172,17 @@ impl Template {
             format!("bulletin-{}", hex(&h.finalize()[..16]))
         };
         Self {
+            fingerprint: fingerprint(parts, &newsletter.from.to_string()),
+            ids: id_key(unsubscribe.as_ref()),
             from: newsletter.from.clone(),
             reply_to: newsletter.reply_to.clone(),
             subject: parts.subject.clone(),
             list_id: newsletter.list_id.as_str().to_owned(),
             issue_id: issue_id.to_owned(),
             list_id_value: list_id_value(newsletter),
-            domain: newsletter.from.email.domain().to_owned(),
+            domain: crate::subscribers::ascii_domain(&newsletter.from.email)
+                .domain()
+                .to_owned(),
             boundary,
             text: Encoded::new(&parts.text),
             html: Encoded::new(&parts.html),
@@ -168,14 +196,41 @@ impl Template {
         &self.from.email
     }
 
-    /// `<digest@from-domain>`: unique per reader and the same on a resend
-    /// of the same issue, so a receiving server (and our log) can tell it is one.
+    /// A fingerprint of what every reader gets (subject, parts, sender):
+    /// the delivery log keeps it to notice an issue edited mid-send.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// 32 hex digits, keyed, that stand for (list, issue, content, reader,
+    /// and `salt`).
+    fn digest(&self, email: &Email, salt: &[u8]) -> String {
+        let mut mac = self.ids.clone();
+        for part in [
+            self.list_id.as_bytes(),
+            self.issue_id.as_bytes(),
+            self.fingerprint.as_bytes(),
+            email.key().as_bytes(),
+            salt,
+        ] {
+            mac.update(part);
+            mac.update(b"\0");
+        }
+        hex(&mac.finalize().into_bytes()[..16])
+    }
+
+    /// `<digest@from-domain>`: unique per reader, the same on a resend of
+    /// the same message (so a receiving server can drop a duplicate), new
+    /// when the issue changed. Keyed, so it does not reveal the address.
     pub fn message_id(&self, email: &Email) -> String {
-        format!(
-            "<{}@{}>",
-            digest(&self.list_id, &self.issue_id, email),
-            self.domain
-        )
+        format!("<{}@{}>", self.digest(email, b""), self.domain)
+    }
+
+    /// A test copy's id: new for every copy, so that neither an earlier
+    /// test copy nor the reader's real copy is taken for a duplicate of it.
+    pub fn test_copy_id(&self, email: &Email) -> String {
+        let nonce = fastrand::u128(..).to_le_bytes();
+        format!("<test.{}@{}>", self.digest(email, &nonce), self.domain)
     }
 
     /// Whether messages are DKIM-signed.
@@ -197,15 +252,29 @@ impl Template {
 
     /// The message for one reader, DKIM-signed when configured.
     pub fn build(&self, to: Recipient<'_>, date: SystemTime) -> Result<Message, MessageError> {
+        self.build_with_id(to, date, self.message_id(to.email))
+    }
+
+    /// The same with another Message-ID (a test copy's).
+    pub fn build_with_id(
+        &self,
+        to: Recipient<'_>,
+        date: SystemTime,
+        id: String,
+    ) -> Result<Message, MessageError> {
+        // Addresses in headers as on the wire: an international domain as
+        // its A-label, which every client shows and every server takes.
+        let mut from = self.from.clone();
+        from.email = crate::subscribers::ascii_domain(&self.from.email).into_owned();
         let mut builder = Message::builder()
-            .from(self.from.clone())
+            .from(from)
             .to(Mailbox::new(
                 to.name.map(|n| n.to_string()),
-                to.email.address().clone(),
+                to.email.envelope().into_owned(),
             ))
             .subject(self.subject.clone())
             .date(date)
-            .message_id(Some(self.message_id(to.email)))
+            .message_id(Some(id))
             .header(ListIdHeader(self.list_id_value.clone()))
             .header(PrecedenceHeader("bulk".into()));
         if let Some(reply_to) = &self.reply_to {

@@ -61,21 +61,31 @@ pub fn recipients(list: &Snapshot) -> Result<impl Iterator<Item = Entry> + use<>
     }))
 }
 
+/// Which settled readers a resumed send tries again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Resend {
+    /// `--resend-unknown`: those whose message may or may not have arrived.
+    pub unknown: bool,
+    /// `--retry-failed`: those whose last row is `failed`.
+    pub failed: bool,
+}
+
 /// The list's entries for a resumed send: a reader whose last logged status
-/// is `sent` or `failed` is done; `unknown` is done unless `resend_unknown`;
-/// `deferred` and `retry` are due again.
+/// is `sent` is done; `failed` is done unless `resend.failed`; `unknown` is
+/// done unless `resend.unknown`; `deferred` and `retry` are due again.
 pub fn pending(
     list: &Snapshot,
     history: Arc<History>,
-    resend_unknown: bool,
+    resend: Resend,
 ) -> Result<impl Iterator<Item = Entry> + use<>, Diagnostic> {
     Ok(recipients(list)?.map(move |entry| match entry {
         Entry::Due(s) => match history.status(s.email.fingerprint()) {
+            Some(journal::Status::Failed) if resend.failed => Entry::Due(s),
             Some(st @ (journal::Status::Sent | journal::Status::Failed)) => Entry::Skipped {
                 line: s.line,
                 reason: Skip::Done(st),
             },
-            Some(journal::Status::Unknown | journal::Status::Sending) if !resend_unknown => {
+            Some(journal::Status::Unknown | journal::Status::Sending) if !resend.unknown => {
                 Entry::Skipped {
                     line: s.line,
                     reason: Skip::Done(journal::Status::Unknown),

@@ -14,7 +14,9 @@ use crate::diag::Diagnostic;
 use crate::domain::Line;
 
 /// A deliverable address: trimmed, domain lower-cased, checked by lettre's
-/// parser (the one that will put it on the wire).
+/// parser (the one that will put it on the wire). It keeps the address as
+/// the reader wrote it, an international domain included; `envelope` gives
+/// the form that goes on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(Address);
 
@@ -24,7 +26,7 @@ impl Email {
         let (user, domain) = s
             .rsplit_once('@')
             .ok_or_else(|| format!("{s:?} is not an email address (no @)"))?;
-        Address::new(user, domain.to_ascii_lowercase())
+        Address::new(user, domain.to_lowercase())
             .map(Self)
             .map_err(|e| format!("{s:?} is not a valid email address ({e})"))
     }
@@ -33,8 +35,22 @@ impl Email {
         self.0.as_ref()
     }
 
+    /// The address as written (for the list, the log and tokens).
     pub fn address(&self) -> &Address {
         &self.0
+    }
+
+    /// The address for the envelope and the To header: the domain as an
+    /// IDNA A-label (`bücher.de` -> `xn--bcher-kva.de`), which every server
+    /// takes. The local part is left as it is; if it is not ASCII, only a
+    /// server offering SMTPUTF8 can take it.
+    pub fn envelope(&self) -> std::borrow::Cow<'_, Address> {
+        ascii_domain(&self.0)
+    }
+
+    /// Whether the local part needs SMTPUTF8 (RFC 6531).
+    pub fn needs_smtputf8(&self) -> bool {
+        !self.0.user().is_ascii()
     }
 
     /// What makes two addresses the same reader: the whole address, case
@@ -48,6 +64,21 @@ impl Email {
     /// addresses themselves would cost several times that.
     pub fn fingerprint(&self) -> Fingerprint {
         key_fingerprint(&self.key())
+    }
+}
+
+/// `address` with its domain as an IDNA A-label. lettre accepted the
+/// domain only if it has one, so the conversion cannot fail for an
+/// `Address`; if it ever did, the address is left as it is and the server
+/// says no.
+pub fn ascii_domain(address: &Address) -> std::borrow::Cow<'_, Address> {
+    let domain = address.domain();
+    if domain.is_ascii() {
+        return std::borrow::Cow::Borrowed(address);
+    }
+    match idna::domain_to_ascii(domain) {
+        Ok(ascii) => std::borrow::Cow::Owned(Address::new_dangerous(address.user(), ascii)),
+        Err(_) => std::borrow::Cow::Borrowed(address),
     }
 }
 
@@ -242,10 +273,65 @@ impl Columns {
     }
 }
 
+/// Line numbers as an editor sees them, counted under the csv reader:
+/// csv's own count is one short after a CRLF line end and does not count
+/// the blank lines it skips before a record.
+pub struct Lines<R> {
+    inner: R,
+    /// Bytes read but not yet counted: `seen[at..]` starts at file offset `start`.
+    seen: Vec<u8>,
+    at: usize,
+    start: u64,
+    /// The line `start` is on, 1-based.
+    line: u64,
+}
+
+impl<R: Read> Lines<R> {
+    pub fn new(inner: R) -> Self {
+        Self {
+            inner,
+            seen: Vec::with_capacity(1 << 16),
+            at: 0,
+            start: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of the record csv says starts at byte `byte`. Calls must
+    /// come in file order. csv skips CR and LF before a record; so do we.
+    pub fn line_at(&mut self, byte: u64) -> u64 {
+        let upto = usize::try_from(byte.saturating_sub(self.start))
+            .unwrap_or(usize::MAX)
+            .min(self.seen.len() - self.at);
+        let counted = &self.seen[self.at..self.at + upto];
+        self.line += memchr::memchr_iter(b'\n', counted).count() as u64;
+        self.at += upto;
+        self.start += upto as u64;
+        if self.at > (1 << 16) && self.at * 2 > self.seen.len() {
+            self.seen.drain(..self.at);
+            self.at = 0;
+        }
+        let skipped = self.seen[self.at..]
+            .iter()
+            .take_while(|b| matches!(b, b'\r' | b'\n'))
+            .filter(|&&b| b == b'\n')
+            .count();
+        self.line + skipped as u64
+    }
+}
+
+impl<R: Read> Read for Lines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.seen.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+}
+
 /// The list, open and past its header row.
 pub struct SubscriberFile {
     path: PathBuf,
-    reader: csv::Reader<io::BufReader<SnapshotReader>>,
+    reader: csv::Reader<Lines<SnapshotReader>>,
     columns: Columns,
     record: csv::StringRecord,
     /// Set after an I/O error: the rest of the file cannot be read.
@@ -255,11 +341,13 @@ pub struct SubscriberFile {
 impl SubscriberFile {
     pub fn open(snapshot: &Snapshot) -> Result<Self, Diagnostic> {
         let path = snapshot.path();
-        // csv strips a UTF-8 BOM and takes LF or CRLF; rows must all have
-        // the header's number of fields.
+        // csv strips a UTF-8 BOM and takes LF or CRLF. A row with fewer
+        // fields than the header has the missing trailing fields empty (as
+        // Python's csv.DictReader reads it); one with more is refused.
         let mut reader = csv::ReaderBuilder::new()
-            .flexible(false)
-            .from_reader(io::BufReader::with_capacity(1 << 16, snapshot.reader()));
+            .flexible(true)
+            .buffer_capacity(1 << 16)
+            .from_reader(Lines::new(snapshot.reader()));
         let headers = reader
             .headers()
             .map_err(|e| Diagnostic::new(path, Some(1), format!("unreadable header row: {e}")))?;
@@ -282,24 +370,35 @@ impl SubscriberFile {
     }
 
     /// The fingerprints of every `unsubscribed` row, parsing only those
-    /// rows' addresses: the cheap first pass of a send.
+    /// rows' addresses: the cheap first pass of a send. A bad row anywhere
+    /// (not UTF-8, too many fields) is passed over, never the end of the
+    /// pass: an `unsubscribed` row after it must still count. Fields are
+    /// read as bytes, so a bad byte in another field of the row does not
+    /// hide its status.
     pub fn unsubscribed(mut self) -> FingerprintSet {
         let mut left = FingerprintSet::default();
         let Some(status) = self.columns.status else {
             return left;
         };
-        let mut record = csv::StringRecord::new();
-        while let Ok(more) = self.reader.read_record(&mut record) {
-            if !more {
-                break;
+        fn text(field: Option<&[u8]>) -> &str {
+            field
+                .and_then(|f| std::str::from_utf8(f).ok())
+                .map(str::trim)
+                .unwrap_or("")
+        }
+        let mut record = csv::ByteRecord::new();
+        loop {
+            match self.reader.read_byte_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => break,
+                Err(_) => continue,
             }
-            let flagged = record
-                .get(status)
-                .is_some_and(|v| v.trim().eq_ignore_ascii_case("unsubscribed"));
-            let email = record
-                .get(self.columns.email)
-                .map(|e| crate::list_file::undefuse(e.trim()));
-            if let (true, Some(Ok(email))) = (flagged, email.map(Email::parse)) {
+            if !text(record.get(status)).eq_ignore_ascii_case("unsubscribed") {
+                continue;
+            }
+            let email = crate::list_file::undefuse(text(record.get(self.columns.email)));
+            if let Ok(email) = Email::parse(email) {
                 left.insert(email.fingerprint());
             }
         }
@@ -347,11 +446,21 @@ impl Iterator for SubscriberFile {
         match read {
             Ok(false) => None,
             Ok(true) => {
-                let line = self.record.position().map_or(0, |p| p.line());
+                let byte = self.record.position().map_or(0, |p| p.byte());
+                let line = self.reader.get_mut().line_at(byte);
+                let fields = self.record.len();
+                let expected = self.columns.headers.len();
+                if fields > expected {
+                    return Some(Err(BadRow {
+                        line,
+                        message: format!("has {fields} fields, but the header has {expected}"),
+                    }));
+                }
                 Some(self.parse_row(line))
             }
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
+                let byte = e.position().map_or(0, |p| p.byte());
+                let line = self.reader.get_mut().line_at(byte);
                 let message = match e.kind() {
                     csv::ErrorKind::UnequalLengths {
                         expected_len, len, ..
@@ -376,6 +485,39 @@ mod tests {
         let e = Email::parse("  Alice.Smith@Example.ORG ").expect("valid");
         assert_eq!(e.as_str(), "Alice.Smith@example.org");
         assert_eq!(e.key(), "alice.smith@example.org");
+    }
+
+    #[test]
+    fn an_international_domain_goes_on_the_wire_as_its_a_label() {
+        let e = Email::parse("Bob@BÜCHER.de").expect("valid");
+        assert_eq!(e.as_str(), "Bob@bücher.de");
+        assert_eq!(e.envelope().to_string(), "Bob@xn--bcher-kva.de");
+        assert!(!e.needs_smtputf8());
+        let ascii = Email::parse("ann@example.org").expect("valid");
+        assert!(matches!(ascii.envelope(), std::borrow::Cow::Borrowed(_)));
+        let utf8 = Email::parse("jürgen@example.de").expect("valid");
+        assert!(utf8.needs_smtputf8());
+        assert_eq!(utf8.envelope().to_string(), "jürgen@example.de");
+    }
+
+    #[test]
+    fn line_numbers_count_crlf_blank_lines_and_quoted_line_breaks() {
+        let text = "\u{feff}email,name,note\r\na@x.org,A\r\n\r\nb@x.org,B,\"two\r\nlines\"\r\nc@x.org,C,n,extra\r\nd@x.org\n\ne@x.org,E\n";
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("list.csv");
+        std::fs::write(&path, text).expect("write");
+        let snap = Snapshot::take(&path).expect("snapshot");
+        let lines: Vec<(u64, bool)> = SubscriberFile::open(&snap)
+            .expect("open")
+            .map(|r| match r {
+                Ok(s) => (s.line, true),
+                Err(b) => (b.line, false),
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            vec![(2, true), (4, true), (6, false), (7, true), (9, true)]
+        );
     }
 
     #[test]

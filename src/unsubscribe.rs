@@ -17,7 +17,7 @@ use sha2::Sha256;
 use crate::config::{Config, UnsubscribeConfig};
 use crate::subscribers::Email;
 
-type HmacSha256 = Hmac<Sha256>;
+pub(crate) type HmacSha256 = Hmac<Sha256>;
 
 const TAG_LEN: usize = 16;
 
@@ -68,6 +68,15 @@ impl Unsubscriber {
 
     pub fn has_secret(&self) -> bool {
         self.secret.is_some()
+    }
+
+    /// An HMAC keyed by the secret for another use than tokens (`label`
+    /// keeps the uses apart), or `None` without a secret.
+    pub(crate) fn keyed(&self, label: &[u8]) -> Option<HmacSha256> {
+        let mut mac = self.mac()?;
+        mac.update(label);
+        mac.update(b"\0");
+        Some(mac)
     }
 
     fn mac(&self) -> Option<HmacSha256> {

@@ -9,20 +9,20 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use secrecy::SecretString;
-use sha2::{Digest, Sha256};
 
 use crate::Outcome;
 use crate::cli::SendArgs;
 use crate::commands::{load_inputs, log_path, prepare};
 use crate::compliance;
 use crate::config::Config;
-use crate::delivery::smtp::Server;
+use crate::delivery::policy::reply_pattern;
+use crate::delivery::smtp::{Failure, Server};
 use crate::delivery::{self, Context, Recorder, Tally};
 use crate::diag::Diagnostic;
-use crate::journal::{Journal, Row, Status};
+use crate::journal::{self, Journal, Row, Status};
 use crate::message::Recipient;
 use crate::plan::{self, Counts, Entry, Skip};
-use crate::render::{LINK, Rendered};
+use crate::render::Rendered;
 use crate::subscribers::Email;
 use crate::subscribers::Snapshot;
 
@@ -37,14 +37,16 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     let password = std::env::var(&smtp.password_env)
         .ok()
         .map(SecretString::from);
-    let server = Server::new(smtp, password)?;
+    let server = Server::new(smtp, password, &config.newsletter.from.email)?;
     let (parts, template) = prepare(&config, &issue, true)?;
-    let fingerprint = fingerprint(&parts, &config.newsletter.from.to_string());
+    let fingerprint = template.fingerprint().to_owned();
     let ctx = Arc::new(Context {
         template,
         date: crate::now()?,
         server,
         sending: config.sending.clone(),
+        health: Default::default(),
+        breaker: Default::default(),
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -69,37 +71,26 @@ struct Run {
     fingerprint: String,
 }
 
-/// A fingerprint of what readers get: the parts every message shares.
-fn fingerprint(parts: &Rendered, from: &str) -> String {
-    let mut h = Sha256::new();
-    let (text, html) = (parts.text.with(LINK), parts.html.with(LINK));
-    for part in [parts.subject.as_str(), &text, &html, from] {
-        h.update(part.as_bytes());
-        h.update([0]);
-    }
-    h.finalize()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 async fn test_copy(ctx: &Context, run: &Run, address: &str) -> anyhow::Result<Outcome> {
     let email = Email::parse(address).map_err(|e| anyhow::anyhow!("--to: {e}"))?;
     let to = Recipient {
         email: &email,
         name: None,
     };
-    let bytes = ctx.template.build(to, ctx.date)?.formatted();
-    let mut conn = ctx
-        .server
-        .connect()
-        .await
-        .map_err(|f| anyhow::anyhow!("{}: {f}", ctx.server.describe()))?;
+    // A new id for every test copy: a receiver that saw one id before
+    // (an earlier copy, or the reader's real one) may drop the message.
+    let id = ctx.template.test_copy_id(&email);
+    let bytes = ctx.template.build_with_id(to, ctx.date, id)?.formatted();
+    let mut conn = ctx.server.connect().await.map_err(|f| match f {
+        Failure::Unreachable { detail } => anyhow::anyhow!("{detail}"),
+        f => anyhow::anyhow!("{}: {f}", ctx.server.describe()),
+    })?;
+    let from = crate::subscribers::ascii_domain(ctx.template.from_address());
     let result = conn
         .send(
             &ctx.server,
-            ctx.template.from_address(),
-            email.address(),
+            &from,
+            &email.envelope(),
             async { Ok(bytes) },
             async { Ok(()) },
         )
@@ -171,7 +162,11 @@ async fn send_all(
     let list = config.newsletter.subscribers.clone();
 
     let mut counts = Counts::default();
-    for entry in plan::pending(&snapshot, history.clone(), args.resend_unknown)? {
+    let resend = plan::Resend {
+        unknown: args.resend_unknown,
+        failed: args.retry_failed,
+    };
+    for entry in plan::pending(&snapshot, history.clone(), resend)? {
         counts.add(&entry);
     }
     let readers = counts.due + counts.sent_before + counts.failed_before + counts.unknown_before;
@@ -209,7 +204,7 @@ async fn send_all(
     let progress = Progress::start(due, tally.clone());
 
     let list_for_errors = list.clone();
-    let source = plan::pending(&snapshot, history, args.resend_unknown)?
+    let source = plan::pending(&snapshot, history, resend)?
         .filter_map(move |entry| match entry {
             Entry::Due(s) => Some(s),
             Entry::Skipped {
@@ -255,6 +250,9 @@ async fn send_all(
     }
     print_skips(&counts);
     println!("  log:          {}", log.display());
+    if tally.get(Status::Failed) > 0 {
+        print_failures(log);
+    }
     if let Err(stop) = result {
         bail!("{stop}");
     }
@@ -270,11 +268,26 @@ fn report_unfinished(counts: &Counts, tally: &Tally) {
     let failed = tally.get(Status::Failed) + counts.failed_before;
     let unknown = tally.get(Status::Unknown) + counts.unknown_before;
     eprintln!(
-        "not every reader has the issue: {} deferred (run again to retry), {failed} failed, \
-         {unknown} unknown (--resend-unknown), {} invalid row(s)",
+        "not every reader has the issue: {} deferred (run again to retry), {failed} failed \
+         (--retry-failed), {unknown} unknown (--resend-unknown), {} invalid row(s)",
         tally.get(Status::Deferred),
         counts.invalid
     );
+}
+
+/// The failures in the log, grouped by the server's reply.
+pub fn print_failures(log: &Path) {
+    match journal::failures(log, reply_pattern) {
+        Ok(groups) => {
+            for (reply, n) in groups.iter().take(10) {
+                println!("    {n} × {reply}");
+            }
+            if groups.len() > 10 {
+                println!("    … and {} other replies", groups.len() - 10);
+            }
+        }
+        Err(e) => eprintln!("{e}"),
+    }
 }
 
 fn print_warnings(config: &Config, parts: &Rendered, readers: u64) {
@@ -285,9 +298,14 @@ fn print_warnings(config: &Config, parts: &Rendered, readers: u64) {
 
 fn print_skips(c: &Counts) {
     println!(
-        "  skipped:      {} sent earlier, {} failed earlier, {} unknown earlier{}, {} unsubscribed, {} duplicate, {} invalid",
+        "  skipped:      {} sent earlier, {} failed earlier{}, {} unknown earlier{}, {} unsubscribed, {} duplicate, {} invalid",
         c.sent_before,
         c.failed_before,
+        if c.failed_before > 0 {
+            " (--retry-failed to send again)"
+        } else {
+            ""
+        },
         c.unknown_before,
         if c.unknown_before > 0 {
             " (--resend-unknown to resend)"

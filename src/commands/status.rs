@@ -24,7 +24,7 @@ pub fn run(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Outcome> {
     let mut counts = Counts::default();
     let mut deferred = 0u64;
     let list = Snapshot::take(&config.newsletter.subscribers)?;
-    for entry in plan::pending(&list, history.clone(), false)? {
+    for entry in plan::pending(&list, history.clone(), plan::Resend::default())? {
         if let Entry::Due(s) = &entry
             && matches!(
                 history.status(s.email.fingerprint()),
@@ -46,6 +46,9 @@ pub fn run(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Outcome> {
     );
     println!("  sent:         {}", counts.sent_before);
     println!("  failed:       {}", counts.failed_before);
+    if counts.failed_before > 0 {
+        crate::commands::send::print_failures(&log);
+    }
     println!("  unknown:      {}", counts.unknown_before);
     println!("  deferred:     {deferred}");
     println!("  not yet sent: {}", counts.due - deferred);

@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::domain::Line;
 use crate::list_file::{self, lock_exclusive};
-use crate::subscribers::{Email, Snapshot, Status, SubscriberFile};
+use crate::subscribers::{Email, Lines, Snapshot, Status, SubscriberFile};
 use crate::unsubscribe::Unsubscriber;
 
 fn parse_name(name: Option<&str>) -> anyhow::Result<Option<Line>> {
@@ -103,7 +103,7 @@ fn read_requests(file: &Path) -> Result<(Vec<Request>, Vec<Diagnostic>), Diagnos
     }
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
-        .from_reader(text.as_bytes());
+        .from_reader(Lines::new(text.as_bytes()));
     let headers = reader
         .headers()
         .map_err(|e| fail(Some(1), format!("unreadable header row: {e}")))?
@@ -121,16 +121,20 @@ fn read_requests(file: &Path) -> Result<(Vec<Request>, Vec<Diagnostic>), Diagnos
     })?;
     let name_col = find(&["name"]);
     let (first_col, last_col) = (find(&["first name"]), find(&["last name"]));
-    for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line()) as usize;
+                let byte = e.position().map_or(0, |p| p.byte());
+                let line = reader.get_mut().line_at(byte) as usize;
                 push(Err(Diagnostic::new(file, Some(line), e.to_string())));
                 continue;
             }
-        };
-        let line = record.position().map_or(0, |p| p.line()) as usize;
+        }
+        let byte = record.position().map_or(0, |p| p.byte());
+        let line = reader.get_mut().line_at(byte) as usize;
         let get = |i: Option<usize>| i.and_then(|i| record.get(i)).unwrap_or("").trim();
         let name = match name_col {
             Some(_) => get(name_col).to_owned(),

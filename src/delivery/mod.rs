@@ -18,15 +18,18 @@ use crate::config::Sending;
 use crate::journal::{Journal, Row, Status};
 use crate::message::{Recipient, Template};
 use crate::subscribers::Subscriber;
-use policy::{Pacer, Verdict, backoff, classify};
+use policy::{Breaker, Health, Pacer, Refused, Verdict, backoff, classify, reply_pattern};
 use smtp::{Connection, Server};
 
-/// What every worker shares, fixed for the run.
+/// What every worker shares: fixed for the run, but for what the run
+/// learns of the relay (`health`, `breaker`).
 pub struct Context {
     pub template: Template,
     pub date: SystemTime,
     pub server: Server,
     pub sending: Sending,
+    pub health: Health,
+    pub breaker: Breaker,
 }
 
 /// Counts of this run's final outcomes.
@@ -48,6 +51,12 @@ impl Tally {
             _ => return,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Readers counted `failed` whom the breaker made due again.
+    fn unfail(&self, failed: u64, deferred: u64) {
+        self.failed.fetch_sub(failed, Ordering::Relaxed);
+        self.deferred.fetch_add(deferred, Ordering::Relaxed);
     }
 
     pub fn get(&self, status: Status) -> u64 {
@@ -76,8 +85,20 @@ impl Tally {
 /// Why a run stopped before its end.
 #[derive(Debug, thiserror::Error)]
 pub enum Stop {
-    #[error("stopped: {0}; nothing else would get through, so the run was aborted")]
-    Aborted(String),
+    #[error(
+        "stopped: {0}. This is about the sender, the message or the relay, not the readers: \
+         nobody was marked failed and every reader not reached is still due; fix the cause \
+         and run the same command again"
+    )]
+    Refused(String),
+    #[error("{0}; stopped, and every reader not reached is still due")]
+    Unreachable(String),
+    #[error(
+        "stopped: {0} readers in a row were refused with the same reply ({1}); that is taken \
+         to be about the sender or the message, so they are due again and nobody was marked \
+         failed. Fix the cause and run the same command again"
+    )]
+    Breaker(usize, String),
     #[error("the delivery log could not be written ({0}); stopped so no send goes unrecorded")]
     Journal(String),
     #[error("cannot build a message: {0}")]
@@ -388,8 +409,19 @@ impl Worker {
         Ok(())
     }
 
+    /// After a refused transaction: RSET, or drop a connection that will
+    /// not take it.
+    async fn reset_or_drop(&mut self) {
+        if let Some(conn) = self.conn.as_mut()
+            && !conn.reset(&self.ctx.server).await
+        {
+            self.conn = None;
+        }
+    }
+
     async fn attempt(&mut self, mut job: Job) -> Result<(), Stop> {
-        let ctx = &*self.ctx;
+        let shared = self.ctx.clone();
+        let ctx = &*shared;
         job.attempts += 1;
         let id = ctx.template.message_id(&job.sub.email);
         // The `sending` row must be on disk before the message can arrive.
@@ -406,11 +438,16 @@ impl Worker {
         )])?;
         let conn = match self.conn.take() {
             Some(conn) => Ok(conn),
-            None => ctx.server.connect().await,
+            None => {
+                let conn = ctx.server.connect().await;
+                if conn.is_ok() {
+                    ctx.health.connected();
+                }
+                conn
+            }
         };
         let result = match conn {
             Ok(conn) => {
-                let shared = &self.ctx;
                 let message = async {
                     if ctx.template.is_signed() {
                         // An RSA signature costs over a millisecond: sign on the
@@ -424,11 +461,11 @@ impl Worker {
                     }
                 };
                 let conn = self.conn.insert(conn);
-                let to = job.sub.email.address();
+                let from = crate::subscribers::ascii_domain(ctx.template.from_address());
                 conn.send(
                     &ctx.server,
-                    ctx.template.from_address(),
-                    to,
+                    &from,
+                    &job.sub.email.envelope(),
                     message,
                     logged,
                 )
@@ -438,36 +475,86 @@ impl Worker {
         };
         let failure = match result {
             Ok(reply) => {
+                ctx.breaker.delivered();
                 let code = reply.split(' ').next().and_then(|c| c.parse().ok());
                 return self.finish(&job, Status::Sent, code, reply, &id);
             }
             Err(f) => f,
         };
         match classify(failure) {
-            Verdict::Failed { code, detail } => {
-                if let Some(conn) = self.conn.as_mut()
-                    && !conn.reset(&ctx.server).await
-                {
-                    self.conn = None;
+            Verdict::Unreachable { detail } => {
+                self.conn = None;
+                if !ctx.health.failed() {
+                    return self.retry(job, None, detail, true, &id).await;
                 }
-                self.finish(&job, Status::Failed, Some(code), detail, &id)
+                self.queue.stop();
+                // Never handed over: due again on the next run.
+                self.finish(
+                    &job,
+                    Status::Deferred,
+                    None,
+                    format!("run stopped: {detail}"),
+                    &id,
+                )?;
+                Err(Stop::Unreachable(detail))
+            }
+            Verdict::Failed { code, detail } => {
+                self.reset_or_drop().await;
+                self.finish(&job, Status::Failed, code, detail, &id)
+            }
+            Verdict::Suspect { code, detail } => {
+                self.reset_or_drop().await;
+                let reader = Refused {
+                    email: job.sub.email.to_string(),
+                    message_id: id.clone(),
+                    attempts: job.attempts,
+                };
+                let pattern = reply_pattern(&detail, &reader.email);
+                let Some(streak) = ctx.breaker.refused(pattern, reader) else {
+                    return self.finish(&job, Status::Failed, Some(code), detail, &id);
+                };
+                self.queue.stop();
+                // The earlier ones were logged `failed`; these later rows
+                // win, so the next run sends to them again.
+                let rows = streak
+                    .iter()
+                    .map(|r| Row {
+                        email: r.email.clone(),
+                        status: Status::Deferred,
+                        attempts: r.attempts,
+                        code: Some(code),
+                        detail: format!(
+                            "due again: {} readers in a row were refused with {detail}",
+                            streak.len()
+                        ),
+                        message_id: r.message_id.clone(),
+                    })
+                    .collect();
+                self.recorder.submit(rows)?;
+                let earlier = streak.len() as u64 - 1;
+                self.tally.unfail(earlier, streak.len() as u64);
+                Err(Stop::Breaker(streak.len(), detail))
             }
             Verdict::Unknown { detail } => {
                 self.conn = None;
                 self.finish(&job, Status::Unknown, None, detail, &id)
             }
-            Verdict::Abort { code, detail } => {
+            Verdict::Stop { code, detail } => {
                 self.conn = None;
                 self.queue.stop();
+                let detail = match code {
+                    Some(_) => format!("{} refused {detail}", ctx.server.describe()),
+                    None => detail,
+                };
                 // Not delivered: recorded so the next run tries it again.
                 self.finish(
                     &job,
                     Status::Deferred,
                     code,
-                    format!("run aborted: {detail}"),
+                    format!("run stopped: {detail}"),
                     &id,
                 )?;
-                Err(Stop::Aborted(detail))
+                Err(Stop::Refused(detail))
             }
             Verdict::Retry {
                 code,
@@ -477,23 +564,36 @@ impl Worker {
             } => {
                 if drop_connection {
                     self.conn = None;
-                } else if let Some(conn) = self.conn.as_mut()
-                    && !conn.reset(&ctx.server).await
-                {
-                    self.conn = None;
+                } else {
+                    self.reset_or_drop().await;
                 }
-                let wait = backoff(ctx.sending.retry_delay, job.attempts);
-                if server_wide {
-                    self.pacer.hold_until(Instant::now() + wait).await;
-                }
-                if job.attempts >= ctx.sending.max_attempts {
-                    return self.finish(&job, Status::Deferred, code, detail, &id);
-                }
-                self.recorder
-                    .submit(vec![self.row(&job, Status::Retry, code, detail, &id)])?;
-                self.queue.retry(job, Instant::now() + wait);
-                Ok(())
+                self.retry(job, code, detail, server_wide, &id).await
             }
         }
+    }
+
+    /// A transient failure: back off (the whole server when `server_wide`)
+    /// and queue the reader again, or record it `deferred` when its
+    /// attempts are used up.
+    async fn retry(
+        &mut self,
+        job: Job,
+        code: Option<u16>,
+        detail: String,
+        server_wide: bool,
+        id: &str,
+    ) -> Result<(), Stop> {
+        let sending = &self.ctx.sending;
+        let wait = backoff(sending.retry_delay, job.attempts);
+        if server_wide {
+            self.pacer.hold_until(Instant::now() + wait).await;
+        }
+        if job.attempts >= sending.max_attempts {
+            return self.finish(&job, Status::Deferred, code, detail, id);
+        }
+        self.recorder
+            .submit(vec![self.row(&job, Status::Retry, code, detail, id)])?;
+        self.queue.retry(job, Instant::now() + wait);
+        Ok(())
     }
 }

@@ -1,10 +1,14 @@
 //! One SMTP connection of our own: TCP with TCP_NODELAY, STARTTLS or TLS,
 //! AUTH, then one message at a time, every exchange under our own timeout
-//! (lettre's covers only the TCP connect).
+//! (lettre's covers only the TCP connect). Every failure says at which
+//! stage of the session it came, so the policy can tell a reader's
+//! problem from the sender's or the relay's.
 
+use std::fmt;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
@@ -15,54 +19,127 @@ use lettre::transport::smtp::client::{
     AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
 };
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
-use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::extension::{ClientId, Extension, MailParameter};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::config::{Security, Smtp};
 
+/// The step of an SMTP session a reply (or its absence) answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Greeting,
+    Ehlo,
+    Starttls,
+    Auth,
+    MailFrom,
+    RcptTo,
+    Data,
+    /// The reply to the message itself, after the final dot.
+    Message,
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Stage::Greeting => "the greeting",
+            Stage::Ehlo => "EHLO",
+            Stage::Starttls => "STARTTLS",
+            Stage::Auth => "AUTH",
+            Stage::MailFrom => "MAIL FROM",
+            Stage::RcptTo => "RCPT TO",
+            Stage::Data => "DATA",
+            Stage::Message => "the end of the message",
+        })
+    }
+}
+
+impl Stage {
+    /// A stage of setting the connection up, before any message.
+    pub fn is_setup(self) -> bool {
+        matches!(
+            self,
+            Stage::Greeting | Stage::Ehlo | Stage::Starttls | Stage::Auth
+        )
+    }
+}
+
 /// How an SMTP exchange failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
-    /// The server answered with an error reply.
-    Reply { code: u16, text: String },
-    /// No reply: the connection dropped, timed out or broke. `handed_over`
-    /// says the whole message had been written, so it may have arrived.
-    Dropped { detail: String, handed_over: bool },
-    /// Set-up that no retry will fix: TLS refused, no STARTTLS, a bad
-    /// certificate, authentication rejected.
+    /// The server answered `stage` with an error reply.
+    Reply {
+        stage: Stage,
+        code: u16,
+        text: String,
+    },
+    /// No reply to `stage`: the connection dropped, timed out or broke.
+    /// At `Stage::Message` the whole message may have been written, so it
+    /// may have arrived.
+    Dropped { stage: Stage, detail: String },
+    /// No connection at all: refused, no such host, timed out, or a TLS
+    /// handshake or certificate that failed.
+    Unreachable { detail: String },
+    /// This reader's address cannot go to this server (a non-ASCII local
+    /// part, and no SMTPUTF8).
+    Unsendable { detail: String },
+    /// Something no retry will fix: no STARTTLS offered, no AUTH mechanism
+    /// in common, a message that cannot be built, a log that cannot be written.
     Fatal { detail: String },
 }
 
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::Reply { code, text } => write!(f, "{code} {text}"),
-            Failure::Dropped { detail, .. } | Failure::Fatal { detail } => f.write_str(detail),
+            Failure::Reply { code, text, .. } => write!(f, "{code} {text}"),
+            Failure::Dropped { detail, .. }
+            | Failure::Unreachable { detail }
+            | Failure::Unsendable { detail }
+            | Failure::Fatal { detail } => f.write_str(detail),
         }
     }
 }
 
 impl Failure {
-    fn from_lettre(err: &lettre::transport::smtp::Error, handed_over: bool) -> Self {
+    fn from_lettre(err: &lettre::transport::smtp::Error, stage: Stage) -> Self {
         match err.status() {
             Some(code) => Failure::Reply {
+                stage,
                 code: u16::from(code),
                 text: std::error::Error::source(err)
                     .map(|s| s.to_string())
                     .unwrap_or_default(),
             },
-            // TLS refused, or lettre's own "no compatible AUTH mechanism".
-            None if err.is_tls() || err.is_client() => Failure::Fatal {
-                detail: err.to_string(),
+            // lettre's own "no compatible AUTH mechanism" and the like.
+            None if err.is_client() => Failure::Fatal {
+                detail: format!("{stage}: {err}"),
             },
             None => Failure::Dropped {
-                detail: err.to_string(),
-                handed_over,
+                stage,
+                detail: format!("{stage}: {}", io_reason(err)),
             },
         }
     }
+}
+
+/// The plain reason behind an error: `connection refused`, not lettre's
+/// and std's wrapping of it.
+fn io_reason(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<io::Error>() {
+            return match io.kind() {
+                io::ErrorKind::ConnectionRefused => "connection refused".into(),
+                io::ErrorKind::ConnectionReset => "connection reset".into(),
+                io::ErrorKind::TimedOut => "timed out".into(),
+                io::ErrorKind::UnexpectedEof => "the server closed the connection".into(),
+                _ => io.to_string(),
+            };
+        }
+        source = e.source();
+    }
+    err.to_string()
 }
 
 /// Where and how to connect, checked once before a run starts.
@@ -72,13 +149,45 @@ pub struct Server {
     security: Security,
     credentials: Option<Credentials>,
     tls: Option<TlsParameters>,
+    /// Bounds the connect and every command's reply.
     timeout: Duration,
+    /// Bounds the reply to the final dot (RFC 5321 4.5.3.2: 10 minutes).
+    data_timeout: Duration,
     hello: ClientId,
 }
 
+/// The EHLO name: `[smtp] hello_name`, else this machine's name when it is
+/// fully qualified, else the From address's domain; never `localhost`,
+/// which many relays refuse or score as spam.
+fn hello_name(configured: Option<&str>, from: &Address) -> ClientId {
+    let name = match configured {
+        Some(name) => name.to_owned(),
+        None => match ClientId::default() {
+            ClientId::Domain(host)
+                if host.contains('.')
+                    && !host.starts_with("localhost.")
+                    && host.parse::<IpAddr>().is_err() =>
+            {
+                host
+            }
+            _ => crate::subscribers::ascii_domain(from).domain().to_owned(),
+        },
+    };
+    match name.trim_matches(['[', ']']).parse::<IpAddr>() {
+        Ok(IpAddr::V4(ip)) => ClientId::Ipv4(ip),
+        Ok(IpAddr::V6(ip)) => ClientId::Ipv6(ip),
+        Err(_) => ClientId::Domain(name),
+    }
+}
+
 impl Server {
-    /// `password` comes from the environment; it is needed only with a username.
-    pub fn new(smtp: &Smtp, password: Option<SecretString>) -> anyhow::Result<Self> {
+    /// `password` comes from the environment; it is needed only with a
+    /// username. `from` is the envelope sender, for the default EHLO name.
+    pub fn new(
+        smtp: &Smtp,
+        password: Option<SecretString>,
+        from: &Address,
+    ) -> anyhow::Result<Self> {
         let credentials = match (&smtp.username, password) {
             (Some(user), Some(pw)) => Some(Credentials::new(
                 user.clone(),
@@ -113,7 +222,8 @@ impl Server {
             credentials,
             tls,
             timeout: smtp.timeout,
-            hello: ClientId::default(),
+            data_timeout: smtp.data_timeout,
+            hello: hello_name(smtp.hello_name.as_deref(), from),
         })
     }
 
@@ -121,19 +231,40 @@ impl Server {
         format!("{}:{}", self.host, self.port)
     }
 
+    /// The name this client gives in EHLO.
+    pub fn hello(&self) -> String {
+        self.hello.to_string()
+    }
+
+    fn unreachable(&self, why: impl fmt::Display) -> Failure {
+        Failure::Unreachable {
+            detail: format!("cannot connect to {}: {why}", self.describe()),
+        }
+    }
+
     async fn timed<T>(
         &self,
-        what: &str,
+        stage: Stage,
+        limit: Duration,
         fut: impl Future<Output = Result<T, lettre::transport::smtp::Error>>,
     ) -> Result<T, Failure> {
-        match tokio::time::timeout(self.timeout, fut).await {
+        match tokio::time::timeout(limit, fut).await {
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(Failure::from_lettre(&e, false)),
+            Ok(Err(e)) => Err(Failure::from_lettre(&e, stage)),
             Err(_) => Err(Failure::Dropped {
-                detail: format!("no reply to {what} within {}s", self.timeout.as_secs()),
-                handed_over: false,
+                stage,
+                detail: format!("no reply to {stage} within {}s", limit.as_secs()),
             }),
         }
+    }
+
+    /// A command's reply, under the command timeout.
+    async fn reply<T>(
+        &self,
+        stage: Stage,
+        fut: impl Future<Output = Result<T, lettre::transport::smtp::Error>>,
+    ) -> Result<T, Failure> {
+        self.timed(stage, self.timeout, fut).await
     }
 
     pub async fn connect(&self) -> Result<Connection, Failure> {
@@ -142,17 +273,24 @@ impl Server {
             (Security::Tls, Some(tls)) => {
                 // Implicit TLS: lettre opens this socket itself, so it runs
                 // without TCP_NODELAY; STARTTLS on 587 is the faster path.
-                self.timed(
-                    "the TLS greeting",
-                    AsyncSmtpConnection::connect_tokio1(
-                        (self.host.as_str(), self.port),
-                        Some(self.timeout),
-                        &self.hello,
-                        Some(tls.clone()),
-                        None,
-                    ),
-                )
-                .await?
+                let connect = AsyncSmtpConnection::connect_tokio1(
+                    (self.host.as_str(), self.port),
+                    Some(self.timeout),
+                    &self.hello,
+                    Some(tls.clone()),
+                    None,
+                );
+                match tokio::time::timeout(self.timeout, connect).await {
+                    Ok(Ok(conn)) => conn,
+                    // A reply is the greeting's or EHLO's; anything else
+                    // (refused, no such host, the TLS handshake) means
+                    // there is no connection to speak of.
+                    Ok(Err(e)) => match Failure::from_lettre(&e, Stage::Greeting) {
+                        reply @ Failure::Reply { .. } => return Err(reply),
+                        _ => return Err(self.unreachable(io_reason(&e))),
+                    },
+                    Err(_) => return Err(self.unreachable("timed out")),
+                }
             }
             _ => {
                 let tcp = tokio::time::timeout(
@@ -160,27 +298,35 @@ impl Server {
                     TcpStream::connect((self.host.as_str(), self.port)),
                 )
                 .await
-                .map_err(|_| Failure::Dropped {
-                    detail: format!("cannot connect to {}: timed out", self.describe()),
-                    handed_over: false,
-                })?
-                .map_err(|e| Failure::Dropped {
-                    detail: format!("cannot connect to {}: {e}", self.describe()),
-                    handed_over: false,
-                })?;
+                .map_err(|_| self.unreachable("timed out"))?
+                .map_err(|e| self.unreachable(io_reason(&e)))?;
                 // lettre writes a message's end `.` as its own small write,
                 // which Nagle holds for the peer's delayed ACK (~40 ms).
-                tcp.set_nodelay(true).map_err(|e| Failure::Dropped {
-                    detail: e.to_string(),
-                    handed_over: false,
-                })?;
+                tcp.set_nodelay(true)
+                    .map_err(|e| self.unreachable(io_reason(&e)))?;
                 let (stream, writer) = WriteBehind::new(tcp);
+                let connected = self
+                    .reply(
+                        Stage::Greeting,
+                        AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello),
+                    )
+                    .await;
+                // lettre reads the greeting, then sends EHLO: whether it
+                // wrote anything says which of the two failed.
+                let conn = connected.map_err(|f| match (f, writer.wrote()) {
+                    (Failure::Reply { code, text, .. }, true) => Failure::Reply {
+                        stage: Stage::Ehlo,
+                        code,
+                        text,
+                    },
+                    (Failure::Dropped { detail, .. }, true) => Failure::Dropped {
+                        stage: Stage::Ehlo,
+                        detail: detail.replace("the greeting", "EHLO"),
+                    },
+                    (f, _) => f,
+                })?;
                 raw = Some(writer);
-                self.timed(
-                    "the greeting",
-                    AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello),
-                )
-                .await?
+                conn
             }
         };
         if let (Security::Starttls, Some(tls)) = (self.security, &self.tls) {
@@ -191,35 +337,39 @@ impl Server {
                     detail: format!("{} does not offer STARTTLS", self.describe()),
                 });
             }
-            self.timed("STARTTLS", conn.starttls(tls.clone(), &self.hello))
-                .await
-                .map_err(refusal_is_fatal("STARTTLS refused"))?;
+            match tokio::time::timeout(self.timeout, conn.starttls(tls.clone(), &self.hello)).await
+            {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) if e.is_tls() => {
+                    return Err(
+                        self.unreachable(format!("TLS handshake failed: {}", io_reason(&e)))
+                    );
+                }
+                Ok(Err(e)) => return Err(Failure::from_lettre(&e, Stage::Starttls)),
+                Err(_) => {
+                    return Err(Failure::Dropped {
+                        stage: Stage::Starttls,
+                        detail: format!("no reply to STARTTLS within {}s", self.timeout.as_secs()),
+                    });
+                }
+            }
         }
         if let Some(credentials) = &self.credentials {
-            self.timed(
-                "AUTH",
+            self.reply(
+                Stage::Auth,
                 conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials),
             )
-            .await
-            .map_err(refusal_is_fatal("authentication failed"))?;
+            .await?;
         }
+        let smtputf8 = conn.server_info().supports_feature(Extension::SmtpUtfEight);
         let mut connection = Connection {
             conn,
             raw,
             pipelining: false,
+            smtputf8,
         };
         connection.probe_pipelining(self).await?;
         Ok(connection)
-    }
-}
-
-/// During set-up a refusal is no passing fault: retrying would meet it again.
-fn refusal_is_fatal(what: &'static str) -> impl Fn(Failure) -> Failure {
-    move |f| match f {
-        Failure::Reply { code, text } => Failure::Fatal {
-            detail: format!("{what}: {code} {text}"),
-        },
-        other => other,
     }
 }
 
@@ -233,6 +383,9 @@ pub struct Connection {
     /// The server advertised PIPELINING (RFC 2920): MAIL, RCPT and DATA go
     /// out together and their replies are read after.
     pipelining: bool,
+    /// The server advertised SMTPUTF8 (RFC 6531): it takes addresses whose
+    /// local part is not ASCII, and headers in UTF-8 (RFC 6532).
+    smtputf8: bool,
 }
 
 impl Connection {
@@ -243,14 +396,15 @@ impl Connection {
             return Ok(());
         };
         raw.push(format!("EHLO {}\r\n", server.hello).as_bytes());
-        let reply = server.timed("EHLO", self.conn.read_response()).await?;
+        let reply = server.reply(Stage::Ehlo, self.conn.read_response()).await?;
         self.pipelining = reply
             .message()
             .any(|line| line.trim().eq_ignore_ascii_case("PIPELINING"));
         Ok(())
     }
 
-    /// Sends one message; `Ok` holds the server's acceptance reply.
+    /// Sends one message from `from` to `to`, both as they go on the wire
+    /// (domains as A-labels); `Ok` holds the server's acceptance reply.
     /// `message` builds it: with pipelining, while the envelope commands
     /// are on the wire. The content goes out only once `gate` resolves `Ok`
     /// (the delivery log's record of the attempt); on `Err` the connection
@@ -266,14 +420,36 @@ impl Connection {
         let unbuilt = |e| Failure::Fatal {
             detail: format!("the message could not be built: {e}"),
         };
-        let mail = Mail::new(Some(from.clone()), vec![]);
+        if !from.user().is_ascii() && !self.smtputf8 {
+            return Err(Failure::Fatal {
+                detail: format!(
+                    "the sender {from} is not ASCII and {} does not offer SMTPUTF8",
+                    server.describe()
+                ),
+            });
+        }
+        let utf8 = !to.user().is_ascii() || !from.user().is_ascii();
+        if utf8 && !self.smtputf8 {
+            return Err(Failure::Unsendable {
+                detail: format!(
+                    "{to} has a non-ASCII local part, which needs SMTPUTF8 (RFC 6531), and {} does not offer it",
+                    server.describe()
+                ),
+            });
+        }
+        let parameters = if utf8 {
+            vec![MailParameter::SmtpUtfEight]
+        } else {
+            vec![]
+        };
+        let mail = Mail::new(Some(from.clone()), parameters);
         let rcpt = Rcpt::new(to.clone(), vec![]);
         let bytes = match (&self.raw, self.pipelining) {
             (Some(raw), true) => {
                 raw.push(format!("{mail}{rcpt}{Data}").as_bytes());
                 let (mail_reply, built) = {
                     let mut first =
-                        std::pin::pin!(server.timed("MAIL FROM", self.conn.read_response()));
+                        std::pin::pin!(server.reply(Stage::MailFrom, self.conn.read_response()));
                     // The first poll writes the envelope; the message is
                     // built while it travels (measured against smtp-sink:
                     // about 5% more messages a second at one connection).
@@ -288,8 +464,8 @@ impl Connection {
                 };
                 let replies = [
                     mail_reply,
-                    server.timed("RCPT TO", self.conn.read_response()).await,
-                    server.timed("DATA", self.conn.read_response()).await,
+                    server.reply(Stage::RcptTo, self.conn.read_response()).await,
+                    server.reply(Stage::Data, self.conn.read_response()).await,
                 ];
                 if let Some(failure) = replies.iter().find_map(|r| r.as_ref().err()) {
                     if let (Ok(_), Some(raw)) = (&replies[2], &self.raw) {
@@ -297,7 +473,7 @@ impl Connection {
                         // end it empty, so nothing is delivered.
                         raw.push(b".\r\n");
                         let _ = server
-                            .timed("the empty message", self.conn.read_response())
+                            .reply(Stage::Message, self.conn.read_response())
                             .await;
                     }
                     return Err(failure.clone());
@@ -308,9 +484,11 @@ impl Connection {
             }
             _ => {
                 let bytes = message.await.map_err(unbuilt)?;
-                server.timed("MAIL FROM", self.conn.command(mail)).await?;
-                server.timed("RCPT TO", self.conn.command(rcpt)).await?;
-                server.timed("DATA", self.conn.command(Data)).await?;
+                server
+                    .reply(Stage::MailFrom, self.conn.command(mail))
+                    .await?;
+                server.reply(Stage::RcptTo, self.conn.command(rcpt)).await?;
+                server.reply(Stage::Data, self.conn.command(Data)).await?;
                 bytes
             }
         };
@@ -319,44 +497,53 @@ impl Connection {
                 detail: format!("the delivery log could not be written: {e}"),
             });
         }
-        // From here the message may reach the server: a lost reply is `unknown`.
+        // From here the message may reach the server: a lost reply is
+        // `unknown`. The reply may take long (a relay that scans or queues
+        // before answering): RFC 5321 allows it 10 minutes.
         let reply = match &self.raw {
             Some(raw) => {
                 raw.push_message(&bytes);
-                tokio::time::timeout(server.timeout, self.conn.read_response()).await
+                server
+                    .timed(
+                        Stage::Message,
+                        server.data_timeout,
+                        self.conn.read_response(),
+                    )
+                    .await
             }
-            None => tokio::time::timeout(server.timeout, self.conn.message(&bytes)).await,
-        };
-        match reply {
-            Ok(Ok(reply)) => Ok(format!(
-                "{} {}",
-                u16::from(reply.code()),
-                reply.message().collect::<Vec<_>>().join(" ")
-            )),
-            Ok(Err(e)) => Err(Failure::from_lettre(&e, true)),
-            Err(_) => Err(Failure::Dropped {
-                detail: format!(
-                    "no reply to the message within {}s",
-                    server.timeout.as_secs()
-                ),
-                handed_over: true,
-            }),
-        }
+            None => {
+                server
+                    .timed(
+                        Stage::Message,
+                        server.data_timeout,
+                        self.conn.message(&bytes),
+                    )
+                    .await
+            }
+        }?;
+        Ok(format!(
+            "{} {}",
+            u16::from(reply.code()),
+            reply.message().collect::<Vec<_>>().join(" ")
+        ))
     }
 
     /// Ends a refused transaction so the connection can carry the next one.
     pub async fn reset(&mut self, server: &Server) -> bool {
-        server.timed("RSET", self.conn.command(Rset)).await.is_ok()
+        server
+            .reply(Stage::MailFrom, self.conn.command(Rset))
+            .await
+            .is_ok()
     }
 
     pub async fn quit(mut self, server: &Server) {
-        let _ = server.timed("QUIT", self.conn.quit()).await;
+        let _ = server.reply(Stage::Greeting, self.conn.quit()).await;
     }
 }
 
 /// Appends bytes to a `WriteBehind`'s buffer; they leave with the next read.
 #[derive(Debug, Clone)]
-struct RawWriter(Arc<Mutex<Vec<u8>>>);
+struct RawWriter(Arc<Mutex<Vec<u8>>>, Arc<AtomicBool>);
 
 impl RawWriter {
     fn push(&self, bytes: &[u8]) {
@@ -364,6 +551,11 @@ impl RawWriter {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .extend_from_slice(bytes);
+    }
+
+    /// Whether anything was ever written on the connection.
+    fn wrote(&self) -> bool {
+        self.1.load(Ordering::Relaxed)
     }
 
     /// The DATA content: every line starting with `.` gets another (RFC
@@ -395,6 +587,7 @@ impl RawWriter {
 struct WriteBehind {
     inner: TcpStream,
     pending: Arc<Mutex<Vec<u8>>>,
+    wrote: Arc<AtomicBool>,
     /// Bytes taken from `pending` and not yet accepted by the socket.
     out: Vec<u8>,
     sent: usize,
@@ -403,13 +596,15 @@ struct WriteBehind {
 impl WriteBehind {
     fn new(inner: TcpStream) -> (Self, RawWriter) {
         let pending = Arc::new(Mutex::new(Vec::with_capacity(64 * 1024)));
+        let wrote = Arc::new(AtomicBool::new(false));
         let stream = Self {
             inner,
             pending: pending.clone(),
+            wrote: wrote.clone(),
             out: Vec::with_capacity(64 * 1024),
             sent: 0,
         };
-        (stream, RawWriter(pending))
+        (stream, RawWriter(pending, wrote))
     }
 
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -448,6 +643,7 @@ impl AsyncWrite for WriteBehind {
         if self.pending_len() >= HOLD_LIMIT {
             ready!(self.poll_drain(cx))?;
         }
+        self.wrote.store(true, Ordering::Relaxed);
         self.pending
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -378,7 +378,7 @@ fn a_wrong_password_aborts_at_once_without_saying_it() {
     p.with_readers(50);
     let wrong = "not-the-password";
     let run = send_with_password(&p, wrong);
-    run.failure().stderr_has("authentication failed: 535");
+    run.failure().stderr_has("refused AUTH: 535");
     assert!(!run.stdout.contains(wrong) && !run.stderr.contains(wrong));
     assert!(
         !std::fs::read_to_string(p.path("logs/2022-08-01.csv"))
