@@ -63,7 +63,7 @@ fn openssl(args: &[&str]) -> Vec<u8> {
 }
 
 /// A key pair in `dir`: (private key path, DNS TXT record).
-fn dkim_key(dir: &Path, kind: &str) -> (PathBuf, String) {
+pub fn dkim_key(dir: &Path, kind: &str) -> (PathBuf, String) {
     let key = dir.join(format!("{kind}.pem"));
     let k = key.to_str().expect("path");
     let record = match kind {

@@ -1,8 +1,10 @@
 //! Integration tests: the real `bulletin` binary run in a scratch folder.
 
-mod compliance;
+pub mod compliance;
 mod compose;
 mod inputs;
+mod relays;
+mod scripted;
 mod send;
 mod servers;
 mod snapshots;

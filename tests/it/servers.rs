@@ -237,3 +237,173 @@ impl Silent {
         }
     }
 }
+
+/// A whole Postfix, as root, with its own configuration, queue and logs
+/// in a temporary folder: STARTTLS on a loopback port, SMTPUTF8, and every
+/// address delivered into one Maildir.
+pub struct Postfix {
+    pub port: u16,
+    pub cert: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Postfix {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("dir");
+        let d = dir.path();
+        // Postfix's daemons run as `postfix` and deliver as `nobody`.
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        for sub in ["conf", "queue", "data", "mail"] {
+            std::fs::create_dir(d.join(sub)).expect("mkdir");
+        }
+        let chown = |path: &Path, user: &str| {
+            let ok = Command::new("chown")
+                .arg(user)
+                .arg(path)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(
+                ok,
+                "chown {user} {}: the Postfix tests run as root",
+                path.display()
+            );
+        };
+        chown(&d.join("data"), "postfix");
+        chown(&d.join("mail"), "nobody");
+        let cert = d.join("cert.pem");
+        let key = d.join("key.pem");
+        let status = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
+            .args(["-subj", "/CN=localhost"])
+            .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl");
+        assert!(status.success());
+        let port = free_port();
+        let d_s = d.display();
+        std::fs::write(
+            d.join("conf/main.cf"),
+            format!(
+                "compatibility_level = 3.6
+queue_directory = {d_s}/queue
+data_directory = {d_s}/data
+command_directory = /usr/sbin
+daemon_directory = /usr/lib/postfix/sbin
+meta_directory = /etc/postfix
+shlib_directory = /usr/lib/postfix
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = relay.test
+mydestination =
+alias_maps =
+alias_database =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+virtual_mailbox_domains = static:all
+virtual_mailbox_base = {d_s}/mail
+virtual_mailbox_maps = static:inbox/
+virtual_uid_maps = static:65534
+virtual_gid_maps = static:65534
+virtual_minimum_uid = 100
+smtpd_tls_cert_file = {}
+smtpd_tls_key_file = {}
+smtpd_tls_security_level = may
+smtpd_recipient_restrictions = permit_mynetworks, reject
+mynetworks = 127.0.0.0/8
+smtputf8_enable = yes
+maillog_file = {d_s}/postfix.log
+maillog_file_prefixes = {d_s}
+",
+                cert.display(),
+                key.display()
+            ),
+        )
+        .expect("main.cf");
+        // No chroot: the queue is ours, with no copy of /etc inside.
+        let services = [
+            "pickup unix n - n 60 1 pickup",
+            "cleanup unix n - n - 0 cleanup",
+            "qmgr unix n - n 300 1 qmgr",
+            "tlsmgr unix - - n 1000? 1 tlsmgr",
+            "rewrite unix - - n - - trivial-rewrite",
+            "bounce unix - - n - 0 bounce",
+            "defer unix - - n - 0 bounce",
+            "trace unix - - n - 0 bounce",
+            "verify unix - - n - 1 verify",
+            "flush unix n - n 1000? 0 flush",
+            "proxymap unix - - n - - proxymap",
+            "smtp unix - - n - - smtp",
+            "relay unix - - n - - smtp",
+            "showq unix n - n - - showq",
+            "error unix - - n - - error",
+            "retry unix - - n - - error",
+            "discard unix - - n - - discard",
+            "local unix - n n - - local",
+            "virtual unix - n n - - virtual",
+            "lmtp unix - - n - - lmtp",
+            "anvil unix - - n - 1 anvil",
+            "scache unix - - n - 1 scache",
+            "postlog unix-dgram n - n - 1 postlogd",
+        ];
+        let master = format!(
+            "127.0.0.1:{port} inet n - n - - smtpd\n{}\n",
+            services.join("\n")
+        );
+        std::fs::write(d.join("conf/master.cf"), master).expect("master.cf");
+        let out = Command::new("postfix")
+            .arg("-c")
+            .arg(d.join("conf"))
+            .arg("start")
+            .output()
+            .expect("postfix must be installed (scripts/install-test-deps)");
+        assert!(
+            out.status.success(),
+            "postfix start: {}{}",
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(d.join("postfix.log")).unwrap_or_default()
+        );
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "postfix never listened"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { port, cert, dir }
+    }
+
+    pub fn maildir(&self) -> PathBuf {
+        self.dir.path().join("mail/inbox")
+    }
+
+    /// Waits until `n` messages are delivered (or 60 s have passed).
+    pub fn wait_for(&self, n: usize) -> usize {
+        let start = Instant::now();
+        loop {
+            let got = std::fs::read_dir(self.maildir().join("new")).map_or(0, |d| d.count());
+            if got >= n || start.elapsed() > Duration::from_secs(60) {
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Postfix {
+    fn drop(&mut self) {
+        let _ = Command::new("postfix")
+            .arg("-c")
+            .arg(self.dir.path().join("conf"))
+            .arg("stop")
+            .output();
+    }
+}

@@ -332,3 +332,114 @@ fn kill_9_during_an_import_leaves_the_old_list_or_the_new_one() {
         outcomes.0, outcomes.1
     );
 }
+
+/// An `unsubscribed` row wins over earlier rows whatever lies between,
+/// even a row that is not UTF-8.
+#[test]
+fn an_unsubscribe_after_a_damaged_row_still_counts() {
+    let p = Project::sample();
+    let mut list = b"email,name,status\nann@example.org,Ann,subscribed\n".to_vec();
+    list.extend_from_slice(b"bad@example.org,B\xff\xfe,subscribed\n");
+    list.extend_from_slice(b"ann@example.org,Ann,unsubscribed\nbob@example.org,Bob,\n");
+    p.write("subscribers.example.csv", &list);
+    let run = p.dry_run("preview");
+    run.failure()
+        .stderr_has("subscribers.example.csv:3: is not UTF-8");
+    let files = p.files_in("preview");
+    assert!(
+        files.iter().any(|f| f.contains("bob_example.org")),
+        "{files:?}"
+    );
+    assert!(
+        !files.iter().any(|f| f.contains("ann_")),
+        "Ann was mailed: {files:?}"
+    );
+}
+
+/// A row with fewer fields than the header is a reader with the missing
+/// trailing fields empty, as Python's csv.DictReader reads it.
+#[test]
+fn a_row_with_only_an_address_is_a_reader() {
+    let p = Project::sample();
+    p.write(
+        "subscribers.example.csv",
+        "email,name,status\nann@example.org,Ann,\nzed@example.net\n",
+    );
+    p.dry_run("preview").success().stdout_has("2 ");
+    assert!(
+        p.files_in("preview")
+            .iter()
+            .any(|f| f.contains("zed_example.net"))
+    );
+    p.bulletin(&["unsubscribe", "zed@example.net"])
+        .success()
+        .stdout_has("zed@example.net unsubscribed");
+    assert_eq!(
+        rows(&p),
+        vec![
+            vec!["ann@example.org", "Ann", ""],
+            vec!["zed@example.net", "", "unsubscribed"],
+        ]
+    );
+}
+
+/// A rewrite keeps the list's mode and owner, and the next command that
+/// takes the lock removes what a killed rewrite left.
+#[test]
+fn a_rewrite_keeps_the_lists_mode_and_owner_and_clears_a_killed_rewrites_leftover() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let p = Project::sample();
+    let list = p.path("subscribers.example.csv");
+    std::fs::set_permissions(&list, std::fs::Permissions::from_mode(0o664)).expect("chmod");
+    // As root (CI), the owner can be someone else's: the rewrite keeps it.
+    let nobody = 65534;
+    let as_root = std::os::unix::fs::chown(&list, Some(nobody), Some(nobody)).is_ok();
+    p.write(".subscribers.example.csv.rewrite-killed", "half a list");
+    p.bulletin(&["unsubscribe", "bob@example.org"]).success();
+    let meta = std::fs::metadata(&list).expect("meta");
+    assert_eq!(meta.mode() & 0o7777, 0o664);
+    if as_root {
+        assert_eq!((meta.uid(), meta.gid()), (nobody, nobody));
+    }
+    assert!(
+        !p.top_level().iter().any(|f| f.contains(".rewrite-")),
+        "{:?}",
+        p.top_level()
+    );
+}
+
+/// Windows line ends (every Excel and Mailchimp export), a BOM, blank
+/// lines and quoted line breaks: every message names the right line.
+#[test]
+fn errors_name_the_right_line_in_a_crlf_list_with_a_bom() {
+    let p = Project::sample();
+    p.write(
+        "subscribers.example.csv",
+        "\u{feff}email,name,status,note\r\nann@example.org,Ann,,\"two\r\nlines\"\r\n\r\nbob@example.org,Bob,,\r\nnot-an-address,X,,\r\n",
+    );
+    p.dry_run("preview")
+        .failure()
+        .stderr_has("subscribers.example.csv:6: \"not-an-address\" is not an email address");
+    p.bulletin(&["check", "--issue", "issues/2022-08-01.toml"])
+        .failure()
+        .stderr_has("subscribers.example.csv:6:");
+    p.write(
+        "import.csv",
+        "email,name\r\nok@example.org,A\r\n\r\nbad,B\r\n",
+    );
+    p.bulletin(&["subscribe", "--from", "import.csv"])
+        .failure()
+        .stderr_has("import.csv:4:");
+}
+
+/// A value that starts with `'` before a formula character, as a person
+/// typed it, reads back as typed.
+#[test]
+fn a_name_typed_with_a_leading_quote_reads_back_as_typed() {
+    let p = Project::sample();
+    p.bulletin(&["subscribe", "q@example.org", "--name", "'=x"])
+        .success();
+    p.bulletin(&["list", "--all"])
+        .success()
+        .stdout_has("q@example.org\t'=x\tsubscribed");
+}
