@@ -170,6 +170,9 @@ pub struct Refused {
 #[derive(Debug, Default)]
 pub struct Breaker {
     streak: std::sync::Mutex<(String, Vec<Refused>)>,
+    /// Whether `streak` holds anyone: every delivery asks, and at
+    /// thousands a second a lock each time would be contended for nothing.
+    counting: AtomicBool,
 }
 
 impl Breaker {
@@ -180,15 +183,18 @@ impl Breaker {
             *streak = (pattern, Vec::new());
         }
         streak.1.push(reader);
+        self.counting.store(true, Ordering::Relaxed);
         (streak.1.len() >= BREAKER).then(|| std::mem::take(&mut streak.1))
     }
 
     /// A delivery: the sender and the message are fine after all.
     pub fn delivered(&self) {
-        let mut streak = self.streak.lock().unwrap_or_else(|e| e.into_inner());
-        if !streak.1.is_empty() {
-            *streak = Default::default();
+        if !self.counting.load(Ordering::Relaxed) {
+            return;
         }
+        let mut streak = self.streak.lock().unwrap_or_else(|e| e.into_inner());
+        *streak = Default::default();
+        self.counting.store(false, Ordering::Relaxed);
     }
 }
 
