@@ -514,8 +514,8 @@ impl Worker {
                     return self.finish(&job, Status::Failed, Some(code), detail, &id);
                 };
                 self.queue.stop();
-                // The earlier ones were logged `failed`; these later rows
-                // win, so the next run sends to them again.
+                // The earlier ones were logged `failed` (and counted so);
+                // these later rows win, so the next run sends to them again.
                 let rows = streak
                     .iter()
                     .map(|r| Row {

@@ -169,22 +169,43 @@ pub struct Refused {
 /// again is the sender's problem, not each reader's.
 #[derive(Debug, Default)]
 pub struct Breaker {
-    streak: std::sync::Mutex<(String, Vec<Refused>)>,
+    streak: std::sync::Mutex<Streak>,
     /// Whether `streak` holds anyone: every delivery asks, and at
     /// thousands a second a lock each time would be contended for nothing.
     counting: AtomicBool,
 }
 
+#[derive(Debug, Default)]
+struct Streak {
+    pattern: String,
+    readers: Vec<Refused>,
+    /// The breaker tripped on `pattern`: readers still in flight that get
+    /// the same reply are not `failed` either.
+    tripped: bool,
+}
+
 impl Breaker {
-    /// Counts a suspect refusal; returns the whole streak when it trips.
+    /// Counts a suspect refusal. Returns the readers to make due again
+    /// when it trips: the whole streak, and after that each one more
+    /// refused with the same reply.
     pub fn refused(&self, pattern: String, reader: Refused) -> Option<Vec<Refused>> {
         let mut streak = self.streak.lock().unwrap_or_else(|e| e.into_inner());
-        if streak.0 != pattern {
-            *streak = (pattern, Vec::new());
+        if streak.tripped && streak.pattern == pattern {
+            return Some(vec![reader]);
         }
-        streak.1.push(reader);
+        if streak.pattern != pattern || streak.tripped {
+            *streak = Streak {
+                pattern,
+                ..Streak::default()
+            };
+        }
+        streak.readers.push(reader);
         self.counting.store(true, Ordering::Relaxed);
-        (streak.1.len() >= BREAKER).then(|| std::mem::take(&mut streak.1))
+        if streak.readers.len() < BREAKER {
+            return None;
+        }
+        streak.tripped = true;
+        Some(std::mem::take(&mut streak.readers))
     }
 
     /// A delivery: the sender and the message are fine after all.
@@ -193,8 +214,10 @@ impl Breaker {
             return;
         }
         let mut streak = self.streak.lock().unwrap_or_else(|e| e.into_inner());
-        *streak = Default::default();
-        self.counting.store(false, Ordering::Relaxed);
+        if !streak.tripped {
+            *streak = Streak::default();
+            self.counting.store(false, Ordering::Relaxed);
+        }
     }
 }
 
@@ -428,6 +451,12 @@ mod tests {
             .expect("trips at the fifth");
         assert_eq!(tripped.len(), BREAKER);
         assert_eq!(tripped[BREAKER - 1], reader(7));
+        // A reader still in flight with the same reply is not blamed either.
+        breaker.delivered();
+        assert_eq!(
+            breaker.refused(pattern(8), reader(8)),
+            Some(vec![reader(8)])
+        );
     }
 
     #[test]

@@ -131,24 +131,36 @@ fn a_refused_greeting_or_ehlo_stops_the_run_and_names_the_stage() {
 /// makes them due again.
 #[test]
 fn the_same_ambiguous_refusal_for_five_readers_in_a_row_stops_the_run() {
-    let server = Scripted::start(Offer::default(), |c, to| {
-        (c == Cmd::Dot).then(|| Act::Owned(format!("554 Message rejected for <{to}>")))
-    });
-    let p = Project::sample();
-    p.with_readers(200)
-        .with_server(server.port, "", "concurrency = 1");
-    let run = p.send(&[]);
-    run.failure()
-        .stderr_has("5 readers in a row were refused with the same reply");
-    assert_eq!(sending_rows(&p), 5);
-    assert!(p.final_statuses().values().all(|s| s == "deferred"));
+    for concurrency in [1, 4] {
+        let server = Scripted::start(Offer::default(), |c, to| {
+            (c == Cmd::Dot).then(|| Act::Owned(format!("554 Message rejected for <{to}>")))
+        });
+        let p = Project::sample();
+        p.with_readers(200)
+            .with_server(server.port, "", &format!("concurrency = {concurrency}"));
+        let run = p.send(&[]);
+        run.failure()
+            .stderr_has("5 readers in a row were refused with the same reply");
+        let attempts = sending_rows(&p);
+        if concurrency == 1 {
+            assert_eq!(attempts, 5);
+        } else {
+            // The five, and at most the others then in flight.
+            assert!((5..5 + concurrency).contains(&attempts), "{attempts}");
+        }
+        assert!(
+            p.final_statuses().values().all(|s| s == "deferred"),
+            "concurrency {concurrency}: {:?}",
+            statuses(&p)
+        );
 
-    let good = Scripted::accepting();
-    repoint(&p, server.port, good.port);
-    p.send(&[]).success().stdout_has("sent:         200");
-    let got = good.delivered();
-    assert_eq!(got.len(), 200);
-    assert_eq!(got.iter().collect::<BTreeSet<_>>().len(), 200);
+        let good = Scripted::accepting();
+        repoint(&p, server.port, good.port);
+        p.send(&[]).success().stdout_has("sent:         200");
+        let got = good.delivered();
+        assert_eq!(got.len(), 200);
+        assert_eq!(got.iter().collect::<BTreeSet<_>>().len(), 200);
+    }
 }
 
 /// A reader whose own mailbox is refused is `failed`, even among readers
