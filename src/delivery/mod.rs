@@ -533,6 +533,11 @@ impl Worker {
                 self.recorder.submit(rows)?;
                 let earlier = streak.len() as u64 - 1;
                 self.tally.unfail(earlier, streak.len() as u64);
+                if streak.len() < policy::BREAKER {
+                    // A reader in flight when the breaker tripped: the
+                    // worker that tripped it reports the stop.
+                    return Ok(());
+                }
                 Err(Stop::Breaker(streak.len(), detail))
             }
             Verdict::Unknown { detail } => {

@@ -167,6 +167,9 @@ fn session(
     stop: &AtomicBool,
 ) -> std::io::Result<()> {
     stream.set_nonblocking(false)?;
+    // Pipelined replies are small writes in a row: without this, Nagle
+    // holds each for the client's delayed ACK (~40 ms a message).
+    stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(Duration::from_millis(200)))?;
     let mut out = stream.try_clone()?;
     let mut reader = BufReader::new(stream);

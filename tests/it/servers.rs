@@ -33,6 +33,29 @@ fn wait_listening(port: u16, child: &mut Child) {
     }
 }
 
+/// A self-signed certificate for localhost and 127.0.0.1 in `dir`, as
+/// rustls takes it (basicConstraints CA:FALSE): (certificate, key).
+fn test_certificate(dir: &Path) -> (PathBuf, PathBuf) {
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    let status = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(status.success(), "openssl failed");
+    (cert, key)
+}
+
 /// One message as a server received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Received {
@@ -159,23 +182,7 @@ impl PySmtp {
     /// `mode` is "starttls" or "tls"; AUTH is required.
     pub fn start(mode: &str) -> Self {
         let out = tempfile::tempdir().expect("out dir");
-        let cert = out.path().join("cert.pem");
-        let key = out.path().join("key.pem");
-        let status = Command::new("openssl")
-            .args([
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            ])
-            .args(["-subj", "/CN=localhost"])
-            .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .stderr(Stdio::null())
-            .status()
-            .expect("openssl");
-        assert!(status.success(), "openssl failed");
+        let (cert, key) = test_certificate(out.path());
         let mails = out.path().join("mail");
         std::fs::create_dir(&mails).expect("mkdir");
         let mut child = Command::new("python3")
@@ -270,23 +277,7 @@ impl Postfix {
         };
         chown(&d.join("data"), "postfix");
         chown(&d.join("mail"), "nobody");
-        let cert = d.join("cert.pem");
-        let key = d.join("key.pem");
-        let status = Command::new("openssl")
-            .args([
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            ])
-            .args(["-subj", "/CN=localhost"])
-            .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .stderr(Stdio::null())
-            .status()
-            .expect("openssl");
-        assert!(status.success());
+        let (cert, key) = test_certificate(d);
         let port = free_port();
         let d_s = d.display();
         std::fs::write(
