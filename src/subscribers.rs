@@ -284,6 +284,8 @@ pub struct Lines<R> {
     start: u64,
     /// The line `start` is on, 1-based.
     line: u64,
+    /// Off for a pass that asks no line numbers: nothing is kept then.
+    counting: bool,
 }
 
 impl<R: Read> Lines<R> {
@@ -294,7 +296,16 @@ impl<R: Read> Lines<R> {
             at: 0,
             start: 0,
             line: 1,
+            counting: true,
         }
+    }
+
+    /// For a pass that will never call `line_at`: without this, every byte
+    /// read would be kept for a count nobody asks for.
+    pub fn stop_counting(&mut self) {
+        self.counting = false;
+        self.seen = Vec::new();
+        self.at = 0;
     }
 
     /// The line of the record csv says starts at byte `byte`. Calls must
@@ -323,7 +334,9 @@ impl<R: Read> Lines<R> {
 impl<R: Read> Read for Lines<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.seen.extend_from_slice(&buf[..n]);
+        if self.counting {
+            self.seen.extend_from_slice(&buf[..n]);
+        }
         Ok(n)
     }
 }
@@ -386,6 +399,7 @@ impl SubscriberFile {
                 .map(str::trim)
                 .unwrap_or("")
         }
+        self.reader.get_mut().stop_counting();
         let mut record = csv::ByteRecord::new();
         loop {
             match self.reader.read_byte_record(&mut record) {
@@ -518,6 +532,30 @@ mod tests {
             lines,
             vec![(2, true), (4, true), (6, false), (7, true), (9, true)]
         );
+    }
+
+    #[test]
+    fn a_pass_without_line_numbers_keeps_nothing_of_what_it_read() {
+        let mut lines = Lines::new(&[b'x'; 1 << 20][..]);
+        lines.stop_counting();
+        let mut sink = Vec::new();
+        std::io::copy(&mut lines, &mut sink).expect("read");
+        assert_eq!(sink.len(), 1 << 20);
+        assert!(lines.seen.capacity() == 0);
+        // While counting, what was counted is let go as it goes.
+        let text = "a\n".repeat(1 << 18);
+        let mut lines = Lines::new(text.as_bytes());
+        let mut buf = [0u8; 4096];
+        let mut read = 0u64;
+        loop {
+            let n = lines.read(&mut buf).expect("read");
+            if n == 0 {
+                break;
+            }
+            read += n as u64;
+            assert_eq!(lines.line_at(read), read / 2 + 1);
+            assert!(lines.seen.len() <= (1 << 17) + 4096, "{}", lines.seen.len());
+        }
     }
 
     #[test]
