@@ -42,7 +42,7 @@ fn hot_paths(c: &mut Criterion) {
                 email: black_box(&email),
                 name: None,
             };
-            template.build(to, date).expect("build").formatted()
+            template.build(to, date).expect("build")
         })
     });
 

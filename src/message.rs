@@ -5,7 +5,6 @@ use std::time::SystemTime;
 
 use hmac::Mac;
 use lettre::Message;
-use lettre::message::dkim::DkimConfig;
 use lettre::message::header::{
     ContentTransferEncoding, ContentType, Header, HeaderName, HeaderValue,
 };
@@ -13,6 +12,7 @@ use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use sha2::{Digest, Sha256};
 
 use crate::config::Newsletter;
+use crate::dkim::Signer;
 use crate::domain::Line;
 use crate::render::{LINK, Part, Rendered, html_attr};
 use crate::subscribers::Email;
@@ -91,10 +91,10 @@ fn list_id_value(newsletter: &Newsletter) -> String {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("cannot build the message to {to}: {source}")]
+#[error("cannot build the message to {to}: {why}")]
 pub struct MessageError {
     to: String,
-    source: lettre::error::Error,
+    why: String,
 }
 
 /// A part's bytes, quoted-printable encoded once per issue around the
@@ -146,7 +146,7 @@ pub struct Template {
     text: Encoded,
     html: Encoded,
     unsubscribe: Option<Unsubscriber>,
-    dkim: Option<DkimConfig>,
+    dkim: Option<Signer>,
     /// What readers get, as `fingerprint`: part of every Message-ID, so an
     /// edited issue sent with `--force` gets new ids.
     fingerprint: String,
@@ -159,7 +159,7 @@ impl Template {
         issue_id: &str,
         parts: &Rendered,
         unsubscribe: Option<Unsubscriber>,
-        dkim: Option<DkimConfig>,
+        dkim: Option<Signer>,
     ) -> Self {
         // One boundary per issue, fixed so the bytes are reproducible
         // (lettre's own is random); the parts are the same for every reader.
@@ -250,8 +250,9 @@ impl Template {
         self.unsubscribe.as_ref().map(|u| u.url(email))
     }
 
-    /// The message for one reader, DKIM-signed when configured.
-    pub fn build(&self, to: Recipient<'_>, date: SystemTime) -> Result<Message, MessageError> {
+    /// The message for one reader as bytes for the wire, DKIM-signed when
+    /// configured.
+    pub fn build(&self, to: Recipient<'_>, date: SystemTime) -> Result<Vec<u8>, MessageError> {
         self.build_with_id(to, date, self.message_id(to.email))
     }
 
@@ -261,7 +262,7 @@ impl Template {
         to: Recipient<'_>,
         date: SystemTime,
         id: String,
-    ) -> Result<Message, MessageError> {
+    ) -> Result<Vec<u8>, MessageError> {
         // Addresses in headers as on the wire: an international domain as
         // its A-label, which every client shows and every server takes.
         let mut from = self.from.clone();
@@ -300,14 +301,20 @@ impl Template {
                     .content_type(ContentType::TEXT_HTML)
                     .body(self.html.body(&html_attr(&url))),
             );
-        let mut message = builder.multipart(body).map_err(|source| MessageError {
-            to: to.email.to_string(),
-            source,
-        })?;
-        if let Some(dkim) = &self.dkim {
-            message.sign(dkim);
+        let bytes = builder
+            .multipart(body)
+            .map_err(|e| MessageError {
+                to: to.email.to_string(),
+                why: e.to_string(),
+            })?
+            .formatted();
+        match &self.dkim {
+            Some(signer) => signer.sign(&bytes, date).map_err(|why| MessageError {
+                to: to.email.to_string(),
+                why,
+            }),
+            None => Ok(bytes),
         }
-        Ok(message)
     }
 }
 

@@ -55,7 +55,7 @@ pub fn prepare(
     let unsubscribe = Unsubscriber::from_config(config, need_secret)?;
     let parts = render::render(&config.newsletter, issue, unsubscribe.is_some())?;
     let dkim = match &config.dkim {
-        Some(settings) => Some(crate::dkim::load(settings, unsubscribe.is_some())?),
+        Some(settings) => Some(crate::dkim::load(settings)?),
         None => None,
     };
     let template = Template::new(&config.newsletter, &issue.id, &parts, unsubscribe, dkim);

@@ -53,7 +53,7 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
                     email: &s.email,
                     name: s.name.as_ref(),
                 };
-                let bytes = template.build(to, date)?.formatted();
+                let bytes = template.build(to, date)?;
                 tally.due += 1;
                 if tally.due == 1 {
                     write_previews(&template.unsubscribe_url(&s.email).unwrap_or_default())?;

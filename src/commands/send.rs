@@ -80,7 +80,7 @@ async fn test_copy(ctx: &Context, run: &Run, address: &str) -> anyhow::Result<Ou
     // A new id for every test copy: a receiver that saw one id before
     // (an earlier copy, or the reader's real one) may drop the message.
     let id = ctx.template.test_copy_id(&email);
-    let bytes = ctx.template.build_with_id(to, ctx.date, id)?.formatted();
+    let bytes = ctx.template.build_with_id(to, ctx.date, id)?;
     let mut conn = ctx.server.connect().await.map_err(|f| match f {
         Failure::Unreachable { detail } => anyhow::anyhow!("{detail}"),
         f => anyhow::anyhow!("{}: {f}", ctx.server.describe()),

@@ -346,10 +346,7 @@ fn build(ctx: &Context, sub: &Subscriber) -> Result<Vec<u8>, String> {
         email: &sub.email,
         name: sub.name.as_ref(),
     };
-    ctx.template
-        .build(to, ctx.date)
-        .map(|m| m.formatted())
-        .map_err(|e| e.to_string())
+    ctx.template.build(to, ctx.date).map_err(|e| e.to_string())
 }
 
 struct Worker {

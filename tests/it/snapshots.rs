@@ -66,8 +66,7 @@ fn sample_issue_eml_for_a_reader_with_a_non_ascii_name() {
     let unsub = Some(unsubscriber(&config));
     let eml = Template::new(&config.newsletter, &issue.id, &parts, unsub, None)
         .build(to, date)
-        .expect("build")
-        .formatted();
+        .expect("build");
     let eml = String::from_utf8(eml).expect("7-bit");
     insta::assert_snapshot!("sample_eml", eml.replace("\r\n", "\n"));
 }
