@@ -1,6 +1,7 @@
-//! One SMTP connection of our own: TCP with TCP_NODELAY, STARTTLS or TLS,
-//! AUTH, then one message at a time, every exchange under our own timeout
-//! (lettre's covers only the TCP connect). Every failure says at which
+//! One SMTP connection of our own: TCP with TCP_NODELAY, then TLS of our
+//! own (implicit, or after STARTTLS), AUTH, then one message at a time,
+//! pipelined and written in one go whether or not TLS is on; every
+//! exchange under our own timeout (lettre's covers only the TCP connect). Every failure says at which
 //! stage of the session it came, so the policy can tell a reader's
 //! problem from the sender's or the relay's.
 
@@ -15,14 +16,16 @@ use std::time::Duration;
 
 use lettre::Address;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{
-    AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
-};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailParameter};
 use secrecy::{ExposeSecret, SecretString};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
 
 use crate::config::{Security, Smtp};
 
@@ -142,13 +145,96 @@ fn io_reason(err: &(dyn std::error::Error + 'static)) -> String {
     err.to_string()
 }
 
+/// The TLS set-up: the system's root certificates plus `tls_ca_file`,
+/// certificates always verified, rustls with ring.
+fn tls_connector(smtp: &Smtp) -> anyhow::Result<(TlsConnector, ServerName<'static>)> {
+    let mut roots = rustls::RootCertStore::empty();
+    // A system store that cannot be read in part still leaves the rest,
+    // and `tls_ca_file` may be all a private relay needs.
+    let native = rustls_native_certs::load_native_certs();
+    roots.add_parsable_certificates(native.certs);
+    if let Some(ca) = &smtp.tls_ca_file {
+        let pem = std::fs::read(ca)
+            .map_err(|e| anyhow::anyhow!("{}: cannot read the CA certificate: {e}", ca.display()))?;
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<_, _>>()
+            .map_err(|e| anyhow::anyhow!("{}: not a PEM certificate: {e}", ca.display()))?;
+        if certs.is_empty() {
+            anyhow::bail!("{}: holds no PEM certificate", ca.display());
+        }
+        for cert in certs {
+            roots
+                .add(cert)
+                .map_err(|e| anyhow::anyhow!("{}: not a usable certificate: {e}", ca.display()))?;
+        }
+    }
+    if roots.is_empty() {
+        anyhow::bail!("no root certificates: the system has none, and [smtp] has no tls_ca_file");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = ServerName::try_from(smtp.host.clone())
+        .map_err(|e| anyhow::anyhow!("[smtp] host {:?} is not a server name: {e}", smtp.host))?;
+    Ok((TlsConnector::from(Arc::new(config)), name))
+}
+
+/// A reply read off the wire by hand, before lettre takes over (the
+/// plaintext part of a STARTTLS session): its code, its lines, and its
+/// bytes as received.
+struct RawReply {
+    code: u16,
+    lines: Vec<String>,
+    bytes: Vec<u8>,
+}
+
+/// Reads one reply, however many lines it has. Nothing may follow it: the
+/// server speaks only when spoken to, and bytes injected after a STARTTLS
+/// reply (CVE-2011-0411) must not pass for TLS data. They make the reply
+/// unreadable here instead, and the connection fails.
+async fn read_raw_reply(tcp: &mut TcpStream) -> io::Result<RawReply> {
+    let mut bytes = Vec::with_capacity(512);
+    let mut chunk = [0u8; 1024];
+    loop {
+        let n = tcp.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        bytes.extend_from_slice(&chunk[..n]);
+        if bytes.len() > 64 * 1024 {
+            return Err(io::Error::other("a reply of more than 64 KiB"));
+        }
+        if !bytes.ends_with(b"\n") {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let lines: Vec<&str> = text.lines().collect();
+        let Some(last) = lines.last() else { continue };
+        // The last line of a reply has a space (or nothing) after its code.
+        if last.len() >= 3 && last.as_bytes().get(3).is_none_or(|b| *b == b' ') {
+            let code = last[..3]
+                .parse()
+                .map_err(|_| io::Error::other(format!("not an SMTP reply: {last:?}")))?;
+            let lines = lines
+                .iter()
+                .map(|l| l.get(4..).unwrap_or("").trim_end().to_owned())
+                .collect();
+            return Ok(RawReply { code, lines, bytes });
+        }
+    }
+}
+
 /// Where and how to connect, checked once before a run starts.
 pub struct Server {
     host: String,
     port: u16,
     security: Security,
     credentials: Option<Credentials>,
-    tls: Option<TlsParameters>,
+    /// One TLS configuration for every connection of the run, so that
+    /// later handshakes resume the first one's session.
+    tls: Option<(TlsConnector, ServerName<'static>)>,
     /// Bounds the connect and every command's reply.
     timeout: Duration,
     /// Bounds the reply to the final dot (RFC 5321 4.5.3.2: 10 minutes).
@@ -201,19 +287,7 @@ impl Server {
         };
         let tls = match smtp.security {
             Security::None => None,
-            Security::Starttls | Security::Tls => {
-                let mut builder = TlsParameters::builder(smtp.host.clone());
-                if let Some(ca) = &smtp.tls_ca_file {
-                    let pem = std::fs::read(ca).map_err(|e| {
-                        anyhow::anyhow!("{}: cannot read the CA certificate: {e}", ca.display())
-                    })?;
-                    let cert = Certificate::from_pem(&pem).map_err(|e| {
-                        anyhow::anyhow!("{}: not a PEM certificate: {e}", ca.display())
-                    })?;
-                    builder = builder.add_root_certificate(cert);
-                }
-                Some(builder.build()?)
-            }
+            Security::Starttls | Security::Tls => Some(tls_connector(smtp)?),
         };
         Ok(Self {
             host: smtp.host.clone(),
@@ -267,93 +341,123 @@ impl Server {
         self.timed(stage, self.timeout, fut).await
     }
 
-    pub async fn connect(&self) -> Result<Connection, Failure> {
-        let mut raw = None;
-        let mut conn = match (self.security, &self.tls) {
-            (Security::Tls, Some(tls)) => {
-                // Implicit TLS: lettre opens this socket itself, so it runs
-                // without TCP_NODELAY; STARTTLS on 587 is the faster path.
-                let connect = AsyncSmtpConnection::connect_tokio1(
-                    (self.host.as_str(), self.port),
-                    Some(self.timeout),
-                    &self.hello,
-                    Some(tls.clone()),
-                    None,
-                );
-                match tokio::time::timeout(self.timeout, connect).await {
-                    Ok(Ok(conn)) => conn,
-                    // A reply is the greeting's or EHLO's; anything else
-                    // (refused, no such host, the TLS handshake) means
-                    // there is no connection to speak of.
-                    Ok(Err(e)) => match Failure::from_lettre(&e, Stage::Greeting) {
-                        reply @ Failure::Reply { .. } => return Err(reply),
-                        _ => return Err(self.unreachable(io_reason(&e))),
-                    },
-                    Err(_) => return Err(self.unreachable("timed out")),
-                }
+    /// A reply read by hand, under the command timeout; a refusal is a
+    /// `Reply` at `stage`.
+    async fn raw_exchange(
+        &self,
+        tcp: &mut TcpStream,
+        stage: Stage,
+        command: Option<&str>,
+        expect: u16,
+    ) -> Result<RawReply, Failure> {
+        let exchange = async {
+            if let Some(command) = command {
+                tcp.write_all(command.as_bytes()).await?;
             }
-            _ => {
-                let tcp = tokio::time::timeout(
-                    self.timeout,
-                    TcpStream::connect((self.host.as_str(), self.port)),
-                )
-                .await
-                .map_err(|_| self.unreachable("timed out"))?
-                .map_err(|e| self.unreachable(io_reason(&e)))?;
-                // lettre writes a message's end `.` as its own small write,
-                // which Nagle holds for the peer's delayed ACK (~40 ms).
-                tcp.set_nodelay(true)
-                    .map_err(|e| self.unreachable(io_reason(&e)))?;
-                let (stream, writer) = WriteBehind::new(tcp);
-                let connected = self
-                    .reply(
-                        Stage::Greeting,
-                        AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello),
-                    )
-                    .await;
-                // lettre reads the greeting, then sends EHLO: whether it
-                // wrote anything says which of the two failed.
-                let conn = connected.map_err(|f| match (f, writer.wrote()) {
-                    (Failure::Reply { code, text, .. }, true) => Failure::Reply {
-                        stage: Stage::Ehlo,
-                        code,
-                        text,
-                    },
-                    (Failure::Dropped { detail, .. }, true) => Failure::Dropped {
-                        stage: Stage::Ehlo,
-                        detail: detail.replace("the greeting", "EHLO"),
-                    },
-                    (f, _) => f,
-                })?;
-                raw = Some(writer);
-                conn
-            }
+            read_raw_reply(tcp).await
         };
-        if let (Security::Starttls, Some(tls)) = (self.security, &self.tls) {
-            // Below TLS, the raw buffer would bypass encryption.
-            raw = None;
-            if !conn.can_starttls() {
-                return Err(Failure::Fatal {
-                    detail: format!("{} does not offer STARTTLS", self.describe()),
-                });
-            }
-            match tokio::time::timeout(self.timeout, conn.starttls(tls.clone(), &self.hello)).await
-            {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) if e.is_tls() => {
-                    return Err(
-                        self.unreachable(format!("TLS handshake failed: {}", io_reason(&e)))
-                    );
-                }
-                Ok(Err(e)) => return Err(Failure::from_lettre(&e, Stage::Starttls)),
-                Err(_) => {
-                    return Err(Failure::Dropped {
-                        stage: Stage::Starttls,
-                        detail: format!("no reply to STARTTLS within {}s", self.timeout.as_secs()),
-                    });
-                }
-            }
+        let reply = tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| Failure::Dropped {
+                stage,
+                detail: format!("no reply to {stage} within {}s", self.timeout.as_secs()),
+            })?
+            .map_err(|e| Failure::Dropped {
+                stage,
+                detail: format!("{stage}: {}", io_reason(&e)),
+            })?;
+        if reply.code != expect {
+            return Err(Failure::Reply {
+                stage,
+                code: reply.code,
+                text: reply.lines.join(" "),
+            });
         }
+        Ok(reply)
+    }
+
+    /// The plaintext start of a STARTTLS session, by hand: the greeting,
+    /// EHLO, STARTTLS. Returns the greeting's bytes, which lettre is given
+    /// to read again once TLS is up, as if the session began there (it
+    /// then sends EHLO again, over TLS, as RFC 3207 asks).
+    async fn starttls_preamble(&self, tcp: &mut TcpStream) -> Result<Vec<u8>, Failure> {
+        let greeting = self.raw_exchange(tcp, Stage::Greeting, None, 220).await?;
+        let hello = format!("EHLO {}\r\n", self.hello);
+        let ehlo = self.raw_exchange(tcp, Stage::Ehlo, Some(&hello), 250).await?;
+        if !ehlo
+            .lines
+            .iter()
+            .any(|l| l.trim().eq_ignore_ascii_case("STARTTLS"))
+        {
+            return Err(Failure::Fatal {
+                detail: format!("{} does not offer STARTTLS", self.describe()),
+            });
+        }
+        self.raw_exchange(tcp, Stage::Starttls, Some("STARTTLS\r\n"), 220)
+            .await?;
+        Ok(greeting.bytes)
+    }
+
+    /// TCP with TCP_NODELAY: lettre writes small pieces, which Nagle would
+    /// hold for the peer's delayed ACK (~40 ms a message).
+    async fn tcp(&self) -> Result<TcpStream, Failure> {
+        let tcp = tokio::time::timeout(
+            self.timeout,
+            TcpStream::connect((self.host.as_str(), self.port)),
+        )
+        .await
+        .map_err(|_| self.unreachable("timed out"))?
+        .map_err(|e| self.unreachable(io_reason(&e)))?;
+        tcp.set_nodelay(true)
+            .map_err(|e| self.unreachable(io_reason(&e)))?;
+        Ok(tcp)
+    }
+
+    /// The TLS handshake, certificate verified; a failure means there is
+    /// no connection to speak of.
+    async fn handshake(
+        &self,
+        tcp: TcpStream,
+        (connector, name): &(TlsConnector, ServerName<'static>),
+    ) -> Result<Stream, Failure> {
+        match tokio::time::timeout(self.timeout, connector.connect(name.clone(), tcp)).await {
+            Ok(Ok(tls)) => Ok(Stream::Tls(Box::new(tls))),
+            Ok(Err(e)) => Err(self.unreachable(format!("TLS handshake failed: {}", io_reason(&e)))),
+            Err(_) => Err(self.unreachable("TLS handshake timed out")),
+        }
+    }
+
+    pub async fn connect(&self) -> Result<Connection, Failure> {
+        let mut tcp = self.tcp().await?;
+        let (stream, preface) = match (self.security, &self.tls) {
+            (Security::Tls, Some(tls)) => (self.handshake(tcp, tls).await?, Vec::new()),
+            (Security::Starttls, Some(tls)) => {
+                let greeting = self.starttls_preamble(&mut tcp).await?;
+                (self.handshake(tcp, tls).await?, greeting)
+            }
+            _ => (Stream::Plain(tcp), Vec::new()),
+        };
+        let (stream, writer) = WriteBehind::new(stream, preface);
+        let connected = self
+            .reply(
+                Stage::Greeting,
+                AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello),
+            )
+            .await;
+        // lettre reads the greeting, then sends EHLO: whether it wrote
+        // anything says which of the two failed.
+        let mut conn = connected.map_err(|f| match (f, writer.wrote()) {
+            (Failure::Reply { code, text, .. }, true) => Failure::Reply {
+                stage: Stage::Ehlo,
+                code,
+                text,
+            },
+            (Failure::Dropped { detail, .. }, true) => Failure::Dropped {
+                stage: Stage::Ehlo,
+                detail: detail.replace("the greeting", "EHLO"),
+            },
+            (f, _) => f,
+        })?;
         if let Some(credentials) = &self.credentials {
             self.reply(
                 Stage::Auth,
@@ -364,7 +468,7 @@ impl Server {
         let smtputf8 = conn.server_info().supports_feature(Extension::SmtpUtfEight);
         let mut connection = Connection {
             conn,
-            raw,
+            raw: writer,
             pipelining: false,
             smtputf8,
         };
@@ -376,10 +480,10 @@ impl Server {
 /// An open, ready connection.
 pub struct Connection {
     conn: AsyncSmtpConnection,
-    /// Direct access below lettre, on plaintext connections only (TLS sits
-    /// between lettre and the socket otherwise): the data phase is written
-    /// here, dot-stuffed by us in one pass instead of lettre's byte loop.
-    raw: Option<RawWriter>,
+    /// Direct access below lettre (and above TLS): pipelined commands and
+    /// the data phase are written here, the message dot-stuffed by us in
+    /// one pass instead of lettre's byte loop.
+    raw: RawWriter,
     /// The server advertised PIPELINING (RFC 2920): MAIL, RCPT and DATA go
     /// out together and their replies are read after.
     pipelining: bool,
@@ -392,10 +496,8 @@ impl Connection {
     /// Asks the server again for its extensions (lettre keeps only those
     /// it knows, and PIPELINING is not one of them).
     async fn probe_pipelining(&mut self, server: &Server) -> Result<(), Failure> {
-        let Some(raw) = &self.raw else {
-            return Ok(());
-        };
-        raw.push(format!("EHLO {}\r\n", server.hello).as_bytes());
+        self.raw
+            .push(format!("EHLO {}\r\n", server.hello).as_bytes());
         let reply = server.reply(Stage::Ehlo, self.conn.read_response()).await?;
         self.pipelining = reply
             .message()
@@ -444,9 +546,9 @@ impl Connection {
         };
         let mail = Mail::new(Some(from.clone()), parameters);
         let rcpt = Rcpt::new(to.clone(), vec![]);
-        let bytes = match (&self.raw, self.pipelining) {
-            (Some(raw), true) => {
-                raw.push(format!("{mail}{rcpt}{Data}").as_bytes());
+        let bytes = match self.pipelining {
+            true => {
+                self.raw.push(format!("{mail}{rcpt}{Data}").as_bytes());
                 let (mail_reply, built) = {
                     let mut first =
                         std::pin::pin!(server.reply(Stage::MailFrom, self.conn.read_response()));
@@ -468,10 +570,10 @@ impl Connection {
                     server.reply(Stage::Data, self.conn.read_response()).await,
                 ];
                 if let Some(failure) = replies.iter().find_map(|r| r.as_ref().err()) {
-                    if let (Ok(_), Some(raw)) = (&replies[2], &self.raw) {
+                    if replies[2].is_ok() {
                         // The server took DATA despite an earlier refusal:
                         // end it empty, so nothing is delivered.
-                        raw.push(b".\r\n");
+                        self.raw.push(b".\r\n");
                         let _ = server
                             .reply(Stage::Message, self.conn.read_response())
                             .await;
@@ -482,7 +584,7 @@ impl Connection {
                 // the connection is dropped (the caller drops it on `Fatal`).
                 built.map_err(unbuilt)?
             }
-            _ => {
+            false => {
                 let bytes = message.await.map_err(unbuilt)?;
                 server
                     .reply(Stage::MailFrom, self.conn.command(mail))
@@ -500,27 +602,10 @@ impl Connection {
         // From here the message may reach the server: a lost reply is
         // `unknown`. The reply may take long (a relay that scans or queues
         // before answering): RFC 5321 allows it 10 minutes.
-        let reply = match &self.raw {
-            Some(raw) => {
-                raw.push_message(&bytes);
-                server
-                    .timed(
-                        Stage::Message,
-                        server.data_timeout,
-                        self.conn.read_response(),
-                    )
-                    .await
-            }
-            None => {
-                server
-                    .timed(
-                        Stage::Message,
-                        server.data_timeout,
-                        self.conn.message(&bytes),
-                    )
-                    .await
-            }
-        }?;
+        self.raw.push_message(&bytes);
+        let reply = server
+            .timed(Stage::Message, server.data_timeout, self.conn.read_response())
+            .await?;
         Ok(format!(
             "{} {}",
             u16::from(reply.code()),
@@ -585,7 +670,10 @@ impl RawWriter {
 /// instead of one per `write` call lettre makes.
 #[derive(Debug)]
 struct WriteBehind {
-    inner: TcpStream,
+    inner: Stream,
+    /// Bytes to hand the reader before any from `inner`: after STARTTLS,
+    /// the greeting once more, for lettre to start its session on.
+    preface: Vec<u8>,
     pending: Arc<Mutex<Vec<u8>>>,
     wrote: Arc<AtomicBool>,
     /// Bytes taken from `pending` and not yet accepted by the socket.
@@ -594,11 +682,12 @@ struct WriteBehind {
 }
 
 impl WriteBehind {
-    fn new(inner: TcpStream) -> (Self, RawWriter) {
+    fn new(inner: Stream, preface: Vec<u8>) -> (Self, RawWriter) {
         let pending = Arc::new(Mutex::new(Vec::with_capacity(64 * 1024)));
         let wrote = Arc::new(AtomicBool::new(false));
         let stream = Self {
             inner,
+            preface,
             pending: pending.clone(),
             wrote: wrote.clone(),
             out: Vec::with_capacity(64 * 1024),
@@ -620,7 +709,10 @@ impl WriteBehind {
             self.sent = 0;
             let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
             if pending.is_empty() {
-                return Poll::Ready(Ok(()));
+                drop(pending);
+                // TLS may hold records it could not write yet; plain TCP
+                // has nothing to flush.
+                return Pin::new(&mut self.inner).poll_flush(cx);
             }
             std::mem::swap(&mut self.out, &mut pending);
         }
@@ -670,12 +762,68 @@ impl AsyncRead for WriteBehind {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         ready!(self.poll_drain(cx))?;
+        if !self.preface.is_empty() {
+            let n = self.preface.len().min(buf.remaining());
+            buf.put_slice(&self.preface[..n]);
+            self.preface.drain(..n);
+            return Poll::Ready(Ok(()));
+        }
         Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
 impl AsyncTokioStream for WriteBehind {
     fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.peer_addr()
+        match &self.inner {
+            Stream::Plain(tcp) => tcp.peer_addr(),
+            Stream::Tls(tls) => tls.get_ref().0.peer_addr(),
+        }
+    }
+}
+
+/// The socket below `WriteBehind`: plain TCP, or TLS of our own over it.
+#[derive(Debug)]
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
     }
 }
