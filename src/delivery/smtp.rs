@@ -19,9 +19,9 @@ use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailParameter};
-use secrecy::{ExposeSecret, SecretString};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
+use secrecy::{ExposeSecret, SecretString};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -146,7 +146,7 @@ fn io_reason(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// The TLS set-up: the system's root certificates plus `tls_ca_file`,
-/// certificates always verified, rustls with ring.
+/// certificates always verified, rustls with AWS-LC (as DKIM).
 fn tls_connector(smtp: &Smtp) -> anyhow::Result<(TlsConnector, ServerName<'static>)> {
     let mut roots = rustls::RootCertStore::empty();
     // A system store that cannot be read in part still leaves the rest,
@@ -154,8 +154,9 @@ fn tls_connector(smtp: &Smtp) -> anyhow::Result<(TlsConnector, ServerName<'stati
     let native = rustls_native_certs::load_native_certs();
     roots.add_parsable_certificates(native.certs);
     if let Some(ca) = &smtp.tls_ca_file {
-        let pem = std::fs::read(ca)
-            .map_err(|e| anyhow::anyhow!("{}: cannot read the CA certificate: {e}", ca.display()))?;
+        let pem = std::fs::read(ca).map_err(|e| {
+            anyhow::anyhow!("{}: cannot read the CA certificate: {e}", ca.display())
+        })?;
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
             .collect::<Result<_, _>>()
             .map_err(|e| anyhow::anyhow!("{}: not a PEM certificate: {e}", ca.display()))?;
@@ -171,7 +172,7 @@ fn tls_connector(smtp: &Smtp) -> anyhow::Result<(TlsConnector, ServerName<'stati
     if roots.is_empty() {
         anyhow::bail!("no root certificates: the system has none, and [smtp] has no tls_ca_file");
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
@@ -383,7 +384,9 @@ impl Server {
     async fn starttls_preamble(&self, tcp: &mut TcpStream) -> Result<Vec<u8>, Failure> {
         let greeting = self.raw_exchange(tcp, Stage::Greeting, None, 220).await?;
         let hello = format!("EHLO {}\r\n", self.hello);
-        let ehlo = self.raw_exchange(tcp, Stage::Ehlo, Some(&hello), 250).await?;
+        let ehlo = self
+            .raw_exchange(tcp, Stage::Ehlo, Some(&hello), 250)
+            .await?;
         if !ehlo
             .lines
             .iter()
@@ -604,7 +607,11 @@ impl Connection {
         // before answering): RFC 5321 allows it 10 minutes.
         self.raw.push_message(&bytes);
         let reply = server
-            .timed(Stage::Message, server.data_timeout, self.conn.read_response())
+            .timed(
+                Stage::Message,
+                server.data_timeout,
+                self.conn.read_response(),
+            )
             .await?;
         Ok(format!(
             "{} {}",

@@ -9,4 +9,5 @@ mod send;
 mod servers;
 mod snapshots;
 mod subscribers;
+mod tls;
 mod util;

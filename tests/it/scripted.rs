@@ -54,6 +54,9 @@ pub struct Log {
     pub ehlo: Vec<String>,
     /// Every byte received, session after session.
     pub raw: Vec<u8>,
+    /// MAIL commands that arrived with the next command already behind
+    /// them: the client pipelined (RFC 2920).
+    pub pipelined: usize,
     pub sessions: usize,
 }
 
@@ -226,6 +229,9 @@ fn session(
                 act(&mut out, rule(Cmd::Ehlo, ""), &lines.join("\n"))?
             }
             "MAIL" => {
+                if !reader.buffer().is_empty() {
+                    log.lock().expect("log").pipelined += 1;
+                }
                 let from = arg_address(&text);
                 current = Some(Message {
                     mail_from: text[10..].trim().to_owned(),

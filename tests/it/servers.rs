@@ -219,6 +219,31 @@ impl PySmtp {
     pub fn received(&self) -> Vec<Received> {
         read_dump(&self.out.path().join("mail"), "X-Test-Rcpt:")
     }
+
+    /// Each message exactly as received, without the server's own
+    /// `X-Test-Rcpt:` lines.
+    pub fn raw_messages(&self) -> Vec<Vec<u8>> {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(self.out.path().join("mail"))
+            .expect("mail dir")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+            .collect();
+        paths.sort();
+        paths
+            .iter()
+            .map(|p| {
+                let mut raw = std::fs::read(p).expect("read");
+                while raw.starts_with(b"X-Test-Rcpt:") {
+                    let end = raw
+                        .iter()
+                        .position(|&b| b == b'\n')
+                        .map_or(raw.len(), |i| i + 1);
+                    raw.drain(..end);
+                }
+                raw
+            })
+            .collect()
+    }
 }
 
 impl Drop for PySmtp {
@@ -396,5 +421,55 @@ impl Drop for Postfix {
             .arg(self.dir.path().join("conf"))
             .arg("stop")
             .output();
+    }
+}
+
+/// stunnel in front of a plaintext SMTP server on `backend`: implicit TLS
+/// on `tls_port`, STARTTLS (stunnel's `protocol = smtp`) on `starttls_port`.
+pub struct Stunnel {
+    pub tls_port: u16,
+    pub starttls_port: u16,
+    pub cert: PathBuf,
+    _dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Stunnel {
+    pub fn front(backend: u16) -> Self {
+        let dir = tempfile::tempdir().expect("dir");
+        let (cert, key) = test_certificate(dir.path());
+        let (tls_port, starttls_port) = (free_port(), free_port());
+        let conf = dir.path().join("stunnel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "foreground = yes\npid =\n[tls]\naccept = 127.0.0.1:{tls_port}\nconnect = 127.0.0.1:{backend}\ncert = {c}\nkey = {k}\n[starttls]\naccept = 127.0.0.1:{starttls_port}\nconnect = 127.0.0.1:{backend}\nprotocol = smtp\ncert = {c}\nkey = {k}\n",
+                c = cert.display(),
+                k = key.display()
+            ),
+        )
+        .expect("stunnel.conf");
+        let mut child = Command::new("stunnel")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("stunnel must be installed (scripts/install-test-deps)");
+        wait_listening(tls_port, &mut child);
+        wait_listening(starttls_port, &mut child);
+        Self {
+            tls_port,
+            starttls_port,
+            cert,
+            _dir: dir,
+            child,
+        }
+    }
+}
+
+impl Drop for Stunnel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
