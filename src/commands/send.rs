@@ -47,6 +47,9 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
         sending: config.sending.clone(),
         health: Default::default(),
         breaker: Default::default(),
+        signers: tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
+        ),
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
