@@ -174,3 +174,26 @@ fn dkim_signatures_verify_after_transit_over_tls_for_every_key_kind() {
         );
     }
 }
+
+/// A relay that does not offer STARTTLS when the config asks for it: the
+/// run stops before anything is sent, and nothing goes out in plaintext.
+#[test]
+fn a_server_without_starttls_is_refused_before_anything_is_sent() {
+    let sink = SmtpSink::start(&[]);
+    let p = Project::sample();
+    p.with_readers(5);
+    let cert = p.path("unused.pem");
+    tls_config(&p, sink.port, "starttls", &cert, "concurrency = 2");
+    // Any certificate will do as a root: the connection never gets there.
+    let tunnel = Stunnel::front(sink.port);
+    p.edit(
+        "config.toml",
+        &format!("tls_ca_file = \"{}\"", cert.display()),
+        &format!("tls_ca_file = \"{}\"", tunnel.cert.display()),
+    );
+    p.send(&[])
+        .failure()
+        .stderr_has(&format!("127.0.0.1:{} does not offer STARTTLS", sink.port));
+    assert!(sink.received().is_empty());
+    assert!(p.final_statuses().values().all(|s| s == "deferred"));
+}
