@@ -112,14 +112,7 @@ fn signed_dry_run(kind: &str) {
     let p = Project::sample();
     let (key, record) = dkim_key(&p.path("."), kind);
     p.write("record.txt", &record);
-    p.edit(
-        "config.toml",
-        "# [dkim]",
-        &format!(
-            "[dkim]\ndomain = \"example.org\"\nselector = \"bulletin\"\nprivate_key = \"{}\"\n# [dkim]",
-            key.display()
-        ),
-    );
+    p.with_dkim(&key);
     p.dry_run("preview").success();
     let emls = paths_in(&p.path("preview"), "eml");
     for v in dkim_verify(&p.path("record.txt"), &emls) {

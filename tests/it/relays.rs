@@ -585,14 +585,7 @@ fn postfix_over_starttls_delivers_one_clean_signed_message_to_every_reader() {
             postfix.cert.display()
         ),
     );
-    p.edit(
-        "config.toml",
-        "# [dkim]",
-        &format!(
-            "[dkim]\ndomain = \"example.org\"\nselector = \"bulletin\"\nprivate_key = \"{}\"\n# [dkim]",
-            key.display()
-        ),
-    );
+    p.with_dkim(&key);
     p.send(&[])
         .success()
         .stdout_has(&format!("sent:         {n}"));

@@ -129,14 +129,7 @@ fn dkim_signatures_verify_after_transit_over_tls_for_every_key_kind() {
                 server.cert.display()
             ),
         );
-        p.edit(
-            "config.toml",
-            "# [dkim]",
-            &format!(
-                "[dkim]\ndomain = \"example.org\"\nselector = \"bulletin\"\nprivate_key = \"{}\"\n# [dkim]",
-                key.display()
-            ),
-        );
+        p.with_dkim(&key);
         p.bulletin_with(
             &["send", "--issue", "issues/2022-08-01.toml", "--yes"],
             &[("BULLETIN_SMTP_PASSWORD", PASSWORD)],

@@ -123,6 +123,18 @@ impl Project {
         )
     }
 
+    /// Signs with `key` for example.org, selector `bulletin`.
+    pub fn with_dkim(&self, key: &Path) -> &Self {
+        self.edit(
+            "config.toml",
+            "# [dkim]",
+            &format!(
+                "[dkim]\ndomain = \"example.org\"\nselector = \"bulletin\"\nprivate_key = \"{}\"\n# [dkim]",
+                key.display()
+            ),
+        )
+    }
+
     /// The delivery log's rows, as (email, status, attempts, code, detail, message_id).
     pub fn log_rows(&self) -> Vec<LogRow> {
         let mut reader = csv::Reader::from_path(self.path("logs/2022-08-01.csv")).expect("log");
