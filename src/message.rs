@@ -174,7 +174,12 @@ impl Template {
         Self {
             fingerprint: fingerprint(parts, &newsletter.from.to_string()),
             ids: id_key(unsubscribe.as_ref()),
-            from: newsletter.from.clone(),
+            // Addresses in headers and the envelope as on the wire: an
+            // international domain as its A-label.
+            from: Mailbox::new(
+                newsletter.from.name.clone(),
+                crate::subscribers::ascii_domain(&newsletter.from.email).into_owned(),
+            ),
             reply_to: newsletter.reply_to.clone(),
             subject: parts.subject.clone(),
             list_id: newsletter.list_id.as_str().to_owned(),
@@ -191,7 +196,7 @@ impl Template {
         }
     }
 
-    /// The envelope sender (MAIL FROM).
+    /// The envelope sender (MAIL FROM), its domain as an A-label.
     pub fn from_address(&self) -> &lettre::Address {
         &self.from.email
     }
@@ -263,12 +268,8 @@ impl Template {
         date: SystemTime,
         id: String,
     ) -> Result<Vec<u8>, MessageError> {
-        // Addresses in headers as on the wire: an international domain as
-        // its A-label, which every client shows and every server takes.
-        let mut from = self.from.clone();
-        from.email = crate::subscribers::ascii_domain(&self.from.email).into_owned();
         let mut builder = Message::builder()
-            .from(from)
+            .from(self.from.clone())
             .to(Mailbox::new(
                 to.name.map(|n| n.to_string()),
                 to.email.envelope().into_owned(),

@@ -48,11 +48,6 @@ impl Email {
         ascii_domain(&self.0)
     }
 
-    /// Whether the local part needs SMTPUTF8 (RFC 6531).
-    pub fn needs_smtputf8(&self) -> bool {
-        !self.0.user().is_ascii()
-    }
-
     /// What makes two addresses the same reader: the whole address, case
     /// folded. Strictly the local part is case-sensitive, but no provider
     /// treats it so, and a reader must not get two copies.
@@ -506,11 +501,11 @@ mod tests {
         let e = Email::parse("Bob@BÜCHER.de").expect("valid");
         assert_eq!(e.as_str(), "Bob@bücher.de");
         assert_eq!(e.envelope().to_string(), "Bob@xn--bcher-kva.de");
-        assert!(!e.needs_smtputf8());
+        assert!(e.envelope().user().is_ascii());
         let ascii = Email::parse("ann@example.org").expect("valid");
         assert!(matches!(ascii.envelope(), std::borrow::Cow::Borrowed(_)));
         let utf8 = Email::parse("jürgen@example.de").expect("valid");
-        assert!(utf8.needs_smtputf8());
+        assert!(!utf8.envelope().user().is_ascii());
         assert_eq!(utf8.envelope().to_string(), "jürgen@example.de");
     }
 

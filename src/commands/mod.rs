@@ -61,3 +61,18 @@ pub fn prepare(
     let template = Template::new(&config.newsletter, &issue.id, &parts, unsubscribe, dkim);
     Ok((parts, template))
 }
+
+/// The failures in the log, grouped by the server's reply.
+pub fn print_failures(log: &Path) {
+    match crate::journal::failures(log, crate::delivery::policy::reply_pattern) {
+        Ok(groups) => {
+            for (reply, n) in groups.iter().take(10) {
+                println!("    {n} × {reply}");
+            }
+            if groups.len() > 10 {
+                println!("    … and {} other replies", groups.len() - 10);
+            }
+        }
+        Err(e) => eprintln!("{e}"),
+    }
+}

@@ -15,11 +15,10 @@ use crate::cli::SendArgs;
 use crate::commands::{load_inputs, log_path, prepare};
 use crate::compliance;
 use crate::config::Config;
-use crate::delivery::policy::reply_pattern;
 use crate::delivery::smtp::{Failure, Server};
 use crate::delivery::{self, Context, Recorder, Tally};
 use crate::diag::Diagnostic;
-use crate::journal::{self, Journal, Row, Status};
+use crate::journal::{Journal, Row, Status};
 use crate::message::Recipient;
 use crate::plan::{self, Counts, Entry, Skip};
 use crate::render::Rendered;
@@ -88,11 +87,10 @@ async fn test_copy(ctx: &Context, run: &Run, address: &str) -> anyhow::Result<Ou
         Failure::Unreachable { detail } => anyhow::anyhow!("{detail}"),
         f => anyhow::anyhow!("{}: {f}", ctx.server.describe()),
     })?;
-    let from = crate::subscribers::ascii_domain(ctx.template.from_address());
     let result = conn
         .send(
             &ctx.server,
-            &from,
+            ctx.template.from_address(),
             &email.envelope(),
             async { Ok(bytes) },
             async { Ok(()) },
@@ -254,7 +252,7 @@ async fn send_all(
     print_skips(&counts);
     println!("  log:          {}", log.display());
     if tally.get(Status::Failed) > 0 {
-        print_failures(log);
+        crate::commands::print_failures(log);
     }
     if let Err(stop) = result {
         bail!("{stop}");
@@ -276,21 +274,6 @@ fn report_unfinished(counts: &Counts, tally: &Tally) {
         tally.get(Status::Deferred),
         counts.invalid
     );
-}
-
-/// The failures in the log, grouped by the server's reply.
-pub fn print_failures(log: &Path) {
-    match journal::failures(log, reply_pattern) {
-        Ok(groups) => {
-            for (reply, n) in groups.iter().take(10) {
-                println!("    {n} × {reply}");
-            }
-            if groups.len() > 10 {
-                println!("    … and {} other replies", groups.len() - 10);
-            }
-        }
-        Err(e) => eprintln!("{e}"),
-    }
 }
 
 fn print_warnings(config: &Config, parts: &Rendered, readers: u64) {

@@ -47,7 +47,7 @@ pub fn run(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Outcome> {
     println!("  sent:         {}", counts.sent_before);
     println!("  failed:       {}", counts.failed_before);
     if counts.failed_before > 0 {
-        crate::commands::send::print_failures(&log);
+        crate::commands::print_failures(&log);
     }
     println!("  unknown:      {}", counts.unknown_before);
     println!("  deferred:     {deferred}");

@@ -342,13 +342,16 @@ pub async fn deliver(
     first_stop.map_or(Ok(()), Err)
 }
 
-/// One reader's message, as bytes for the wire.
-fn build(ctx: &Context, sub: &Subscriber) -> Result<Vec<u8>, String> {
+/// One reader's message with the Message-ID already logged for it, as
+/// bytes for the wire.
+fn build(ctx: &Context, sub: &Subscriber, id: String) -> Result<Vec<u8>, String> {
     let to = Recipient {
         email: &sub.email,
         name: sub.name.as_ref(),
     };
-    ctx.template.build(to, ctx.date).map_err(|e| e.to_string())
+    ctx.template
+        .build_with_id(to, ctx.date, id)
+        .map_err(|e| e.to_string())
 }
 
 struct Worker {
@@ -453,19 +456,18 @@ impl Worker {
                         // blocking pool, so every core signs while this thread
                         // sends; no more signing at once than there are cores.
                         let _permit = ctx.signers.acquire().await;
-                        let (ctx, sub) = (shared.clone(), job.sub.clone());
-                        tokio::task::spawn_blocking(move || build(&ctx, &sub))
+                        let (ctx, sub, id) = (shared.clone(), job.sub.clone(), id.clone());
+                        tokio::task::spawn_blocking(move || build(&ctx, &sub, id))
                             .await
                             .unwrap_or_else(|e| Err(e.to_string()))
                     } else {
-                        build(ctx, &job.sub)
+                        build(ctx, &job.sub, id.clone())
                     }
                 };
                 let conn = self.conn.insert(conn);
-                let from = crate::subscribers::ascii_domain(ctx.template.from_address());
                 conn.send(
                     &ctx.server,
-                    &from,
+                    ctx.template.from_address(),
                     &job.sub.email.envelope(),
                     message,
                     logged,

@@ -306,11 +306,6 @@ impl Server {
         format!("{}:{}", self.host, self.port)
     }
 
-    /// The name this client gives in EHLO.
-    pub fn hello(&self) -> String {
-        self.hello.to_string()
-    }
-
     fn unreachable(&self, why: impl fmt::Display) -> Failure {
         Failure::Unreachable {
             detail: format!("cannot connect to {}: {why}", self.describe()),
