@@ -9,12 +9,14 @@
 //! CPUs that have it (Cargo.toml). dkimpy verifies what this signs (tests).
 
 use std::path::Path;
+use std::sync::LazyLock;
 use std::time::SystemTime;
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{Ed25519KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use memchr::memmem;
 use sha2::{Digest, Sha256};
 
 use crate::config::DkimSettings;
@@ -48,6 +50,15 @@ pub struct Signer {
     selector: String,
     key: Key,
     rng: SystemRandom,
+    prefix: Option<BodyPrefix>,
+}
+
+/// The start of the body every message of an issue shares, with the body
+/// hash's state after it: each message then hashes only the rest.
+/// SHA-256 is sequential, so only a shared *prefix* can be saved.
+struct BodyPrefix {
+    bytes: Vec<u8>,
+    state: Sha256,
 }
 
 fn pem_der(pem: &str) -> Option<Vec<u8>> {
@@ -95,6 +106,7 @@ pub fn load(settings: &DkimSettings) -> anyhow::Result<Signer> {
         selector: settings.selector.clone(),
         key,
         rng: SystemRandom::new(),
+        prefix: None,
     })
 }
 
@@ -131,12 +143,26 @@ fn relaxed_header(field: &[u8], out: &mut Vec<u8>) {
 /// Most lines (quoted-printable never ends one in a space) are already in
 /// relaxed form: runs of them are hashed straight from the message, in one
 /// update, and only the others are rewritten.
+#[cfg(test)]
 fn relaxed_body_hash(body: &[u8]) -> [u8; 32] {
-    let mut hash = Sha256::new();
+    relaxed_body_hash_from(body, None)
+}
+
+/// The same, resumed after `prefix` when the body starts with it. The
+/// relaxed form works line by line and a prefix ends at a line end, so
+/// the state after it is the same whatever follows, provided the body goes
+/// on past it (empty lines at the very end are the one rule that looks
+/// ahead).
+fn relaxed_body_hash_from(body: &[u8], prefix: Option<&BodyPrefix>) -> [u8; 32] {
     let end = relaxed_end(body);
+    let (mut hash, mut start) = match prefix {
+        Some(p) if end > p.bytes.len() && body.starts_with(&p.bytes) => {
+            (p.state.clone(), p.bytes.len())
+        }
+        _ => (Sha256::new(), 0),
+    };
     let body = &body[..end];
-    let mut clean_from = 0;
-    let mut start = 0;
+    let mut clean_from = start;
     let mut line = Vec::new();
     while start < body.len() {
         let stop = memchr::memchr(b'\n', &body[start..]).map_or(body.len(), |i| start + i + 1);
@@ -151,6 +177,21 @@ fn relaxed_body_hash(body: &[u8]) -> [u8; 32] {
     }
     hash.update(&body[clean_from..]);
     hash.finalize().into()
+}
+
+/// The hash state after the whole lines of `bytes`, in relaxed form.
+fn prefix_state(bytes: &[u8]) -> Sha256 {
+    let mut hash = Sha256::new();
+    let mut line = Vec::new();
+    for raw in bytes.split_inclusive(|&b| b == b'\n') {
+        if in_relaxed_form(raw) {
+            hash.update(raw);
+        } else {
+            relax_line(raw, &mut line);
+            hash.update(&line);
+        }
+    }
+    hash
 }
 
 /// Where the body ends once the lines that are empty in relaxed form (no
@@ -181,9 +222,12 @@ fn in_relaxed_form(line: &[u8]) -> bool {
     let Some(text) = line.strip_suffix(b"\r\n") else {
         return false;
     };
+    // Built once: `memmem::find` would build a searcher for every line.
+    static TWO_SPACES: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new(b"  "));
     !text.ends_with(b" ")
         && memchr::memchr(b'\t', text).is_none()
-        && memchr::memmem::find(text, b"  ").is_none()
+        && TWO_SPACES.find(text).is_none()
 }
 
 /// One line in relaxed form, CRLF-ended, into `out`.
@@ -235,6 +279,20 @@ fn field_name(field: &[u8]) -> &[u8] {
 }
 
 impl Signer {
+    /// Hashes the body's start that every message will share once, here:
+    /// its whole lines. A message whose body does not start with it is
+    /// hashed whole, so a wrong prefix costs time, never a bad signature.
+    #[must_use]
+    pub fn with_body_prefix(mut self, bytes: &[u8]) -> Self {
+        let whole_lines = memchr::memrchr(b'\n', bytes).map_or(0, |i| i + 1);
+        let bytes = bytes[..whole_lines].to_vec();
+        self.prefix = Some(BodyPrefix {
+            state: prefix_state(&bytes),
+            bytes,
+        });
+        self
+    }
+
     /// `message` with a `DKIM-Signature` field in front. `message` is a
     /// whole message with CRLF line ends, as lettre formats it.
     pub fn sign(&self, message: &[u8], now: SystemTime) -> Result<Vec<u8>, String> {
@@ -274,7 +332,7 @@ impl Signer {
             self.domain,
             self.selector,
             names.join(":"),
-            STANDARD.encode(relaxed_body_hash(body)),
+            STANDARD.encode(relaxed_body_hash_from(body, self.prefix.as_ref())),
         );
         relaxed_header(unsigned.as_bytes(), &mut signed_data);
         let signature = match &self.key {
@@ -369,6 +427,31 @@ mod tests {
                 String::from_utf8_lossy(body)
             );
         }
+    }
+
+    /// Resuming after a shared start gives the hash of the whole body,
+    /// wherever the start is cut; a start the body lacks is ignored.
+    #[test]
+    fn the_body_hash_resumed_after_a_prefix_is_that_of_the_whole() {
+        let body = b"--b\r\nA: x\r\n\r\nline  one \r\n\r\n\tmid\r\nreader\r\ntail\r\n--b--\r\n";
+        let whole = relaxed_body_hash(body);
+        for cut in 0..body.len() - 1 {
+            let whole_lines = memchr::memrchr(b'\n', &body[..cut]).map_or(0, |i| i + 1);
+            let prefix = BodyPrefix {
+                bytes: body[..whole_lines].to_vec(),
+                state: prefix_state(&body[..whole_lines]),
+            };
+            assert_eq!(
+                relaxed_body_hash_from(body, Some(&prefix)),
+                whole,
+                "cut at {cut}"
+            );
+        }
+        let other = BodyPrefix {
+            bytes: b"--c\r\n".to_vec(),
+            state: prefix_state(b"--c\r\n"),
+        };
+        assert_eq!(relaxed_body_hash_from(body, Some(&other)), whole);
     }
 
     #[test]

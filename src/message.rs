@@ -192,8 +192,33 @@ impl Template {
             text: Encoded::new(&parts.text),
             html: Encoded::new(&parts.html),
             unsubscribe,
-            dkim,
+            dkim: None,
         }
+        .signed_by(dkim)
+    }
+
+    /// Hands the signer the start of the body every message shares (the
+    /// text part up to the reader's line), so that each message hashes
+    /// only the rest.
+    fn signed_by(mut self, dkim: Option<Signer>) -> Self {
+        self.dkim = dkim.map(|signer| {
+            let prefix = self.shared_body_start();
+            signer.with_body_prefix(&prefix)
+        });
+        self
+    }
+
+    /// The bytes every message's body starts with: the first boundary,
+    /// the text part's header and its lines before the reader's.
+    fn shared_body_start(&self) -> Vec<u8> {
+        let empty =
+            Body::dangerous_pre_encoded(Vec::new(), ContentTransferEncoding::QuotedPrintable);
+        let part = text_part(empty).formatted();
+        let header_end = memchr::memmem::find(&part, b"\r\n\r\n").map_or(part.len(), |i| i + 4);
+        let mut out = format!("--{}\r\n", self.boundary).into_bytes();
+        out.extend_from_slice(&part[..header_end]);
+        out.extend_from_slice(&self.text.head);
+        out
     }
 
     /// The envelope sender (MAIL FROM), its domain as an A-label.
@@ -292,11 +317,7 @@ impl Template {
         }
         let body = MultiPart::alternative()
             .boundary(self.boundary.clone())
-            .singlepart(
-                SinglePart::builder()
-                    .content_type(ContentType::TEXT_PLAIN)
-                    .body(self.text.body(&url)),
-            )
+            .singlepart(text_part(self.text.body(&url)))
             .singlepart(
                 SinglePart::builder()
                     .content_type(ContentType::TEXT_HTML)
@@ -319,6 +340,12 @@ impl Template {
     }
 }
 
+fn text_part(body: Body) -> SinglePart {
+    SinglePart::builder()
+        .content_type(ContentType::TEXT_PLAIN)
+        .body(body)
+}
+
 fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
@@ -332,6 +359,34 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The signer's shared start must be what messages really start with,
+    /// or every message is hashed whole (right, but slower).
+    #[test]
+    fn every_body_starts_with_the_shared_start_the_signer_is_given() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let config = crate::config::Config::load(&root.join("config.toml")).expect("config");
+        let issue =
+            crate::content::Issue::load(&root.join("issues/2022-08-01.toml")).expect("issue");
+        let parts = crate::render::render(&config.newsletter, &issue, true).expect("render");
+        let template = Template::new(&config.newsletter, &issue.id, &parts, None, None);
+        let start = template.shared_body_start();
+        assert!(start.len() > template.text.head.len() + 100);
+        for address in ["ann@example.org", "bob@example.net"] {
+            let email = Email::parse(address).expect("email");
+            let to = Recipient {
+                email: &email,
+                name: None,
+            };
+            let message = template.build(to, SystemTime::UNIX_EPOCH).expect("build");
+            let split = memchr::memmem::find(&message, b"\r\n\r\n").expect("a body") + 4;
+            assert!(
+                message[split..].starts_with(&start),
+                "{}",
+                String::from_utf8_lossy(&message[split..split + 200])
+            );
+        }
+    }
 
     #[test]
     fn quoted_printable_of_pieces_cut_at_line_breaks_is_that_of_the_whole() {
