@@ -6,13 +6,14 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
-use bulletin::config::Config;
-use bulletin::content::Issue;
-use bulletin::journal;
-use bulletin::message::{Recipient, Template};
-use bulletin::render;
-use bulletin::subscribers::{Email, Snapshot, SubscriberFile};
-use bulletin::unsubscribe::Unsubscriber;
+use bulletin::audience::subscribers::{Snapshot, SubscriberFile};
+use bulletin::audience::unsubscribe::Unsubscriber;
+use bulletin::compose::message::{Recipient, Template};
+use bulletin::compose::render;
+use bulletin::deliver::journal;
+use bulletin::input::config::Config;
+use bulletin::input::email::Email;
+use bulletin::input::issue::Issue;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use secrecy::SecretString;
 
@@ -58,12 +59,12 @@ fn hot_paths(c: &mut Criterion) {
         .output()
         .expect("openssl");
     assert!(made.status.success());
-    let settings = bulletin::config::DkimSettings {
+    let settings = bulletin::input::config::DkimSettings {
         domain: "example.org".into(),
         selector: "bench".into(),
         private_key: key.clone(),
     };
-    let signer = bulletin::dkim::load(&settings).expect("key");
+    let signer = bulletin::compose::dkim::load(&settings).expect("key");
     let to = Recipient {
         email: &email,
         name: None,

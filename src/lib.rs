@@ -1,28 +1,17 @@
 //! bulletin: render a newsletter issue and send it to a subscriber list.
 //!
-//! The pipeline, one module a stage: `config` and `content` read and check
-//! the inputs, `render` turns an issue into HTML and text, `message` adds
-//! one reader's headers, `subscribers` and `plan` decide who is due, and
+//! One folder a stage of the pipeline, each using only those before it
+//! (ARCHITECTURE.md): `input` reads and checks the config and the issue,
+//! `audience` keeps the subscriber list, `compose` turns an issue into one
+//! reader's signed message, `deliver` plans, sends and logs, and
 //! `commands` holds one file per subcommand.
 
+pub mod audience;
 pub mod cli;
 pub mod commands;
-pub mod compliance;
-pub mod config;
-pub mod content;
-pub mod delivery;
-pub mod diag;
-pub mod dkim;
-pub mod domain;
-pub mod journal;
-pub mod list_file;
-pub mod markdown;
-pub mod message;
-pub mod plan;
-pub mod render;
-pub mod source;
-pub mod subscribers;
-pub mod unsubscribe;
+pub mod compose;
+pub mod deliver;
+pub mod input;
 
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -60,10 +49,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
 
 /// The one line (or, for input problems, one line each) printed for an error.
 pub fn error_line(err: &anyhow::Error) -> String {
-    if let Some(d) = err.downcast_ref::<diag::Diagnostics>() {
+    if let Some(d) = err.downcast_ref::<input::diagnostic::Diagnostics>() {
         return d.to_string();
     }
-    if let Some(d) = err.downcast_ref::<diag::Diagnostic>() {
+    if let Some(d) = err.downcast_ref::<input::diagnostic::Diagnostic>() {
         return d.to_string();
     }
     format!("error: {err:#}")

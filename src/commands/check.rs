@@ -4,14 +4,14 @@
 use std::path::Path;
 
 use crate::Outcome;
+use crate::audience::subscribers::Snapshot;
 use crate::cli::CheckArgs;
 use crate::commands::prepare;
-use crate::compliance;
-use crate::config::Config;
-use crate::content::Issue;
-use crate::diag::Diagnostic;
-use crate::plan::{self, Entry, Skip};
-use crate::subscribers::Snapshot;
+use crate::compose::compliance;
+use crate::deliver::plan::{self, Entry, Skip};
+use crate::input::config::Config;
+use crate::input::diagnostic::Diagnostic;
+use crate::input::issue::Issue;
 
 pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
     let mut errors = 0usize;

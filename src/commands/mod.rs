@@ -10,12 +10,12 @@ use std::path::Path;
 
 use std::path::PathBuf;
 
-use crate::config::Config;
-use crate::content::Issue;
-use crate::diag::Diagnostics;
-use crate::message::Template;
-use crate::render::{self, Rendered};
-use crate::unsubscribe::Unsubscriber;
+use crate::audience::unsubscribe::Unsubscriber;
+use crate::compose::message::Template;
+use crate::compose::render::{self, Rendered};
+use crate::input::config::Config;
+use crate::input::diagnostic::Diagnostics;
+use crate::input::issue::Issue;
 
 /// The config and the issue, or every problem found in either.
 pub fn load_inputs(config: &Path, issue: &Path) -> Result<(Config, Issue), Diagnostics> {
@@ -55,7 +55,7 @@ pub fn prepare(
     let unsubscribe = Unsubscriber::from_config(config, need_secret)?;
     let parts = render::render(&config.newsletter, issue, unsubscribe.is_some())?;
     let dkim = match &config.dkim {
-        Some(settings) => Some(crate::dkim::load(settings)?),
+        Some(settings) => Some(crate::compose::dkim::load(settings)?),
         None => None,
     };
     let template = Template::new(&config.newsletter, &issue.id, &parts, unsubscribe, dkim);
@@ -64,7 +64,7 @@ pub fn prepare(
 
 /// The failures in the log, grouped by the server's reply.
 pub fn print_failures(log: &Path) {
-    match crate::journal::failures(log, crate::delivery::policy::reply_pattern) {
+    match crate::deliver::journal::failures(log, crate::deliver::pace::reply_pattern) {
         Ok(groups) => {
             for (reply, n) in groups.iter().take(10) {
                 println!("    {n} × {reply}");

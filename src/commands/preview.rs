@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 
 use crate::Outcome;
+use crate::audience::subscribers::Snapshot;
 use crate::cli::SendArgs;
 use crate::commands::{load_inputs, prepare};
-use crate::diag::Diagnostic;
-use crate::message::Recipient;
-use crate::plan::{self, Entry, Skip};
-use crate::subscribers::Snapshot;
+use crate::compose::message::Recipient;
+use crate::deliver::plan::{self, Entry, Skip};
+use crate::input::diagnostic::Diagnostic;
 
 /// Marks a folder as one of our previews, which a later dry-run may replace.
 const MARKER: &str = ".bulletin-preview";
@@ -78,7 +78,7 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     }
 
     if tally.due == 0 {
-        write_previews(crate::unsubscribe::PREVIEW_TOKEN)?;
+        write_previews(crate::audience::unsubscribe::PREVIEW_TOKEN)?;
     }
     let written = match (staging, &args.out) {
         (Some(stage), Some(out)) => Some(stage.install(out)?),

@@ -11,19 +11,20 @@ use indicatif::{ProgressBar, ProgressStyle};
 use secrecy::SecretString;
 
 use crate::Outcome;
+use crate::audience::subscribers::Snapshot;
 use crate::cli::SendArgs;
 use crate::commands::{load_inputs, log_path, prepare};
-use crate::compliance;
-use crate::config::Config;
-use crate::delivery::smtp::{Failure, Server};
-use crate::delivery::{self, Context, Recorder, Tally};
-use crate::diag::Diagnostic;
-use crate::journal::{Journal, Row, Status};
-use crate::message::Recipient;
-use crate::plan::{self, Counts, Entry, Skip};
-use crate::render::Rendered;
-use crate::subscribers::Email;
-use crate::subscribers::Snapshot;
+use crate::compose::compliance;
+use crate::compose::message::Recipient;
+use crate::compose::render::Rendered;
+use crate::deliver::journal::recorder::Recorder;
+use crate::deliver::journal::{Journal, Row, Status};
+use crate::deliver::plan::{self, Counts, Entry, Skip};
+use crate::deliver::smtp::{Failure, Server};
+use crate::deliver::{self, Context, Tally};
+use crate::input::config::Config;
+use crate::input::diagnostic::Diagnostic;
+use crate::input::email::Email;
 
 pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     let (config, issue) = load_inputs(config_path, &args.issue)?;
@@ -196,7 +197,7 @@ async fn send_all(
         message_id: String::new(),
     }])?;
     let gather = if ctx.sending.concurrency > 1 {
-        delivery::GATHER
+        deliver::journal::recorder::GATHER
     } else {
         Duration::ZERO
     };
@@ -222,7 +223,7 @@ async fn send_all(
         })
         .take(due as usize);
     let started = Instant::now();
-    let result = delivery::deliver(ctx.clone(), Box::new(source), recorder, tally.clone()).await;
+    let result = deliver::deliver(ctx.clone(), Box::new(source), recorder, tally.clone()).await;
     progress.finish();
     // Joining the writer puts every submitted row on disk.
     writer

@@ -5,11 +5,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::Outcome;
+use crate::audience::subscribers::Snapshot;
 use crate::cli::StatusArgs;
 use crate::commands::{load_inputs, log_path};
-use crate::journal::{self, History};
-use crate::plan::{self, Counts, Entry};
-use crate::subscribers::Snapshot;
+use crate::deliver::journal::{self, History};
+use crate::deliver::plan::{self, Counts, Entry};
 
 pub fn run(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Outcome> {
     let (config, issue) = load_inputs(config_path, &args.issue)?;

@@ -7,13 +7,14 @@ use std::path::Path;
 use anyhow::bail;
 
 use crate::Outcome;
+use crate::audience::list_file::{self, lock_exclusive};
+use crate::audience::subscribers::{Lines, Snapshot, Status, SubscriberFile};
+use crate::audience::unsubscribe::Unsubscriber;
 use crate::cli::{ListArgs, SubscribeArgs, UnsubscribeArgs};
-use crate::config::Config;
-use crate::diag::{Diagnostic, Diagnostics};
-use crate::domain::Line;
-use crate::list_file::{self, lock_exclusive};
-use crate::subscribers::{Email, Lines, Snapshot, Status, SubscriberFile};
-use crate::unsubscribe::Unsubscriber;
+use crate::input::checked::Line;
+use crate::input::config::Config;
+use crate::input::diagnostic::{Diagnostic, Diagnostics};
+use crate::input::email::Email;
 
 fn parse_name(name: Option<&str>) -> anyhow::Result<Option<Line>> {
     match name.map(str::trim) {

@@ -3,6 +3,7 @@
 pub mod compliance;
 mod compose;
 mod inputs;
+mod layout;
 mod relays;
 mod scripted;
 mod send;

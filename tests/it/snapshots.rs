@@ -3,13 +3,13 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use bulletin::config::Config;
-use bulletin::content::Issue;
-use bulletin::domain::Line;
-use bulletin::message::{Recipient, Template};
-use bulletin::render;
-use bulletin::subscribers::Email;
-use bulletin::unsubscribe::Unsubscriber;
+use bulletin::audience::unsubscribe::Unsubscriber;
+use bulletin::compose::message::{Recipient, Template};
+use bulletin::compose::render;
+use bulletin::input::checked::Line;
+use bulletin::input::config::Config;
+use bulletin::input::email::Email;
+use bulletin::input::issue::Issue;
 use secrecy::SecretString;
 
 use crate::util::{PINNED_EPOCH, repo_root};

@@ -4,8 +4,8 @@
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::{LINK, RenderError, dateline};
-use crate::config::Newsletter;
-use crate::content::Issue;
+use crate::input::config::Newsletter;
+use crate::input::issue::Issue;
 
 /// Inlined into `style` attributes; only the `@media` rule stays a stylesheet.
 const CSS: &str = r#"

@@ -7,11 +7,10 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::diag::Diagnostic;
-use crate::domain::Line;
-use crate::subscribers::{
-    Columns, Email, FingerprintMap, Snapshot, Status, SubscriberFile, key_fingerprint,
-};
+use crate::audience::subscribers::{Columns, Snapshot, Status, SubscriberFile};
+use crate::input::checked::Line;
+use crate::input::diagnostic::Diagnostic;
+use crate::input::email::{Email, FingerprintMap, key_fingerprint};
 
 /// The lock is a file beside the list: the list itself is replaced by
 /// renames, and a lock on a replaced file would guard nothing.

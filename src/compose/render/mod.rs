@@ -5,8 +5,8 @@
 mod html;
 mod text;
 
-use crate::config::Newsletter;
-use crate::content::Issue;
+use crate::input::config::Newsletter;
+use crate::input::issue::Issue;
 
 pub use html::render_html;
 pub use text::{WIDTH, render_text};

@@ -1,8 +1,8 @@
 //! The pre-send check: what Gmail's and Yahoo's bulk-sender rules and
 //! CAN-SPAM ask of every message, as warnings an editor can act on.
 
-use crate::config::Config;
-use crate::render::Rendered;
+use crate::compose::render::Rendered;
+use crate::input::config::Config;
 
 /// Gmail clips an HTML part past about this size.
 pub const GMAIL_CLIP_BYTES: usize = 102 * 1024;

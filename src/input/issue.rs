@@ -7,11 +7,11 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::config::Newsletter;
-use crate::diag::{Diagnostic, Diagnostics};
-use crate::domain::Line;
-use crate::markdown::{Markdown, check_url};
-use crate::source::TomlFile;
+use crate::input::checked::Line;
+use crate::input::config::Newsletter;
+use crate::input::diagnostic::{Diagnostic, Diagnostics};
+use crate::input::markdown::{Markdown, check_url};
+use crate::input::toml_file::TomlFile;
 
 #[derive(Debug, Clone)]
 pub struct Issue {

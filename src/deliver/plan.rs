@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
-use crate::diag::Diagnostic;
-use crate::journal::{self, History};
-use crate::subscribers::{BadRow, FingerprintSet, Snapshot, Status, Subscriber, SubscriberFile};
+use crate::audience::subscribers::{BadRow, Snapshot, Status, Subscriber, SubscriberFile};
+use crate::deliver::journal::{self, History};
+use crate::input::diagnostic::Diagnostic;
+use crate::input::email::FingerprintSet;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {

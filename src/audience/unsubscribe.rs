@@ -14,8 +14,8 @@ use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
-use crate::config::{Config, UnsubscribeConfig};
-use crate::subscribers::Email;
+use crate::input::config::{Config, UnsubscribeConfig};
+use crate::input::email::Email;
 
 pub(crate) type HmacSha256 = Hmac<Sha256>;
 

@@ -19,7 +19,7 @@ use base64::engine::general_purpose::STANDARD;
 use memchr::memmem;
 use sha2::{Digest, Sha256};
 
-use crate::config::DkimSettings;
+use crate::input::config::DkimSettings;
 
 /// The headers signed when present, in this order. From is listed twice
 /// ("oversigned"): a second From added in transit then breaks the

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use toml::Spanned;
 
-use crate::diag::{self, Diagnostic, Diagnostics};
-use crate::domain::Line;
-use crate::markdown::Markdown;
+use crate::input::checked::Line;
+use crate::input::diagnostic::{self, Diagnostic, Diagnostics};
+use crate::input::markdown::Markdown;
 
 pub struct TomlFile {
     pub path: PathBuf,
@@ -37,11 +37,11 @@ impl TomlFile {
     /// line and column toml found them at.
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, Diagnostics> {
         toml::from_str(&self.src)
-            .map_err(|e| Diagnostics(vec![diag::from_toml(&self.path, &self.src, &e)]))
+            .map_err(|e| Diagnostics(vec![diagnostic::from_toml(&self.path, &self.src, &e)]))
     }
 
     pub fn problem_at(&mut self, offset: usize, message: impl Into<String>) {
-        let line = diag::line_col(&self.src, offset).0;
+        let line = diagnostic::line_col(&self.src, offset).0;
         self.problems
             .push(Diagnostic::new(&self.path, Some(line), message));
     }
@@ -64,7 +64,7 @@ impl TomlFile {
                 let text = value.get_ref();
                 for e in errors {
                     let lines_in = text[..e.offset].matches('\n').count();
-                    let line = diag::line_in_value(&self.src, &value.span(), lines_in);
+                    let line = diagnostic::line_in_value(&self.src, &value.span(), lines_in);
                     self.problems.push(Diagnostic::new(
                         &self.path,
                         Some(line),

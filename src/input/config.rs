@@ -9,10 +9,10 @@ use lettre::message::Mailbox;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::diag::Diagnostics;
-use crate::domain::{Line, ListId};
-use crate::markdown::Markdown;
-use crate::source::TomlFile;
+use crate::input::checked::{Line, ListId};
+use crate::input::diagnostic::Diagnostics;
+use crate::input::markdown::Markdown;
+use crate::input::toml_file::TomlFile;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -83,7 +83,7 @@ pub struct Smtp {
     /// queues before answering may take long over (RFC 5321 4.5.3.2).
     pub data_timeout: Duration,
     /// The EHLO argument; `None`: this machine's fully qualified name, else
-    /// the From domain (see `delivery::smtp`).
+    /// the From domain (see `deliver::smtp`).
     pub hello_name: Option<String>,
     /// An extra root certificate (PEM) to trust, for a private relay.
     pub tls_ca_file: Option<PathBuf>,
@@ -379,7 +379,7 @@ fn check_unsubscribe(file: &mut TomlFile, raw: RawUnsubscribe) -> Option<Unsubsc
     let sample = url.replace("{token}", "TOKEN");
     if !url.starts_with("https://")
         || !url.contains("{token}")
-        || crate::markdown::check_url(&sample).is_err()
+        || crate::input::markdown::check_url(&sample).is_err()
     {
         file.problem_at(
             raw.url.span().start,
@@ -388,7 +388,7 @@ fn check_unsubscribe(file: &mut TomlFile, raw: RawUnsubscribe) -> Option<Unsubsc
         return None;
     }
     let mailto = match &raw.mailto {
-        Some(m) => match crate::subscribers::Email::parse(m.get_ref()) {
+        Some(m) => match crate::input::email::Email::parse(m.get_ref()) {
             Ok(e) => Some(e.to_string()),
             Err(why) => {
                 file.problem_at(m.span().start, format!("`mailto`: {why}"));

@@ -11,12 +11,12 @@ use lettre::message::header::{
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use sha2::{Digest, Sha256};
 
-use crate::config::Newsletter;
-use crate::dkim::Signer;
-use crate::domain::Line;
-use crate::render::{LINK, Part, Rendered, html_attr};
-use crate::subscribers::Email;
-use crate::unsubscribe::{HmacSha256, Unsubscriber};
+use crate::audience::unsubscribe::{HmacSha256, Unsubscriber};
+use crate::compose::dkim::Signer;
+use crate::compose::render::{LINK, Part, Rendered, html_attr};
+use crate::input::checked::Line;
+use crate::input::config::Newsletter;
+use crate::input::email::Email;
 
 /// Who one message goes to.
 #[derive(Debug, Clone, Copy)]
@@ -178,14 +178,14 @@ impl Template {
             // international domain as its A-label.
             from: Mailbox::new(
                 newsletter.from.name.clone(),
-                crate::subscribers::ascii_domain(&newsletter.from.email).into_owned(),
+                crate::input::email::ascii_domain(&newsletter.from.email).into_owned(),
             ),
             reply_to: newsletter.reply_to.clone(),
             subject: parts.subject.clone(),
             list_id: newsletter.list_id.as_str().to_owned(),
             issue_id: issue_id.to_owned(),
             list_id_value: list_id_value(newsletter),
-            domain: crate::subscribers::ascii_domain(&newsletter.from.email)
+            domain: crate::input::email::ascii_domain(&newsletter.from.email)
                 .domain()
                 .to_owned(),
             boundary,
@@ -365,10 +365,11 @@ mod tests {
     #[test]
     fn every_body_starts_with_the_shared_start_the_signer_is_given() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let config = crate::config::Config::load(&root.join("config.toml")).expect("config");
+        let config = crate::input::config::Config::load(&root.join("config.toml")).expect("config");
         let issue =
-            crate::content::Issue::load(&root.join("issues/2022-08-01.toml")).expect("issue");
-        let parts = crate::render::render(&config.newsletter, &issue, true).expect("render");
+            crate::input::issue::Issue::load(&root.join("issues/2022-08-01.toml")).expect("issue");
+        let parts =
+            crate::compose::render::render(&config.newsletter, &issue, true).expect("render");
         let template = Template::new(&config.newsletter, &issue.id, &parts, None, None);
         let start = template.shared_body_start();
         assert!(start.len() > template.text.head.len() + 100);

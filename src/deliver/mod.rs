@@ -2,23 +2,27 @@
 //! readers from one queue, record every attempt in the journal and retry
 //! what the server deferred.
 
+pub mod journal;
+pub mod pace;
+pub mod plan;
 pub mod policy;
+mod queue;
 pub mod smtp;
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
-use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use crate::config::Sending;
-use crate::journal::{Journal, Row, Status};
-use crate::message::{Recipient, Template};
-use crate::subscribers::Subscriber;
-use policy::{Breaker, Health, Pacer, Refused, Verdict, backoff, classify, reply_pattern};
+use crate::audience::subscribers::Subscriber;
+use crate::compose::message::{Recipient, Template};
+use crate::input::config::Sending;
+use journal::recorder::Recorder;
+use journal::{Row, Status};
+use pace::{BREAKER, Breaker, Health, Pacer, Refused, backoff, reply_pattern};
+use policy::{Verdict, classify};
+use queue::{Job, Queue};
 use smtp::{Connection, Server};
 
 /// What every worker shares: fixed for the run, but for what the run
@@ -107,200 +111,6 @@ pub enum Stop {
     Message(String),
 }
 
-struct Job {
-    sub: Subscriber,
-    attempts: u32,
-}
-
-type Ack = Option<oneshot::Sender<Result<(), String>>>;
-
-/// How long the writer waits for more rows before a sync, when several
-/// workers share it. Measured with scripts/bench at 8 connections: about
-/// 7,000 msg/s without it, 8,500-10,500 with 60-150 µs (150 µs hurt at 4
-/// connections); with one worker it only adds latency, so it is off.
-pub const GATHER: std::time::Duration = std::time::Duration::from_micros(60);
-
-/// How long queued rows may wait unsynced when nothing asks for a sync.
-const IDLE_SYNC: std::time::Duration = std::time::Duration::from_millis(50);
-
-/// Group commit: one thread owns the journal and writes whatever rows
-/// arrived together in one write. It syncs before acknowledging a
-/// `record` (which gates a message's data) and after `IDLE_SYNC` without
-/// one; `submit`ted outcome rows ride along with the next sync.
-#[derive(Clone)]
-pub struct Recorder {
-    tx: std::sync::mpsc::Sender<(Vec<Row>, Ack)>,
-}
-
-impl Recorder {
-    pub fn spawn(
-        mut journal: Journal,
-        gather: std::time::Duration,
-    ) -> (Self, std::thread::JoinHandle<Result<Journal, String>>) {
-        let (tx, rx) = std::sync::mpsc::channel::<(Vec<Row>, Ack)>();
-        let handle = std::thread::spawn(move || {
-            use std::sync::mpsc::RecvTimeoutError;
-            // After a failed write every later request fails too, so no
-            // send can go ahead on a record that is not on disk.
-            let mut failed: Option<String> = None;
-            let mut unsynced = false;
-            loop {
-                let first = if unsynced {
-                    match rx.recv_timeout(IDLE_SYNC) {
-                        Ok(item) => item,
-                        Err(RecvTimeoutError::Timeout) => {
-                            if failed.is_none() {
-                                failed = journal.sync().err().map(|e| e.to_string());
-                            }
-                            unsynced = false;
-                            continue;
-                        }
-                        Err(RecvTimeoutError::Disconnected) => break,
-                    }
-                } else {
-                    match rx.recv() {
-                        Ok(item) => item,
-                        Err(_) => break,
-                    }
-                };
-                let mut batch = vec![first];
-                while let Ok(more) = rx.try_recv() {
-                    batch.push(more);
-                }
-                let must_sync = batch.iter().any(|(_, ack)| ack.is_some());
-                if must_sync && !gather.is_zero() {
-                    // Other workers are about to ask too: one sync for all of
-                    // them costs far less than one each, and the wait hides
-                    // behind the envelope commands already on the wire.
-                    std::thread::sleep(gather);
-                    while let Ok(more) = rx.try_recv() {
-                        batch.push(more);
-                    }
-                }
-                if failed.is_none() {
-                    let rows: Vec<Row> =
-                        batch.iter().flat_map(|(r, _)| r.iter().cloned()).collect();
-                    failed = journal.write(&rows).err().map(|e| e.to_string());
-                    unsynced = true;
-                    if must_sync && failed.is_none() {
-                        failed = journal.sync().err().map(|e| e.to_string());
-                        unsynced = false;
-                    }
-                }
-                let result = failed.clone().map_or(Ok(()), Err);
-                for ack in batch.into_iter().filter_map(|(_, ack)| ack) {
-                    let _ = ack.send(result.clone());
-                }
-            }
-            if failed.is_none() && unsynced {
-                failed = journal.sync().err().map(|e| e.to_string());
-            }
-            match failed {
-                Some(e) => Err(e),
-                None => Ok(journal),
-            }
-        });
-        (Self { tx }, handle)
-    }
-
-    /// Queues rows without waiting; they are synced with the next `record`,
-    /// within `IDLE_SYNC`, or when the writer thread is joined.
-    pub fn submit(&self, rows: Vec<Row>) -> Result<(), Stop> {
-        self.tx
-            .send((rows, None))
-            .map_err(|_| Stop::Journal("the log writer stopped".into()))
-    }
-
-    /// Queues rows now; the returned future resolves once they, and all
-    /// rows queued before them, are on disk.
-    pub fn record(
-        &self,
-        rows: Vec<Row>,
-    ) -> Result<impl Future<Output = Result<(), String>> + use<>, Stop> {
-        let (ack, done) = oneshot::channel();
-        self.tx
-            .send((rows, Some(ack)))
-            .map_err(|_| Stop::Journal("the log writer stopped".into()))?;
-        Ok(async move {
-            done.await
-                .map_err(|_| "the log writer stopped".to_owned())
-                .and_then(|r| r)
-        })
-    }
-}
-
-/// Readers still to try: the list, streamed, and the retries, by due time.
-struct Queue {
-    source: std::sync::Mutex<Box<dyn Iterator<Item = Subscriber> + Send>>,
-    retries: std::sync::Mutex<BinaryHeap<Reverse<(Instant, u64, RetryJob)>>>,
-    seq: AtomicU64,
-    /// Set when the run must end: no new message starts after it.
-    stopped: std::sync::atomic::AtomicBool,
-}
-
-/// A job in the retry heap, ordered by due time then insertion.
-struct RetryJob(Job);
-
-impl PartialEq for RetryJob {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-impl Eq for RetryJob {}
-impl PartialOrd for RetryJob {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for RetryJob {
-    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
-        std::cmp::Ordering::Equal
-    }
-}
-
-impl Queue {
-    fn stop(&self) {
-        self.stopped.store(true, Ordering::Relaxed);
-    }
-
-    fn is_stopped(&self) -> bool {
-        self.stopped.load(Ordering::Relaxed)
-    }
-
-    fn retry(&self, job: Job, at: Instant) {
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        self.retries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(Reverse((at, seq, RetryJob(job))));
-    }
-
-    async fn next(&self) -> Option<Job> {
-        loop {
-            if self.is_stopped() {
-                return None;
-            }
-            let earliest = {
-                let mut heap = self.retries.lock().unwrap_or_else(|e| e.into_inner());
-                match heap.peek() {
-                    Some(Reverse((at, _, _))) if *at <= Instant::now() => {
-                        return heap.pop().map(|Reverse((_, _, RetryJob(job)))| job);
-                    }
-                    top => top.map(|Reverse((at, _, _))| *at),
-                }
-            };
-            let fresh = self.source.lock().unwrap_or_else(|e| e.into_inner()).next();
-            if let Some(sub) = fresh {
-                return Some(Job { sub, attempts: 0 });
-            }
-            match earliest {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => return None,
-            }
-        }
-    }
-}
-
 /// Sends to every reader `source` yields, counting final outcomes in `tally`.
 pub async fn deliver(
     ctx: Arc<Context>,
@@ -308,12 +118,7 @@ pub async fn deliver(
     recorder: Recorder,
     tally: Arc<Tally>,
 ) -> Result<(), Stop> {
-    let queue = Arc::new(Queue {
-        source: std::sync::Mutex::new(source),
-        retries: std::sync::Mutex::new(BinaryHeap::new()),
-        seq: AtomicU64::new(0),
-        stopped: std::sync::atomic::AtomicBool::new(false),
-    });
+    let queue = Arc::new(Queue::new(source));
     let pacer = Arc::new(Pacer::new(
         ctx.sending.rate,
         ctx.sending.batch_size,
@@ -536,7 +341,7 @@ impl Worker {
                 self.recorder.submit(rows)?;
                 let earlier = streak.len() as u64 - 1;
                 self.tally.unfail(earlier, streak.len() as u64);
-                if streak.len() < policy::BREAKER {
+                if streak.len() < BREAKER {
                     // A reader in flight when the breaker tripped: the
                     // worker that tripped it reports the stop.
                     return Ok(());

@@ -5,9 +5,9 @@ use textwrap::core::display_width;
 use textwrap::{Options, WordSeparator, WordSplitter};
 
 use super::{LINK, dateline};
-use crate::config::Newsletter;
-use crate::content::Issue;
-use crate::markdown::{Block, Footnotes};
+use crate::input::config::Newsletter;
+use crate::input::issue::Issue;
+use crate::input::markdown::{Block, Footnotes};
 
 /// Where lines are wrapped. Only a single word longer than this (a long
 /// URL) makes a longer line: a broken URL would not work.

@@ -1,0 +1,11 @@
+//! From a checked issue to the bytes of one reader's message: Markdown
+//! rendered to HTML and text, the MIME message with its headers, the DKIM
+//! signature, and the pre-send check of what mailbox providers ask.
+//!
+//! Pure, no I/O but reading the DKIM key. Uses `input`, and `audience` for
+//! the reader's unsubscribe link.
+
+pub mod compliance;
+pub mod dkim;
+pub mod message;
+pub mod render;

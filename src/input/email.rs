@@ -1,0 +1,120 @@
+//! Addresses: the checked `Email` type, its wire form (an international
+//! domain as its A-label), and compact fingerprints for sets of readers.
+
+use std::fmt;
+
+use lettre::Address;
+
+/// A deliverable address: trimmed, domain lower-cased, checked by lettre's
+/// parser (the one that will put it on the wire). It keeps the address as
+/// the reader wrote it, an international domain included; `envelope` gives
+/// the form that goes on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(Address);
+
+impl Email {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let (user, domain) = s
+            .rsplit_once('@')
+            .ok_or_else(|| format!("{s:?} is not an email address (no @)"))?;
+        Address::new(user, domain.to_lowercase())
+            .map(Self)
+            .map_err(|e| format!("{s:?} is not a valid email address ({e})"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_ref()
+    }
+
+    /// The address as written (for the list, the log and tokens).
+    pub fn address(&self) -> &Address {
+        &self.0
+    }
+
+    /// The address for the envelope and the To header: the domain as an
+    /// IDNA A-label (`bücher.de` -> `xn--bcher-kva.de`), which every server
+    /// takes. The local part is left as it is; if it is not ASCII, only a
+    /// server offering SMTPUTF8 can take it.
+    pub fn envelope(&self) -> std::borrow::Cow<'_, Address> {
+        ascii_domain(&self.0)
+    }
+
+    /// What makes two addresses the same reader: the whole address, case
+    /// folded. Strictly the local part is case-sensitive, but no provider
+    /// treats it so, and a reader must not get two copies.
+    pub fn key(&self) -> String {
+        self.as_str().to_lowercase()
+    }
+
+    /// 128 bits of `key()`, for sets of readers: 16 bytes each, where the
+    /// addresses themselves would cost several times that.
+    pub fn fingerprint(&self) -> Fingerprint {
+        key_fingerprint(&self.key())
+    }
+}
+
+/// `address` with its domain as an IDNA A-label. lettre accepted the
+/// domain only if it has one, so the conversion cannot fail for an
+/// `Address`; if it ever did, the address is left as it is and the server
+/// says no.
+pub fn ascii_domain(address: &Address) -> std::borrow::Cow<'_, Address> {
+    let domain = address.domain();
+    if domain.is_ascii() {
+        return std::borrow::Cow::Borrowed(address);
+    }
+    match idna::domain_to_ascii(domain) {
+        Ok(ascii) => std::borrow::Cow::Owned(Address::new_dangerous(address.user(), ascii)),
+        Err(_) => std::borrow::Cow::Borrowed(address),
+    }
+}
+
+/// 128 bits of keyed SipHash of an address's key. A byte array, not a
+/// `u128`: its alignment of 1 keeps a map entry at 17 bytes, not 32.
+pub type Fingerprint = [u8; 16];
+
+/// The fingerprint of an address already case-folded by `Email::key`.
+/// Fingerprints never leave the process, so the key is random per process:
+/// nobody can craft an address that collides with another's. (SHA-256,
+/// used before, was 12% of resume planning's profile at a million readers;
+/// this measured about 5% faster overall.)
+pub fn key_fingerprint(key: &str) -> Fingerprint {
+    use std::hash::BuildHasher;
+    static STATE: std::sync::OnceLock<std::hash::RandomState> = std::sync::OnceLock::new();
+    let state = STATE.get_or_init(std::hash::RandomState::new);
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&state.hash_one((0u8, key)).to_le_bytes());
+    bytes[8..].copy_from_slice(&state.hash_one((1u8, key)).to_le_bytes());
+    bytes
+}
+
+/// Fingerprints are already uniform hashes: their first 8 bytes serve as
+/// the table hash, with none of SipHash's cost.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FingerprintHasher(u64);
+
+impl std::hash::Hasher for FingerprintHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut first = [0u8; 8];
+        let n = bytes.len().min(8);
+        first[..n].copy_from_slice(&bytes[..n]);
+        self.0 ^= u64::from_le_bytes(first);
+    }
+
+    /// The length prefix of a slice: the same for every fingerprint.
+    fn write_usize(&mut self, _: usize) {}
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type BuildFingerprintHasher = std::hash::BuildHasherDefault<FingerprintHasher>;
+pub type FingerprintMap<V> = std::collections::HashMap<Fingerprint, V, BuildFingerprintHasher>;
+pub type FingerprintSet = std::collections::HashSet<Fingerprint, BuildFingerprintHasher>;
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

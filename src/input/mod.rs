@@ -1,0 +1,13 @@
+//! Reading and checking what the editor wrote: the config, the issue file,
+//! the Markdown in them and addresses, each parsed once into a checked type
+//! and trusted after; every problem reported at its file and line.
+//!
+//! Uses nothing else of the crate: every other stage builds on it.
+
+pub mod checked;
+pub mod config;
+pub mod diagnostic;
+pub mod email;
+pub mod issue;
+pub mod markdown;
+pub mod toml_file;
