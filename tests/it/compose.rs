@@ -230,7 +230,51 @@ fn the_html_preview_reads_like_the_seed() {
     assert!(html.contains("prefers-color-scheme: dark"));
     assert!(html.contains("class=\"preheader\""));
     assert!(html.contains("href=\"mailto:egulum@spfusa.org\""));
-    assert!(!html.to_lowercase().contains("<script"));
+}
+
+/// A script in any field the editor writes (a headline, a body, the
+/// standing footer, the postal address, the newsletter's name) reaches the
+/// HTML as text, never as a tag.
+#[test]
+fn no_field_can_put_a_script_into_the_html() {
+    let p = Project::sample();
+    let script = "<script>alert(1)</script><SCRIPT src=x></SCRIPT>";
+    p.edit(
+        "issues/2022-08-01.toml",
+        "headline = \"Allies carry",
+        &format!("headline = \"{script} Allies carry"),
+    )
+    .edit(
+        "issues/2022-08-01.toml",
+        "The US Air Force",
+        &format!("{script} The US Air Force"),
+    )
+    .edit(
+        "config.toml",
+        "“US-Japan Alliance Digest” is",
+        &format!("{script} is"),
+    )
+    .edit(
+        "config.toml",
+        "1 Example Plaza",
+        &format!("1 Example Plaza {script}"),
+    )
+    .edit(
+        "config.toml",
+        "name = \"US-Japan Alliance Digest\"",
+        &format!("name = \"Digest {script}\""),
+    );
+    p.dry_run("preview").success();
+    let html = p.read("preview/preview.html");
+    assert!(
+        !html.to_lowercase().contains("<script"),
+        "a script tag got through"
+    );
+    // Each field is there, escaped: the edits landed.
+    let shown = html
+        .matches("&lt;script&gt;alert(1)&lt;/script&gt;")
+        .count();
+    assert!(shown >= 5, "the script is shown as text {shown} times");
 }
 
 #[test]
