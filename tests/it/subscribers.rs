@@ -287,6 +287,15 @@ fn fifty_parallel_subscribes_leave_fifty_whole_rows() {
     }
 }
 
+/// What a killed rewrite leaves beside the list: its temporary file.
+fn leftovers(p: &Project) -> Vec<String> {
+    std::fs::read_dir(p.path("."))
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(&format!(".{LIST}.rewrite-")))
+        .collect()
+}
+
 #[test]
 fn kill_9_during_an_import_leaves_the_old_list_or_the_new_one() {
     let p = Project::sample();
@@ -296,13 +305,23 @@ fn kill_9_during_an_import_leaves_the_old_list_or_the_new_one() {
     }
     p.write("big.csv", &big);
     let old = p.read(LIST);
-    // Time one whole import, then kill others at points across that span.
+    let old_rows: Vec<Vec<String>> = csv::Reader::from_reader(old.as_bytes())
+        .records()
+        .map(|r| r.expect("row").iter().map(str::to_owned).collect())
+        .collect();
+    // Time one whole import, then kill others at points across that span,
+    // finer and finer, until a kill has landed while the new list was
+    // being written (its temporary file is left behind).
     let start = std::time::Instant::now();
     p.bulletin(&["subscribe", "--from", "big.csv"]).success();
-    let full = start.elapsed().as_millis() as u64;
-    let mut outcomes = (0, 0);
-    for percent in [10u64, 30, 50, 70, 90, 110, 150, 250] {
-        let delay_ms = full * percent / 100;
+    let full = start.elapsed().as_micros() as u64;
+    let (mut old_kept, mut new_whole, mut mid_write) = (0, 0, 0);
+    let points: Vec<u64> = (1..=40).map(|i| i * 3).chain([150, 250]).collect();
+    for percent in points {
+        if mid_write >= 2 && percent <= 120 {
+            continue;
+        }
+        let delay = Duration::from_micros(full * percent / 100);
         p.write(LIST, &old);
         let mut child = p
             .command(&["subscribe", "--from", "big.csv"])
@@ -310,27 +329,33 @@ fn kill_9_during_an_import_leaves_the_old_list_or_the_new_one() {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn");
-        std::thread::sleep(Duration::from_millis(delay_ms));
+        std::thread::sleep(delay);
         child.kill().expect("kill -9");
         child.wait().expect("wait");
+        if !leftovers(&p).is_empty() {
+            mid_write += 1;
+        }
         let now = p.read(LIST);
         if now == old {
-            outcomes.0 += 1;
+            old_kept += 1;
         } else {
             let r = rows(&p);
-            assert_eq!(r.len(), 5 + 50_000, "a mix after kill at {delay_ms} ms");
-            let old_rows: Vec<Vec<String>> = csv::Reader::from_reader(old.as_bytes())
-                .records()
-                .map(|r| r.expect("row").iter().map(str::to_owned).collect())
-                .collect();
+            assert_eq!(r.len(), 5 + 50_000, "a mix after kill at {delay:?}");
             assert_eq!(&r[..5], &old_rows[..], "the old rows come first, whole");
-            outcomes.1 += 1;
+            new_whole += 1;
         }
     }
     eprintln!(
-        "import takes {full} ms; after kill -9: old list {} times, new list {} times",
-        outcomes.0, outcomes.1
+        "import takes {full} µs; after kill -9: old list {old_kept} times, new list {new_whole} times, {mid_write} of them mid-write"
     );
+    assert!(
+        mid_write > 0,
+        "no kill landed while the new list was written"
+    );
+    // The next change to the list takes the lock and removes the leftover.
+    p.bulletin(&["subscribe", "late@example.org"]).success();
+    assert_eq!(leftovers(&p), Vec::<String>::new());
+    assert!(p.read(LIST).contains("late@example.org"));
 }
 
 /// An `unsubscribed` row wins over earlier rows whatever lies between,
