@@ -51,8 +51,37 @@ pub enum Command {
     #[command(alias = "subscribers", after_help = "Example:\n  bulletin list --all")]
     List(ListArgs),
     /// Summarise an issue's delivery log without sending anything.
-    #[command(after_help = "Example:\n  bulletin status --issue issues/2022-08-01.toml")]
+    #[command(
+        after_help = "Examples:\n  bulletin status --issue issues/2022-08-01.toml\n  bulletin status --issue issues/2022-08-01.toml --json"
+    )]
     Status(StatusArgs),
+    /// Write a starter set-up into DIR: config.toml, today's issue, an empty list.
+    #[command(
+        after_help = "Refuses to write over any file that is already there.\n\nExample:\n  bulletin init my-newsletter"
+    )]
+    Init(InitArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  bulletin completions bash > ~/.local/share/bash-completion/completions/bulletin\n  bulletin completions zsh > ~/.zfunc/_bulletin\n  bulletin completions fish > ~/.config/fish/completions/bulletin.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff).
+    #[command(after_help = "Example:\n  bulletin man > ~/.local/share/man/man1/bulletin.1")]
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The folder to set up (made if missing).
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -124,6 +153,10 @@ pub struct StatusArgs {
     /// The delivery log [default: logs/<issue file stem>.csv beside the config].
     #[arg(long, value_name = "PATH")]
     pub log: Option<PathBuf>,
+
+    /// Print the same figures as one JSON object, for scripts.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

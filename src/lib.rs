@@ -44,6 +44,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Subscribe(args) => commands::subscribe::run(&cli.config, &args),
         Command::Unsubscribe(args) => commands::subscribe::unsubscribe(&cli.config, &args),
         Command::List(args) => commands::subscribe::list(&cli.config, &args),
+        Command::Init(args) => commands::init::run(&args.dir),
+        Command::Completions(args) => commands::docs::completions(args.shell),
+        Command::Man => commands::docs::man(),
     }
 }
 

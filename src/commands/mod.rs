@@ -1,6 +1,8 @@
 //! One module per subcommand, and what they share: loading the inputs.
 
 pub mod check;
+pub mod docs;
+pub mod init;
 pub mod preview;
 pub mod send;
 pub mod status;
@@ -65,14 +67,17 @@ pub fn prepare(
 /// The failures in the log, grouped by the server's reply.
 pub fn print_failures(log: &Path) {
     match crate::deliver::journal::failures(log, crate::deliver::pace::reply_pattern) {
-        Ok(groups) => {
-            for (reply, n) in groups.iter().take(10) {
-                println!("    {n} × {reply}");
-            }
-            if groups.len() > 10 {
-                println!("    … and {} other replies", groups.len() - 10);
-            }
-        }
+        Ok(groups) => print_failure_groups(&groups),
         Err(e) => eprintln!("{e}"),
+    }
+}
+
+/// Failure groups, most common first, ten at most.
+pub fn print_failure_groups(groups: &[(String, u64)]) {
+    for (reply, n) in groups.iter().take(10) {
+        println!("    {n} × {reply}");
+    }
+    if groups.len() > 10 {
+        println!("    … and {} other replies", groups.len() - 10);
     }
 }

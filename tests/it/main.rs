@@ -9,6 +9,7 @@ mod scripted;
 mod send;
 mod servers;
 mod snapshots;
+mod starter;
 mod subscribers;
 mod tls;
 mod util;

@@ -400,11 +400,34 @@ fn a_multi_line_refusal_is_logged_whole_and_failures_are_grouped_by_reply() {
                 .contains("User unknown in virtual mailbox table"),
         "{failed:?}"
     );
-    p.bulletin(&["status", "--issue", "issues/2022-08-01.toml"])
-        .success()
-        .stdout_has(
-            "11 × 550 5.1.1 <…>: Recipient address rejected User unknown in virtual mailbox table",
-        );
+    let human = p.bulletin(&["status", "--issue", "issues/2022-08-01.toml"]);
+    human.success().stdout_has(
+        "11 × 550 5.1.1 <…>: Recipient address rejected User unknown in virtual mailbox table",
+    );
+    // The same figures for scripts, as JSON.
+    let json = p.bulletin(&["status", "--issue", "issues/2022-08-01.toml", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json.success().stdout).expect("JSON");
+    assert_eq!(v["failed"], 11, "{v}");
+    assert_eq!(v["log_found"], true, "{v}");
+    assert_eq!(
+        v["failures"][0]["reply"],
+        "550 5.1.1 <…>: Recipient address rejected User unknown in virtual mailbox table"
+    );
+    assert_eq!(v["failures"][0]["readers"], 11);
+    for (key, label) in [
+        ("sent", "sent:"),
+        ("unknown", "unknown:"),
+        ("deferred", "deferred:"),
+        ("not_yet_sent", "not yet sent:"),
+    ] {
+        let shown = human
+            .stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(label))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no {label} line"));
+        assert_eq!(v[key], shown, "{key}: {v}");
+    }
     // The same readers, once the server takes them: --retry-failed sends to
     // them and only to them.
     let good = Scripted::accepting();
