@@ -1,4 +1,7 @@
-//! One module per subcommand, and what they share: loading the inputs.
+//! One module per subcommand, and what they share: loading the inputs and
+//! preparing the message template.
+//!
+//! The top of the pipeline: may use every stage.
 
 pub mod check;
 pub mod docs;

@@ -1,6 +1,9 @@
-//! Delivering an issue: workers, each with its own SMTP connection, take
-//! readers from one queue, record every attempt in the journal and retry
-//! what the server deferred.
+//! Delivering an issue: the plan of who is due, then workers, each with its
+//! own SMTP connection, that take readers from one queue, record every
+//! attempt in the journal (the delivery log) and retry what the server
+//! deferred, judged by `policy` and paced by `pace`.
+//!
+//! Uses `input`, `audience` (the readers) and `compose` (their messages).
 
 pub mod journal;
 pub mod pace;
