@@ -55,6 +55,11 @@ pub enum Command {
         after_help = "Examples:\n  bulletin status --issue issues/2022-08-01.toml\n  bulletin status --issue issues/2022-08-01.toml --json"
     )]
     Status(StatusArgs),
+    /// Answer one-click unsubscribes and confirm web sign-ups (an HTTP server).
+    #[command(
+        after_help = "Needs [serve] (public_url), [unsubscribe] with its secret in the environment,\nand [smtp] for confirmation mail. Put it behind a reverse proxy that terminates TLS.\n\nExample:\n  BULLETIN_UNSUBSCRIBE_SECRET=... bulletin serve --listen 127.0.0.1:8025"
+    )]
+    Serve(ServeArgs),
     /// Write a starter set-up into DIR: config.toml, today's issue, an empty list.
     #[command(
         after_help = "Refuses to write over any file that is already there.\n\nExample:\n  bulletin init my-newsletter"
@@ -68,6 +73,13 @@ pub enum Command {
     /// Print the manual page (roff).
     #[command(after_help = "Example:\n  bulletin man > ~/.local/share/man/man1/bulletin.1")]
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address and port to listen on [default: [serve] listen, or 127.0.0.1:8025].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]
@@ -192,6 +204,11 @@ pub struct UnsubscribeArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Show every row too.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "compact")]
     pub all: bool,
+
+    /// Fold the list's history into one row per reader (their last status),
+    /// and drop sign-ups never confirmed within the expiry.
+    #[arg(long)]
+    pub compact: bool,
 }

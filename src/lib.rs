@@ -12,6 +12,7 @@ pub mod commands;
 pub mod compose;
 pub mod deliver;
 pub mod input;
+pub mod web;
 
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -44,6 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Subscribe(args) => commands::subscribe::run(&cli.config, &args),
         Command::Unsubscribe(args) => commands::subscribe::unsubscribe(&cli.config, &args),
         Command::List(args) => commands::subscribe::list(&cli.config, &args),
+        Command::Serve(args) => commands::serve::run(&cli.config, &args),
         Command::Init(args) => commands::init::run(&args.dir),
         Command::Completions(args) => commands::docs::completions(args.shell),
         Command::Man => commands::docs::man(),

@@ -6,11 +6,12 @@ use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use crate::audience::subscribers::{Columns, Snapshot, Status, SubscriberFile};
 use crate::input::checked::Line;
 use crate::input::diagnostic::Diagnostic;
-use crate::input::email::{Email, FingerprintMap, key_fingerprint};
+use crate::input::email::{Email, FingerprintMap};
 
 /// The lock is a file beside the list: the list itself is replaced by
 /// renames, and a lock on a replaced file would guard nothing.
@@ -112,15 +113,25 @@ fn read_columns(list: &Path, lock: &ListLock) -> Result<Option<Columns>, Diagnos
     Ok(Some(SubscriberFile::open(&snap)?.columns().clone()))
 }
 
-/// One new row in the list's shape.
-fn new_row(columns: &Columns, email: &Email, name: Option<&Line>) -> Vec<String> {
+/// One row in the list's shape: `status` in the status column and, when
+/// the list has one, the time in the `changed` column.
+fn new_row(
+    columns: &Columns,
+    email: &Email,
+    name: Option<&Line>,
+    status: Status,
+    at: SystemTime,
+) -> Vec<String> {
     let mut row = vec![String::new(); columns.headers.len()];
     row[columns.email] = email.to_string();
     if let (Some(i), Some(n)) = (columns.name, name) {
         row[i] = n.to_string();
     }
     if let Some(i) = columns.status {
-        row[i] = "subscribed".into();
+        row[i] = status.as_str().into();
+    }
+    if let Some(i) = columns.changed {
+        row[i] = humantime::format_rfc3339_seconds(at).to_string();
     }
     row
 }
@@ -147,6 +158,14 @@ pub fn statuses(list: &Path, lock: &ListLock) -> Result<FingerprintMap<Status>, 
     Ok(map)
 }
 
+/// One status change to record: a row appended for `email`.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub email: Email,
+    pub name: Option<Line>,
+    pub status: Status,
+}
+
 /// Appends new subscribers as whole rows in one write, then syncs. The
 /// caller has checked, under the same lock, that they are not on the list.
 pub fn append(
@@ -154,16 +173,45 @@ pub fn append(
     lock: &ListLock,
     new: &[(Email, Option<Line>)],
 ) -> Result<(), Diagnostic> {
+    let changes: Vec<Change> = new
+        .iter()
+        .map(|(email, name)| Change {
+            email: email.clone(),
+            name: name.clone(),
+            status: Status::Subscribed,
+        })
+        .collect();
+    record(list, lock, &changes, SystemTime::now())
+}
+
+/// Records status changes as rows appended at the end, in one write, then
+/// synced: the last row of an address decides its status, so a change
+/// never rewrites the file (a one-click unsubscribe on a list of a million
+/// rows costs one small write). A list without a `status` column gets one
+/// first, by a rewrite.
+pub fn record(
+    list: &Path,
+    lock: &ListLock,
+    changes: &[Change],
+    at: SystemTime,
+) -> Result<(), Diagnostic> {
     let io_err = |e: io::Error| Diagnostic::new(list, None, format!("cannot be written: {e}"));
-    let columns = read_columns(list, lock)?;
+    let mut columns = read_columns(list, lock)?;
+    if columns.as_ref().is_some_and(|c| c.status.is_none())
+        && changes.iter().any(|c| c.status != Status::Subscribed)
+    {
+        rewrite(list, lock, |_, _, _| true, &[])?;
+        columns = read_columns(list, lock)?;
+    }
     let fresh = columns.is_none();
     let columns = columns.unwrap_or_else(Columns::new_list);
     let mut bytes = Vec::new();
     if fresh {
         bytes.extend(csv_line(&columns.headers).map_err(io_err)?);
     }
-    for (email, name) in new {
-        bytes.extend(csv_line(&new_row(&columns, email, name.as_ref())).map_err(io_err)?);
+    for c in changes {
+        let row = new_row(&columns, &c.email, c.name.as_ref(), c.status, at);
+        bytes.extend(csv_line(&row).map_err(io_err)?);
     }
     let mut file = OpenOptions::new()
         .create(true)
@@ -184,29 +232,65 @@ pub fn append(
     file.sync_data().map_err(io_err)
 }
 
-/// Rewrites the list: every row passes through `change` (which may edit
-/// it), `extra` rows go at the end, and the result replaces the list in
-/// one rename, so a crash leaves the old file or the new one.
+/// Gives the list the `status` and `changed` columns if it lacks them (a
+/// rewrite, once): what `serve` needs to record sign-ups with their time.
+pub fn ensure_changed_column(list: &Path, lock: &ListLock) -> Result<bool, Diagnostic> {
+    match read_columns(list, lock)? {
+        Some(c) if c.status.is_some() && c.changed.is_some() => Ok(false),
+        Some(_) => {
+            rewrite_with(list, lock, |_, _, _| true, &[], true)?;
+            Ok(true)
+        }
+        None => {
+            let io_err =
+                |e: io::Error| Diagnostic::new(list, None, format!("cannot be written: {e}"));
+            let mut columns = Columns::new_list();
+            columns.headers.push("changed".into());
+            std::fs::write(list, csv_line(&columns.headers).map_err(io_err)?).map_err(io_err)?;
+            Ok(true)
+        }
+    }
+}
+
+/// Rewrites the list: every row passes through `change`, which may edit
+/// it and says whether to keep it; `extra` rows go at the end. The result
+/// replaces the list in one rename, so a crash leaves the old file or the
+/// new one. Rows whose address does not parse are kept as they are.
 pub fn rewrite(
     list: &Path,
     lock: &ListLock,
-    mut change: impl FnMut(&Email, &mut Vec<String>, usize),
+    change: impl FnMut(&Email, &mut Vec<String>, &Columns) -> bool,
     extra: &[(Email, Option<Line>)],
 ) -> Result<(), Diagnostic> {
+    rewrite_with(list, lock, change, extra, false)
+}
+
+fn rewrite_with(
+    list: &Path,
+    lock: &ListLock,
+    mut change: impl FnMut(&Email, &mut Vec<String>, &Columns) -> bool,
+    extra: &[(Email, Option<Line>)],
+    add_changed: bool,
+) -> Result<(), Diagnostic> {
     let io_err = |e: io::Error| Diagnostic::new(list, None, format!("cannot be written: {e}"));
-    let mut columns = read_columns(list, lock)?.unwrap_or_else(Columns::new_list);
-    let added_status = columns.status.is_none();
-    if added_status {
+    let old_columns = read_columns(list, lock)?.unwrap_or_else(Columns::new_list);
+    let old_width = old_columns.headers.len();
+    let mut columns = old_columns;
+    if columns.status.is_none() {
         columns.headers.push("status".into());
         columns.status = Some(columns.headers.len() - 1);
     }
-    let status_at = columns.status.unwrap_or(0);
+    if add_changed && columns.changed.is_none() {
+        columns.headers.push("changed".into());
+        columns.changed = Some(columns.headers.len() - 1);
+    }
     let width = columns.headers.len();
     let dir = list_dir(list);
     let mut tmp = tempfile::Builder::new()
         .prefix(&temp_prefix(list))
         .tempfile_in(&dir)
         .map_err(io_err)?;
+    let now = SystemTime::now();
     {
         let mut out = io::BufWriter::new(tmp.as_file_mut());
         out.write_all(&csv_line(&columns.headers).map_err(io_err)?)
@@ -220,25 +304,27 @@ pub fn rewrite(
                 let record = record.map_err(|e| Diagnostic::new(list, None, e.to_string()))?;
                 let mut fields: Vec<String> =
                     record.iter().map(|f| undefuse(f).to_owned()).collect();
-                if added_status {
-                    if fields.len() < width - 1 {
-                        fields.resize(width - 1, String::new());
-                    }
-                    fields.insert(width - 1, String::new());
+                // A short row gets its missing trailing fields, empty, and
+                // the added columns, empty too.
+                if fields.len() < old_width {
+                    fields.resize(old_width, String::new());
                 }
-                // A short row gets its missing trailing fields, empty.
                 if fields.len() < width {
                     fields.resize(width, String::new());
                 }
-                if let Some(email) = fields.get(columns.email).and_then(|e| Email::parse(e).ok()) {
-                    change(&email, &mut fields, status_at);
+                let keep = match fields.get(columns.email).and_then(|e| Email::parse(e).ok()) {
+                    Some(email) => change(&email, &mut fields, &columns),
+                    None => true,
+                };
+                if keep {
+                    out.write_all(&csv_line(&fields).map_err(io_err)?)
+                        .map_err(io_err)?;
                 }
-                out.write_all(&csv_line(&fields).map_err(io_err)?)
-                    .map_err(io_err)?;
             }
         }
         for (email, name) in extra {
-            out.write_all(&csv_line(&new_row(&columns, email, name.as_ref())).map_err(io_err)?)
+            let row = new_row(&columns, email, name.as_ref(), Status::Subscribed, now);
+            out.write_all(&csv_line(&row).map_err(io_err)?)
                 .map_err(io_err)?;
         }
         out.flush().map_err(io_err)?;
@@ -272,28 +358,89 @@ fn keep_owner_and_mode(list: &Path, new: &File) -> io::Result<()> {
     }
 }
 
-/// Sets the status of every row of `email`.
-pub fn set_status(
+/// What `compact` did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Compacted {
+    /// Addresses left, one row each.
+    pub readers: u64,
+    /// Older rows folded into them.
+    pub folded: u64,
+    /// Addresses whose sign-up was never confirmed and is older than the
+    /// expiry: dropped.
+    pub expired: u64,
+}
+
+/// Folds the list's history into one row per address (a rewrite, under the
+/// lock): the address's first row, with its last status and time. Pending
+/// sign-ups older than `expiry` (by their `changed` time) are dropped.
+/// Rows that are not readers (a bad address) are kept as they are.
+pub fn compact(
     list: &Path,
     lock: &ListLock,
-    email: &Email,
-    status: Status,
-) -> Result<(), Diagnostic> {
-    let key = key_fingerprint(&email.key());
-    let value = match status {
-        Status::Subscribed => "subscribed",
-        Status::Unsubscribed => "unsubscribed",
+    expiry: std::time::Duration,
+    now: SystemTime,
+) -> Result<Compacted, Diagnostic> {
+    let columns = match read_columns(list, lock)? {
+        Some(c) => c,
+        None => return Ok(Compacted::default()),
     };
+    // First pass: each address's last status and time.
+    let mut last: FingerprintMap<(Status, String)> = FingerprintMap::default();
+    let snap = Snapshot::take_locked(list, lock)?;
+    for s in SubscriberFile::open(&snap)?.flatten() {
+        last.insert(s.email.fingerprint(), (s.status, String::new()));
+    }
+    if let Some(at) = columns.changed {
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(snap.reader());
+        for record in reader.records().flatten() {
+            let email = record.get(columns.email).map(undefuse).unwrap_or("");
+            if let (Ok(email), Some(time)) = (Email::parse(email), record.get(at))
+                && let Some(entry) = last.get_mut(&email.fingerprint())
+            {
+                entry.1 = time.trim().to_owned();
+            }
+        }
+    }
+    let expired = |(status, time): &(Status, String)| {
+        *status == Status::Pending
+            && humantime::parse_rfc3339_weak(time)
+                .ok()
+                .is_some_and(|t| t + expiry < now)
+    };
+    let mut done = Compacted::default();
+    let mut seen = crate::input::email::FingerprintSet::default();
     rewrite(
         list,
         lock,
-        |e, fields, at| {
-            if e.fingerprint() == key {
-                fields[at] = value.into();
+        |email, fields, columns| {
+            let key = email.fingerprint();
+            let Some(final_state) = last.get(&key) else {
+                return true;
+            };
+            if !seen.insert(key) {
+                done.folded += 1;
+                return false;
             }
+            if expired(final_state) {
+                done.expired += 1;
+                return false;
+            }
+            done.readers += 1;
+            if let Some(i) = columns.status {
+                fields[i] = final_state.0.as_str().into();
+            }
+            if let Some(i) = columns.changed
+                && !final_state.1.is_empty()
+            {
+                fields[i] = final_state.1.clone();
+            }
+            true
         },
         &[],
-    )
+    )?;
+    Ok(done)
 }
 
 #[cfg(test)]

@@ -1,9 +1,12 @@
-//! The readers: the subscriber list file (read as a snapshot, written only
-//! under its lock, rewritten atomically) and the unsubscribe tokens that
-//! stand for a reader in links.
+//! The readers: the subscriber list file (read as a snapshot, changed only
+//! under its lock: status changes appended as rows, anything else a
+//! rewrite renamed into place), a running view of it for `serve` and for a
+//! send in progress, and the tokens that stand for a reader in links.
 //!
 //! Uses `input` only.
 
+pub mod lines;
 pub mod list_file;
 pub mod subscribers;
 pub mod unsubscribe;
+pub mod watch;

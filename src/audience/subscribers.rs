@@ -7,14 +7,41 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::audience::lines::Lines;
 use crate::input::checked::Line;
 use crate::input::diagnostic::Diagnostic;
-use crate::input::email::{Email, FingerprintSet};
+use crate::input::email::{Email, FingerprintMap, key_fingerprint};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A row's `status`. The last row of an address decides its status:
+/// bulletin records every change as a new row at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Status {
+    /// Mailed every issue (also an empty field).
     Subscribed,
+    /// Left; never mailed again unless they subscribe anew.
     Unsubscribed,
+    /// Signed up on the web, not yet confirmed: never mailed an issue.
+    Pending,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Subscribed => "subscribed",
+            Status::Unsubscribed => "unsubscribed",
+            Status::Pending => "pending",
+        }
+    }
+
+    /// The field as written (case and spaces aside); empty is subscribed.
+    pub fn parse(field: &str) -> Option<Self> {
+        match field.trim().to_ascii_lowercase().as_str() {
+            "" | "subscribed" => Some(Status::Subscribed),
+            "unsubscribed" => Some(Status::Unsubscribed),
+            "pending" => Some(Status::Pending),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +98,14 @@ impl Snapshot {
         &self.path
     }
 
+    /// Which file this is (device and inode): a rewrite renamed over the
+    /// list makes another.
+    pub fn file_id(&self) -> io::Result<(u64, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = self.file.metadata()?;
+        Ok((meta.dev(), meta.ino()))
+    }
+
     /// The snapshot's size in bytes.
     pub fn len(&self) -> u64 {
         self.len
@@ -117,10 +152,13 @@ pub struct Columns {
     pub email: usize,
     pub name: Option<usize>,
     pub status: Option<usize>,
+    /// When the row was written by bulletin (RFC 3339); pending rows
+    /// expire by it.
+    pub changed: Option<usize>,
 }
 
 impl Columns {
-    fn from_headers(path: &Path, headers: &csv::StringRecord) -> Result<Self, Diagnostic> {
+    pub fn from_headers(path: &Path, headers: &csv::StringRecord) -> Result<Self, Diagnostic> {
         let find = |name: &str| {
             headers
                 .iter()
@@ -137,6 +175,7 @@ impl Columns {
             email,
             name: find("name"),
             status: find("status"),
+            changed: find("changed"),
             headers: headers.iter().map(str::to_owned).collect(),
         })
     }
@@ -148,75 +187,8 @@ impl Columns {
             email: 0,
             name: Some(1),
             status: Some(2),
+            changed: None,
         }
-    }
-}
-
-/// Line numbers as an editor sees them, counted under the csv reader:
-/// csv's own count is one short after a CRLF line end and does not count
-/// the blank lines it skips before a record.
-pub struct Lines<R> {
-    inner: R,
-    /// Bytes read but not yet counted: `seen[at..]` starts at file offset `start`.
-    seen: Vec<u8>,
-    at: usize,
-    start: u64,
-    /// The line `start` is on, 1-based.
-    line: u64,
-    /// Off for a pass that asks no line numbers: nothing is kept then.
-    counting: bool,
-}
-
-impl<R: Read> Lines<R> {
-    pub fn new(inner: R) -> Self {
-        Self {
-            inner,
-            seen: Vec::with_capacity(1 << 16),
-            at: 0,
-            start: 0,
-            line: 1,
-            counting: true,
-        }
-    }
-
-    /// For a pass that will never call `line_at`: without this, every byte
-    /// read would be kept for a count nobody asks for.
-    pub fn stop_counting(&mut self) {
-        self.counting = false;
-        self.seen = Vec::new();
-        self.at = 0;
-    }
-
-    /// The line of the record csv says starts at byte `byte`. Calls must
-    /// come in file order. csv skips CR and LF before a record; so do we.
-    pub fn line_at(&mut self, byte: u64) -> u64 {
-        let upto = usize::try_from(byte.saturating_sub(self.start))
-            .unwrap_or(usize::MAX)
-            .min(self.seen.len() - self.at);
-        let counted = &self.seen[self.at..self.at + upto];
-        self.line += memchr::memchr_iter(b'\n', counted).count() as u64;
-        self.at += upto;
-        self.start += upto as u64;
-        if self.at > (1 << 16) && self.at * 2 > self.seen.len() {
-            self.seen.drain(..self.at);
-            self.at = 0;
-        }
-        let skipped = self.seen[self.at..]
-            .iter()
-            .take_while(|b| matches!(b, b'\r' | b'\n'))
-            .filter(|&&b| b == b'\n')
-            .count();
-        self.line + skipped as u64
-    }
-}
-
-impl<R: Read> Read for Lines<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if self.counting {
-            self.seen.extend_from_slice(&buf[..n]);
-        }
-        Ok(n)
     }
 }
 
@@ -261,16 +233,17 @@ impl SubscriberFile {
         &self.columns
     }
 
-    /// The fingerprints of every `unsubscribed` row, parsing only those
-    /// rows' addresses: the cheap first pass of a send. A bad row anywhere
-    /// (not UTF-8, too many fields) is passed over, never the end of the
-    /// pass: an `unsubscribed` row after it must still count. Fields are
-    /// read as bytes, so a bad byte in another field of the row does not
-    /// hide its status.
-    pub fn unsubscribed(mut self) -> FingerprintSet {
-        let mut left = FingerprintSet::default();
+    /// Each address's last status, for the addresses that have a row other
+    /// than `subscribed` (everyone else is subscribed): the cheap first
+    /// pass of a send. Fingerprints come from the address field as written,
+    /// case-folded, without parsing it (an address that does not parse is
+    /// skipped by the second pass anyway). A bad row anywhere (not UTF-8,
+    /// too many fields) is passed over, never the end of the pass: a later
+    /// row must still count.
+    pub fn last_statuses(mut self) -> FingerprintMap<Status> {
+        let mut last = FingerprintMap::default();
         let Some(status) = self.columns.status else {
-            return left;
+            return last;
         };
         fn text(field: Option<&[u8]>) -> &str {
             field
@@ -287,15 +260,27 @@ impl SubscriberFile {
                 Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => break,
                 Err(_) => continue,
             }
-            if !text(record.get(status)).eq_ignore_ascii_case("unsubscribed") {
+            let field = text(record.get(status));
+            let subscribed = field.is_empty() || field.eq_ignore_ascii_case("subscribed");
+            if subscribed && last.is_empty() {
                 continue;
             }
             let email = crate::audience::list_file::undefuse(text(record.get(self.columns.email)));
-            if let Ok(email) = Email::parse(email) {
-                left.insert(email.fingerprint());
+            let key = key_fingerprint(&email.to_lowercase());
+            match Status::parse(field) {
+                Some(Status::Subscribed) => {
+                    if let Some(s) = last.get_mut(&key) {
+                        *s = Status::Subscribed;
+                    }
+                }
+                Some(other) => {
+                    last.insert(key, other);
+                }
+                // An unknown status is a bad row: the second pass says so.
+                None => {}
             }
         }
-        left
+        last
     }
 
     fn parse_row(&self, line: u64) -> Result<Subscriber, BadRow> {
@@ -310,15 +295,13 @@ impl SubscriberFile {
             "" => None,
             n => Some(Line::parse(n).map_err(|why| bad(format!("name {why}")))?),
         };
-        let status = match field(self.columns.status).to_ascii_lowercase().as_str() {
-            "" | "subscribed" => Status::Subscribed,
-            "unsubscribed" => Status::Unsubscribed,
-            other => {
-                return Err(bad(format!(
-                    "status {other:?} is neither \"subscribed\" nor \"unsubscribed\""
-                )));
-            }
-        };
+        let raw = field(self.columns.status);
+        let status = Status::parse(raw).ok_or_else(|| {
+            bad(format!(
+                "status {:?} is not \"subscribed\", \"unsubscribed\" or \"pending\"",
+                raw.trim().to_ascii_lowercase()
+            ))
+        })?;
         Ok(Subscriber {
             line,
             email,
@@ -413,30 +396,6 @@ mod tests {
             lines,
             vec![(2, true), (4, true), (6, false), (7, true), (9, true)]
         );
-    }
-
-    #[test]
-    fn a_pass_without_line_numbers_keeps_nothing_of_what_it_read() {
-        let mut lines = Lines::new(&[b'x'; 1 << 20][..]);
-        lines.stop_counting();
-        let mut sink = Vec::new();
-        std::io::copy(&mut lines, &mut sink).expect("read");
-        assert_eq!(sink.len(), 1 << 20);
-        assert!(lines.seen.capacity() == 0);
-        // While counting, what was counted is let go as it goes.
-        let text = "a\n".repeat(1 << 18);
-        let mut lines = Lines::new(text.as_bytes());
-        let mut buf = [0u8; 4096];
-        let mut read = 0u64;
-        loop {
-            let n = lines.read(&mut buf).expect("read");
-            if n == 0 {
-                break;
-            }
-            read += n as u64;
-            assert_eq!(lines.line_at(read), read / 2 + 1);
-            assert!(lines.seen.len() <= (1 << 17) + 4096, "{}", lines.seen.len());
-        }
     }
 
     #[test]

@@ -2,6 +2,9 @@
 //! opaque (the address cannot be read from it) and unforgeable (only the
 //! secret makes one), and the links and headers built from it.
 //!
+//! Confirmation tokens for web sign-ups are made the same way, under
+//! another label, with the time of the sign-up sealed in.
+//!
 //! The token is a deterministic authenticated encryption built from
 //! HMAC-SHA256 alone (the SIV construction): `tag` = HMAC(secret, list id,
 //! address), truncated to 16 bytes; the address is XORed with an HMAC
@@ -13,6 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::input::config::{Config, UnsubscribeConfig};
 use crate::input::email::Email;
@@ -20,6 +24,19 @@ use crate::input::email::Email;
 pub(crate) type HmacSha256 = Hmac<Sha256>;
 
 const TAG_LEN: usize = 16;
+
+/// The labels that keep the two kinds of token apart.
+const UNSUBSCRIBE: &str = "bulletin/unsubscribe";
+const CONFIRM: &str = "bulletin/confirm";
+
+/// Why a confirmation token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenError {
+    /// Not made with this secret for this list, or damaged.
+    Invalid,
+    /// Genuine, but older than the expiry.
+    Expired,
+}
 
 /// Shown in place of a real token when a dry-run has no secret.
 pub const PREVIEW_TOKEN: &str = "PREVIEW-TOKEN-no-secret-set";
@@ -84,21 +101,24 @@ impl Unsubscriber {
         HmacSha256::new_from_slice(secret.expose_secret().as_bytes()).ok()
     }
 
-    fn tag(&self, key: &[u8]) -> Option<HmacSha256> {
+    /// The tag of `payload` under `label` (16 bytes kept).
+    fn tag(&self, label: &str, payload: &[u8]) -> Option<HmacSha256> {
         let mut mac = self.mac()?;
-        mac.update(b"bulletin/unsubscribe/tag\0");
+        mac.update(label.as_bytes());
+        mac.update(b"/tag\0");
         mac.update(self.list_id.as_bytes());
         mac.update(b"\0");
-        mac.update(key);
+        mac.update(payload);
         Some(mac)
     }
 
-    fn keystream(&self, tag: &[u8], len: usize) -> Option<Vec<u8>> {
+    fn keystream(&self, label: &str, tag: &[u8], len: usize) -> Option<Vec<u8>> {
         let mut out = Vec::with_capacity(len + 32);
         let mut block = 0u32;
         while out.len() < len {
             let mut mac = self.mac()?;
-            mac.update(b"bulletin/unsubscribe/stream\0");
+            mac.update(label.as_bytes());
+            mac.update(b"/stream\0");
             mac.update(tag);
             mac.update(&block.to_be_bytes());
             out.extend_from_slice(&mac.finalize().into_bytes());
@@ -108,32 +128,73 @@ impl Unsubscriber {
         Some(out)
     }
 
-    /// The reader's token, or `PREVIEW_TOKEN` without a secret.
-    pub fn token(&self, email: &Email) -> String {
-        let key = email.key();
-        let Some(tag) = self.tag(key.as_bytes()) else {
-            return PREVIEW_TOKEN.to_owned();
-        };
-        let tag = &tag.finalize().into_bytes()[..TAG_LEN];
-        let Some(stream) = self.keystream(tag, key.len()) else {
-            return PREVIEW_TOKEN.to_owned();
-        };
+    /// `payload` sealed (SIV): the tag, then the payload XORed with a
+    /// keystream keyed by the tag. `None` without a secret.
+    fn seal(&self, label: &str, payload: &[u8]) -> Option<String> {
+        let tag = self.tag(label, payload)?.finalize().into_bytes();
+        let tag = &tag[..TAG_LEN];
+        let stream = self.keystream(label, tag, payload.len())?;
         let mut raw = tag.to_vec();
-        raw.extend(key.bytes().zip(stream).map(|(a, b)| a ^ b));
-        URL_SAFE_NO_PAD.encode(raw)
+        raw.extend(payload.iter().zip(stream).map(|(a, b)| a ^ b));
+        Some(URL_SAFE_NO_PAD.encode(raw))
     }
 
-    /// The address a token was made for, if this secret and list made it.
-    pub fn verify(&self, token: &str) -> Option<Email> {
+    /// The payload a token sealed under `label`, if this secret and list
+    /// sealed it.
+    fn open(&self, label: &str, token: &str) -> Option<Vec<u8>> {
         let raw = URL_SAFE_NO_PAD.decode(token.trim()).ok()?;
         if raw.len() <= TAG_LEN {
             return None;
         }
         let (tag, sealed) = raw.split_at(TAG_LEN);
-        let stream = self.keystream(tag, sealed.len())?;
-        let key: Vec<u8> = sealed.iter().zip(stream).map(|(a, b)| a ^ b).collect();
-        self.tag(&key)?.verify_truncated_left(tag).ok()?;
+        let stream = self.keystream(label, tag, sealed.len())?;
+        let payload: Vec<u8> = sealed.iter().zip(stream).map(|(a, b)| a ^ b).collect();
+        self.tag(label, &payload)?.verify_truncated_left(tag).ok()?;
+        Some(payload)
+    }
+
+    /// The reader's token, or `PREVIEW_TOKEN` without a secret.
+    pub fn token(&self, email: &Email) -> String {
+        self.seal(UNSUBSCRIBE, email.key().as_bytes())
+            .unwrap_or_else(|| PREVIEW_TOKEN.to_owned())
+    }
+
+    /// The address a token was made for, if this secret and list made it.
+    pub fn verify(&self, token: &str) -> Option<Email> {
+        let key = self.open(UNSUBSCRIBE, token)?;
         Email::parse(std::str::from_utf8(&key).ok()?).ok()
+    }
+
+    /// A sign-up's confirmation token: the address and the time it was
+    /// asked for, sealed under another label than unsubscribe tokens, so
+    /// neither passes for the other. `None` without a secret.
+    pub fn confirm_token(&self, email: &Email, at: SystemTime) -> Option<String> {
+        let secs = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let mut payload = secs.to_be_bytes().to_vec();
+        payload.extend_from_slice(email.key().as_bytes());
+        self.seal(CONFIRM, &payload)
+    }
+
+    /// The address a confirmation token was made for, if it is genuine and
+    /// younger than `expiry` at `now`.
+    pub fn verify_confirm(
+        &self,
+        token: &str,
+        now: SystemTime,
+        expiry: Duration,
+    ) -> Result<Email, TokenError> {
+        let payload = self.open(CONFIRM, token).ok_or(TokenError::Invalid)?;
+        let (secs, key) = payload.split_at_checked(8).ok_or(TokenError::Invalid)?;
+        let secs = u64::from_be_bytes(secs.try_into().map_err(|_| TokenError::Invalid)?);
+        let email = std::str::from_utf8(key)
+            .ok()
+            .and_then(|k| Email::parse(k).ok())
+            .ok_or(TokenError::Invalid)?;
+        let asked = UNIX_EPOCH + Duration::from_secs(secs);
+        if asked + expiry < now {
+            return Err(TokenError::Expired);
+        }
+        Ok(email)
     }
 
     /// The one-click https link for a reader.
@@ -253,6 +314,44 @@ mod tests {
         assert_eq!(u.verify(&URL_SAFE_NO_PAD.encode(raw)), None);
         assert_eq!(u.verify("not a token"), None);
         assert_eq!(u.verify(""), None);
+    }
+
+    #[test]
+    fn confirmation_tokens_expire_and_are_no_unsubscribe_tokens() {
+        let u = unsub("s3cret", "digest.example.org");
+        let ann = email("ann@example.org");
+        let day = Duration::from_secs(86_400);
+        let at = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let token = u.confirm_token(&ann, at).expect("token");
+        assert_eq!(u.verify_confirm(&token, at + day, 7 * day), Ok(ann.clone()));
+        assert_eq!(
+            u.verify_confirm(&token, at + 8 * day, 7 * day),
+            Err(TokenError::Expired)
+        );
+        assert!(!token.contains("ann"));
+        // Neither kind passes for the other, nor another secret's.
+        assert_eq!(u.verify(&token), None);
+        assert_eq!(
+            u.verify_confirm(&u.token(&ann), at, 7 * day),
+            Err(TokenError::Invalid)
+        );
+        let other = unsub("other", "digest.example.org");
+        assert_eq!(
+            other.verify_confirm(&token, at, 7 * day),
+            Err(TokenError::Invalid)
+        );
+    }
+
+    /// Tokens already in readers' mailboxes must keep working: the value
+    /// is the one the construction gave before confirmation tokens came
+    /// (worked out independently, in Python's hmac).
+    #[test]
+    fn an_unsubscribe_token_is_the_same_bytes_as_before() {
+        let u = unsub("s3cret", "digest.example.org");
+        assert_eq!(
+            u.token(&email("ann@example.org")),
+            "sQ54jymMj4luZxb_NggcDYi5h4yhzxmv-fM4xLvgPA"
+        );
     }
 
     #[test]

@@ -39,6 +39,10 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                 for entry in entries {
                     match entry {
                         Entry::Due(_) => due += 1,
+                        Entry::Skipped {
+                            reason: Skip::History,
+                            ..
+                        } => {}
                         Entry::Skipped { line, reason } => {
                             skipped += 1;
                             match reason {
@@ -55,7 +59,10 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                                         ),
                                     )
                                 ),
-                                Skip::Unsubscribed | Skip::Done(_) => {}
+                                Skip::Unsubscribed
+                                | Skip::Pending
+                                | Skip::History
+                                | Skip::Done(_) => {}
                             }
                         }
                     }

@@ -8,6 +8,7 @@ pub mod docs;
 pub mod init;
 pub mod preview;
 pub mod send;
+pub mod serve;
 pub mod status;
 pub mod subscribe;
 
@@ -82,5 +83,15 @@ pub fn print_failure_groups(groups: &[(String, u64)]) {
     }
     if groups.len() > 10 {
         println!("    … and {} other replies", groups.len() - 10);
+    }
+}
+
+/// `", N pending"` for the skipped line, only when there are any: most
+/// lists have no web sign-ups.
+pub fn pending_part(pending: u64) -> String {
+    if pending > 0 {
+        format!("{pending} pending, ")
+    } else {
+        String::new()
     }
 }

@@ -66,8 +66,10 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
             }
             Entry::Skipped { line, reason } => match reason {
                 Skip::Unsubscribed => tally.unsubscribed += 1,
-                // A dry-run ignores the delivery log.
-                Skip::Done(_) => {}
+                Skip::Pending => tally.pending += 1,
+                // A dry-run ignores the delivery log; history rows are
+                // the same reader again.
+                Skip::Done(_) | Skip::History => {}
                 Skip::Duplicate(_) => tally.duplicate += 1,
                 Skip::Invalid(message) => {
                     tally.invalid += 1;
@@ -87,8 +89,11 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     println!("Dry run of «{}»: nothing was sent.", parts.subject);
     println!("  recipients:   {}", tally.due);
     println!(
-        "  skipped:      {} unsubscribed, {} duplicate, {} invalid",
-        tally.unsubscribed, tally.duplicate, tally.invalid
+        "  skipped:      {} unsubscribed, {}{} duplicate, {} invalid",
+        tally.unsubscribed,
+        crate::commands::pending_part(tally.pending),
+        tally.duplicate,
+        tally.invalid
     );
     if let Some(average) = tally.bytes.checked_div(tally.due) {
         println!(
@@ -123,6 +128,7 @@ struct Tally {
     bytes: u64,
     largest: usize,
     unsubscribed: u64,
+    pending: u64,
     duplicate: u64,
     invalid: u64,
 }

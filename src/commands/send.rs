@@ -11,7 +11,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use secrecy::SecretString;
 
 use crate::Outcome;
-use crate::audience::subscribers::Snapshot;
+use crate::audience::subscribers::{Snapshot, SubscriberFile};
+use crate::audience::watch::ListWatch;
 use crate::cli::SendArgs;
 use crate::commands::{load_inputs, log_path, prepare};
 use crate::compose::compliance;
@@ -50,6 +51,7 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
         signers: tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, |n| n.get()),
         ),
+        watch: Default::default(),
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -119,6 +121,10 @@ async fn send_all(
     // One snapshot for every pass: a subscribe meanwhile waits for the
     // next issue.
     let snapshot = Snapshot::take(&config.newsletter.subscribers)?;
+    // ...but one who leaves meanwhile is not mailed (`Context::still_subscribed`).
+    let columns = SubscriberFile::open(&snapshot)?.columns().clone();
+    *ctx.watch.lock().unwrap_or_else(|e| e.into_inner()) =
+        Some(ListWatch::after(&snapshot, columns));
     if args.strict {
         // Refused before anything is written, so this takes a pass of its own.
         let readers = plan::recipients(&snapshot)?
@@ -251,6 +257,10 @@ async fn send_all(
         );
     }
     print_skips(&counts);
+    let left = tally.left.load(std::sync::atomic::Ordering::Relaxed);
+    if left > 0 {
+        println!("  left during the send, not mailed: {left}");
+    }
     println!("  log:          {}", log.display());
     if tally.get(Status::Failed) > 0 {
         crate::commands::print_failures(log);
@@ -285,7 +295,7 @@ fn print_warnings(config: &Config, parts: &Rendered, readers: u64) {
 
 fn print_skips(c: &Counts) {
     println!(
-        "  skipped:      {} sent earlier, {} failed earlier{}, {} unknown earlier{}, {} unsubscribed, {} duplicate, {} invalid",
+        "  skipped:      {} sent earlier, {} failed earlier{}, {} unknown earlier{}, {} unsubscribed, {}{} duplicate, {} invalid",
         c.sent_before,
         c.failed_before,
         if c.failed_before > 0 {
@@ -300,6 +310,7 @@ fn print_skips(c: &Counts) {
             ""
         },
         c.unsubscribed,
+        crate::commands::pending_part(c.pending),
         c.duplicate,
         c.invalid
     );

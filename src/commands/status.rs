@@ -39,6 +39,7 @@ struct Failure {
 #[derive(Debug, Serialize)]
 struct Skipped {
     unsubscribed: u64,
+    pending: u64,
     duplicate: u64,
     invalid: u64,
 }
@@ -87,6 +88,7 @@ fn report(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Report> {
         not_yet_sent: counts.due - deferred,
         skipped: Skipped {
             unsubscribed: counts.unsubscribed,
+            pending: counts.pending,
             duplicate: counts.duplicate,
             invalid: counts.invalid,
         },
@@ -114,8 +116,11 @@ pub fn run(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Outcome> {
     println!("  deferred:     {}", r.deferred);
     println!("  not yet sent: {}", r.not_yet_sent);
     println!(
-        "  skipped:      {} unsubscribed, {} duplicate, {} invalid",
-        r.skipped.unsubscribed, r.skipped.duplicate, r.skipped.invalid
+        "  skipped:      {} unsubscribed, {}{} duplicate, {} invalid",
+        r.skipped.unsubscribed,
+        crate::commands::pending_part(r.skipped.pending),
+        r.skipped.duplicate,
+        r.skipped.invalid
     );
     if r.interrupted > 0 {
         println!(

@@ -7,14 +7,15 @@ use std::path::Path;
 use anyhow::bail;
 
 use crate::Outcome;
+use crate::audience::lines::Lines;
 use crate::audience::list_file::{self, lock_exclusive};
-use crate::audience::subscribers::{Lines, Snapshot, Status, SubscriberFile};
+use crate::audience::subscribers::{Snapshot, Status, SubscriberFile};
 use crate::audience::unsubscribe::Unsubscriber;
 use crate::cli::{ListArgs, SubscribeArgs, UnsubscribeArgs};
 use crate::input::checked::Line;
 use crate::input::config::Config;
 use crate::input::diagnostic::{Diagnostic, Diagnostics};
-use crate::input::email::Email;
+use crate::input::email::{Email, FingerprintMap};
 
 fn parse_name(name: Option<&str>) -> anyhow::Result<Option<Line>> {
     match name.map(str::trim) {
@@ -37,14 +38,22 @@ pub fn run(config_path: &Path, args: &SubscribeArgs) -> anyhow::Result<Outcome> 
     let email = Email::parse(raw).map_err(|e| anyhow::anyhow!("{e}"))?;
     let name = parse_name(args.name.as_deref())?;
     let lock = lock_exclusive(list).map_err(|e| anyhow::anyhow!("{}: {e}", list.display()))?;
+    let resubscribe = |was: &str| -> anyhow::Result<()> {
+        let change = list_file::Change {
+            email: email.clone(),
+            name: name.clone(),
+            status: Status::Subscribed,
+        };
+        list_file::record(list, &lock, &[change], crate::now()?)?;
+        println!("{email} {was} and is subscribed again");
+        Ok(())
+    };
     match list_file::statuses(list, &lock)?.get(&email.fingerprint()) {
         Some(Status::Subscribed) => {
             println!("{email} is already subscribed; nothing written");
         }
-        Some(Status::Unsubscribed) => {
-            list_file::set_status(list, &lock, &email, Status::Subscribed)?;
-            println!("{email} had unsubscribed and is subscribed again");
-        }
+        Some(Status::Unsubscribed) => resubscribe("had unsubscribed")?,
+        Some(Status::Pending) => resubscribe("had not confirmed a sign-up")?,
         None => {
             list_file::append(list, &lock, &[(email.clone(), name)])?;
             println!("{email} subscribed");
@@ -163,7 +172,7 @@ fn import(list: &Path, file: &Path, skip_invalid: bool) -> anyhow::Result<Outcom
     let lock = lock_exclusive(list).map_err(|e| anyhow::anyhow!("{}: {e}", list.display()))?;
     let on_list = list_file::statuses(list, &lock)?;
     let mut seen = HashSet::new();
-    let (mut already, mut left, mut repeated) = (0u64, 0u64, 0u64);
+    let (mut already, mut left, mut pending, mut repeated) = (0u64, 0u64, 0u64, 0u64);
     let mut new = Vec::new();
     for r in requests {
         let key = r.email.fingerprint();
@@ -175,15 +184,22 @@ fn import(list: &Path, file: &Path, skip_invalid: bool) -> anyhow::Result<Outcom
             Some(Status::Subscribed) => already += 1,
             // An import never brings back someone who left.
             Some(Status::Unsubscribed) => left += 1,
+            // Nor confirms a web sign-up for the reader.
+            Some(Status::Pending) => pending += 1,
             None => new.push((r.email, r.name)),
         }
     }
     if !new.is_empty() {
         // One rename: a crash leaves the old list or the new one.
-        list_file::rewrite(list, &lock, |_, _, _| {}, &new)?;
+        list_file::rewrite(list, &lock, |_, _, _| true, &new)?;
     }
+    let pending = if pending > 0 {
+        format!(", {pending} pending confirmation (left as they are)")
+    } else {
+        String::new()
+    };
     println!(
-        "{}: {} added, {already} already subscribed, {left} unsubscribed earlier (left as they are), {repeated} repeated in the file, {} invalid",
+        "{}: {} added, {already} already subscribed, {left} unsubscribed earlier (left as they are){pending}, {repeated} repeated in the file, {} invalid",
         file.display(),
         new.len(),
         invalid.len()
@@ -217,8 +233,13 @@ pub fn unsubscribe(config_path: &Path, args: &UnsubscribeArgs) -> anyhow::Result
     match list_file::statuses(list, &lock)?.get(&email.fingerprint()) {
         None => bail!("{email} is not on {}", list.display()),
         Some(Status::Unsubscribed) => println!("{email} was already unsubscribed"),
-        Some(Status::Subscribed) => {
-            list_file::set_status(list, &lock, &email, Status::Unsubscribed)?;
+        Some(Status::Subscribed | Status::Pending) => {
+            let change = list_file::Change {
+                email: email.clone(),
+                name: None,
+                status: Status::Unsubscribed,
+            };
+            list_file::record(list, &lock, &[change], crate::now()?)?;
             println!("{email} unsubscribed");
         }
     }
@@ -228,23 +249,21 @@ pub fn unsubscribe(config_path: &Path, args: &UnsubscribeArgs) -> anyhow::Result
 pub fn list(config_path: &Path, args: &ListArgs) -> anyhow::Result<Outcome> {
     let config = Config::load(config_path)?;
     let path = &config.newsletter.subscribers;
+    if args.compact {
+        return compact(&config);
+    }
     let snap = Snapshot::take(path)?;
-    let (mut subscribed, mut unsubscribed, mut invalid) = (0u64, 0u64, 0u64);
+    // Readers counted by their last row, which decides their status.
+    let mut last: FingerprintMap<Status> = FingerprintMap::default();
+    let mut invalid = 0u64;
     for row in SubscriberFile::open(&snap)? {
         match row {
             Ok(s) => {
-                match s.status {
-                    Status::Subscribed => subscribed += 1,
-                    Status::Unsubscribed => unsubscribed += 1,
-                }
                 if args.all {
-                    let status = match s.status {
-                        Status::Subscribed => "subscribed",
-                        Status::Unsubscribed => "unsubscribed",
-                    };
                     let name = s.name.as_ref().map_or("", |n| n.as_str());
-                    println!("{}\t{name}\t{status}", s.email);
+                    println!("{}\t{name}\t{}", s.email, s.status.as_str());
                 }
+                last.insert(s.email.fingerprint(), s.status);
             }
             Err(bad) => {
                 invalid += 1;
@@ -255,13 +274,39 @@ pub fn list(config_path: &Path, args: &ListArgs) -> anyhow::Result<Outcome> {
             }
         }
     }
+    let count = |status| last.values().filter(|s| **s == status).count();
+    let pending = match count(Status::Pending) {
+        0 => String::new(),
+        n => format!("{n} pending, "),
+    };
     println!(
-        "{}: {subscribed} subscribed, {unsubscribed} unsubscribed, {invalid} invalid row(s)",
-        path.display()
+        "{}: {} subscribed, {} unsubscribed, {pending}{invalid} invalid row(s)",
+        path.display(),
+        count(Status::Subscribed),
+        count(Status::Unsubscribed),
     );
     Ok(if invalid == 0 {
         Outcome::Success
     } else {
         Outcome::Problems
     })
+}
+
+/// `list --compact`: one row per reader, expired sign-ups dropped.
+fn compact(config: &Config) -> anyhow::Result<Outcome> {
+    let path = &config.newsletter.subscribers;
+    let lock = lock_exclusive(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let expiry = config
+        .serve
+        .as_ref()
+        .map_or(crate::input::config::CONFIRM_EXPIRY, |s| s.confirm_expiry);
+    let done = list_file::compact(path, &lock, expiry, crate::now()?)?;
+    println!(
+        "{}: {} readers, one row each; {} older rows folded in, {} unconfirmed sign-ups past their expiry dropped",
+        path.display(),
+        done.readers,
+        done.folded,
+        done.expired
+    );
+    Ok(Outcome::Success)
 }

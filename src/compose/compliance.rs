@@ -26,6 +26,15 @@ pub fn warnings(config: &Config, parts: &Rendered, readers: u64) -> Vec<String> 
                     u.secret_env
                 ));
             }
+            if let Some(serve) = &config.serve {
+                let served = format!("{}/unsubscribe/{{token}}", serve.public_url);
+                if u.url != served {
+                    out.push(format!(
+                        "[unsubscribe] url is {}, but `bulletin serve` answers {served}: one-click unsubscribes would not reach it",
+                        u.url
+                    ));
+                }
+            }
         }
     }
     let from = config.newsletter.from.email.domain().to_ascii_lowercase();

@@ -6,6 +6,7 @@
 //! the reader's unsubscribe link.
 
 pub mod compliance;
+pub mod confirm;
 pub mod dkim;
 pub mod message;
 pub mod render;

@@ -18,9 +18,11 @@ use std::time::SystemTime;
 
 use tokio::time::Instant;
 
-use crate::audience::subscribers::Subscriber;
+use crate::audience::subscribers::{Status as ListStatus, Subscriber};
+use crate::audience::watch::ListWatch;
 use crate::compose::message::{Recipient, Template};
 use crate::input::config::Sending;
+use crate::input::email::Email;
 use journal::recorder::Recorder;
 use journal::{Row, Status};
 use pace::{BREAKER, Breaker, Health, Pacer, Refused, backoff, reply_pattern};
@@ -29,7 +31,7 @@ use queue::{Job, Queue};
 use smtp::{Connection, Server};
 
 /// What every worker shares: fixed for the run, but for what the run
-/// learns of the relay (`health`, `breaker`).
+/// learns of the relay (`health`, `breaker`) and of the list (`watch`).
 pub struct Context {
     pub template: Template,
     pub date: SystemTime,
@@ -39,6 +41,28 @@ pub struct Context {
     pub breaker: Breaker,
     /// How many messages may be signed at once: one a core.
     pub signers: tokio::sync::Semaphore,
+    /// The list's changes since the send's snapshot (readers who left
+    /// meanwhile), when there is a list to watch.
+    pub watch: std::sync::Mutex<Option<ListWatch>>,
+}
+
+impl Context {
+    /// Whether the reader is still to be mailed: checked at each reader's
+    /// turn, just before their `sending` row. One `stat` of the list; only
+    /// when it changed, the rows appended since are read. So a reader
+    /// whose unsubscribe is on disk before their turn is never mailed. If
+    /// the list cannot be read, the snapshot's word stands.
+    pub fn still_subscribed(&self, email: &Email) -> bool {
+        let mut watch = self.watch.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(watch) = watch.as_mut() else {
+            return true;
+        };
+        if let Err(d) = watch.poll() {
+            eprintln!("warning: {d}; readers who left during the send may still be mailed");
+            return true;
+        }
+        !matches!(watch.status(email.fingerprint()), Some(s) if s != ListStatus::Subscribed)
+    }
 }
 
 /// Counts of this run's final outcomes.
@@ -48,6 +72,9 @@ pub struct Tally {
     pub deferred: AtomicU64,
     pub failed: AtomicU64,
     pub unknown: AtomicU64,
+    /// Readers not mailed because they left (or became pending) after the
+    /// send's snapshot.
+    pub left: AtomicU64,
 }
 
 impl Tally {
@@ -186,6 +213,10 @@ impl Worker {
             if self.queue.is_stopped() {
                 // Never started: it stays due for the next run.
                 return Ok(());
+            }
+            if !self.ctx.still_subscribed(&job.sub.email) {
+                self.tally.left.fetch_add(1, Ordering::Relaxed);
+                continue;
             }
             self.attempt(job).await?;
         }

@@ -17,6 +17,11 @@ pub enum Entry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Skip {
     Unsubscribed,
+    /// Signed up, not confirmed yet.
+    Pending,
+    /// A later row of an address whose status changed: its history, not a
+    /// second reader.
+    History,
     /// The address (compared case-insensitively) came earlier in the list.
     Duplicate(String),
     Invalid(String),
@@ -27,11 +32,13 @@ pub enum Skip {
 
 /// The entries of the list in file order.
 ///
-/// An address with an `unsubscribed` row anywhere in the file is skipped
-/// everywhere: a reader who left must never get mail because an older row
-/// of theirs still says subscribed. Finding those takes a first pass.
+/// The last row of an address decides its status: bulletin records every
+/// change (an unsubscribe, a confirmed sign-up, a re-subscribe) as a row
+/// appended at the end, so an older row of a reader who left never gets
+/// them mail. Finding the last status takes a first pass; the second takes
+/// each address's first row (its name) with that status.
 pub fn recipients(list: &Snapshot) -> Result<impl Iterator<Item = Entry> + use<>, Diagnostic> {
-    let left = SubscriberFile::open(list)?.unsubscribed();
+    let last = SubscriberFile::open(list)?.last_statuses();
     // Sized from the file (a row is some 40 bytes) so the set never grows.
     let mut seen = FingerprintSet::with_capacity_and_hasher(
         usize::try_from(list.len() / 40).unwrap_or(0),
@@ -45,18 +52,25 @@ pub fn recipients(list: &Snapshot) -> Result<impl Iterator<Item = Entry> + use<>
         },
         Ok(s) => {
             let key = s.email.fingerprint();
-            if s.status == Status::Unsubscribed || left.contains(&key) {
-                Entry::Skipped {
-                    line: s.line,
-                    reason: Skip::Unsubscribed,
-                }
-            } else if !seen.insert(key) {
-                Entry::Skipped {
-                    line: s.line,
-                    reason: Skip::Duplicate(s.email.to_string()),
+            let status = last.get(&key).copied();
+            let reason = if !seen.insert(key) {
+                // Met before: a status change recorded after it, or, for an
+                // address that was never anything but subscribed, the same
+                // reader listed twice.
+                match status {
+                    Some(_) => Skip::History,
+                    None => Skip::Duplicate(s.email.to_string()),
                 }
             } else {
-                Entry::Due(s)
+                match status {
+                    None | Some(Status::Subscribed) => return Entry::Due(s),
+                    Some(Status::Pending) => Skip::Pending,
+                    Some(Status::Unsubscribed) => Skip::Unsubscribed,
+                }
+            };
+            Entry::Skipped {
+                line: s.line,
+                reason,
             }
         }
     }))
@@ -106,6 +120,7 @@ pub struct Counts {
     pub failed_before: u64,
     pub unknown_before: u64,
     pub unsubscribed: u64,
+    pub pending: u64,
     pub duplicate: u64,
     pub invalid: u64,
 }
@@ -116,6 +131,8 @@ impl Counts {
             Entry::Due(_) => self.due += 1,
             Entry::Skipped { reason, .. } => match reason {
                 Skip::Unsubscribed => self.unsubscribed += 1,
+                Skip::Pending => self.pending += 1,
+                Skip::History => {}
                 Skip::Duplicate(_) => self.duplicate += 1,
                 Skip::Invalid(_) => self.invalid += 1,
                 Skip::Done(journal::Status::Sent) => self.sent_before += 1,

@@ -10,7 +10,9 @@ const LIST: &str = "subscribers.example.csv";
 
 /// The list's rows, as read by the csv crate (header excluded).
 fn rows(p: &Project) -> Vec<Vec<String>> {
-    csv::Reader::from_path(p.path(LIST))
+    csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(p.path(LIST))
         .expect("list")
         .records()
         .map(|r| r.expect("whole row").iter().map(str::to_owned).collect())
@@ -56,8 +58,16 @@ fn only_an_explicit_subscribe_brings_back_someone_who_left() {
         .into_iter()
         .filter(|r| r[0] == "erin@example.org")
         .collect();
-    assert_eq!(erin.len(), 1, "the row is changed, not doubled");
-    assert_eq!(erin[0][2], "subscribed");
+    // The old row stays, as the record; the appended one decides.
+    assert_eq!(erin.len(), 2, "{erin:?}");
+    assert_eq!(erin[0][2], "unsubscribed");
+    assert_eq!(erin[1][2], "subscribed");
+    p.dry_run("preview").success();
+    assert!(
+        p.files_in("preview")
+            .iter()
+            .any(|f| f.contains("erin_example.org"))
+    );
 }
 
 #[test]
@@ -185,16 +195,20 @@ fn a_bad_import_names_its_lines_and_changes_nothing() {
 }
 
 #[test]
-fn unsubscribe_marks_the_row_and_keeps_it() {
+fn unsubscribe_appends_a_row_and_keeps_the_old_one() {
     let p = Project::sample();
+    let before = p.read(LIST);
     p.bulletin(&["unsubscribe", "BOB@example.org"])
         .success()
         .stdout_has("BOB@example.org unsubscribed");
-    let bob = rows(&p)
+    let after = p.read(LIST);
+    assert!(after.starts_with(&before), "an append, not a rewrite");
+    let bob: Vec<_> = rows(&p)
         .into_iter()
-        .find(|r| r[0] == "bob@example.org")
-        .expect("row stays");
-    assert_eq!(bob[2], "unsubscribed");
+        .filter(|r| r[0].eq_ignore_ascii_case("bob@example.org"))
+        .collect();
+    assert_eq!(bob.len(), 2, "{bob:?}");
+    assert_eq!(bob[1][2], "unsubscribed");
     p.bulletin(&["unsubscribe", "bob@example.org"])
         .success()
         .stdout_has("already unsubscribed");
@@ -403,9 +417,11 @@ fn a_row_with_only_an_address_is_a_reader() {
         rows(&p),
         vec![
             vec!["ann@example.org", "Ann", ""],
+            vec!["zed@example.net"],
             vec!["zed@example.net", "", "unsubscribed"],
         ]
     );
+    p.dry_run("again").success().stdout_has("recipients:   1");
 }
 
 /// A rewrite keeps the list's mode and owner, and the next command that

@@ -1,0 +1,248 @@
+//! A running view of who is on the list: each address's last status, kept
+//! current from the rows appended to the file since it was read, or read
+//! again whole when the file was replaced (a rewrite renames a new one
+//! over it). `serve` holds every address; a send holds only the changes
+//! made after its snapshot, to skip readers who left meanwhile.
+
+use std::io::{self, Read};
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use crate::audience::list_file::{ListLock, lock_shared, undefuse};
+use crate::audience::subscribers::{Columns, Snapshot, Status};
+use crate::input::diagnostic::Diagnostic;
+use crate::input::email::{Fingerprint, FingerprintMap, key_fingerprint};
+
+pub struct ListWatch {
+    path: PathBuf,
+    /// The file read (device, inode) and how far: rows past `len` are new.
+    file_id: Option<(u64, u64)>,
+    len: u64,
+    columns: Option<Columns>,
+    last: FingerprintMap<Status>,
+    /// Every address (`serve`), or only those with a change (a send).
+    every: bool,
+}
+
+impl ListWatch {
+    /// Every address's last status, read now. Call under the list's lock.
+    pub fn load(path: &Path, lock: &ListLock) -> Result<Self, Diagnostic> {
+        let mut watch = Self {
+            path: path.to_path_buf(),
+            file_id: None,
+            len: 0,
+            columns: None,
+            last: FingerprintMap::default(),
+            every: true,
+        };
+        watch.reload(lock)?;
+        Ok(watch)
+    }
+
+    /// Only the changes appended after `snapshot`.
+    pub fn after(snapshot: &Snapshot, columns: Columns) -> Self {
+        Self {
+            path: snapshot.path().to_path_buf(),
+            file_id: snapshot.file_id().ok(),
+            len: snapshot.len(),
+            columns: Some(columns),
+            last: FingerprintMap::default(),
+            every: false,
+        }
+    }
+
+    /// The address's last status as read; `None` when not on the list (or,
+    /// for a send's watch, not changed since the snapshot).
+    pub fn status(&self, key: Fingerprint) -> Option<Status> {
+        self.last.get(&key).copied()
+    }
+
+    /// Addresses known.
+    pub fn readers(&self) -> usize {
+        self.last.len()
+    }
+
+    fn cannot(&self, e: io::Error) -> Diagnostic {
+        Diagnostic::new(&self.path, None, format!("cannot be read: {e}"))
+    }
+
+    /// Whether the file is another or has another length than read: one
+    /// `stat`.
+    fn changed(&self) -> io::Result<bool> {
+        match std::fs::metadata(&self.path) {
+            Ok(meta) => {
+                Ok(Some((meta.dev(), meta.ino())) != self.file_id || meta.len() != self.len)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(self.file_id.is_some()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Without the lock: a `stat`, and only when the file changed, the
+    /// shared lock and a refresh.
+    pub fn poll(&mut self) -> Result<(), Diagnostic> {
+        if !self.changed().map_err(|e| self.cannot(e))? {
+            return Ok(());
+        }
+        let lock = lock_shared(&self.path).map_err(|e| self.cannot(e))?;
+        self.refresh(&lock)
+    }
+
+    /// Brings the view up to date. Call under the list's lock.
+    pub fn refresh(&mut self, lock: &ListLock) -> Result<(), Diagnostic> {
+        let meta = match std::fs::metadata(&self.path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.last.clear();
+                self.file_id = None;
+                self.len = 0;
+                return Ok(());
+            }
+            Err(e) => return Err(self.cannot(e)),
+        };
+        let same_file = Some((meta.dev(), meta.ino())) == self.file_id;
+        if !same_file || meta.len() < self.len || self.columns.is_none() {
+            return self.reload(lock);
+        }
+        if meta.len() > self.len {
+            self.read_tail(meta.len())?;
+        }
+        Ok(())
+    }
+
+    /// The whole file again: a new file was renamed over the list.
+    fn reload(&mut self, lock: &ListLock) -> Result<(), Diagnostic> {
+        self.last.clear();
+        if !self.path.exists() {
+            self.file_id = None;
+            self.len = 0;
+            return Ok(());
+        }
+        let snapshot = Snapshot::take_locked(&self.path, lock)?;
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .buffer_capacity(1 << 16)
+            .from_reader(snapshot.reader());
+        let headers = reader.headers().map_err(|e| {
+            Diagnostic::new(&self.path, Some(1), format!("unreadable header row: {e}"))
+        })?;
+        let columns = Columns::from_headers(&self.path, headers)?;
+        self.scan(&mut reader, &columns);
+        self.columns = Some(columns);
+        self.file_id = snapshot.file_id().ok();
+        self.len = snapshot.len();
+        Ok(())
+    }
+
+    /// The rows appended since `self.len`, up to the last whole line.
+    fn read_tail(&mut self, file_len: u64) -> Result<(), Diagnostic> {
+        let file = std::fs::File::open(&self.path).map_err(|e| self.cannot(e))?;
+        let mut bytes = vec![0u8; usize::try_from(file_len - self.len).unwrap_or(0)];
+        file.read_exact_at(&mut bytes, self.len)
+            .map_err(|e| self.cannot(e))?;
+        let whole = memchr::memrchr(b'\n', &bytes).map_or(0, |i| i + 1);
+        bytes.truncate(whole);
+        let Some(columns) = self.columns.clone() else {
+            return Ok(());
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .has_headers(false)
+            .from_reader(&bytes[..]);
+        self.scan(&mut reader, &columns);
+        self.len += whole as u64;
+        Ok(())
+    }
+
+    fn scan<R: Read>(&mut self, reader: &mut csv::Reader<R>, columns: &Columns) {
+        fn text(field: Option<&[u8]>) -> &str {
+            field
+                .and_then(|f| std::str::from_utf8(f).ok())
+                .map(str::trim)
+                .unwrap_or("")
+        }
+        let mut record = csv::ByteRecord::new();
+        loop {
+            match reader.read_byte_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => break,
+                Err(_) => continue,
+            }
+            let email = undefuse(text(record.get(columns.email)));
+            if !email.contains('@') {
+                continue;
+            }
+            let field = columns.status.map_or("", |i| text(record.get(i)));
+            let Some(status) = Status::parse(field) else {
+                continue;
+            };
+            let key = key_fingerprint(&email.to_lowercase());
+            if self.every || status != Status::Subscribed {
+                self.last.insert(key, status);
+            } else if let Some(known) = self.last.get_mut(&key) {
+                *known = status;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audience::list_file::lock_exclusive;
+    use crate::input::email::Email;
+
+    fn key(s: &str) -> Fingerprint {
+        Email::parse(s).expect("email").fingerprint()
+    }
+
+    #[test]
+    fn appended_rows_and_a_replaced_file_are_both_seen() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("list.csv");
+        std::fs::write(
+            &path,
+            "email,name,status\nann@x.org,Ann,\nbob@x.org,,subscribed\n",
+        )
+        .expect("write");
+        let snapshot = Snapshot::take(&path).expect("snapshot");
+        let columns = crate::audience::subscribers::SubscriberFile::open(&snapshot)
+            .expect("open")
+            .columns()
+            .clone();
+        let lock = lock_exclusive(&path).expect("lock");
+        let mut all = ListWatch::load(&path, &lock).expect("load");
+        drop(lock);
+        let mut changes = ListWatch::after(&snapshot, columns);
+        assert_eq!(all.status(key("ann@x.org")), Some(Status::Subscribed));
+        assert_eq!(changes.status(key("ann@x.org")), None);
+
+        // An append, then half a row not yet finished: only whole rows count.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .expect("open");
+        std::io::Write::write_all(&mut f, b"ANN@x.org,,unsubscribed\ncy@x.org,,pend").expect("w");
+        all.poll().expect("poll");
+        changes.poll().expect("poll");
+        for w in [&all, &changes] {
+            assert_eq!(w.status(key("ann@x.org")), Some(Status::Unsubscribed));
+            assert_eq!(w.status(key("cy@x.org")), None);
+        }
+        std::io::Write::write_all(&mut f, b"ing\n").expect("w");
+        all.poll().expect("poll");
+        assert_eq!(all.status(key("cy@x.org")), Some(Status::Pending));
+
+        // A new file renamed over the list is read whole.
+        let new = dir.path().join("new.csv");
+        std::fs::write(&new, "email,status\nbob@x.org,unsubscribed\n").expect("write");
+        std::fs::rename(&new, &path).expect("rename");
+        all.poll().expect("poll");
+        changes.poll().expect("poll");
+        assert_eq!(all.status(key("ann@x.org")), None);
+        assert_eq!(all.status(key("bob@x.org")), Some(Status::Unsubscribed));
+        assert_eq!(changes.status(key("bob@x.org")), Some(Status::Unsubscribed));
+        assert_eq!(all.readers(), 1);
+    }
+}

@@ -1,0 +1,86 @@
+//! The mail a web sign-up gets: one link to confirm (double opt-in). Like
+//! an issue it has From, List-Id, a Message-ID, text and HTML parts and
+//! a DKIM signature when configured, but no List-Unsubscribe: the reader
+//! is not on the list yet.
+
+use std::time::SystemTime;
+
+use lettre::Message;
+use lettre::message::header::{Header, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use maud::html;
+
+use crate::compose::dkim::Signer;
+use crate::input::checked::Line;
+use crate::input::config::Newsletter;
+use crate::input::email::{Email, ascii_domain};
+
+#[derive(Debug, Clone)]
+struct ListIdHeader(String);
+
+impl Header for ListIdHeader {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Id")
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self(s.to_owned()))
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+/// The confirmation mail to `to`, whose link is `link`, as bytes for the
+/// wire (signed when `dkim` is given).
+pub fn build(
+    newsletter: &Newsletter,
+    to: &Email,
+    name: Option<&Line>,
+    link: &str,
+    date: SystemTime,
+    dkim: Option<&Signer>,
+) -> Result<Vec<u8>, String> {
+    let title = newsletter.name.as_str();
+    let text = format!(
+        "Please confirm your subscription to {title}.\n\n\
+         Open this link and press \"Confirm\":\n\n{link}\n\n\
+         If you did not ask for this, ignore this mail: without a\n\
+         confirmation you will not be subscribed.\n"
+    );
+    let page = html! {
+        (maud::DOCTYPE)
+        html lang="en" {
+            head { meta charset="utf-8"; title { "Confirm your subscription" } }
+            body style="font-family: Georgia, serif; max-width: 600px; margin: 0 auto; padding: 16px;" {
+                p { "Please confirm your subscription to " strong { (title) } "." }
+                p { a href=(link) { "Confirm my subscription" } }
+                p style="color: #555;" {
+                    "If you did not ask for this, ignore this mail: without a confirmation you will not be subscribed."
+                }
+            }
+        }
+    };
+    let from = Mailbox::new(
+        newsletter.from.name.clone(),
+        ascii_domain(&newsletter.from.email).into_owned(),
+    );
+    let domain = from.email.domain().to_owned();
+    let id = format!("<confirm.{:032x}@{domain}>", fastrand::u128(..));
+    let message = Message::builder()
+        .from(from)
+        .to(Mailbox::new(
+            name.map(|n| n.to_string()),
+            to.envelope().into_owned(),
+        ))
+        .subject(format!("Confirm your subscription to {title}"))
+        .date(date)
+        .message_id(Some(id))
+        .header(ListIdHeader(format!("<{}>", newsletter.list_id)))
+        .multipart(MultiPart::alternative_plain_html(text, page.into_string()))
+        .map_err(|e| e.to_string())?
+        .formatted();
+    match dkim {
+        Some(signer) => signer.sign(&message, date),
+        None => Ok(message),
+    }
+}

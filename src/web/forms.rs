@@ -1,0 +1,76 @@
+//! A posted form, urlencoded or multipart, read whole up to 64 KB: the
+//! fields by name (the first value of each).
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::extract::{FromRequest, Multipart, Request};
+use axum::http::{StatusCode, header};
+
+/// The largest body taken; a bigger one is refused with 413.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// Why a body could not be read as a form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormError {
+    pub status: StatusCode,
+    pub what: &'static str,
+}
+
+#[derive(Debug, Default)]
+pub struct Form(pub HashMap<String, String>);
+
+impl Form {
+    pub fn get(&self, name: &str) -> &str {
+        self.0.get(name).map_or("", String::as_str)
+    }
+}
+
+/// Reads the form in `request`. An empty body is an empty form.
+pub async fn read(request: Request) -> Result<Form, FormError> {
+    let too_big = FormError {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        what: "The form is larger than 64 KB.",
+    };
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, BODY_LIMIT)
+        .await
+        .map_err(|_| too_big.clone())?;
+    let kind = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if bytes.is_empty() {
+        return Ok(Form::default());
+    }
+    let bad = FormError {
+        status: StatusCode::BAD_REQUEST,
+        what: "The form could not be read.",
+    };
+    let mut fields = HashMap::new();
+    if kind.starts_with("multipart/form-data") {
+        let request = Request::from_parts(parts, Body::from(bytes));
+        let mut multipart = Multipart::from_request(request, &())
+            .await
+            .map_err(|_| bad.clone())?;
+        while let Some(field) = multipart.next_field().await.map_err(|_| bad.clone())? {
+            let name = field.name().unwrap_or("").to_owned();
+            let value = field.text().await.map_err(|_| bad.clone())?;
+            fields.entry(name).or_insert(value);
+        }
+    } else if kind.starts_with("application/x-www-form-urlencoded") || kind.is_empty() {
+        for (name, value) in url::form_urlencoded::parse(&bytes) {
+            fields
+                .entry(name.into_owned())
+                .or_insert(value.into_owned());
+        }
+    } else {
+        return Err(FormError {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            what: "Send the form as application/x-www-form-urlencoded or multipart/form-data.",
+        });
+    }
+    Ok(Form(fields))
+}

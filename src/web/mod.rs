@@ -1,0 +1,308 @@
+//! `bulletin serve`: the way back from the reader. One-click unsubscribe
+//! (RFC 8058) at the links every issue carries, and double opt-in
+//! sign-ups, on a small HTTP server (axum) meant to sit behind the
+//! editor's reverse proxy, which terminates TLS.
+//!
+//! Uses `input`, `audience` (the list, tokens), `compose` (the
+//! confirmation mail) and `deliver` (its SMTP connection).
+
+mod forms;
+mod limit;
+mod mailer;
+mod pages;
+mod writer;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::audience::unsubscribe::{TokenError, Unsubscriber};
+use crate::compose::dkim::Signer;
+use crate::deliver::smtp::Server;
+use crate::input::checked::Line;
+use crate::input::config::{Newsletter, Serve};
+use crate::input::email::Email;
+use limit::{Limiter, client_ip};
+use mailer::{Confirmation, Mailer};
+use writer::{ListWriter, Outcome, Request as Change};
+
+/// Everything a request needs.
+struct App {
+    newsletter: Newsletter,
+    tokens: Unsubscriber,
+    public_url: String,
+    expiry: Duration,
+    trusted_proxy: Option<std::net::IpAddr>,
+    list: ListWriter,
+    mailer: Mailer,
+    limiter: Limiter,
+}
+
+type Shared = State<Arc<App>>;
+
+impl App {
+    fn name(&self) -> &str {
+        self.newsletter.name.as_str()
+    }
+
+    fn problem(&self, status: StatusCode, what: &str) -> Response {
+        pages::problem(status, self.name(), what)
+    }
+
+    fn list_error(&self, e: &str) -> Response {
+        eprintln!("{e}");
+        self.problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The list cannot be changed just now. Please try again in a minute.",
+        )
+    }
+}
+
+/// What `serve` runs on.
+pub struct Setup {
+    pub newsletter: Newsletter,
+    pub serve: Serve,
+    pub listen: SocketAddr,
+    pub tokens: Unsubscriber,
+    pub smtp: Server,
+    pub dkim: Option<Signer>,
+}
+
+/// Serves until SIGINT or SIGTERM.
+pub async fn serve(setup: Setup) -> anyhow::Result<()> {
+    let list_path = setup.newsletter.subscribers.clone();
+    let (list, readers) = ListWriter::start(&list_path)?;
+    let listener = tokio::net::TcpListener::bind(setup.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", setup.listen))?;
+    let bound = listener.local_addr()?;
+    let app = Arc::new(App {
+        mailer: Mailer::start(setup.newsletter.clone(), setup.smtp, setup.dkim),
+        newsletter: setup.newsletter,
+        tokens: setup.tokens,
+        public_url: setup.serve.public_url.clone(),
+        expiry: setup.serve.confirm_expiry,
+        trusted_proxy: setup.serve.trusted_proxy,
+        list,
+        limiter: Limiter::new(setup.serve.subscribe_limit_per_minute),
+    });
+    println!(
+        "bulletin serve: listening on http://{bound} for {} ({}: {readers} readers)",
+        setup.serve.public_url,
+        list_path.display()
+    );
+    let router = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/subscribe", get(subscribe_page).post(subscribe))
+        .route("/confirm/{token}", get(confirm_page).post(confirm))
+        .route(
+            "/unsubscribe/{token}",
+            get(unsubscribe_page).post(unsubscribe),
+        )
+        .fallback(not_found)
+        .with_state(app);
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    }
+}
+
+async fn not_found(State(app): Shared) -> Response {
+    app.problem(StatusCode::NOT_FOUND, "There is no page here.")
+}
+
+async fn subscribe_page(State(app): Shared) -> Response {
+    pages::subscribe_form(app.name())
+}
+
+async fn subscribe(
+    State(app): Shared,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    request: Request,
+) -> Response {
+    let ip = client_ip(peer.ip(), &headers, app.trusted_proxy);
+    if !app.limiter.allow(ip) {
+        return app.problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-ups from your address. Please wait a minute and try again.",
+        );
+    }
+    let form = match forms::read(request).await {
+        Ok(form) => form,
+        Err(e) => return app.problem(e.status, e.what),
+    };
+    // A filled honeypot is a bot: it is told what a person is told, and
+    // nothing happens.
+    if !form.get("website").is_empty() {
+        return pages::check_inbox(app.name());
+    }
+    let email = match Email::parse(form.get("email")) {
+        Ok(email) => email,
+        Err(_) => {
+            return app.problem(
+                StatusCode::BAD_REQUEST,
+                "That is not an email address. Go back and check it.",
+            );
+        }
+    };
+    let name = match form.get("name").trim() {
+        "" => None,
+        n => match Line::parse(n) {
+            Ok(line) => Some(line),
+            Err(_) => {
+                return app.problem(
+                    StatusCode::BAD_REQUEST,
+                    "The name may not contain line breaks or control characters.",
+                );
+            }
+        },
+    };
+    let outcome = app
+        .list
+        .ask(Change::SignUp {
+            email: email.clone(),
+            name: name.clone(),
+        })
+        .await;
+    match outcome {
+        Ok(Outcome::NowPending | Outcome::StillPending) => {
+            match app.tokens.confirm_token(
+                &email,
+                crate::now().unwrap_or_else(|_| std::time::SystemTime::now()),
+            ) {
+                Some(token) => app.mailer.send(Confirmation {
+                    link: format!("{}/confirm/{token}", app.public_url),
+                    email,
+                    name,
+                }),
+                None => eprintln!("no secret: no confirmation token"),
+            }
+        }
+        Ok(_) => {}
+        Err(e) => return app.list_error(&e),
+    }
+    // The same answer whether or not the address was on the list.
+    pages::check_inbox(app.name())
+}
+
+/// A refusal: the status and what the page says.
+type Refusal = (StatusCode, &'static str);
+
+fn confirm_token(app: &App, token: &str) -> Result<Email, Refusal> {
+    let now = crate::now().unwrap_or_else(|_| std::time::SystemTime::now());
+    app.tokens
+        .verify_confirm(token, now, app.expiry)
+        .map_err(|e| match e {
+            TokenError::Expired => (
+                StatusCode::GONE,
+                "This confirmation link has expired. Please sign up again for a new one.",
+            ),
+            TokenError::Invalid => (
+                StatusCode::BAD_REQUEST,
+                "This confirmation link is not valid. Check that it was copied whole.",
+            ),
+        })
+}
+
+async fn confirm_page(State(app): Shared, Path(token): Path<String>) -> Response {
+    match confirm_token(&app, &token) {
+        Ok(email) => pages::one_button(
+            app.name(),
+            "Confirm your subscription",
+            &format!("Press the button to subscribe {email}."),
+            "Confirm",
+            None,
+        ),
+        Err((status, what)) => app.problem(status, what),
+    }
+}
+
+async fn confirm(State(app): Shared, Path(token): Path<String>, request: Request) -> Response {
+    if let Err(e) = forms::read(request).await {
+        return app.problem(e.status, e.what);
+    }
+    let email = match confirm_token(&app, &token) {
+        Ok(email) => email,
+        Err((status, what)) => return app.problem(status, what),
+    };
+    match app
+        .list
+        .ask(Change::Confirm {
+            email: email.clone(),
+        })
+        .await
+    {
+        Ok(_) => pages::done(
+            app.name(),
+            "You are subscribed",
+            &format!("{email} will get the next issue."),
+        ),
+        Err(e) => app.list_error(&e),
+    }
+}
+
+fn unsubscribe_token(app: &App, token: &str) -> Result<Email, Refusal> {
+    app.tokens.verify(token).ok_or((
+        StatusCode::BAD_REQUEST,
+        "This unsubscribe link is not valid. Check that it was copied whole.",
+    ))
+}
+
+async fn unsubscribe_page(State(app): Shared, Path(token): Path<String>) -> Response {
+    match unsubscribe_token(&app, &token) {
+        Ok(email) => pages::one_button(
+            app.name(),
+            "Unsubscribe",
+            &format!("Press the button to stop {} for {email}.", app.name()),
+            "Unsubscribe",
+            Some(("List-Unsubscribe", "One-Click")),
+        ),
+        Err((status, what)) => app.problem(status, what),
+    }
+}
+
+/// RFC 8058 one-click: the body is `List-Unsubscribe=One-Click`
+/// (urlencoded or multipart), with no cookies; the answer is a page, never
+/// a redirect. The token alone decides; unsubscribing twice is fine.
+async fn unsubscribe(State(app): Shared, Path(token): Path<String>, request: Request) -> Response {
+    if let Err(e) = forms::read(request).await {
+        return app.problem(e.status, e.what);
+    }
+    let email = match unsubscribe_token(&app, &token) {
+        Ok(email) => email,
+        Err((status, what)) => return app.problem(status, what),
+    };
+    match app
+        .list
+        .ask(Change::Unsubscribe {
+            email: email.clone(),
+        })
+        .await
+    {
+        Ok(_) => pages::done(
+            app.name(),
+            "You are unsubscribed",
+            &format!("{email} will get no more mail from {}.", app.name()),
+        ),
+        Err(e) => app.list_error(&e),
+    }
+    .into_response()
+}
