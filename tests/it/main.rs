@@ -7,6 +7,7 @@ mod layout;
 mod relays;
 mod scripted;
 mod send;
+mod serve;
 mod servers;
 mod snapshots;
 mod starter;

@@ -12,7 +12,7 @@ use crate::util::repo_root;
 
 pub const SMTP_SINK: &str = "/usr/sbin/smtp-sink";
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")
@@ -143,6 +143,11 @@ impl SmtpSink {
 
     pub fn received(&self) -> Vec<Received> {
         read_dump(self.dump.path(), "X-Rcpt-Args:")
+    }
+
+    /// Where it writes each message it receives.
+    pub fn dump_dir(&self) -> PathBuf {
+        self.dump.path().to_path_buf()
     }
 
     /// What it received once it has written everything it was sent.
