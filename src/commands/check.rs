@@ -35,7 +35,7 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
         match Snapshot::take(list).and_then(|snap| plan::recipients(&snap)) {
             Err(d) => report(&d),
             Ok(entries) => {
-                let (mut due, mut skipped) = (0u64, 0u64);
+                let (mut due, mut skipped, mut pending) = (0u64, 0u64, 0u64);
                 for entry in entries {
                     match entry {
                         Entry::Due(_) => due += 1,
@@ -45,6 +45,7 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                         } => {}
                         Entry::Skipped { line, reason } => {
                             skipped += 1;
+                            pending += u64::from(reason == Skip::Pending);
                             match reason {
                                 Skip::Invalid(message) => {
                                     report(&Diagnostic::new(list, Some(line as usize), message))
@@ -68,8 +69,12 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                     }
                 }
                 readers = due;
+                let pending = match pending {
+                    0 => String::new(),
+                    n => format!(" ({n} of them signed up, not confirmed yet)"),
+                };
                 summary.push(format!(
-                    "{}: {due} to send, {skipped} skipped",
+                    "{}: {due} to send, {skipped} skipped{pending}",
                     list.display()
                 ));
             }

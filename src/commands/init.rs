@@ -10,7 +10,7 @@ use crate::Outcome;
 
 const CONFIG: &str = include_str!("starter/config.toml");
 const ISSUE: &str = include_str!("starter/issue.toml");
-const LIST: &str = "email,name,status\n";
+const LIST: &str = "email,name,status,changed\n";
 
 /// `YYYY-MM-DD` of `now` (UTC).
 fn date(now: std::time::SystemTime) -> String {

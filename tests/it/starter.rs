@@ -18,7 +18,7 @@ fn init_writes_a_starter_that_checks_and_previews_as_it_is() {
     let dir = p.path("news");
     assert_eq!(
         std::fs::read_to_string(dir.join("subscribers.csv")).expect("list"),
-        "email,name,status\n"
+        "email,name,status,changed\n"
     );
     let issue = std::fs::read_to_string(dir.join("issues/2022-08-01.toml")).expect("issue");
     assert!(issue.contains("date = 2022-08-01"), "{issue}");
