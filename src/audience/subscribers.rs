@@ -192,6 +192,54 @@ impl Columns {
     }
 }
 
+/// Reads rows' statuses into `last`, the later row of an address winning:
+/// every address (`every`), or only those that have a row other than
+/// `subscribed`. Fingerprints come from the address field as written,
+/// case-folded, without parsing it (an address that does not parse is
+/// reported by the pass that parses). A bad row (not UTF-8, too many
+/// fields, an unknown status) is passed over, never the end of the pass:
+/// a later row must still count.
+pub fn scan_statuses<R: Read>(
+    reader: &mut csv::Reader<R>,
+    columns: &Columns,
+    every: bool,
+    last: &mut FingerprintMap<Status>,
+) {
+    fn text(field: Option<&[u8]>) -> &str {
+        field
+            .and_then(|f| std::str::from_utf8(f).ok())
+            .map(str::trim)
+            .unwrap_or("")
+    }
+    let mut record = csv::ByteRecord::new();
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => break,
+            Err(_) => continue,
+        }
+        let field = columns.status.map_or("", |i| text(record.get(i)));
+        let Some(status) = Status::parse(field) else {
+            continue;
+        };
+        // Most rows of most lists: nothing to note.
+        if !every && status == Status::Subscribed && last.is_empty() {
+            continue;
+        }
+        let email = crate::audience::list_file::undefuse(text(record.get(columns.email)));
+        if !email.contains('@') {
+            continue;
+        }
+        let key = key_fingerprint(&email.to_lowercase());
+        if every || status != Status::Subscribed {
+            last.insert(key, status);
+        } else if let Some(known) = last.get_mut(&key) {
+            *known = status;
+        }
+    }
+}
+
 /// The list, open and past its header row.
 pub struct SubscriberFile {
     path: PathBuf,
@@ -235,51 +283,11 @@ impl SubscriberFile {
 
     /// Each address's last status, for the addresses that have a row other
     /// than `subscribed` (everyone else is subscribed): the cheap first
-    /// pass of a send. Fingerprints come from the address field as written,
-    /// case-folded, without parsing it (an address that does not parse is
-    /// skipped by the second pass anyway). A bad row anywhere (not UTF-8,
-    /// too many fields) is passed over, never the end of the pass: a later
-    /// row must still count.
+    /// pass of a send.
     pub fn last_statuses(mut self) -> FingerprintMap<Status> {
         let mut last = FingerprintMap::default();
-        let Some(status) = self.columns.status else {
-            return last;
-        };
-        fn text(field: Option<&[u8]>) -> &str {
-            field
-                .and_then(|f| std::str::from_utf8(f).ok())
-                .map(str::trim)
-                .unwrap_or("")
-        }
         self.reader.get_mut().stop_counting();
-        let mut record = csv::ByteRecord::new();
-        loop {
-            match self.reader.read_byte_record(&mut record) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => break,
-                Err(_) => continue,
-            }
-            let field = text(record.get(status));
-            let subscribed = field.is_empty() || field.eq_ignore_ascii_case("subscribed");
-            if subscribed && last.is_empty() {
-                continue;
-            }
-            let email = crate::audience::list_file::undefuse(text(record.get(self.columns.email)));
-            let key = key_fingerprint(&email.to_lowercase());
-            match Status::parse(field) {
-                Some(Status::Subscribed) => {
-                    if let Some(s) = last.get_mut(&key) {
-                        *s = Status::Subscribed;
-                    }
-                }
-                Some(other) => {
-                    last.insert(key, other);
-                }
-                // An unknown status is a bad row: the second pass says so.
-                None => {}
-            }
-        }
+        scan_statuses(&mut self.reader, &self.columns, false, &mut last);
         last
     }
 

@@ -8,10 +8,10 @@ use std::io::{self, Read};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use crate::audience::list_file::{ListLock, lock_shared, undefuse};
-use crate::audience::subscribers::{Columns, Snapshot, Status};
+use crate::audience::list_file::{ListLock, lock_shared};
+use crate::audience::subscribers::{Columns, Snapshot, Status, scan_statuses};
 use crate::input::diagnostic::Diagnostic;
-use crate::input::email::{Fingerprint, FingerprintMap, key_fingerprint};
+use crate::input::email::{Fingerprint, FingerprintMap};
 
 pub struct ListWatch {
     path: PathBuf,
@@ -155,35 +155,7 @@ impl ListWatch {
     }
 
     fn scan<R: Read>(&mut self, reader: &mut csv::Reader<R>, columns: &Columns) {
-        fn text(field: Option<&[u8]>) -> &str {
-            field
-                .and_then(|f| std::str::from_utf8(f).ok())
-                .map(str::trim)
-                .unwrap_or("")
-        }
-        let mut record = csv::ByteRecord::new();
-        loop {
-            match reader.read_byte_record(&mut record) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => break,
-                Err(_) => continue,
-            }
-            let email = undefuse(text(record.get(columns.email)));
-            if !email.contains('@') {
-                continue;
-            }
-            let field = columns.status.map_or("", |i| text(record.get(i)));
-            let Some(status) = Status::parse(field) else {
-                continue;
-            };
-            let key = key_fingerprint(&email.to_lowercase());
-            if self.every || status != Status::Subscribed {
-                self.last.insert(key, status);
-            } else if let Some(known) = self.last.get_mut(&key) {
-                *known = status;
-            }
-        }
+        scan_statuses(reader, columns, self.every, &mut self.last);
     }
 }
 

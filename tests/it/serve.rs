@@ -16,6 +16,7 @@ const LIST: &str = "subscribers.example.csv";
 /// A running `bulletin serve`, stopped when dropped.
 pub struct Served {
     pub base: String,
+    pub port: u16,
     child: Child,
 }
 
@@ -51,7 +52,7 @@ impl Served {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Self { base, child }
+        Self { base, port, child }
     }
 }
 
@@ -86,6 +87,22 @@ fn project(port: u16, sink: &SmtpSink, extra: &str) -> Project {
         format!("{config}\n[serve]\npublic_url = \"http://127.0.0.1:{port}\"\n{extra}\n"),
     );
     p
+}
+
+/// A served project; the fields drop in order, the server first.
+struct Setup {
+    served: Served,
+    p: Project,
+    sink: SmtpSink,
+}
+
+/// The sample project served on a free port, with `extra` in `[serve]`.
+fn started(extra: &str) -> Setup {
+    let sink = SmtpSink::start(&[]);
+    let port = free_port();
+    let p = project(port, &sink, extra);
+    let served = Served::start(&p, port, PINNED_EPOCH);
+    Setup { served, p, sink }
 }
 
 fn text(r: Response) -> (u16, String) {
@@ -182,10 +199,7 @@ fn unsubscribe_url(p: &Project, preview: &str, email: &str) -> String {
 
 #[test]
 fn sign_up_confirm_and_one_click_unsubscribe_over_real_http() {
-    let sink = SmtpSink::start(&[]);
-    let port = free_port();
-    let p = project(port, &sink, "");
-    let served = Served::start(&p, port, PINNED_EPOCH);
+    let Setup { served, p, sink } = started("");
     let base = &served.base;
     let http = client();
 
@@ -308,10 +322,8 @@ fn sign_up_confirm_and_one_click_unsubscribe_over_real_http() {
 /// for byte as it was.
 #[test]
 fn bad_input_gets_a_4xx_page_and_leaves_the_list_untouched() {
-    let sink = SmtpSink::start(&[]);
-    let port = free_port();
-    let p = project(port, &sink, "subscribe_limit_per_minute = 100");
-    let served = Served::start(&p, port, PINNED_EPOCH);
+    let Setup { served, p, sink } = started("subscribe_limit_per_minute = 100");
+    let port = served.port;
     let base = &served.base;
     let http = client();
     let before = p.read(LIST);
@@ -458,10 +470,11 @@ fn sign_ups_over_the_limit_per_address_get_429() {
 /// POST a mailbox provider makes.
 #[test]
 fn curl_one_click_with_a_real_messages_link_and_a_cli_change_is_seen() {
-    let sink = SmtpSink::start(&[]);
-    let port = free_port();
-    let p = project(port, &sink, "");
-    let served = Served::start(&p, port, PINNED_EPOCH);
+    let Setup {
+        served,
+        p,
+        sink: _sink,
+    } = started("");
     p.dry_run("preview").success();
     let url = unsubscribe_url(&p, "preview", "zoe@example.org");
     let out = Command::new("curl")
@@ -509,10 +522,11 @@ fn curl_one_click_with_a_real_messages_link_and_a_cli_change_is_seen() {
 
 #[test]
 fn two_hundred_parallel_sign_ups_leave_two_hundred_whole_pending_rows() {
-    let sink = SmtpSink::start(&[]);
-    let port = free_port();
-    let p = project(port, &sink, "subscribe_limit_per_minute = 1000");
-    let served = Served::start(&p, port, PINNED_EPOCH);
+    let Setup {
+        served,
+        p,
+        sink: _sink,
+    } = started("subscribe_limit_per_minute = 1000");
     let base = served.base.clone();
     let threads: Vec<_> = (0..200)
         .map(|i| {
@@ -696,10 +710,11 @@ fn posting_page(dir: &Path, name: &str, form_html: &str) -> String {
 /// and posts their forms, and the embeddable form from another site.
 #[test]
 fn a_real_browser_loads_the_pages_and_posts_their_forms() {
-    let sink = SmtpSink::start(&[]);
-    let port = free_port();
-    let p = project(port, &sink, "");
-    let served = Served::start(&p, port, PINNED_EPOCH);
+    let Setup {
+        served,
+        p,
+        sink: _sink,
+    } = started("");
     let base = &served.base;
     let tmp = tempfile::tempdir().expect("dir");
 
