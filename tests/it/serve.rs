@@ -105,6 +105,28 @@ fn started(extra: &str) -> Setup {
     Setup { served, p, sink }
 }
 
+/// Each `(url, form)` posted from its own thread, all at once; every
+/// answer must be 200.
+fn post_in_parallel(posts: Vec<(String, Vec<(String, String)>)>) {
+    let threads: Vec<_> = posts
+        .into_iter()
+        .map(|(url, form)| {
+            std::thread::spawn(move || {
+                client()
+                    .post(url)
+                    .form(&form)
+                    .send()
+                    .expect("post")
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().expect("thread"), 200);
+    }
+}
+
 fn text(r: Response) -> (u16, String) {
     let status = r.status().as_u16();
     (status, r.text().expect("body"))
@@ -528,26 +550,17 @@ fn two_hundred_parallel_sign_ups_leave_two_hundred_whole_pending_rows() {
         sink: _sink,
     } = started("subscribe_limit_per_minute = 1000");
     let base = served.base.clone();
-    let threads: Vec<_> = (0..200)
-        .map(|i| {
-            let base = base.clone();
-            std::thread::spawn(move || {
-                client()
-                    .post(format!("{base}/subscribe"))
-                    .form(&[
-                        ("email", format!("p{i}@example.org")),
-                        ("name", format!("P {i}")),
-                    ])
-                    .send()
-                    .expect("post")
-                    .status()
-                    .as_u16()
+    post_in_parallel(
+        (0..200)
+            .map(|i| {
+                let form = vec![
+                    ("email".to_owned(), format!("p{i}@example.org")),
+                    ("name".to_owned(), format!("P {i}")),
+                ];
+                (format!("{base}/subscribe"), form)
             })
-        })
-        .collect();
-    for t in threads {
-        assert_eq!(t.join().expect("thread"), 200);
-    }
+            .collect(),
+    );
     let rows: Vec<Vec<String>> = csv::ReaderBuilder::new()
         .from_path(p.path(LIST))
         .expect("list")
@@ -610,23 +623,8 @@ fn one_click_posts_during_a_send_are_honoured_before_each_readers_turn() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let threads: Vec<_> = urls
-        .into_iter()
-        .map(|url| {
-            std::thread::spawn(move || {
-                client()
-                    .post(url)
-                    .form(&[("List-Unsubscribe", "One-Click")])
-                    .send()
-                    .expect("post")
-                    .status()
-                    .as_u16()
-            })
-        })
-        .collect();
-    for t in threads {
-        assert_eq!(t.join().expect("thread"), 200);
-    }
+    let one_click = vec![("List-Unsubscribe".to_owned(), "One-Click".to_owned())];
+    post_in_parallel(urls.into_iter().map(|u| (u, one_click.clone())).collect());
     // ...and all 200 returned before the send reached any of them (else
     // this test proves nothing: slow the send down).
     let reached = log_sending(&p);
