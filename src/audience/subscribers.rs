@@ -22,6 +22,10 @@ pub enum Status {
     Unsubscribed,
     /// Signed up on the web, not yet confirmed: never mailed an issue.
     Pending,
+    /// Their address bounced for good (or softly, too often).
+    Bounced,
+    /// They reported an issue as spam.
+    Complained,
 }
 
 impl Status {
@@ -30,6 +34,8 @@ impl Status {
             Status::Subscribed => "subscribed",
             Status::Unsubscribed => "unsubscribed",
             Status::Pending => "pending",
+            Status::Bounced => "bounced",
+            Status::Complained => "complained",
         }
     }
 
@@ -39,6 +45,8 @@ impl Status {
             "" | "subscribed" => Some(Status::Subscribed),
             "unsubscribed" => Some(Status::Unsubscribed),
             "pending" => Some(Status::Pending),
+            "bounced" => Some(Status::Bounced),
+            "complained" => Some(Status::Complained),
             _ => None,
         }
     }
@@ -306,7 +314,7 @@ impl SubscriberFile {
         let raw = field(self.columns.status);
         let status = Status::parse(raw).ok_or_else(|| {
             bad(format!(
-                "status {:?} is not \"subscribed\", \"unsubscribed\" or \"pending\"",
+                "status {:?} is not subscribed, unsubscribed, pending, bounced or complained",
                 raw.trim().to_ascii_lowercase()
             ))
         })?;

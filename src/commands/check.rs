@@ -8,6 +8,7 @@ use crate::audience::subscribers::Snapshot;
 use crate::cli::CheckArgs;
 use crate::commands::prepare;
 use crate::compose::compliance;
+use crate::audience::subscribers::Status;
 use crate::deliver::plan::{self, Entry, Skip};
 use crate::input::config::Config;
 use crate::input::diagnostic::Diagnostic;
@@ -45,7 +46,7 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                         } => {}
                         Entry::Skipped { line, reason } => {
                             skipped += 1;
-                            pending += u64::from(reason == Skip::Pending);
+                            pending += u64::from(reason == Skip::Held(Status::Pending));
                             match reason {
                                 Skip::Invalid(message) => {
                                     report(&Diagnostic::new(list, Some(line as usize), message))
@@ -61,7 +62,7 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                                     )
                                 ),
                                 Skip::Unsubscribed
-                                | Skip::Pending
+                                | Skip::Held(_)
                                 | Skip::History
                                 | Skip::Done(_) => {}
                             }

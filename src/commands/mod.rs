@@ -85,13 +85,3 @@ pub fn print_failure_groups(groups: &[(String, u64)]) {
         println!("    … and {} other replies", groups.len() - 10);
     }
 }
-
-/// `", N pending"` for the skipped line, only when there are any: most
-/// lists have no web sign-ups.
-pub fn pending_part(pending: u64) -> String {
-    if pending > 0 {
-        format!("{pending} pending, ")
-    } else {
-        String::new()
-    }
-}

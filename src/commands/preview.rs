@@ -66,7 +66,7 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
             }
             Entry::Skipped { line, reason } => match reason {
                 Skip::Unsubscribed => tally.unsubscribed += 1,
-                Skip::Pending => tally.pending += 1,
+                Skip::Held(status) => tally.held.add(status),
                 // A dry-run ignores the delivery log; history rows are
                 // the same reader again.
                 Skip::Done(_) | Skip::History => {}
@@ -91,7 +91,7 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     println!(
         "  skipped:      {} unsubscribed, {}{} duplicate, {} invalid",
         tally.unsubscribed,
-        crate::commands::pending_part(tally.pending),
+        tally.held,
         tally.duplicate,
         tally.invalid
     );
@@ -128,7 +128,7 @@ struct Tally {
     bytes: u64,
     largest: usize,
     unsubscribed: u64,
-    pending: u64,
+    held: crate::deliver::plan::Held,
     duplicate: u64,
     invalid: u64,
 }

@@ -310,7 +310,7 @@ fn print_skips(c: &Counts) {
             ""
         },
         c.unsubscribed,
-        crate::commands::pending_part(c.pending),
+        c.held,
         c.duplicate,
         c.invalid
     );

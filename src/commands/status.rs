@@ -39,7 +39,8 @@ struct Failure {
 #[derive(Debug, Serialize)]
 struct Skipped {
     unsubscribed: u64,
-    pending: u64,
+    #[serde(flatten)]
+    held: crate::deliver::plan::Held,
     duplicate: u64,
     invalid: u64,
 }
@@ -88,7 +89,7 @@ fn report(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Report> {
         not_yet_sent: counts.due - deferred,
         skipped: Skipped {
             unsubscribed: counts.unsubscribed,
-            pending: counts.pending,
+            held: counts.held,
             duplicate: counts.duplicate,
             invalid: counts.invalid,
         },
@@ -118,7 +119,7 @@ pub fn run(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Outcome> {
     println!(
         "  skipped:      {} unsubscribed, {}{} duplicate, {} invalid",
         r.skipped.unsubscribed,
-        crate::commands::pending_part(r.skipped.pending),
+        r.skipped.held,
         r.skipped.duplicate,
         r.skipped.invalid
     );

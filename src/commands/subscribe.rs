@@ -54,6 +54,8 @@ pub fn run(config_path: &Path, args: &SubscribeArgs) -> anyhow::Result<Outcome> 
         }
         Some(Status::Unsubscribed) => resubscribe("had unsubscribed")?,
         Some(Status::Pending) => resubscribe("had not confirmed a sign-up")?,
+        Some(Status::Bounced) => resubscribe("had bounced")?,
+        Some(Status::Complained) => resubscribe("had reported the newsletter as spam")?,
         None => {
             list_file::append(list, &lock, &[(email.clone(), name)])?;
             println!("{email} subscribed");
@@ -182,8 +184,9 @@ fn import(list: &Path, file: &Path, skip_invalid: bool) -> anyhow::Result<Outcom
         }
         match on_list.get(&key) {
             Some(Status::Subscribed) => already += 1,
-            // An import never brings back someone who left.
-            Some(Status::Unsubscribed) => left += 1,
+            // An import never brings back someone who left (or bounced,
+            // or complained).
+            Some(Status::Unsubscribed | Status::Bounced | Status::Complained) => left += 1,
             // Nor confirms a web sign-up for the reader.
             Some(Status::Pending) => pending += 1,
             None => new.push((r.email, r.name)),
@@ -233,6 +236,9 @@ pub fn unsubscribe(config_path: &Path, args: &UnsubscribeArgs) -> anyhow::Result
     match list_file::statuses(list, &lock)?.get(&email.fingerprint()) {
         None => bail!("{email} is not on {}", list.display()),
         Some(Status::Unsubscribed) => println!("{email} was already unsubscribed"),
+        Some(Status::Bounced | Status::Complained) => {
+            println!("{email} is not mailed anyway (bounced or complained); nothing written")
+        }
         Some(Status::Subscribed | Status::Pending) => {
             let change = list_file::Change {
                 email: email.clone(),
@@ -275,12 +281,12 @@ pub fn list(config_path: &Path, args: &ListArgs) -> anyhow::Result<Outcome> {
         }
     }
     let count = |status| last.values().filter(|s| **s == status).count();
-    let pending = match count(Status::Pending) {
-        0 => String::new(),
-        n => format!("{n} pending, "),
-    };
+    let mut held = crate::deliver::plan::Held::default();
+    for status in last.values() {
+        held.add(*status);
+    }
     println!(
-        "{}: {} subscribed, {} unsubscribed, {pending}{invalid} invalid row(s)",
+        "{}: {} subscribed, {} unsubscribed, {held}{invalid} invalid row(s)",
         path.display(),
         count(Status::Subscribed),
         count(Status::Unsubscribed),

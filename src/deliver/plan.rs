@@ -17,8 +17,9 @@ pub enum Entry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Skip {
     Unsubscribed,
-    /// Signed up, not confirmed yet.
-    Pending,
+    /// Not to be mailed for another reason than leaving: signed up and not
+    /// confirmed (`pending`), `bounced` or `complained`.
+    Held(Status),
     /// A later row of an address whose status changed: its history, not a
     /// second reader.
     History,
@@ -64,8 +65,8 @@ pub fn recipients(list: &Snapshot) -> Result<impl Iterator<Item = Entry> + use<>
             } else {
                 match status {
                     None | Some(Status::Subscribed) => return Entry::Due(s),
-                    Some(Status::Pending) => Skip::Pending,
                     Some(Status::Unsubscribed) => Skip::Unsubscribed,
+                    Some(held) => Skip::Held(held),
                 }
             };
             Entry::Skipped {
@@ -112,6 +113,42 @@ pub fn pending(
     }))
 }
 
+/// Readers held back for another reason than leaving.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Held {
+    pub pending: u64,
+    pub bounced: u64,
+    pub complained: u64,
+}
+
+impl Held {
+    pub fn add(&mut self, status: Status) {
+        match status {
+            Status::Pending => self.pending += 1,
+            Status::Bounced => self.bounced += 1,
+            Status::Complained => self.complained += 1,
+            Status::Subscribed | Status::Unsubscribed => {}
+        }
+    }
+}
+
+/// `"2 pending, 1 bounced, "` for the skipped line: only what there is, as
+/// most lists have none of them.
+impl std::fmt::Display for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (n, what) in [
+            (self.pending, "pending"),
+            (self.bounced, "bounced"),
+            (self.complained, "complained"),
+        ] {
+            if n > 0 {
+                write!(f, "{n} {what}, ")?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// How many rows of each kind a pass over the list found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Counts {
@@ -120,7 +157,7 @@ pub struct Counts {
     pub failed_before: u64,
     pub unknown_before: u64,
     pub unsubscribed: u64,
-    pub pending: u64,
+    pub held: Held,
     pub duplicate: u64,
     pub invalid: u64,
 }
@@ -131,7 +168,7 @@ impl Counts {
             Entry::Due(_) => self.due += 1,
             Entry::Skipped { reason, .. } => match reason {
                 Skip::Unsubscribed => self.unsubscribed += 1,
-                Skip::Pending => self.pending += 1,
+                Skip::Held(status) => self.held.add(*status),
                 Skip::History => {}
                 Skip::Duplicate(_) => self.duplicate += 1,
                 Skip::Invalid(_) => self.invalid += 1,
