@@ -205,7 +205,13 @@ impl Unsubscriber {
     /// `List-Unsubscribe`: the https link, then the mailto one if configured.
     pub fn header(&self, email: &Email) -> String {
         match &self.mailto {
-            Some(m) => format!("<{}>, <mailto:{m}?subject=unsubscribe>", self.url(email)),
+            // The token in the subject: `bulletin bounces` reads it from
+            // the mail the reader's client sends.
+            Some(m) => format!(
+                "<{}>, <mailto:{m}?subject=unsubscribe-{}>",
+                self.url(email),
+                self.token(email)
+            ),
             None => format!("<{}>", self.url(email)),
         }
     }
@@ -362,7 +368,8 @@ mod tests {
         assert_eq!(
             h,
             format!(
-                "<https://example.org/u/{}>, <mailto:leave@example.org?subject=unsubscribe>",
+                "<https://example.org/u/{}>, <mailto:leave@example.org?subject=unsubscribe-{}>",
+                u.token(&e),
                 u.token(&e)
             )
         );

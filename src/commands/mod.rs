@@ -64,7 +64,10 @@ pub fn prepare(
         Some(settings) => Some(crate::compose::dkim::load(settings)?),
         None => None,
     };
-    let template = Template::new(&config.newsletter, &issue.id, &parts, unsubscribe, dkim);
+    let mut template = Template::new(&config.newsletter, &issue.id, &parts, unsubscribe, dkim);
+    if let Some(b) = &config.bounces {
+        template = template.with_bounces(&b.address);
+    }
     Ok((parts, template))
 }
 

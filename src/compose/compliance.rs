@@ -10,6 +10,9 @@ pub const GMAIL_CLIP_BYTES: usize = 102 * 1024;
 /// Past this many messages a day to Gmail a sender is a bulk sender.
 pub const BULK_SENDER: u64 = 5_000;
 
+/// Past this many readers a list without `[bounces]` is warned about.
+pub const BOUNCES_ABOVE: u64 = 1_000;
+
 /// Every warning for sending `parts` to `readers` readers with `config`.
 pub fn warnings(config: &Config, parts: &Rendered, readers: u64) -> Vec<String> {
     let mut out = Vec::new();
@@ -52,6 +55,12 @@ pub fn warnings(config: &Config, parts: &Rendered, readers: u64) -> Vec<String> 
             "no [dkim] key, and {readers} readers is more than {BULK_SENDER}: Gmail and Yahoo reject unsigned bulk mail"
         )),
         None => {}
+    }
+    if config.bounces.is_none() && readers > BOUNCES_ABOVE {
+        out.push(format!(
+            "no [bounces] section, and {readers} readers is more than {BOUNCES_ABOVE}: bounces \
+             and complaints go to the From address and nobody takes dead addresses off the list"
+        ));
     }
     if config.newsletter.postal_address.is_none() {
         out.push(

@@ -147,6 +147,8 @@ pub struct Template {
     html: Encoded,
     unsubscribe: Option<Unsubscriber>,
     dkim: Option<Signer>,
+    /// `[bounces] address`: the envelope sender's base for VERP.
+    bounces: Option<lettre::Address>,
     /// What readers get, as `fingerprint`: part of every Message-ID, so an
     /// edited issue sent with `--force` gets new ids.
     fingerprint: String,
@@ -193,8 +195,36 @@ impl Template {
             html: Encoded::new(&parts.html),
             unsubscribe,
             dkim: None,
+            bounces: None,
         }
         .signed_by(dkim)
+    }
+
+    /// Envelope senders per message (VERP) under `address`.
+    #[must_use]
+    pub fn with_bounces(mut self, address: &Email) -> Self {
+        self.bounces = Some(address.envelope().into_owned());
+        self
+    }
+
+    /// The envelope sender (MAIL FROM, hence Return-Path) of the message
+    /// with `message_id`: with `[bounces]`, `bounces+{token}@domain`, the
+    /// token being the id's keyed digest (32 hex digits: it survives a
+    /// relay that folds case, and `bulletin bounces` finds the reader and
+    /// the issue by it in the delivery logs); else the From address.
+    pub fn return_path(&self, message_id: &str) -> std::borrow::Cow<'_, lettre::Address> {
+        let digest = message_id
+            .trim_start_matches('<')
+            .split('@')
+            .next()
+            .unwrap_or("");
+        match &self.bounces {
+            Some(base) if !digest.is_empty() => {
+                lettre::Address::new(format!("{}+{digest}", base.user()), base.domain())
+                    .map_or(std::borrow::Cow::Borrowed(&self.from.email), std::borrow::Cow::Owned)
+            }
+            _ => std::borrow::Cow::Borrowed(&self.from.email),
+        }
     }
 
     /// Hands the signer the start of the body every message shares (the

@@ -306,7 +306,7 @@ impl Worker {
                 let conn = self.conn.insert(conn);
                 conn.send(
                     &ctx.server,
-                    ctx.template.from_address(),
+                    &ctx.template.return_path(&id),
                     &job.sub.email.envelope(),
                     message,
                     logged,

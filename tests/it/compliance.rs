@@ -18,8 +18,16 @@ fn every_message_carries_one_click_unsubscribe_headers() {
             lu.starts_with("<https://alliance-digest.example.org/unsubscribe/"),
             "{lu}"
         );
+        // The mailto carries the same token, in the subject.
+        let token = lu
+            .split("/unsubscribe/")
+            .nth(1)
+            .and_then(|t| t.split('>').next())
+            .expect("token");
         assert!(
-            lu.ends_with(", <mailto:unsubscribe@example.org?subject=unsubscribe>"),
+            lu.ends_with(&format!(
+                ", <mailto:unsubscribe@example.org?subject=unsubscribe-{token}>"
+            )),
             "{lu}"
         );
         assert_eq!(h["List-Unsubscribe-Post"], "List-Unsubscribe=One-Click");

@@ -12,10 +12,13 @@ use crate::input::diagnostic::Diagnostics;
 use crate::input::markdown::Markdown;
 use crate::input::toml_file::TomlFile;
 
+mod bounces;
 mod serve;
 mod transport;
 
+pub use bounces::Bounces;
 pub use serve::{CONFIRM_EXPIRY, Serve};
+use bounces::{RawBounces, check_bounces};
 use serve::{RawServe, check_serve};
 use transport::{RawSending, RawSmtp, check_sending, check_smtp};
 pub use transport::{Security, Sending, Smtp};
@@ -29,6 +32,7 @@ pub struct Config {
     pub unsubscribe: Option<UnsubscribeConfig>,
     pub dkim: Option<DkimSettings>,
     pub serve: Option<Serve>,
+    pub bounces: Option<Bounces>,
 }
 
 /// `[dkim]`: sign every message for `domain` with the key in `private_key`.
@@ -74,6 +78,7 @@ struct RawConfig {
     unsubscribe: Option<RawUnsubscribe>,
     dkim: Option<RawDkim>,
     serve: Option<RawServe>,
+    bounces: Option<RawBounces>,
 }
 
 #[derive(Deserialize)]
@@ -146,8 +151,18 @@ impl Config {
             }
             None => (None, true),
         };
+        let (bounces, bounces_ok) = match raw.bounces {
+            Some(b) => {
+                let checked = check_bounces(&mut file, b);
+                let ok = checked.is_some();
+                (checked, ok)
+            }
+            None => (None, true),
+        };
         let config = match (newsletter, sending) {
-            (Some(newsletter), Some(sending)) if unsubscribe_ok && dkim_ok && serve_ok => {
+            (Some(newsletter), Some(sending))
+                if unsubscribe_ok && dkim_ok && serve_ok && bounces_ok =>
+            {
                 Some(Config {
                     path: path.to_path_buf(),
                     newsletter,
@@ -156,6 +171,7 @@ impl Config {
                     unsubscribe,
                     dkim,
                     serve,
+                    bounces,
                 })
             }
             _ => None,
