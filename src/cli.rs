@@ -60,6 +60,11 @@ pub enum Command {
         after_help = "Needs [serve] (public_url), [unsubscribe] with its secret in the environment,\nand [smtp] for confirmation mail. Put it behind a reverse proxy that terminates TLS.\n\nExample:\n  BULLETIN_UNSUBSCRIBE_SECRET=... bulletin serve --listen 127.0.0.1:8025"
     )]
     Serve(ServeArgs),
+    /// Read the return mailbox: bounces, complaints and mailed unsubscribes.
+    #[command(
+        after_help = "Reads a Maildir (new/ and cur/) or an mbox file. Each message it uses is marked\ndone (Maildir: moved to cur/ with the Seen flag; mbox: its id kept in FILE.bulletin-done);\nanything else is left exactly as it was. Running it twice changes nothing the second time.\n\nExamples:\n  bulletin bounces --maildir /var/mail/vhosts/example.org/bounces\n  bulletin bounces --mbox bounces.mbox --dry-run"
+    )]
+    Bounces(BouncesArgs),
     /// Write a starter set-up into DIR: config.toml, today's issue, an empty list.
     #[command(
         after_help = "Refuses to write over any file that is already there.\n\nExample:\n  bulletin init my-newsletter"
@@ -80,6 +85,30 @@ pub struct ServeArgs {
     /// The address and port to listen on [default: [serve] listen, or 127.0.0.1:8025].
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Args)]
+pub struct BouncesArgs {
+    /// A Maildir to read.
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with = "mbox",
+        required_unless_present = "mbox"
+    )]
+    pub maildir: Option<PathBuf>,
+
+    /// An mbox file to read (it is never changed).
+    #[arg(long, value_name = "FILE")]
+    pub mbox: Option<PathBuf>,
+
+    /// Say what would change; write nothing, mark nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Delete the messages used instead of marking them (Maildir).
+    #[arg(long, conflicts_with = "dry_run")]
+    pub delete_processed: bool,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 pub mod compose;
 pub mod deliver;
+pub mod inbound;
 pub mod input;
 pub mod web;
 
@@ -46,6 +47,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Unsubscribe(args) => commands::subscribe::unsubscribe(&cli.config, &args),
         Command::List(args) => commands::subscribe::list(&cli.config, &args),
         Command::Serve(args) => commands::serve::run(&cli.config, &args),
+        Command::Bounces(args) => commands::bounces::run(&cli.config, &args),
         Command::Init(args) => commands::init::run(&args.dir),
         Command::Completions(args) => commands::docs::completions(args.shell),
         Command::Man => commands::docs::man(),

@@ -5,10 +5,10 @@ use std::path::Path;
 
 use crate::Outcome;
 use crate::audience::subscribers::Snapshot;
+use crate::audience::subscribers::Status;
 use crate::cli::CheckArgs;
 use crate::commands::prepare;
 use crate::compose::compliance;
-use crate::audience::subscribers::Status;
 use crate::deliver::plan::{self, Entry, Skip};
 use crate::input::config::Config;
 use crate::input::diagnostic::Diagnostic;

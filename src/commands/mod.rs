@@ -3,6 +3,7 @@
 //!
 //! The top of the pipeline: may use every stage.
 
+pub mod bounces;
 pub mod check;
 pub mod docs;
 pub mod init;

@@ -90,10 +90,7 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     println!("  recipients:   {}", tally.due);
     println!(
         "  skipped:      {} unsubscribed, {}{} duplicate, {} invalid",
-        tally.unsubscribed,
-        tally.held,
-        tally.duplicate,
-        tally.invalid
+        tally.unsubscribed, tally.held, tally.duplicate, tally.invalid
     );
     if let Some(average) = tally.bytes.checked_div(tally.due) {
         println!(

@@ -23,6 +23,7 @@ use crate::deliver::journal::{Journal, Row, Status};
 use crate::deliver::plan::{self, Counts, Entry, Skip};
 use crate::deliver::smtp::{Failure, Server};
 use crate::deliver::{self, Context, Tally};
+use crate::inbound::apply::{self, Event, Kind};
 use crate::input::config::Config;
 use crate::input::diagnostic::Diagnostic;
 use crate::input::email::Email;
@@ -52,6 +53,7 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
             std::thread::available_parallelism().map_or(2, |n| n.get()),
         ),
         watch: Default::default(),
+        hard_bounces: Default::default(),
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -265,6 +267,7 @@ async fn send_all(
     if tally.get(Status::Failed) > 0 {
         crate::commands::print_failures(log);
     }
+    record_hard_bounces(config, &ctx, &run.log)?;
     if let Err(stop) = result {
         bail!("{stop}");
     }
@@ -285,6 +288,46 @@ fn report_unfinished(counts: &Counts, tally: &Tally) {
         tally.get(Status::Deferred),
         counts.invalid
     );
+}
+
+/// With `[bounces]`, readers refused for good about their mailbox during
+/// the send become `bounced` on the list (and the reason goes into the
+/// bounce history), so the next issue does not try them.
+fn record_hard_bounces(config: &Config, ctx: &Context, log: &Path) -> anyhow::Result<()> {
+    let Some(policy) = &config.bounces else {
+        return Ok(());
+    };
+    let refused = std::mem::take(&mut *ctx.hard_bounces.lock().unwrap_or_else(|e| e.into_inner()));
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let issue = log
+        .file_stem()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let events: Vec<Event> = refused
+        .into_iter()
+        .map(|(email, detail)| Event {
+            email,
+            kind: Kind::Hard,
+            issue: issue.clone(),
+            status: detail
+                .split_whitespace()
+                .find(|w| w.contains('.'))
+                .unwrap_or("")
+                .to_owned(),
+            detail,
+            source: format!("send:{issue}"),
+        })
+        .collect();
+    let list = &config.newsletter.subscribers;
+    let changes = apply::apply(list, Some(policy), &events, crate::now()?, false)?;
+    println!(
+        "  bounced:      {} (marked on the list: their mailbox does not exist)",
+        changes.bounced
+    );
+    Ok(())
 }
 
 fn print_warnings(config: &Config, parts: &Rendered, readers: u64) {

@@ -118,10 +118,7 @@ pub fn run(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Outcome> {
     println!("  not yet sent: {}", r.not_yet_sent);
     println!(
         "  skipped:      {} unsubscribed, {}{} duplicate, {} invalid",
-        r.skipped.unsubscribed,
-        r.skipped.held,
-        r.skipped.duplicate,
-        r.skipped.invalid
+        r.skipped.unsubscribed, r.skipped.held, r.skipped.duplicate, r.skipped.invalid
     );
     if r.interrupted > 0 {
         println!(

@@ -220,8 +220,10 @@ impl Template {
             .unwrap_or("");
         match &self.bounces {
             Some(base) if !digest.is_empty() => {
-                lettre::Address::new(format!("{}+{digest}", base.user()), base.domain())
-                    .map_or(std::borrow::Cow::Borrowed(&self.from.email), std::borrow::Cow::Owned)
+                lettre::Address::new(format!("{}+{digest}", base.user()), base.domain()).map_or(
+                    std::borrow::Cow::Borrowed(&self.from.email),
+                    std::borrow::Cow::Owned,
+                )
             }
             _ => std::borrow::Cow::Borrowed(&self.from.email),
         }

@@ -44,6 +44,23 @@ pub struct Context {
     /// The list's changes since the send's snapshot (readers who left
     /// meanwhile), when there is a list to watch.
     pub watch: std::sync::Mutex<Option<ListWatch>>,
+    /// Readers refused for good about their mailbox (5.1.x, 5.2.1), with
+    /// the reply: hard bounces, for the list once the send ends.
+    pub hard_bounces: std::sync::Mutex<Vec<(Email, String)>>,
+}
+
+/// Whether a refusal says the mailbox is gone: 5.1.x (no such user, bad
+/// address) or 5.2.1 (disabled). The reply may start with its code.
+pub fn is_hard_bounce(detail: &str) -> bool {
+    let text = detail.trim_start();
+    let text = match text.split_once(' ') {
+        Some((code, rest)) if code.len() == 3 && code.bytes().all(|b| b.is_ascii_digit()) => rest,
+        _ => text,
+    };
+    matches!(
+        policy::enhanced_status(text),
+        Some((5, 1, _)) | Some((5, 2, 1))
+    )
 }
 
 impl Context {
@@ -342,6 +359,12 @@ impl Worker {
             }
             Verdict::Failed { code, detail } => {
                 self.reset_or_drop().await;
+                if is_hard_bounce(&detail) {
+                    ctx.hard_bounces
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((job.sub.email.clone(), detail.clone()));
+                }
                 self.finish(&job, Status::Failed, code, detail, &id)
             }
             Verdict::Suspect { code, detail } => {

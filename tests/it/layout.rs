@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 
 /// The stages in pipeline order: each may use only those before it.
-const STAGES: [&str; 6] = ["input", "audience", "compose", "deliver", "web", "commands"];
+const STAGES: [&str; 7] = [
+    "input", "audience", "compose", "deliver", "web", "inbound", "commands",
+];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("read src") {

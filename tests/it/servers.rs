@@ -286,6 +286,17 @@ pub struct Postfix {
 
 impl Postfix {
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// The same, relaying mail for `domain` to `relay_port` on 127.0.0.1
+    /// (an smtp-sink that refuses every recipient makes Postfix return
+    /// real DSNs, RFC 3464, to the envelope sender, into the Maildir).
+    pub fn relaying(domain: &str, relay_port: u16) -> Self {
+        Self::start_with(Some((domain, relay_port)))
+    }
+
+    fn start_with(relay: Option<(&str, u16)>) -> Self {
         let dir = tempfile::tempdir().expect("dir");
         let d = dir.path();
         // Postfix's daemons run as `postfix` and deliver as `nobody`.
@@ -342,12 +353,25 @@ mynetworks = 127.0.0.0/8
 smtputf8_enable = yes
 maillog_file = {d_s}/postfix.log
 maillog_file_prefixes = {d_s}
-",
+{}",
                 cert.display(),
-                key.display()
+                key.display(),
+                match relay {
+                    Some(_) => format!(
+                        "transport_maps = texthash:{d_s}/conf/transport\nsmtp_tls_security_level = none\nbounce_queue_lifetime = 0\n"
+                    ),
+                    None => String::new(),
+                }
             ),
         )
         .expect("main.cf");
+        if let Some((domain, port)) = relay {
+            std::fs::write(
+                d.join("conf/transport"),
+                format!("{domain} smtp:[127.0.0.1]:{port}\n"),
+            )
+            .expect("transport");
+        }
         // No chroot: the queue is ours, with no copy of /etc inside.
         let services = [
             "pickup unix n - n 60 1 pickup",

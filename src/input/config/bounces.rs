@@ -48,7 +48,10 @@ pub(super) fn check_bounces(file: &mut TomlFile, raw: RawBounces) -> Option<Boun
             return None;
         }
         Err(why) => {
-            file.problem_at(raw.address.span().start, format!("[bounces] `address`: {why}"));
+            file.problem_at(
+                raw.address.span().start,
+                format!("[bounces] `address`: {why}"),
+            );
             return None;
         }
     };

@@ -17,8 +17,8 @@ mod serve;
 mod transport;
 
 pub use bounces::Bounces;
-pub use serve::{CONFIRM_EXPIRY, Serve};
 use bounces::{RawBounces, check_bounces};
+pub use serve::{CONFIRM_EXPIRY, Serve};
 use serve::{RawServe, check_serve};
 use transport::{RawSending, RawSmtp, check_sending, check_smtp};
 pub use transport::{Security, Sending, Smtp};

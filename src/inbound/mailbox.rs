@@ -1,0 +1,214 @@
+//! The mail to read, and how a message is marked done: a Maildir (new/ and
+//! cur/; done = moved to cur/ with the Seen flag), or an mbox file (left
+//! untouched; done = its id in a state file beside it). `--delete-processed`
+//! deletes done Maildir messages instead.
+
+use std::fs::OpenOptions;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// One message to read.
+pub struct Mail {
+    /// What names it across runs: its Message-ID, or a hash of its bytes.
+    pub id: String,
+    pub bytes: Vec<u8>,
+    /// Where it is (a Maildir file), for marking it.
+    path: Option<PathBuf>,
+}
+
+pub enum Mailbox {
+    Maildir(PathBuf),
+    Mbox(PathBuf),
+}
+
+fn cannot(path: &Path, e: io::Error) -> anyhow::Error {
+    anyhow::anyhow!("{}: cannot be read: {e}", path.display())
+}
+
+/// The id a message goes by: its Message-ID header, else a hash of it.
+fn mail_id(bytes: &[u8]) -> String {
+    let head_end = memchr::memmem::find(bytes, b"\n\n")
+        .or_else(|| memchr::memmem::find(bytes, b"\r\n\r\n"))
+        .unwrap_or(bytes.len());
+    let head = String::from_utf8_lossy(&bytes[..head_end]);
+    let mut lines = head.lines().peekable();
+    while let Some(line) = lines.next() {
+        if let Some((name, value)) = line.split_once(':')
+            && name.trim().eq_ignore_ascii_case("message-id")
+        {
+            let mut value = value.trim().to_owned();
+            while let Some(next) = lines.peek().filter(|l| l.starts_with([' ', '\t'])) {
+                value.push_str(next.trim());
+                lines.next();
+            }
+            if !value.is_empty() {
+                return value;
+            }
+        }
+    }
+    let hash = Sha256::digest(bytes);
+    format!(
+        "sha256:{}",
+        hash.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
+}
+
+/// Whether a Maildir file name (`unique:2,FLAGS`) has the Seen flag.
+fn seen(name: &str) -> bool {
+    name.rsplit_once(":2,")
+        .is_some_and(|(_, flags)| flags.contains('S'))
+}
+
+impl Mailbox {
+    /// The messages not yet done, oldest name first.
+    pub fn unread(&self) -> anyhow::Result<Vec<Mail>> {
+        match self {
+            Mailbox::Maildir(dir) => {
+                let mut out = Vec::new();
+                for sub in ["new", "cur"] {
+                    let folder = dir.join(sub);
+                    let entries = std::fs::read_dir(&folder).map_err(|e| cannot(&folder, e))?;
+                    let mut names: Vec<PathBuf> = entries
+                        .flatten()
+                        .map(|e| e.path())
+                        .filter(|p| p.is_file())
+                        .filter(|p| !seen(&p.file_name().unwrap_or_default().to_string_lossy()))
+                        .collect();
+                    names.sort();
+                    for path in names {
+                        let bytes = std::fs::read(&path).map_err(|e| cannot(&path, e))?;
+                        out.push(Mail {
+                            id: mail_id(&bytes),
+                            bytes,
+                            path: Some(path),
+                        });
+                    }
+                }
+                Ok(out)
+            }
+            Mailbox::Mbox(file) => {
+                let text = std::fs::read(file).map_err(|e| cannot(file, e))?;
+                let done = done_ids(&state_file(file))?;
+                Ok(split_mbox(&text)
+                    .into_iter()
+                    .map(|bytes| Mail {
+                        id: mail_id(&bytes),
+                        bytes,
+                        path: None,
+                    })
+                    .filter(|m| !done.contains(&m.id))
+                    .collect())
+            }
+        }
+    }
+
+    /// Marks messages done: after their rows are on disk, never before.
+    pub fn mark_done(&self, mails: &[&Mail], delete: bool) -> anyhow::Result<()> {
+        match self {
+            Mailbox::Maildir(dir) => {
+                for mail in mails {
+                    let Some(path) = &mail.path else { continue };
+                    if delete {
+                        std::fs::remove_file(path).map_err(|e| cannot(path, e))?;
+                        continue;
+                    }
+                    let name = path.file_name().unwrap_or_default().to_string_lossy();
+                    let new_name = match name.rsplit_once(":2,") {
+                        Some((base, flags)) => {
+                            let mut flags: Vec<char> = flags.chars().chain(['S']).collect();
+                            flags.sort_unstable();
+                            flags.dedup();
+                            format!("{base}:2,{}", flags.into_iter().collect::<String>())
+                        }
+                        None => format!("{name}:2,S"),
+                    };
+                    let target = dir.join("cur").join(new_name);
+                    std::fs::rename(path, &target).map_err(|e| cannot(path, e))?;
+                }
+                std::fs::File::open(dir.join("cur"))
+                    .and_then(|d| d.sync_all())
+                    .map_err(|e| cannot(dir, e))?;
+                Ok(())
+            }
+            Mailbox::Mbox(file) => {
+                let state = state_file(file);
+                let mut f = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&state)
+                    .map_err(|e| cannot(&state, e))?;
+                let lines: String = mails.iter().map(|m| format!("{}\n", m.id)).collect();
+                f.write_all(lines.as_bytes())
+                    .map_err(|e| cannot(&state, e))?;
+                f.sync_data().map_err(|e| cannot(&state, e))
+            }
+        }
+    }
+}
+
+/// `FILE.bulletin-done`: the ids of the mbox's messages already done.
+fn state_file(mbox: &Path) -> PathBuf {
+    let mut name = mbox.file_name().unwrap_or_default().to_os_string();
+    name.push(".bulletin-done");
+    mbox.with_file_name(name)
+}
+
+fn done_ids(state: &Path) -> anyhow::Result<std::collections::HashSet<String>> {
+    match std::fs::read_to_string(state) {
+        Ok(text) => Ok(text.lines().map(str::to_owned).collect()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Default::default()),
+        Err(e) => Err(cannot(state, e)),
+    }
+}
+
+/// The messages of an mbox: each starts at a line `From ` (after a blank
+/// line or at the start); `>From ` lines inside are unquoted (mboxrd).
+fn split_mbox(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut current: Option<Vec<u8>> = None;
+    for line in bytes.split_inclusive(|b| *b == b'\n') {
+        if line.starts_with(b"From ") {
+            if let Some(done) = current.take() {
+                out.push(done);
+            }
+            current = Some(Vec::new());
+            continue;
+        }
+        if let Some(msg) = current.as_mut() {
+            let quoted = line
+                .iter()
+                .position(|b| *b != b'>')
+                .is_some_and(|n| n > 0 && line[n..].starts_with(b"From "));
+            msg.extend_from_slice(if quoted { &line[1..] } else { line });
+        }
+    }
+    if let Some(done) = current {
+        out.push(done);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_mbox_splits_at_from_lines_and_unquotes_them() {
+        let mbox = b"From a@x Mon\nMessage-ID: <1@x>\n\nhi\n>From here\n\nFrom b@x Tue\nSubject: two\n\nbody\n";
+        let msgs = split_mbox(mbox);
+        assert_eq!(msgs.len(), 2);
+        assert_eq!(msgs[0], b"Message-ID: <1@x>\n\nhi\nFrom here\n\n".to_vec());
+        assert_eq!(mail_id(&msgs[0]), "<1@x>");
+        assert!(mail_id(&msgs[1]).starts_with("sha256:"));
+    }
+
+    #[test]
+    fn the_seen_flag_is_read_from_the_name() {
+        assert!(seen("123.abc:2,S"));
+        assert!(seen("123.abc:2,RS"));
+        assert!(!seen("123.abc:2,"));
+        assert!(!seen("123.abc"));
+    }
+}
