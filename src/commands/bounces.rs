@@ -38,25 +38,37 @@ pub fn run(config_path: &Path, args: &BouncesArgs) -> anyhow::Result<Outcome> {
         verp_domain: verp.domain(),
         id_domain: from.domain(),
     };
-    let mails = mailbox.unread()?;
-    let findings: Vec<Finding> = mails.iter().map(|m| classify(&m.bytes, &ours)).collect();
-    let wanted: HashSet<String> = findings
-        .iter()
-        .filter_map(|f| match apply::kind_of(f) {
-            Some((_, Mark::Digest(d), _, _)) => Some(d.clone()),
-            _ => None,
-        })
-        .collect();
-    let logs = config.path.parent().unwrap_or(Path::new(".")).join("logs");
-    let by_digest = apply::readers_by_digest(&logs, &wanted)?;
+    // Only what is ours is kept; the rest is counted and left alone.
+    let (mut read, mut not_ours) = (0u64, 0u64);
+    let found = mailbox.read_unread(|_, bytes| {
+        read += 1;
+        let finding = classify(bytes, &ours);
+        if matches!(finding, Finding::NotOurs(_)) {
+            not_ours += 1;
+            return None;
+        }
+        Some(finding)
+    })?;
+    let by_digest = {
+        let wanted: HashSet<String> = found
+            .iter()
+            .filter_map(|(_, f)| match apply::kind_of(f) {
+                Some((_, Mark::Digest(d), _, _)) => Some(d.clone()),
+                _ => None,
+            })
+            .collect();
+        let logs = config.path.parent().unwrap_or(Path::new(".")).join("logs");
+        apply::readers_by_digest(&logs, &wanted)?
+    };
 
     let mut events = Vec::new();
     let mut used = Vec::new();
-    let (mut unmatched, mut not_ours) = (0u64, 0u64);
+    let mut unmatched = 0u64;
     let mut counts = std::collections::HashMap::<Kind, u64>::new();
-    for (mail, finding) in mails.iter().zip(&findings) {
-        let Some((kind, mark, status, detail)) = apply::kind_of(finding) else {
-            not_ours += 1;
+    // The findings are let go as they become events: a big mailbox's
+    // worth of them is most of the memory a run takes.
+    for (mail, finding) in found {
+        let Some((kind, mark, status, detail)) = apply::kind_of(&finding) else {
             continue;
         };
         let Some((email, issue)) = apply::resolve(mark, &by_digest, tokens.as_ref()) else {
@@ -75,23 +87,22 @@ pub fn run(config_path: &Path, args: &BouncesArgs) -> anyhow::Result<Outcome> {
         });
         used.push(mail);
     }
+    drop(by_digest);
     let now = crate::now()?;
     let list = &config.newsletter.subscribers;
     let changes = apply::apply(list, Some(bounces), &events, now, args.dry_run)?;
     if !args.dry_run {
-        mailbox.mark_done(&used, args.delete_processed)?;
+        mailbox.mark_done(&used.iter().collect::<Vec<_>>(), args.delete_processed)?;
     }
     let n = |k| counts.get(&k).copied().unwrap_or(0);
     let verb = if args.dry_run { "would be" } else { "were" };
     println!(
-        "{} messages read: {} hard bounces, {} soft bounces, {} complaints, {} unsubscribes; \
-         {} not ours or not understood, {unmatched} ours but of no known reader (left as they are)",
-        mails.len(),
+        "{read} messages read: {} hard bounces, {} soft bounces, {} complaints, {} unsubscribes; \
+         {not_ours} not ours or not understood, {unmatched} ours but of no known reader (left as they are)",
         n(Kind::Hard),
         n(Kind::Soft),
         n(Kind::Complaint),
         n(Kind::Unsubscribe),
-        not_ours
     );
     println!(
         "{}: {} readers {verb} marked bounced, {} complained, {} unsubscribed",

@@ -96,7 +96,7 @@ fn read_history(path: &Path) -> anyhow::Result<History> {
 }
 
 /// Appends `events` to the history, in one write, synced.
-fn append_history(path: &Path, events: &[Event], now: SystemTime) -> anyhow::Result<()> {
+fn append_history(path: &Path, events: &[&Event], now: SystemTime) -> anyhow::Result<()> {
     let fresh = !path.exists();
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
@@ -153,11 +153,11 @@ pub fn apply(
         .iter()
         .map(|(_, email, kind, _, source)| (source.clone(), email.clone(), *kind))
         .collect();
-    let new: Vec<Event> = events
+    let new: Vec<&Event> = events
         .iter()
         .filter(|e| !known.contains(&(e.source.clone(), e.email.key(), e.kind)))
-        .cloned()
         .collect();
+    drop(known);
     if !dry_run && !new.is_empty() {
         append_history(&history_file, &new, now)?;
     }
@@ -242,12 +242,9 @@ pub fn readers_by_digest(
             .unwrap_or_default()
             .to_string_lossy()
             .into_owned();
-        let bytes = std::fs::read(&file)?;
-        // A log being written ends in zeros: only the rows before them.
-        let end = memchr::memchr(0, &bytes).unwrap_or(bytes.len());
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(true)
-            .from_reader(&bytes[..end]);
+        // Streamed: logs are big. One being written ends in zeros, which
+        // read as no address and are passed over.
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_path(&file)?;
         for record in reader.records().flatten() {
             let id = record.get(6).unwrap_or("");
             let digest = id.trim_start_matches('<').split('@').next().unwrap_or("");

@@ -9,12 +9,11 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-/// One message to read.
+/// One message read: what names it across runs (its Message-ID, or a hash
+/// of its bytes) and where it is. The bytes are not kept: a mailbox of
+/// 100,000 messages is read one message at a time.
 pub struct Mail {
-    /// What names it across runs: its Message-ID, or a hash of its bytes.
     pub id: String,
-    pub bytes: Vec<u8>,
-    /// Where it is (a Maildir file), for marking it.
     path: Option<PathBuf>,
 }
 
@@ -62,11 +61,16 @@ fn seen(name: &str) -> bool {
 }
 
 impl Mailbox {
-    /// The messages not yet done, oldest name first.
-    pub fn unread(&self) -> anyhow::Result<Vec<Mail>> {
+    /// Calls `visit` with each message not yet done (oldest name first)
+    /// and its bytes; keeps the messages for which it returns something,
+    /// with it.
+    pub fn read_unread<T>(
+        &self,
+        mut visit: impl FnMut(&Mail, &[u8]) -> Option<T>,
+    ) -> anyhow::Result<Vec<(Mail, T)>> {
+        let mut out = Vec::new();
         match self {
             Mailbox::Maildir(dir) => {
-                let mut out = Vec::new();
                 for sub in ["new", "cur"] {
                     let folder = dir.join(sub);
                     let entries = std::fs::read_dir(&folder).map_err(|e| cannot(&folder, e))?;
@@ -79,29 +83,38 @@ impl Mailbox {
                     names.sort();
                     for path in names {
                         let bytes = std::fs::read(&path).map_err(|e| cannot(&path, e))?;
-                        out.push(Mail {
+                        let mail = Mail {
                             id: mail_id(&bytes),
-                            bytes,
                             path: Some(path),
-                        });
+                        };
+                        if let Some(kept) = visit(&mail, &bytes) {
+                            out.push((mail, kept));
+                        }
                     }
                 }
-                Ok(out)
             }
             Mailbox::Mbox(file) => {
-                let text = std::fs::read(file).map_err(|e| cannot(file, e))?;
                 let done = done_ids(&state_file(file))?;
-                Ok(split_mbox(&text)
-                    .into_iter()
-                    .map(|bytes| Mail {
+                let f = std::fs::File::open(file).map_err(|e| cannot(file, e))?;
+                let mut error = None;
+                for_each_mbox_message(io::BufReader::new(f), |bytes| {
+                    let mail = Mail {
                         id: mail_id(&bytes),
-                        bytes,
                         path: None,
-                    })
-                    .filter(|m| !done.contains(&m.id))
-                    .collect())
+                    };
+                    if !done.contains(&mail.id)
+                        && let Some(kept) = visit(&mail, &bytes)
+                    {
+                        out.push((mail, kept));
+                    }
+                })
+                .unwrap_or_else(|e| error = Some(e));
+                if let Some(e) = error {
+                    return Err(cannot(file, e));
+                }
             }
         }
+        Ok(out)
     }
 
     /// Marks messages done: after their rows are on disk, never before.
@@ -163,15 +176,22 @@ fn done_ids(state: &Path) -> anyhow::Result<std::collections::HashSet<String>> {
     }
 }
 
-/// The messages of an mbox: each starts at a line `From ` (after a blank
-/// line or at the start); `>From ` lines inside are unquoted (mboxrd).
-fn split_mbox(bytes: &[u8]) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
+/// The messages of an mbox, one at a time: each starts at a line `From `;
+/// `>From ` lines inside are unquoted (mboxrd).
+fn for_each_mbox_message(
+    mut reader: impl io::BufRead,
+    mut each: impl FnMut(Vec<u8>),
+) -> io::Result<()> {
     let mut current: Option<Vec<u8>> = None;
-    for line in bytes.split_inclusive(|b| *b == b'\n') {
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
         if line.starts_with(b"From ") {
             if let Some(done) = current.take() {
-                out.push(done);
+                each(done);
             }
             current = Some(Vec::new());
             continue;
@@ -181,13 +201,13 @@ fn split_mbox(bytes: &[u8]) -> Vec<Vec<u8>> {
                 .iter()
                 .position(|b| *b != b'>')
                 .is_some_and(|n| n > 0 && line[n..].starts_with(b"From "));
-            msg.extend_from_slice(if quoted { &line[1..] } else { line });
+            msg.extend_from_slice(if quoted { &line[1..] } else { &line });
         }
     }
     if let Some(done) = current {
-        out.push(done);
+        each(done);
     }
-    out
+    Ok(())
 }
 
 #[cfg(test)]
@@ -197,7 +217,8 @@ mod tests {
     #[test]
     fn an_mbox_splits_at_from_lines_and_unquotes_them() {
         let mbox = b"From a@x Mon\nMessage-ID: <1@x>\n\nhi\n>From here\n\nFrom b@x Tue\nSubject: two\n\nbody\n";
-        let msgs = split_mbox(mbox);
+        let mut msgs = Vec::new();
+        for_each_mbox_message(&mbox[..], |m| msgs.push(m)).expect("read");
         assert_eq!(msgs.len(), 2);
         assert_eq!(msgs[0], b"Message-ID: <1@x>\n\nhi\nFrom here\n\n".to_vec());
         assert_eq!(mail_id(&msgs[0]), "<1@x>");
