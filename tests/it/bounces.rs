@@ -422,3 +422,41 @@ fn kill_9_while_reading_bounces_then_a_rerun_ends_as_a_clean_run() {
     }
     assert!(mid > 0, "no kill landed between the rows and the marking");
 }
+
+/// With `[bounces]`, a reader refused at RCPT with 5.1.1 during the send is
+/// `bounced` on the list when the send ends; other refusals are not.
+#[test]
+fn a_send_time_refusal_about_the_mailbox_is_a_hard_bounce() {
+    use crate::scripted::{Act, Cmd, Offer, Scripted};
+    let server = Scripted::start(Offer::default(), |c, to| {
+        if c != Cmd::Rcpt {
+            return None;
+        }
+        if to.starts_with("r1") {
+            Some(Act::Owned(format!("550 5.1.1 <{to}>: User unknown")))
+        } else if to.starts_with("r2") {
+            Some(Act::Owned(format!("550 5.7.1 <{to}>: relay denied")))
+        } else {
+            None
+        }
+    });
+    let p = Project::sample();
+    p.with_readers(30)
+        .with_server(server.port, "", "concurrency = 2");
+    with_bounces(&p, "");
+    let run = p.send(&[]);
+    run.failure().stdout_has("bounced:      11");
+    let st = statuses(&p);
+    for (email, status) in &st {
+        let want = if email.starts_with("r1") {
+            "bounced"
+        } else {
+            "subscribed"
+        };
+        assert_eq!(status, want, "{email}");
+    }
+    let history = p.read("subscribers.example.bounces.csv");
+    assert!(history.contains(",send:2022-08-01"), "{history}");
+    // The next send leaves them out.
+    p.dry_run("next").success().stdout_has("11 bounced");
+}
