@@ -89,13 +89,8 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub struct BouncesArgs {
-    /// A Maildir to read.
-    #[arg(
-        long,
-        value_name = "DIR",
-        conflicts_with = "mbox",
-        required_unless_present = "mbox"
-    )]
+    /// A Maildir to read [default: [bounces] imap, over IMAP].
+    #[arg(long, value_name = "DIR", conflicts_with = "mbox")]
     pub maildir: Option<PathBuf>,
 
     /// An mbox file to read (it is never changed).

@@ -18,16 +18,35 @@ use crate::input::email::ascii_domain;
 
 pub fn run(config_path: &Path, args: &BouncesArgs) -> anyhow::Result<Outcome> {
     let config = Config::load(config_path)?;
-    let mailbox = match (&args.maildir, &args.mbox) {
-        (Some(dir), None) => Mailbox::Maildir(dir.clone()),
-        (None, Some(file)) => Mailbox::Mbox(file.clone()),
-        _ => bail!("give --maildir DIR or --mbox FILE"),
-    };
     let Some(bounces) = &config.bounces else {
         bail!(
             "{}: no [bounces] section; add `address` (the envelope sender bounces come back to)",
             config.path.display()
         );
+    };
+    let mailbox = match (&args.maildir, &args.mbox, &bounces.imap) {
+        (Some(dir), None, _) => Mailbox::Maildir(dir.clone()),
+        (None, Some(file), _) => Mailbox::Mbox(file.clone()),
+        (None, None, Some(imap)) => {
+            let password = std::env::var(&imap.password_env)
+                .ok()
+                .filter(|p| !p.is_empty())
+                .map(secrecy::SecretString::from)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "the environment variable {} (the IMAP password, [bounces] in {}) is not set",
+                        imap.password_env,
+                        config.path.display()
+                    )
+                })?;
+            Mailbox::Imap(Box::new(crate::inbound::imap::ImapBox::open(
+                imap, password,
+            )?))
+        }
+        _ => bail!(
+            "give --maildir DIR or --mbox FILE, or set [bounces] imap in {}",
+            config.path.display()
+        ),
     };
     // Mailed unsubscribes carry tokens only the secret can read.
     let tokens = Unsubscriber::from_config(&config, false)?.filter(Unsubscriber::has_secret);

@@ -15,11 +15,13 @@ use sha2::{Digest, Sha256};
 pub struct Mail {
     pub id: String,
     path: Option<PathBuf>,
+    uid: Option<u32>,
 }
 
 pub enum Mailbox {
     Maildir(PathBuf),
     Mbox(PathBuf),
+    Imap(Box<crate::inbound::imap::ImapBox>),
 }
 
 fn cannot(path: &Path, e: io::Error) -> anyhow::Error {
@@ -86,6 +88,7 @@ impl Mailbox {
                         let mail = Mail {
                             id: mail_id(&bytes),
                             path: Some(path),
+                            uid: None,
                         };
                         if let Some(kept) = visit(&mail, &bytes) {
                             out.push((mail, kept));
@@ -101,6 +104,7 @@ impl Mailbox {
                     let mail = Mail {
                         id: mail_id(&bytes),
                         path: None,
+                        uid: None,
                     };
                     if !done.contains(&mail.id)
                         && let Some(kept) = visit(&mail, &bytes)
@@ -113,6 +117,16 @@ impl Mailbox {
                     return Err(cannot(file, e));
                 }
             }
+            Mailbox::Imap(imap) => imap.unseen(|uid, bytes| {
+                let mail = Mail {
+                    id: mail_id(bytes),
+                    path: None,
+                    uid: Some(uid),
+                };
+                if let Some(kept) = visit(&mail, bytes) {
+                    out.push((mail, kept));
+                }
+            })?,
         }
         Ok(out)
     }
@@ -144,6 +158,10 @@ impl Mailbox {
                     .and_then(|d| d.sync_all())
                     .map_err(|e| cannot(dir, e))?;
                 Ok(())
+            }
+            Mailbox::Imap(imap) => {
+                let uids: Vec<u32> = mails.iter().filter_map(|m| m.uid).collect();
+                imap.mark(&uids, delete)
             }
             Mailbox::Mbox(file) => {
                 let state = state_file(file);

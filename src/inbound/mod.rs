@@ -7,4 +7,5 @@
 
 pub mod apply;
 pub mod classify;
+pub mod imap;
 pub mod mailbox;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::servers::{Postfix, SmtpSink};
+use crate::servers::{Dovecot, Postfix, SmtpSink};
 use crate::util::Project;
 
 const LIST: &str = "subscribers.example.csv";
@@ -110,6 +110,8 @@ fn real_dsns_from_postfix_mark_exactly_the_refused_readers() {
     }
     p.write("returned.mbox", &mbox);
     let list_before = p.read(LIST);
+    // And over IMAP: Dovecot serving a copy of the same Maildir.
+    let dovecot = Dovecot::start(&maildir);
 
     let dir = maildir.display().to_string();
     p.bulletin(&["bounces", "--maildir", &dir, "--dry-run"])
@@ -165,6 +167,31 @@ fn real_dsns_from_postfix_mark_exactly_the_refused_readers() {
         .success()
         .stdout_has("20 messages read: 0 hard bounces");
     assert_eq!(p.read("returned.mbox"), mbox, "the mbox was changed");
+
+    // IMAP gives the same, and flags what it used \Seen.
+    p.write(LIST, &list_before);
+    std::fs::remove_file(p.path("subscribers.example.bounces.csv")).expect("rm");
+    p.edit(
+        "config.toml",
+        "address = \"bounces@example.org\"",
+        &format!(
+            "address = \"bounces@example.org\"\nimap = \"imaps://localhost:{}/INBOX\"\nusername = \"bounces@example.org\"\ntls_ca_file = \"{}\"",
+            dovecot.port,
+            dovecot.cert.display()
+        ),
+    );
+    let imap = [("BULLETIN_IMAP_PASSWORD", "secret")];
+    p.bulletin_with(&["bounces"], &imap)
+        .success()
+        .stdout_has("25 messages read: 5 hard bounces");
+    assert_eq!(statuses(&p), st);
+    assert_eq!(dovecot.seen(), 5, "not flagged \\Seen");
+    p.bulletin_with(&["bounces"], &imap)
+        .success()
+        .stdout_has("20 messages read: 0 hard bounces");
+    p.bulletin_with(&["bounces"], &[("BULLETIN_IMAP_PASSWORD", "wrong")])
+        .failure()
+        .stderr_has("login refused");
 }
 
 /// A delivery log naming each reader's message by digest, for issue `issue`.

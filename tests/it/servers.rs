@@ -502,3 +502,127 @@ impl Drop for Stunnel {
         let _ = self.child.wait();
     }
 }
+
+/// Dovecot as an IMAPS server on a loopback port, with one user
+/// (`bounces@example.org`, password `secret`) whose mail is `maildir` (a
+/// copy, owned by `nobody`: Dovecot moves and renames files as it works).
+pub struct Dovecot {
+    pub port: u16,
+    pub cert: PathBuf,
+    pub maildir: PathBuf,
+    dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Dovecot {
+    pub fn start(maildir: &Path) -> Self {
+        let dir = tempfile::tempdir().expect("dir");
+        let d = dir.path();
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        for sub in ["run", "state", "home"] {
+            std::fs::create_dir(d.join(sub)).expect("mkdir");
+        }
+        let mail = d.join("mail");
+        let copied = Command::new("cp")
+            .arg("-a")
+            .arg(maildir)
+            .arg(&mail)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(copied, "cp -a {}", maildir.display());
+        let owned = Command::new("chown")
+            .args(["-R", "nobody:nogroup"])
+            .arg(&mail)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(owned, "chown: the Dovecot test runs as root");
+        let (cert, key) = test_certificate(d);
+        std::fs::write(d.join("users"), "bounces@example.org:{PLAIN}secret\n").expect("users");
+        let port = free_port();
+        let d_s = d.display();
+        std::fs::write(
+            d.join("dovecot.conf"),
+            format!(
+                "base_dir = {d_s}/run
+state_dir = {d_s}/state
+log_path = {d_s}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = required
+ssl_cert = <{}
+ssl_key = <{}
+auth_mechanisms = plain login
+default_internal_user = dovecot
+default_login_user = dovenull
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {d_s}/users
+}}
+userdb {{
+  driver = static
+  args = uid=65534 gid=65534 home={d_s}/home/%u mail=maildir:{}
+}}
+service imap-login {{
+  inet_listener imap {{
+    port = 0
+  }}
+  inet_listener imaps {{
+    port = {port}
+    ssl = yes
+  }}
+  chroot =
+}}
+service anvil {{
+  chroot =
+}}
+",
+                cert.display(),
+                key.display(),
+                mail.display()
+            ),
+        )
+        .expect("dovecot.conf");
+        let mut child = Command::new("dovecot")
+            .arg("-c")
+            .arg(d.join("dovecot.conf"))
+            .arg("-F")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dovecot must be installed (scripts/install-test-deps)");
+        wait_listening(port, &mut child);
+        Self {
+            port,
+            cert,
+            maildir: mail,
+            dir,
+            child,
+        }
+    }
+
+    /// The messages flagged \Seen, by their file names in cur/.
+    pub fn seen(&self) -> usize {
+        std::fs::read_dir(self.maildir.join("cur")).map_or(0, |d| {
+            d.flatten()
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .rsplit_once(":2,")
+                        .is_some_and(|(_, f)| f.contains('S'))
+                })
+                .count()
+        })
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        let _ = Command::new("doveadm")
+            .arg("-c")
+            .arg(self.dir.path().join("dovecot.conf"))
+            .arg("stop")
+            .output();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -23,7 +23,7 @@ use tokio_rustls::TlsConnector;
 
 use crate::input::config::{Security, Smtp};
 mod failure;
-mod tls;
+pub mod tls;
 mod wire;
 
 use failure::io_reason;

@@ -16,12 +16,22 @@ use crate::input::config::Smtp;
 /// The TLS set-up: the system's root certificates plus `tls_ca_file`,
 /// certificates always verified, rustls with AWS-LC (as DKIM).
 pub(super) fn tls_connector(smtp: &Smtp) -> anyhow::Result<(TlsConnector, ServerName<'static>)> {
+    connector(&smtp.host, smtp.tls_ca_file.as_deref(), "[smtp]")
+}
+
+/// The same for any server (IMAP too): `section` names the config section
+/// in errors.
+pub fn connector(
+    host: &str,
+    ca_file: Option<&std::path::Path>,
+    section: &str,
+) -> anyhow::Result<(TlsConnector, ServerName<'static>)> {
     let mut roots = rustls::RootCertStore::empty();
     // A system store that cannot be read in part still leaves the rest,
     // and `tls_ca_file` may be all a private relay needs.
     let native = rustls_native_certs::load_native_certs();
     roots.add_parsable_certificates(native.certs);
-    if let Some(ca) = &smtp.tls_ca_file {
+    if let Some(ca) = ca_file {
         let pem = std::fs::read(ca).map_err(|e| {
             anyhow::anyhow!("{}: cannot read the CA certificate: {e}", ca.display())
         })?;
@@ -38,15 +48,17 @@ pub(super) fn tls_connector(smtp: &Smtp) -> anyhow::Result<(TlsConnector, Server
         }
     }
     if roots.is_empty() {
-        anyhow::bail!("no root certificates: the system has none, and [smtp] has no tls_ca_file");
+        anyhow::bail!(
+            "no root certificates: the system has none, and {section} has no tls_ca_file"
+        );
     }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let name = ServerName::try_from(smtp.host.clone())
-        .map_err(|e| anyhow::anyhow!("[smtp] host {:?} is not a server name: {e}", smtp.host))?;
+    let name = ServerName::try_from(host.to_owned())
+        .map_err(|e| anyhow::anyhow!("{section} host {host:?} is not a server name: {e}"))?;
     Ok((TlsConnector::from(Arc::new(config)), name))
 }
 

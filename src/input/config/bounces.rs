@@ -17,6 +17,20 @@ pub struct Bounces {
     pub soft_limit: u32,
     /// ...within this many days.
     pub soft_window_days: u32,
+    /// The mailbox to read over IMAP (`bulletin bounces` without a path).
+    pub imap: Option<Imap>,
+}
+
+/// `imap = "imaps://host[:port]/MAILBOX"`: IMAP over TLS, always verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Imap {
+    pub host: String,
+    pub port: u16,
+    pub mailbox: String,
+    pub username: String,
+    /// The environment variable holding the password.
+    pub password_env: String,
+    pub tls_ca_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -27,6 +41,15 @@ pub(super) struct RawBounces {
     soft_limit: u32,
     #[serde(default = "default_window")]
     soft_window_days: u32,
+    imap: Option<Spanned<String>>,
+    username: Option<String>,
+    #[serde(default = "default_password_env")]
+    password_env: String,
+    tls_ca_file: Option<String>,
+}
+
+fn default_password_env() -> String {
+    "BULLETIN_IMAP_PASSWORD".into()
 }
 
 fn default_soft_limit() -> u32 {
@@ -37,7 +60,11 @@ fn default_window() -> u32 {
     30
 }
 
-pub(super) fn check_bounces(file: &mut TomlFile, raw: RawBounces) -> Option<Bounces> {
+pub(super) fn check_bounces(
+    file: &mut TomlFile,
+    raw: RawBounces,
+    dir: &std::path::Path,
+) -> Option<Bounces> {
     let address = match Email::parse(raw.address.get_ref()) {
         Ok(a) if !a.as_str().contains('+') && a.address().user().is_ascii() => a,
         Ok(_) => {
@@ -62,9 +89,38 @@ pub(super) fn check_bounces(file: &mut TomlFile, raw: RawBounces) -> Option<Boun
         );
         return None;
     }
+    let imap = match &raw.imap {
+        None => None,
+        Some(value) => {
+            let parsed = url::Url::parse(value.get_ref().trim())
+                .ok()
+                .filter(|u| u.scheme() == "imaps" && u.host_str().is_some() && u.query().is_none());
+            let (Some(url), Some(username)) = (parsed, &raw.username) else {
+                file.problem_at(
+                    value.span().start,
+                    "[bounces] `imap` must be like \"imaps://imap.example.org/INBOX\", with `username` beside it",
+                );
+                return None;
+            };
+            let mailbox = url.path().trim_start_matches('/');
+            Some(Imap {
+                host: url.host_str().unwrap_or_default().to_owned(),
+                port: url.port().unwrap_or(993),
+                mailbox: if mailbox.is_empty() {
+                    "INBOX".into()
+                } else {
+                    mailbox.to_owned()
+                },
+                username: username.clone(),
+                password_env: raw.password_env.clone(),
+                tls_ca_file: raw.tls_ca_file.as_ref().map(|f| dir.join(f)),
+            })
+        }
+    };
     Some(Bounces {
         address,
         soft_limit: raw.soft_limit,
         soft_window_days: raw.soft_window_days,
+        imap,
     })
 }

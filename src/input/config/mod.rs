@@ -16,7 +16,7 @@ mod bounces;
 mod serve;
 mod transport;
 
-pub use bounces::Bounces;
+pub use bounces::{Bounces, Imap};
 use bounces::{RawBounces, check_bounces};
 pub use serve::{CONFIRM_EXPIRY, Serve};
 use serve::{RawServe, check_serve};
@@ -153,7 +153,7 @@ impl Config {
         };
         let (bounces, bounces_ok) = match raw.bounces {
             Some(b) => {
-                let checked = check_bounces(&mut file, b);
+                let checked = check_bounces(&mut file, b, dir);
                 let ok = checked.is_some();
                 (checked, ok)
             }
