@@ -5,7 +5,6 @@ use std::path::Path;
 
 use crate::Outcome;
 use crate::audience::subscribers::Snapshot;
-use crate::audience::subscribers::Status;
 use crate::cli::CheckArgs;
 use crate::commands::prepare;
 use crate::compose::compliance;
@@ -36,7 +35,8 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
         match Snapshot::take(list).and_then(|snap| plan::recipients(&snap)) {
             Err(d) => report(&d),
             Ok(entries) => {
-                let (mut due, mut skipped, mut pending) = (0u64, 0u64, 0u64);
+                let (mut due, mut skipped) = (0u64, 0u64);
+                let mut held = plan::Held::default();
                 for entry in entries {
                     match entry {
                         Entry::Due(_) => due += 1,
@@ -46,7 +46,9 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                         } => {}
                         Entry::Skipped { line, reason } => {
                             skipped += 1;
-                            pending += u64::from(reason == Skip::Held(Status::Pending));
+                            if let Skip::Held(status) = reason {
+                                held.add(status);
+                            }
                             match reason {
                                 Skip::Invalid(message) => {
                                     report(&Diagnostic::new(list, Some(line as usize), message))
@@ -70,12 +72,13 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                     }
                 }
                 readers = due;
-                let pending = match pending {
-                    0 => String::new(),
-                    n => format!(" ({n} of them signed up, not confirmed yet)"),
+                // "2 pending, 1 bounced, " -> " (2 pending, 1 bounced)".
+                let held = match held.to_string().trim_end_matches([',', ' ']) {
+                    "" => String::new(),
+                    some => format!(" ({some})"),
                 };
                 summary.push(format!(
-                    "{}: {due} to send, {skipped} skipped{pending}",
+                    "{}: {due} to send, {skipped} skipped{held}",
                     list.display()
                 ));
             }
