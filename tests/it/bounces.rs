@@ -487,3 +487,14 @@ fn a_send_time_refusal_about_the_mailbox_is_a_hard_bounce() {
     // The next send leaves them out.
     p.dry_run("next").success().stdout_has("11 bounced");
 }
+
+#[test]
+fn a_big_list_without_bounces_is_warned_about() {
+    let p = Project::sample();
+    p.with_readers(1001);
+    p.bulletin(&["check", "--issue", "issues/2022-08-01.toml"])
+        .stderr_has("no [bounces] section, and 1001 readers");
+    with_bounces(&p, "");
+    let run = p.bulletin(&["check", "--issue", "issues/2022-08-01.toml"]);
+    assert!(!run.stderr.contains("[bounces]"), "{}", run.stderr);
+}
