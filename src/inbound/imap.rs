@@ -146,6 +146,14 @@ impl ImapBox {
     }
 }
 
+/// `1,5,9`: UIDs as IMAP takes a set of them.
+fn uid_set(uids: &[u32]) -> String {
+    uids.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 impl Drop for ImapBox {
     fn drop(&mut self) {
         let session = self.session.get_mut();

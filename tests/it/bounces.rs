@@ -205,6 +205,22 @@ fn log_with(p: &Project, issue: &str, readers: &[(&str, &str)]) {
     p.write(&format!("logs/{issue}.csv"), log);
 }
 
+/// The token a reader's List-Unsubscribe mailto carries, from the dry-run
+/// in `preview`.
+fn mailto_token(p: &Project, reader: &str) -> String {
+    let eml = p
+        .files_in("preview")
+        .into_iter()
+        .find(|f| f.contains(reader))
+        .expect("the reader's .eml");
+    let raw = p.read(&format!("preview/{eml}"));
+    raw.split("subject=unsubscribe-")
+        .nth(1)
+        .and_then(|t| t.split('>').next())
+        .expect("token")
+        .to_owned()
+}
+
 fn digest(i: u32) -> String {
     format!("{i:032x}")
 }
@@ -248,18 +264,7 @@ fn reports_complaints_and_unsubscribes_each_do_what_they_should() {
     );
     log_with(&p, "2022-08-15", &[("dana@example.org", &digest(5))]);
     p.dry_run("preview").success();
-    let eml = p
-        .files_in("preview")
-        .into_iter()
-        .find(|f| f.contains("zoe"))
-        .expect("zoe");
-    let raw = p.read(&format!("preview/{eml}"));
-    let token = raw
-        .split("subject=unsubscribe-")
-        .nth(1)
-        .and_then(|t| t.split('>').next())
-        .expect("token")
-        .to_owned();
+    let token = mailto_token(&p, "zoe");
     let verp = |d: &str| format!("bounces+{}@example.org", d.to_uppercase());
     let mails = vec![
         // A DSN whose envelope a relay rewrote: found by the original's id.
@@ -333,18 +338,7 @@ fn one_soft_bounce_is_not_enough_and_a_mailed_unsubscribe_unsubscribes() {
     with_bounces(&p, "");
     log_with(&p, "2022-08-01", &[("bob@example.org", &digest(7))]);
     p.dry_run("preview").success();
-    let eml = p
-        .files_in("preview")
-        .into_iter()
-        .find(|f| f.contains("alice"))
-        .expect("alice");
-    let raw = p.read(&format!("preview/{eml}"));
-    let token = raw
-        .split("subject=unsubscribe-")
-        .nth(1)
-        .and_then(|t| t.split('>').next())
-        .expect("token")
-        .to_owned();
+    let token = mailto_token(&p, "alice");
     let dir = maildir_with(
         &p,
         &[

@@ -116,6 +116,19 @@ struct RawNewsletter {
     subscribers: Spanned<String>,
 }
 
+/// An optional section, checked when present: the result, and whether it
+/// is fine (absent is fine; present and wrong is not).
+fn optional<R, T>(raw: Option<R>, check: impl FnOnce(R) -> Option<T>) -> (Option<T>, bool) {
+    match raw {
+        Some(r) => {
+            let checked = check(r);
+            let ok = checked.is_some();
+            (checked, ok)
+        }
+        None => (None, true),
+    }
+}
+
 impl Config {
     pub fn load(path: &Path) -> Result<Self, Diagnostics> {
         let mut file = TomlFile::read(path)?;
@@ -127,38 +140,11 @@ impl Config {
             Some(s) => check_sending(&mut file, s),
             None => Some(Sending::default()),
         };
-        let (unsubscribe, unsubscribe_ok) = match raw.unsubscribe {
-            Some(u) => {
-                let checked = check_unsubscribe(&mut file, u);
-                let ok = checked.is_some();
-                (checked, ok)
-            }
-            None => (None, true),
-        };
-        let (dkim, dkim_ok) = match raw.dkim {
-            Some(d) => {
-                let checked = check_dkim(&mut file, d, dir);
-                let ok = checked.is_some();
-                (checked, ok)
-            }
-            None => (None, true),
-        };
-        let (serve, serve_ok) = match raw.serve {
-            Some(s) => {
-                let checked = check_serve(&mut file, s);
-                let ok = checked.is_some();
-                (checked, ok)
-            }
-            None => (None, true),
-        };
-        let (bounces, bounces_ok) = match raw.bounces {
-            Some(b) => {
-                let checked = check_bounces(&mut file, b, dir);
-                let ok = checked.is_some();
-                (checked, ok)
-            }
-            None => (None, true),
-        };
+        let (unsubscribe, unsubscribe_ok) =
+            optional(raw.unsubscribe, |u| check_unsubscribe(&mut file, u));
+        let (dkim, dkim_ok) = optional(raw.dkim, |d| check_dkim(&mut file, d, dir));
+        let (serve, serve_ok) = optional(raw.serve, |s| check_serve(&mut file, s));
+        let (bounces, bounces_ok) = optional(raw.bounces, |b| check_bounces(&mut file, b, dir));
         let config = match (newsletter, sending) {
             (Some(newsletter), Some(sending))
                 if unsubscribe_ok && dkim_ok && serve_ok && bounces_ok =>
