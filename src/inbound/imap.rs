@@ -80,11 +80,7 @@ impl ImapBox {
             uids.sort_unstable();
             // In slices, so that a big mailbox is never held whole.
             for chunk in uids.chunks(500) {
-                let set = chunk
-                    .iter()
-                    .map(u32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",");
+                let set = uid_set(chunk);
                 let mut fetches = session
                     .uid_fetch(&set, "(UID BODY.PEEK[])")
                     .await
@@ -117,11 +113,7 @@ impl ImapBox {
                 "+FLAGS (\\Seen)"
             };
             for chunk in uids.chunks(500) {
-                let set = chunk
-                    .iter()
-                    .map(u32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",");
+                let set = uid_set(chunk);
                 let updates = session
                     .uid_store(&set, flag)
                     .await
