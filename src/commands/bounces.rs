@@ -1,6 +1,6 @@
-//! `bulletin bounces`: reads the return mailbox (a Maildir or an mbox),
-//! applies what it finds to the list, marks what it used as done, and
-//! says what it did.
+//! `bulletin bounces`: reads the return mailbox (a Maildir, an mbox, or
+//! IMAP), applies what it finds to the list, marks what it used as done,
+//! and says what it did.
 
 use std::collections::HashSet;
 use std::path::Path;
