@@ -4,6 +4,7 @@
 use crate::util::{Project, Run};
 
 const ISSUE: &str = "issues/2022-08-01.toml";
+const LIST_FILE: &str = "subscribers.example.csv";
 
 /// Runs a dry-run that must fail, and checks it left nothing behind.
 fn refused(p: &Project) -> Run {
@@ -292,4 +293,36 @@ fn a_folder_bulletin_did_not_write_is_never_replaced() {
         .stderr_has("holds files bulletin did not write");
     assert_eq!(p.read("preview/notes.txt"), "mine");
     assert_eq!(p.files_in("preview"), vec!["notes.txt"]);
+}
+
+/// The sections of the web endpoint and the return mailbox: every bad
+/// value named at its line, nothing written.
+#[test]
+fn bad_serve_and_bounces_settings_are_named_at_their_lines() {
+    let p = Project::sample();
+    let config = p.read("config.toml");
+    p.write(
+        "config.toml",
+        format!(
+            "{config}\n[serve]\nlisten = \"not an address\"\npublic_url = \"ftp://x\"\nsubscribe_limit_per_minute = 0\n\n[bounces]\naddress = \"bounces+x@example.org\"\nsoft_limit = 0\nimap = \"imap://plain.example.org\"\n"
+        ),
+    );
+    let before = p.read(LIST_FILE);
+    let run = p.bulletin(&["check", "--issue", ISSUE]);
+    run.failure();
+    for (needle, says) in [
+        ("listen = \"not", "`listen`"),
+        ("public_url = \"ftp", "`public_url`"),
+        (
+            "subscribe_limit_per_minute = 0",
+            "subscribe_limit_per_minute",
+        ),
+        ("address = \"bounces+x", "without `+`"),
+    ] {
+        let line = line_of(&p, "config.toml", needle);
+        run.stderr_has(&format!("config.toml:{line}: "))
+            .stderr_has(says);
+    }
+    assert!(!run.stderr.contains("panicked"));
+    assert_eq!(p.read(LIST_FILE), before);
 }

@@ -38,9 +38,9 @@ pub struct Imap {
 pub(super) struct RawBounces {
     address: Spanned<String>,
     #[serde(default = "default_soft_limit")]
-    soft_limit: u32,
+    soft_limit: Spanned<u32>,
     #[serde(default = "default_window")]
-    soft_window_days: u32,
+    soft_window_days: Spanned<u32>,
     imap: Option<Spanned<String>>,
     username: Option<String>,
     #[serde(default = "default_password_env")]
@@ -52,12 +52,12 @@ fn default_password_env() -> String {
     "BULLETIN_IMAP_PASSWORD".into()
 }
 
-fn default_soft_limit() -> u32 {
-    3
+fn default_soft_limit() -> Spanned<u32> {
+    Spanned::new(0..0, 3)
 }
 
-fn default_window() -> u32 {
-    30
+fn default_window() -> Spanned<u32> {
+    Spanned::new(0..0, 30)
 }
 
 pub(super) fn check_bounces(
@@ -82,12 +82,17 @@ pub(super) fn check_bounces(
             return None;
         }
     };
-    if raw.soft_limit == 0 || raw.soft_window_days == 0 {
-        file.problem_at(
-            raw.address.span().start,
-            "[bounces] `soft_limit` and `soft_window_days` must be at least 1",
-        );
-        return None;
+    for (key, value) in [
+        ("soft_limit", &raw.soft_limit),
+        ("soft_window_days", &raw.soft_window_days),
+    ] {
+        if *value.get_ref() == 0 {
+            file.problem_at(
+                value.span().start,
+                format!("[bounces] `{key}` must be at least 1"),
+            );
+            return None;
+        }
     }
     let imap = match &raw.imap {
         None => None,
@@ -119,8 +124,8 @@ pub(super) fn check_bounces(
     };
     Some(Bounces {
         address,
-        soft_limit: raw.soft_limit,
-        soft_window_days: raw.soft_window_days,
+        soft_limit: *raw.soft_limit.get_ref(),
+        soft_window_days: *raw.soft_window_days.get_ref(),
         imap,
     })
 }

@@ -34,7 +34,7 @@ pub(super) struct RawServe {
     listen: Spanned<String>,
     public_url: Spanned<String>,
     #[serde(default = "default_limit")]
-    subscribe_limit_per_minute: u32,
+    subscribe_limit_per_minute: Spanned<u32>,
     trusted_proxy: Option<Spanned<String>>,
     #[serde(default = "default_expiry_days")]
     confirm_expiry_days: Spanned<u32>,
@@ -44,8 +44,8 @@ fn default_listen() -> Spanned<String> {
     Spanned::new(0..0, "127.0.0.1:8025".into())
 }
 
-fn default_limit() -> u32 {
-    5
+fn default_limit() -> Spanned<u32> {
+    Spanned::new(0..0, 5)
 }
 
 fn default_expiry_days() -> Spanned<u32> {
@@ -99,9 +99,10 @@ pub(super) fn check_serve(file: &mut TomlFile, raw: RawServe) -> Option<Serve> {
         },
         None => None,
     };
-    if raw.subscribe_limit_per_minute == 0 {
+    let limit = *raw.subscribe_limit_per_minute.get_ref();
+    if limit == 0 {
         file.problem_at(
-            raw.listen.span().start,
+            raw.subscribe_limit_per_minute.span().start,
             "[serve] `subscribe_limit_per_minute` must be at least 1",
         );
         ok = false;
@@ -117,7 +118,7 @@ pub(super) fn check_serve(file: &mut TomlFile, raw: RawServe) -> Option<Serve> {
     Some(Serve {
         listen: listen.ok()?,
         public_url,
-        subscribe_limit_per_minute: raw.subscribe_limit_per_minute,
+        subscribe_limit_per_minute: limit,
         trusted_proxy,
         confirm_expiry: Duration::from_secs(u64::from(days) * 24 * 3600),
     })
