@@ -111,7 +111,7 @@ pub fn run(config_path: &Path, args: &BouncesArgs) -> anyhow::Result<Outcome> {
     let list = &config.newsletter.subscribers;
     let changes = apply::apply(list, Some(bounces), &events, now, args.dry_run)?;
     if !args.dry_run {
-        mailbox.mark_done(&used.iter().collect::<Vec<_>>(), args.delete_processed)?;
+        mailbox.mark_done(&used, args.delete_processed)?;
     }
     let n = |k| counts.get(&k).copied().unwrap_or(0);
     let verb = if args.dry_run { "would be" } else { "were" };

@@ -312,11 +312,9 @@ fn record_hard_bounces(config: &Config, ctx: &Context, log: &Path) -> anyhow::Re
             email,
             kind: Kind::Hard,
             issue: issue.clone(),
-            status: detail
-                .split_whitespace()
-                .find(|w| w.contains('.'))
-                .unwrap_or("")
-                .to_owned(),
+            status: deliver::reply_status(&detail)
+                .map(|(a, b, c)| format!("{a}.{b}.{c}"))
+                .unwrap_or_default(),
             detail,
             source: format!("send:{issue}"),
         })

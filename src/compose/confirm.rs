@@ -6,29 +6,14 @@
 use std::time::SystemTime;
 
 use lettre::Message;
-use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use maud::html;
 
 use crate::compose::dkim::Signer;
+use crate::compose::message::ListIdHeader;
 use crate::input::checked::Line;
 use crate::input::config::Newsletter;
 use crate::input::email::{Email, ascii_domain};
-
-#[derive(Debug, Clone)]
-struct ListIdHeader(String);
-
-impl Header for ListIdHeader {
-    fn name() -> HeaderName {
-        HeaderName::new_from_ascii_str("List-Id")
-    }
-    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(Self(s.to_owned()))
-    }
-    fn display(&self) -> HeaderValue {
-        HeaderValue::new(Self::name(), self.0.clone())
-    }
-}
 
 /// The confirmation mail to `to`, whose link is `link`, as bytes for the
 /// wire (signed when `dkim` is given).

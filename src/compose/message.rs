@@ -57,7 +57,7 @@ fn fingerprint(parts: &Rendered, from: &str) -> String {
 macro_rules! text_header {
     ($ty:ident, $name:literal) => {
         #[derive(Debug, Clone)]
-        struct $ty(String);
+        pub(crate) struct $ty(pub(crate) String);
 
         impl Header for $ty {
             fn name() -> HeaderName {

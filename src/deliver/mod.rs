@@ -49,18 +49,21 @@ pub struct Context {
     pub hard_bounces: std::sync::Mutex<Vec<(Email, String)>>,
 }
 
-/// Whether a refusal says the mailbox is gone: 5.1.x (no such user, bad
-/// address) or 5.2.1 (disabled). The reply may start with its code.
-pub fn is_hard_bounce(detail: &str) -> bool {
+/// The enhanced status of a logged reply, which may start with its code
+/// (`550 5.1.1 …`).
+pub fn reply_status(detail: &str) -> Option<(u8, u16, u16)> {
     let text = detail.trim_start();
     let text = match text.split_once(' ') {
         Some((code, rest)) if code.len() == 3 && code.bytes().all(|b| b.is_ascii_digit()) => rest,
         _ => text,
     };
-    matches!(
-        policy::enhanced_status(text),
-        Some((5, 1, _)) | Some((5, 2, 1))
-    )
+    policy::enhanced_status(text)
+}
+
+/// Whether a refusal says the mailbox is gone: 5.1.x (no such user, bad
+/// address) or 5.2.1 (disabled).
+pub fn is_hard_bounce(detail: &str) -> bool {
+    matches!(reply_status(detail), Some((5, 1, _)) | Some((5, 2, 1)))
 }
 
 impl Context {

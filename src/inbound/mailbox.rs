@@ -132,7 +132,7 @@ impl Mailbox {
     }
 
     /// Marks messages done: after their rows are on disk, never before.
-    pub fn mark_done(&self, mails: &[&Mail], delete: bool) -> anyhow::Result<()> {
+    pub fn mark_done(&self, mails: &[Mail], delete: bool) -> anyhow::Result<()> {
         match self {
             Mailbox::Maildir(dir) => {
                 for mail in mails {
