@@ -19,7 +19,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 
 use crate::audience::unsubscribe::{TokenError, Unsubscriber};
@@ -244,28 +244,40 @@ async fn confirm_page(State(app): Shared, Path(token): Path<String>) -> Response
     }
 }
 
-async fn confirm(State(app): Shared, Path(token): Path<String>, request: Request) -> Response {
+/// A token's POST: the body read (within its limit), the token checked,
+/// the change made by the list's writer, and the page that says so.
+async fn token_post(
+    app: &App,
+    request: Request,
+    checked: Result<Email, Refusal>,
+    change: fn(Email) -> Change,
+    title: &str,
+    says: impl FnOnce(&Email) -> String,
+) -> Response {
     if let Err(e) = forms::read(request).await {
         return app.problem(e.status, e.what);
     }
-    let email = match confirm_token(&app, &token) {
+    let email = match checked {
         Ok(email) => email,
         Err((status, what)) => return app.problem(status, what),
     };
-    match app
-        .list
-        .ask(Change::Confirm {
-            email: email.clone(),
-        })
-        .await
-    {
-        Ok(_) => pages::done(
-            app.name(),
-            "You are subscribed",
-            &format!("{email} will get the next issue."),
-        ),
+    match app.list.ask(change(email.clone())).await {
+        Ok(_) => pages::done(app.name(), title, &says(&email)),
         Err(e) => app.list_error(&e),
     }
+}
+
+async fn confirm(State(app): Shared, Path(token): Path<String>, request: Request) -> Response {
+    let checked = confirm_token(&app, &token);
+    token_post(
+        &app,
+        request,
+        checked,
+        |email| Change::Confirm { email },
+        "You are subscribed",
+        |email| format!("{email} will get the next issue."),
+    )
+    .await
 }
 
 fn unsubscribe_token(app: &App, token: &str) -> Result<Email, Refusal> {
@@ -292,26 +304,15 @@ async fn unsubscribe_page(State(app): Shared, Path(token): Path<String>) -> Resp
 /// (urlencoded or multipart), with no cookies; the answer is a page, never
 /// a redirect. The token alone decides; unsubscribing twice is fine.
 async fn unsubscribe(State(app): Shared, Path(token): Path<String>, request: Request) -> Response {
-    if let Err(e) = forms::read(request).await {
-        return app.problem(e.status, e.what);
-    }
-    let email = match unsubscribe_token(&app, &token) {
-        Ok(email) => email,
-        Err((status, what)) => return app.problem(status, what),
-    };
-    match app
-        .list
-        .ask(Change::Unsubscribe {
-            email: email.clone(),
-        })
-        .await
-    {
-        Ok(_) => pages::done(
-            app.name(),
-            "You are unsubscribed",
-            &format!("{email} will get no more mail from {}.", app.name()),
-        ),
-        Err(e) => app.list_error(&e),
-    }
-    .into_response()
+    let checked = unsubscribe_token(&app, &token);
+    let name = app.name().to_owned();
+    token_post(
+        &app,
+        request,
+        checked,
+        |email| Change::Unsubscribe { email },
+        "You are unsubscribed",
+        |email| format!("{email} will get no more mail from {name}."),
+    )
+    .await
 }
