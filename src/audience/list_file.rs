@@ -1,13 +1,18 @@
 //! Changing the subscriber list without ever damaging it: every change
-//! holds an exclusive lock, an append writes whole rows in one write, and
-//! anything else rewrites a synced temporary file and renames it over.
+//! holds an exclusive lock, an append writes whole rows in one write (after
+//! moving any unfinished last line aside), and anything else rewrites a
+//! synced temporary file and renames it over, keeping mode, owner and
+//! group.
 
 use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use crate::audience::consent::Standing;
+use crate::audience::rows::{Row, RowReader};
 use crate::audience::subscribers::{Columns, Snapshot, Status, SubscriberFile};
 use crate::input::checked::Line;
 use crate::input::diagnostic::Diagnostic;
@@ -23,11 +28,46 @@ fn lock_path(list: &Path) -> PathBuf {
 }
 
 fn open_lock(list: &Path) -> io::Result<File> {
-    OpenOptions::new()
+    let path = lock_path(list);
+    let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(lock_path(list))
+        .mode(new_file_mode(&list_dir(list)))
+        .open(&path)?;
+    Ok(file)
+}
+
+/// For a shared lock, read-only is enough: a reader that may not write the
+/// folder (a send run by another user) can still wait for writers.
+fn open_lock_read(list: &Path) -> io::Result<File> {
+    match File::open(lock_path(list)) {
+        Ok(file) => Ok(file),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => open_lock(list),
+        Err(e) => Err(e),
+    }
+}
+
+/// The mode of a file bulletin creates beside the list (a new list, its
+/// history, its lock, its damaged lines): 0600, or 0640 when the folder is
+/// shared with a group (setgid or group-writable), so the group's `serve`
+/// or editor can read it. They hold readers' addresses.
+pub fn new_file_mode(dir: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::metadata(dir) {
+        Ok(m) if m.permissions().mode() & 0o2020 != 0 => 0o640,
+        _ => 0o600,
+    }
+}
+
+/// Opens `path` for appending, created with `new_file_mode` if missing.
+pub fn open_append(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .mode(new_file_mode(&list_dir(path)))
+        .open(path)
 }
 
 /// Held while the list is changed; released when dropped.
@@ -61,7 +101,7 @@ pub fn lock_exclusive(list: &Path) -> io::Result<ListLock> {
     Ok(ListLock { _file: file })
 }
 
-fn list_dir(list: &Path) -> PathBuf {
+pub fn list_dir(list: &Path) -> PathBuf {
     match list.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -70,7 +110,7 @@ fn list_dir(list: &Path) -> PathBuf {
 
 /// Waits until no change is under way; changes wait while this is held.
 pub fn lock_shared(list: &Path) -> io::Result<ListLock> {
-    let file = open_lock(list)?;
+    let file = open_lock_read(list)?;
     file.lock_shared()?;
     Ok(ListLock { _file: file })
 }
@@ -105,7 +145,7 @@ pub fn undefuse(s: &str) -> &str {
 }
 
 /// The list's columns, or `None` for a list not yet created.
-fn read_columns(list: &Path, lock: &ListLock) -> Result<Option<Columns>, Diagnostic> {
+pub fn read_columns(list: &Path, lock: &ListLock) -> Result<Option<Columns>, Diagnostic> {
     if !list.exists() {
         return Ok(None);
     }
@@ -145,17 +185,14 @@ fn csv_line(fields: &[String]) -> io::Result<Vec<u8>> {
     w.into_inner().map_err(|e| io::Error::other(e.to_string()))
 }
 
-/// Each address's last status in the list (by `key_fingerprint`).
-pub fn statuses(list: &Path, lock: &ListLock) -> Result<FingerprintMap<Status>, Diagnostic> {
-    let mut map = FingerprintMap::default();
+/// Each address's standing in the list (by `key_fingerprint`), read by
+/// the rules every reader of the list follows.
+pub fn standings(list: &Path, lock: &ListLock) -> Result<FingerprintMap<Standing>, Diagnostic> {
     if !list.exists() {
-        return Ok(map);
+        return Ok(FingerprintMap::default());
     }
     let snap = Snapshot::take_locked(list, lock)?;
-    for s in SubscriberFile::open(&snap)?.flatten() {
-        map.insert(s.email.fingerprint(), s.status);
-    }
-    Ok(map)
+    SubscriberFile::open(&snap)?.all_standings()
 }
 
 /// One status change to record: a row appended for `email`.
@@ -187,8 +224,11 @@ pub fn append(
 /// Records status changes as rows appended at the end, in one write, then
 /// synced: the last row of an address decides its status, so a change
 /// never rewrites the file (a one-click unsubscribe on a list of a million
-/// rows costs one small write). A list without a `status` column gets one
-/// first, by a rewrite.
+/// rows costs one small write). A list without `status` and `changed`
+/// columns gets them first, by a rewrite: a change's time is what keeps
+/// an old bounce from undoing it. A last line left unfinished (a torn
+/// write, a hand edit) is moved to `<list>.damaged` first, so the new rows
+/// start on lines of their own.
 pub fn record(
     list: &Path,
     lock: &ListLock,
@@ -197,10 +237,11 @@ pub fn record(
 ) -> Result<(), Diagnostic> {
     let io_err = |e: io::Error| Diagnostic::new(list, None, format!("cannot be written: {e}"));
     let mut columns = read_columns(list, lock)?;
-    if columns.as_ref().is_some_and(|c| c.status.is_none())
-        && changes.iter().any(|c| c.status != Status::Subscribed)
+    if columns
+        .as_ref()
+        .is_some_and(|c| c.status.is_none() || c.changed.is_none())
     {
-        rewrite(list, lock, |_, _, _| true, &[])?;
+        rewrite_with(list, lock, |_, _, _| true, &[], true)?;
         columns = read_columns(list, lock)?;
     }
     let fresh = columns.is_none();
@@ -213,20 +254,9 @@ pub fn record(
         let row = new_row(&columns, &c.email, c.name.as_ref(), c.status, at);
         bytes.extend(csv_line(&row).map_err(io_err)?);
     }
-    let mut file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .read(true)
-        .open(list)
-        .map_err(io_err)?;
-    let len = file.metadata().map_err(io_err)?.len();
-    if len > 0 {
-        let mut last = [0u8; 1];
-        file.seek(SeekFrom::Start(len - 1)).map_err(io_err)?;
-        file.read_exact(&mut last).map_err(io_err)?;
-        if last[0] != b'\n' {
-            bytes.insert(0, b'\n');
-        }
+    let mut file = open_append(list).map_err(io_err)?;
+    if !fresh && !crate::audience::repair::repair_end(list, &file, &columns)? {
+        bytes.insert(0, b'\n');
     }
     file.write_all(&bytes).map_err(io_err)?;
     file.sync_data().map_err(io_err)
@@ -244,9 +274,11 @@ pub fn ensure_changed_column(list: &Path, lock: &ListLock) -> Result<bool, Diagn
         None => {
             let io_err =
                 |e: io::Error| Diagnostic::new(list, None, format!("cannot be written: {e}"));
-            let mut columns = Columns::new_list();
-            columns.headers.push("changed".into());
-            std::fs::write(list, csv_line(&columns.headers).map_err(io_err)?).map_err(io_err)?;
+            let columns = Columns::new_list();
+            let mut file = open_append(list).map_err(io_err)?;
+            file.write_all(&csv_line(&columns.headers).map_err(io_err)?)
+                .and_then(|()| file.sync_data())
+                .map_err(io_err)?;
             Ok(true)
         }
     }
@@ -261,7 +293,7 @@ pub fn rewrite(
     lock: &ListLock,
     change: impl FnMut(&Email, &mut Vec<String>, &Columns) -> bool,
     extra: &[(Email, Option<Line>)],
-) -> Result<(), Diagnostic> {
+) -> Result<u64, Diagnostic> {
     rewrite_with(list, lock, change, extra, false)
 }
 
@@ -271,7 +303,7 @@ fn rewrite_with(
     mut change: impl FnMut(&Email, &mut Vec<String>, &Columns) -> bool,
     extra: &[(Email, Option<Line>)],
     add_changed: bool,
-) -> Result<(), Diagnostic> {
+) -> Result<u64, Diagnostic> {
     let io_err = |e: io::Error| Diagnostic::new(list, None, format!("cannot be written: {e}"));
     let old_columns = read_columns(list, lock)?.unwrap_or_else(Columns::new_list);
     let old_width = old_columns.headers.len();
@@ -286,6 +318,7 @@ fn rewrite_with(
     }
     let width = columns.headers.len();
     let dir = list_dir(list);
+    let mut damaged = 0u64;
     let mut tmp = tempfile::Builder::new()
         .prefix(&temp_prefix(list))
         .tempfile_in(&dir)
@@ -297,13 +330,29 @@ fn rewrite_with(
             .map_err(io_err)?;
         if list.exists() {
             let snap = Snapshot::take_locked(list, lock)?;
-            let mut reader = csv::ReaderBuilder::new()
-                .flexible(true)
-                .from_reader(snap.reader());
-            for record in reader.records() {
-                let record = record.map_err(|e| Diagnostic::new(list, None, e.to_string()))?;
-                let mut fields: Vec<String> =
-                    record.iter().map(|f| undefuse(f).to_owned()).collect();
+            let mut reader = RowReader::new(snap.reader());
+            let mut row = Row::default();
+            // The header was read above.
+            reader
+                .read(&mut row)
+                .map_err(|e| Diagnostic::new(list, None, format!("cannot be read: {e}")))?;
+            while reader
+                .read(&mut row)
+                .map_err(|e| Diagnostic::new(list, None, format!("cannot be read: {e}")))?
+            {
+                // A damaged line is kept as it is, on a line of its own:
+                // the editor decides what it was.
+                if row.damage.is_some() {
+                    damaged += 1;
+                    out.write_all(&row.raw).map_err(io_err)?;
+                    out.write_all(b"\n").map_err(io_err)?;
+                    continue;
+                }
+                let mut fields: Vec<String> = row
+                    .strings()
+                    .iter()
+                    .map(|f| undefuse(f).to_owned())
+                    .collect();
                 // A short row gets its missing trailing fields, empty, and
                 // the added columns, empty too.
                 if fields.len() < old_width {
@@ -332,115 +381,39 @@ fn rewrite_with(
     keep_owner_and_mode(list, tmp.as_file()).map_err(io_err)?;
     tmp.as_file().sync_all().map_err(io_err)?;
     tmp.persist(list).map_err(|e| io_err(e.error))?;
-    File::open(&dir).and_then(|d| d.sync_all()).map_err(io_err)
+    File::open(&dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err)?;
+    Ok(damaged)
 }
 
-/// Gives the new file the list's mode and owner, so a rewrite run by
-/// another user (a web server's) does not lock the editor out. The
-/// temporary file starts at 0600; a list that did not exist gets 0644.
+/// Gives the new file the list's mode, owner and group, so a rewrite run
+/// by another user (a web server's) does not lock the editor out, nor the
+/// editor's `--compact` the server. Only root may give a file away; anyone
+/// else keeps their own uid but sets the group (any group they are in).
+/// A list that did not exist gets `new_file_mode`.
 fn keep_owner_and_mode(list: &Path, new: &File) -> io::Result<()> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let denied = |e: &io::Error| e.kind() == io::ErrorKind::PermissionDenied;
     match std::fs::metadata(list) {
         Ok(old) => {
-            // Only root may give a file away; anyone else keeps their own
-            // uid, and the mode still lets the owner's group read it.
-            if let Err(e) = std::os::unix::fs::fchown(new, Some(old.uid()), Some(old.gid()))
-                && e.kind() != io::ErrorKind::PermissionDenied
-            {
-                return Err(e);
+            if let Err(e) = std::os::unix::fs::fchown(new, Some(old.uid()), Some(old.gid())) {
+                if !denied(&e) {
+                    return Err(e);
+                }
+                if let Err(e) = std::os::unix::fs::fchown(new, None, Some(old.gid()))
+                    && !denied(&e)
+                {
+                    return Err(e);
+                }
             }
             new.set_permissions(std::fs::Permissions::from_mode(old.mode() & 0o7777))
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            new.set_permissions(std::fs::Permissions::from_mode(0o644))
-        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => new.set_permissions(
+            std::fs::Permissions::from_mode(new_file_mode(&list_dir(list))),
+        ),
         Err(e) => Err(e),
     }
-}
-
-/// What `compact` did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Compacted {
-    /// Addresses left, one row each.
-    pub readers: u64,
-    /// Older rows folded into them.
-    pub folded: u64,
-    /// Addresses whose sign-up was never confirmed and is older than the
-    /// expiry: dropped.
-    pub expired: u64,
-}
-
-/// Folds the list's history into one row per address (a rewrite, under the
-/// lock): the address's first row, with its last status and time. Pending
-/// sign-ups older than `expiry` (by their `changed` time) are dropped.
-/// Rows that are not readers (a bad address) are kept as they are.
-pub fn compact(
-    list: &Path,
-    lock: &ListLock,
-    expiry: std::time::Duration,
-    now: SystemTime,
-) -> Result<Compacted, Diagnostic> {
-    let columns = match read_columns(list, lock)? {
-        Some(c) => c,
-        None => return Ok(Compacted::default()),
-    };
-    // First pass: each address's last status and time.
-    let mut last: FingerprintMap<(Status, String)> = FingerprintMap::default();
-    let snap = Snapshot::take_locked(list, lock)?;
-    for s in SubscriberFile::open(&snap)?.flatten() {
-        last.insert(s.email.fingerprint(), (s.status, String::new()));
-    }
-    if let Some(at) = columns.changed {
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(true)
-            .from_reader(snap.reader());
-        for record in reader.records().flatten() {
-            let email = record.get(columns.email).map(undefuse).unwrap_or("");
-            if let (Ok(email), Some(time)) = (Email::parse(email), record.get(at))
-                && let Some(entry) = last.get_mut(&email.fingerprint())
-            {
-                entry.1 = time.trim().to_owned();
-            }
-        }
-    }
-    let expired = |(status, time): &(Status, String)| {
-        *status == Status::Pending
-            && humantime::parse_rfc3339_weak(time)
-                .ok()
-                .is_some_and(|t| t + expiry < now)
-    };
-    let mut done = Compacted::default();
-    let mut seen = crate::input::email::FingerprintSet::default();
-    rewrite(
-        list,
-        lock,
-        |email, fields, columns| {
-            let key = email.fingerprint();
-            let Some(final_state) = last.get(&key) else {
-                return true;
-            };
-            if !seen.insert(key) {
-                done.folded += 1;
-                return false;
-            }
-            if expired(final_state) {
-                done.expired += 1;
-                return false;
-            }
-            done.readers += 1;
-            if let Some(i) = columns.status {
-                fields[i] = final_state.0.as_str().into();
-            }
-            if let Some(i) = columns.changed
-                && !final_state.1.is_empty()
-            {
-                fields[i] = final_state.1.clone();
-            }
-            true
-        },
-        &[],
-    )?;
-    Ok(done)
 }
 
 #[cfg(test)]

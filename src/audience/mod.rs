@@ -5,8 +5,13 @@
 //!
 //! Uses `input` only.
 
+pub mod compact;
+pub mod consent;
 pub mod lines;
 pub mod list_file;
+pub mod repair;
+pub mod rows;
+pub mod standing;
 pub mod subscribers;
 pub mod unsubscribe;
 pub mod watch;

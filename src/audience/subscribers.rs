@@ -1,5 +1,6 @@
 //! The subscriber list, a CSV file, read as a stream of checked rows,
-//! each bad row reported with its line.
+//! each bad row reported with its line; and each address's standing,
+//! folded from its rows by the rules of `consent`.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -7,10 +8,11 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::audience::lines::Lines;
+use crate::audience::consent::{Standing, judge, scan_rows};
+use crate::audience::rows::{Row, RowReader};
 use crate::input::checked::Line;
 use crate::input::diagnostic::Diagnostic;
-use crate::input::email::{Email, FingerprintMap, key_fingerprint};
+use crate::input::email::{Email, FingerprintMap};
 
 /// A row's `status`. The last row of an address decides its status:
 /// bulletin records every change as a new row at the end.
@@ -114,6 +116,11 @@ impl Snapshot {
         Ok((meta.dev(), meta.ino()))
     }
 
+    /// The file the snapshot is of, open.
+    pub fn file(&self) -> Arc<File> {
+        self.file.clone()
+    }
+
     /// The snapshot's size in bytes.
     pub fn len(&self) -> u64 {
         self.len
@@ -166,7 +173,9 @@ pub struct Columns {
 }
 
 impl Columns {
-    pub fn from_headers(path: &Path, headers: &csv::StringRecord) -> Result<Self, Diagnostic> {
+    /// The columns named by the header row (line 1).
+    pub fn from_row(path: &Path, header: &Row) -> Result<Self, Diagnostic> {
+        let headers: Vec<String> = header.strings();
         let find = |name: &str| {
             headers
                 .iter()
@@ -179,71 +188,52 @@ impl Columns {
                 "the header row has no `email` column (expected email,name,status)",
             )
         })?;
+        if header.damage.is_some() {
+            return Err(Diagnostic::new(
+                path,
+                Some(1),
+                format!(
+                    "the header row {}",
+                    header.damage.map_or("", |d| d.describe())
+                ),
+            ));
+        }
         Ok(Self {
             email,
             name: find("name"),
             status: find("status"),
             changed: find("changed"),
-            headers: headers.iter().map(str::to_owned).collect(),
+            headers,
         })
+    }
+
+    /// Reads the header row of `reader`.
+    pub fn read<R: Read>(path: &Path, reader: &mut RowReader<R>) -> Result<Self, Diagnostic> {
+        let mut header = Row::default();
+        match reader.read(&mut header) {
+            Ok(true) => Self::from_row(path, &header),
+            Ok(false) => Err(Diagnostic::new(
+                path,
+                Some(1),
+                "is empty: the first line must be a header row (email,name,status)",
+            )),
+            Err(e) => Err(Diagnostic::new(path, None, format!("cannot be read: {e}"))),
+        }
     }
 
     /// The header of a list bulletin creates.
     pub fn new_list() -> Self {
         Self {
-            headers: vec!["email".into(), "name".into(), "status".into()],
+            headers: vec![
+                "email".into(),
+                "name".into(),
+                "status".into(),
+                "changed".into(),
+            ],
             email: 0,
             name: Some(1),
             status: Some(2),
-            changed: None,
-        }
-    }
-}
-
-/// Reads rows' statuses into `last`, the later row of an address winning:
-/// every address (`every`), or only those that have a row other than
-/// `subscribed`. Fingerprints come from the address field as written,
-/// case-folded, without parsing it (an address that does not parse is
-/// reported by the pass that parses). A bad row (not UTF-8, too many
-/// fields, an unknown status) is passed over, never the end of the pass:
-/// a later row must still count.
-pub fn scan_statuses<R: Read>(
-    reader: &mut csv::Reader<R>,
-    columns: &Columns,
-    every: bool,
-    last: &mut FingerprintMap<Status>,
-) {
-    fn text(field: Option<&[u8]>) -> &str {
-        field
-            .and_then(|f| std::str::from_utf8(f).ok())
-            .map(str::trim)
-            .unwrap_or("")
-    }
-    let mut record = csv::ByteRecord::new();
-    loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => break,
-            Err(_) => continue,
-        }
-        let field = columns.status.map_or("", |i| text(record.get(i)));
-        let Some(status) = Status::parse(field) else {
-            continue;
-        };
-        // Most rows of most lists: nothing to note.
-        if !every && status == Status::Subscribed && last.is_empty() {
-            continue;
-        }
-        let email = crate::audience::list_file::undefuse(text(record.get(columns.email)));
-        if !email.contains('@') {
-            continue;
-        }
-        let key = key_fingerprint(&email.to_lowercase());
-        if every || status != Status::Subscribed {
-            last.insert(key, status);
-        } else if let Some(known) = last.get_mut(&key) {
-            *known = status;
+            changed: Some(3),
         }
     }
 }
@@ -251,9 +241,9 @@ pub fn scan_statuses<R: Read>(
 /// The list, open and past its header row.
 pub struct SubscriberFile {
     path: PathBuf,
-    reader: csv::Reader<Lines<SnapshotReader>>,
+    reader: RowReader<SnapshotReader>,
     columns: Columns,
-    record: csv::StringRecord,
+    row: Row,
     /// Set after an I/O error: the rest of the file cannot be read.
     ended: bool,
 }
@@ -261,22 +251,13 @@ pub struct SubscriberFile {
 impl SubscriberFile {
     pub fn open(snapshot: &Snapshot) -> Result<Self, Diagnostic> {
         let path = snapshot.path();
-        // csv strips a UTF-8 BOM and takes LF or CRLF. A row with fewer
-        // fields than the header has the missing trailing fields empty (as
-        // Python's csv.DictReader reads it); one with more is refused.
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(true)
-            .buffer_capacity(1 << 16)
-            .from_reader(Lines::new(snapshot.reader()));
-        let headers = reader
-            .headers()
-            .map_err(|e| Diagnostic::new(path, Some(1), format!("unreadable header row: {e}")))?;
-        let columns = Columns::from_headers(path, headers)?;
+        let mut reader = RowReader::new(snapshot.reader());
+        let columns = Columns::read(path, &mut reader)?;
         Ok(Self {
             path: path.to_path_buf(),
             reader,
             columns,
-            record: csv::StringRecord::new(),
+            row: Row::default(),
             ended: false,
         })
     }
@@ -289,35 +270,37 @@ impl SubscriberFile {
         &self.columns
     }
 
-    /// Each address's last status, for the addresses that have a row other
-    /// than `subscribed` (everyone else is subscribed): the cheap first
-    /// pass of a send.
-    pub fn last_statuses(mut self) -> FingerprintMap<Status> {
-        let mut last = FingerprintMap::default();
-        self.reader.get_mut().stop_counting();
-        scan_statuses(&mut self.reader, &self.columns, false, &mut last);
-        last
+    /// Each address's standing, for the addresses whose standing is not
+    /// plainly `subscribed` (everyone else is): the cheap first pass of a
+    /// send.
+    pub fn standings(mut self) -> Result<FingerprintMap<Standing>, Diagnostic> {
+        let mut map = FingerprintMap::default();
+        scan_rows(&mut self.reader, &self.columns, false, &mut map)
+            .map_err(|e| Diagnostic::new(&self.path, None, format!("cannot be read: {e}")))?;
+        Ok(map)
     }
 
-    fn parse_row(&self, line: u64) -> Result<Subscriber, BadRow> {
+    /// Every address's standing.
+    pub fn all_standings(mut self) -> Result<FingerprintMap<Standing>, Diagnostic> {
+        let mut map = FingerprintMap::default();
+        scan_rows(&mut self.reader, &self.columns, true, &mut map)
+            .map_err(|e| Diagnostic::new(&self.path, None, format!("cannot be read: {e}")))?;
+        Ok(map)
+    }
+
+    fn parse_row(&self) -> Result<Subscriber, BadRow> {
+        let line = self.row.line;
         let bad = |message: String| BadRow { line, message };
+        let judged = judge(&self.row, &self.columns);
+        let (status, _, _) = judged.says.map_err(bad)?;
         let field = |i: Option<usize>| {
-            crate::audience::list_file::undefuse(
-                i.and_then(|i| self.record.get(i)).unwrap_or("").trim(),
-            )
+            crate::audience::list_file::undefuse(i.and_then(|i| self.row.text(i)).unwrap_or(""))
         };
         let email = Email::parse(field(Some(self.columns.email))).map_err(bad)?;
         let name = match field(self.columns.name) {
             "" => None,
             n => Some(Line::parse(n).map_err(|why| bad(format!("name {why}")))?),
         };
-        let raw = field(self.columns.status);
-        let status = Status::parse(raw).ok_or_else(|| {
-            bad(format!(
-                "status {:?} is not subscribed, unsubscribed, pending, bounced or complained",
-                raw.trim().to_ascii_lowercase()
-            ))
-        })?;
         Ok(Subscriber {
             line,
             email,
@@ -334,37 +317,15 @@ impl Iterator for SubscriberFile {
         if self.ended {
             return None;
         }
-        let mut record = std::mem::take(&mut self.record);
-        let read = self.reader.read_record(&mut record);
-        self.record = record;
-        match read {
+        match self.reader.read(&mut self.row) {
+            Ok(true) => Some(self.parse_row()),
             Ok(false) => None,
-            Ok(true) => {
-                let byte = self.record.position().map_or(0, |p| p.byte());
-                let line = self.reader.get_mut().line_at(byte);
-                let fields = self.record.len();
-                let expected = self.columns.headers.len();
-                if fields > expected {
-                    return Some(Err(BadRow {
-                        line,
-                        message: format!("has {fields} fields, but the header has {expected}"),
-                    }));
-                }
-                Some(self.parse_row(line))
-            }
             Err(e) => {
-                let byte = e.position().map_or(0, |p| p.byte());
-                let line = self.reader.get_mut().line_at(byte);
-                let message = match e.kind() {
-                    csv::ErrorKind::UnequalLengths {
-                        expected_len, len, ..
-                    } => format!("has {len} fields, but the header has {expected_len}"),
-                    csv::ErrorKind::Utf8 { .. } => "is not UTF-8 text".to_owned(),
-                    _ => e.to_string(),
-                };
-                // An I/O error ends the file; a bad row only skips itself.
-                self.ended = matches!(e.kind(), csv::ErrorKind::Io(_));
-                Some(Err(BadRow { line, message }))
+                self.ended = true;
+                Some(Err(BadRow {
+                    line: self.row.line + 1,
+                    message: format!("cannot be read: {e}"),
+                }))
             }
         }
     }
@@ -408,9 +369,18 @@ mod tests {
                 Err(b) => (b.line, false),
             })
             .collect();
+        // A field may not run past its line: line 4 opens a quote it does
+        // not close, and line 5 is a row of its own (not a reader).
         assert_eq!(
             lines,
-            vec![(2, true), (4, true), (6, false), (7, true), (9, true)]
+            vec![
+                (2, true),
+                (4, false),
+                (5, false),
+                (6, false),
+                (7, true),
+                (9, true)
+            ]
         );
     }
 

@@ -153,6 +153,37 @@ impl Unsubscriber {
         Some(payload)
     }
 
+    /// The VERP token of a reader's copy of an issue: `{reader}-{issue}`,
+    /// 24 and 8 hex digits keyed by the secret. `bulletin bounces` finds
+    /// the reader by computing the reader part for every address on the
+    /// list, so it needs no delivery log; hex survives a relay that folds
+    /// case. `None` without a secret.
+    pub fn verp_token(&self, email: &Email, issue_id: &str) -> Option<String> {
+        Some(format!(
+            "{}-{}",
+            self.verp_reader(email)?,
+            self.verp_issue(issue_id)?
+        ))
+    }
+
+    /// The reader part of a VERP token.
+    pub fn verp_reader(&self, email: &Email) -> Option<String> {
+        let mut mac = self.keyed(b"bulletin/verp-reader")?;
+        mac.update(self.list_id.as_bytes());
+        mac.update(b"\0");
+        mac.update(email.key().as_bytes());
+        Some(hex(&mac.finalize().into_bytes()[..12]))
+    }
+
+    /// The issue part of a VERP token.
+    pub fn verp_issue(&self, issue_id: &str) -> Option<String> {
+        let mut mac = self.keyed(b"bulletin/verp-issue")?;
+        mac.update(self.list_id.as_bytes());
+        mac.update(b"\0");
+        mac.update(issue_id.as_bytes());
+        Some(hex(&mac.finalize().into_bytes()[..4]))
+    }
+
     /// The reader's token, or `PREVIEW_TOKEN` without a secret.
     pub fn token(&self, email: &Email) -> String {
         self.seal(UNSUBSCRIBE, email.key().as_bytes())
@@ -175,14 +206,15 @@ impl Unsubscriber {
         self.seal(CONFIRM, &payload)
     }
 
-    /// The address a confirmation token was made for, if it is genuine and
-    /// younger than `expiry` at `now`.
+    /// The address a confirmation token was made for and when its sign-up
+    /// was (Unix seconds), if it is genuine and younger than `expiry` at
+    /// `now`. The time binds the link to that one sign-up.
     pub fn verify_confirm(
         &self,
         token: &str,
         now: SystemTime,
         expiry: Duration,
-    ) -> Result<Email, TokenError> {
+    ) -> Result<(Email, u64), TokenError> {
         let payload = self.open(CONFIRM, token).ok_or(TokenError::Invalid)?;
         let (secs, key) = payload.split_at_checked(8).ok_or(TokenError::Invalid)?;
         let secs = u64::from_be_bytes(secs.try_into().map_err(|_| TokenError::Invalid)?);
@@ -194,7 +226,7 @@ impl Unsubscriber {
         if asked + expiry < now {
             return Err(TokenError::Expired);
         }
-        Ok(email)
+        Ok((email, secs))
     }
 
     /// The one-click https link for a reader.
@@ -215,6 +247,10 @@ impl Unsubscriber {
             None => format!("<{}>", self.url(email)),
         }
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -329,7 +365,10 @@ mod tests {
         let day = Duration::from_secs(86_400);
         let at = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let token = u.confirm_token(&ann, at).expect("token");
-        assert_eq!(u.verify_confirm(&token, at + day, 7 * day), Ok(ann.clone()));
+        assert_eq!(
+            u.verify_confirm(&token, at + day, 7 * day),
+            Ok((ann.clone(), 1_700_000_000))
+        );
         assert_eq!(
             u.verify_confirm(&token, at + 8 * day, 7 * day),
             Err(TokenError::Expired)

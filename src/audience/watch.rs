@@ -4,22 +4,28 @@
 //! over it). `serve` holds every address; a send holds only the changes
 //! made after its snapshot, to skip readers who left meanwhile.
 
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+use crate::audience::consent::Standing;
+use crate::audience::consent::scan_rows;
 use crate::audience::list_file::{ListLock, lock_shared};
-use crate::audience::subscribers::{Columns, Snapshot, Status, scan_statuses};
+use crate::audience::rows::RowReader;
+use crate::audience::subscribers::{Columns, Snapshot};
 use crate::input::diagnostic::Diagnostic;
 use crate::input::email::{Fingerprint, FingerprintMap};
 
 pub struct ListWatch {
     path: PathBuf,
     /// The file read (device, inode) and how far: rows past `len` are new.
+    /// The file is kept open: while it is, its inode cannot be given to a
+    /// new file, so a rewrite renamed over the list always has another.
     file_id: Option<(u64, u64)>,
+    open: Option<std::sync::Arc<std::fs::File>>,
     len: u64,
     columns: Option<Columns>,
-    last: FingerprintMap<Status>,
+    last: FingerprintMap<Standing>,
     /// Every address (`serve`), or only those with a change (a send).
     every: bool,
 }
@@ -30,6 +36,7 @@ impl ListWatch {
         let mut watch = Self {
             path: path.to_path_buf(),
             file_id: None,
+            open: None,
             len: 0,
             columns: None,
             last: FingerprintMap::default(),
@@ -44,6 +51,7 @@ impl ListWatch {
         Self {
             path: snapshot.path().to_path_buf(),
             file_id: snapshot.file_id().ok(),
+            open: Some(snapshot.file()),
             len: snapshot.len(),
             columns: Some(columns),
             last: FingerprintMap::default(),
@@ -51,9 +59,9 @@ impl ListWatch {
         }
     }
 
-    /// The address's last status as read; `None` when not on the list (or,
+    /// The address's standing as read; `None` when not on the list (or,
     /// for a send's watch, not changed since the snapshot).
-    pub fn status(&self, key: Fingerprint) -> Option<Status> {
+    pub fn standing(&self, key: Fingerprint) -> Option<Standing> {
         self.last.get(&key).copied()
     }
 
@@ -95,6 +103,7 @@ impl ListWatch {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 self.last.clear();
                 self.file_id = None;
+                self.open = None;
                 self.len = 0;
                 return Ok(());
             }
@@ -115,28 +124,29 @@ impl ListWatch {
         self.last.clear();
         if !self.path.exists() {
             self.file_id = None;
+            self.open = None;
             self.len = 0;
             return Ok(());
         }
         let snapshot = Snapshot::take_locked(&self.path, lock)?;
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(true)
-            .buffer_capacity(1 << 16)
-            .from_reader(snapshot.reader());
-        let headers = reader.headers().map_err(|e| {
-            Diagnostic::new(&self.path, Some(1), format!("unreadable header row: {e}"))
-        })?;
-        let columns = Columns::from_headers(&self.path, headers)?;
-        self.scan(&mut reader, &columns);
+        let mut reader = RowReader::new(snapshot.reader());
+        let columns = Columns::read(&self.path, &mut reader)?;
+        scan_rows(&mut reader, &columns, self.every, &mut self.last).map_err(|e| self.cannot(e))?;
         self.columns = Some(columns);
         self.file_id = snapshot.file_id().ok();
+        self.open = Some(snapshot.file());
         self.len = snapshot.len();
         Ok(())
     }
 
     /// The rows appended since `self.len`, up to the last whole line.
     fn read_tail(&mut self, file_len: u64) -> Result<(), Diagnostic> {
-        let file = std::fs::File::open(&self.path).map_err(|e| self.cannot(e))?;
+        let file = match &self.open {
+            Some(file) => file.clone(),
+            None => {
+                std::sync::Arc::new(std::fs::File::open(&self.path).map_err(|e| self.cannot(e))?)
+            }
+        };
         let mut bytes = vec![0u8; usize::try_from(file_len - self.len).unwrap_or(0)];
         file.read_exact_at(&mut bytes, self.len)
             .map_err(|e| self.cannot(e))?;
@@ -145,17 +155,11 @@ impl ListWatch {
         let Some(columns) = self.columns.clone() else {
             return Ok(());
         };
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(true)
-            .has_headers(false)
-            .from_reader(&bytes[..]);
-        self.scan(&mut reader, &columns);
+        let mut reader = RowReader::starting_at(&bytes[..], 2, true);
+        reader.set_width(columns.headers.len());
+        scan_rows(&mut reader, &columns, self.every, &mut self.last).map_err(|e| self.cannot(e))?;
         self.len += whole as u64;
         Ok(())
-    }
-
-    fn scan<R: Read>(&mut self, reader: &mut csv::Reader<R>, columns: &Columns) {
-        scan_statuses(reader, columns, self.every, &mut self.last);
     }
 }
 
@@ -163,10 +167,15 @@ impl ListWatch {
 mod tests {
     use super::*;
     use crate::audience::list_file::lock_exclusive;
+    use crate::audience::subscribers::Status;
     use crate::input::email::Email;
 
     fn key(s: &str) -> Fingerprint {
         Email::parse(s).expect("email").fingerprint()
+    }
+
+    fn status(w: &ListWatch, s: &str) -> Option<Status> {
+        w.standing(key(s)).map(|s| s.status)
     }
 
     #[test]
@@ -187,8 +196,8 @@ mod tests {
         let mut all = ListWatch::load(&path, &lock).expect("load");
         drop(lock);
         let mut changes = ListWatch::after(&snapshot, columns);
-        assert_eq!(all.status(key("ann@x.org")), Some(Status::Subscribed));
-        assert_eq!(changes.status(key("ann@x.org")), None);
+        assert_eq!(status(&all, "ann@x.org"), Some(Status::Subscribed));
+        assert_eq!(status(&changes, "ann@x.org"), None);
 
         // An append, then half a row not yet finished: only whole rows count.
         let mut f = std::fs::OpenOptions::new()
@@ -199,12 +208,12 @@ mod tests {
         all.poll().expect("poll");
         changes.poll().expect("poll");
         for w in [&all, &changes] {
-            assert_eq!(w.status(key("ann@x.org")), Some(Status::Unsubscribed));
-            assert_eq!(w.status(key("cy@x.org")), None);
+            assert_eq!(status(w, "ann@x.org"), Some(Status::Unsubscribed));
+            assert_eq!(status(w, "cy@x.org"), None);
         }
         std::io::Write::write_all(&mut f, b"ing\n").expect("w");
         all.poll().expect("poll");
-        assert_eq!(all.status(key("cy@x.org")), Some(Status::Pending));
+        assert_eq!(status(&all, "cy@x.org"), Some(Status::Pending));
 
         // A new file renamed over the list is read whole.
         let new = dir.path().join("new.csv");
@@ -212,9 +221,9 @@ mod tests {
         std::fs::rename(&new, &path).expect("rename");
         all.poll().expect("poll");
         changes.poll().expect("poll");
-        assert_eq!(all.status(key("ann@x.org")), None);
-        assert_eq!(all.status(key("bob@x.org")), Some(Status::Unsubscribed));
-        assert_eq!(changes.status(key("bob@x.org")), Some(Status::Unsubscribed));
+        assert_eq!(status(&all, "ann@x.org"), None);
+        assert_eq!(status(&all, "bob@x.org"), Some(Status::Unsubscribed));
+        assert_eq!(status(&changes, "bob@x.org"), Some(Status::Unsubscribed));
         assert_eq!(all.readers(), 1);
     }
 }

@@ -63,6 +63,13 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                                         ),
                                     )
                                 ),
+                                Skip::Damaged(bad) => report(&Diagnostic::new(
+                                    list,
+                                    Some(line as usize),
+                                    format!(
+                                        "this reader is not mailed: their row at line {bad} cannot be read; fix or remove it"
+                                    ),
+                                )),
                                 Skip::Unsubscribed
                                 | Skip::Held(_)
                                 | Skip::History

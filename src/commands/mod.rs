@@ -72,20 +72,63 @@ pub fn prepare(
     Ok((parts, template))
 }
 
-/// The failures in the log, grouped by the server's reply.
-pub fn print_failures(log: &Path) {
+/// The failed readers of a log grouped by reply (addresses masked: one
+/// line per cause), and a loud warning for each cause that hit many of
+/// the issue's `readers`.
+pub fn print_failures(log: &Path, readers: u64) {
     match crate::deliver::journal::failures(log, crate::deliver::pace::reply_pattern) {
-        Ok(groups) => print_failure_groups(&groups),
+        Ok(groups) => {
+            print_failure_groups(&groups);
+            for w in loud_causes(&groups, readers) {
+                eprintln!("{w}");
+            }
+        }
         Err(e) => eprintln!("{e}"),
     }
 }
 
 /// Failure groups, most common first, ten at most.
-pub fn print_failure_groups(groups: &[(String, u64)]) {
-    for (reply, n) in groups.iter().take(10) {
-        println!("    {n} × {reply}");
+pub fn print_failure_groups(groups: &[crate::deliver::journal::FailureGroup]) {
+    for g in groups.iter().take(10) {
+        println!("    {} × {}", g.readers, g.reply);
     }
     if groups.len() > 10 {
         println!("    … and {} other replies", groups.len() - 10);
     }
+}
+
+/// A cause is loud when it hit more than 20 readers, or more than 2 % of
+/// the issue's (and at least 2): then it is most likely about us, not
+/// them, and the editor should hear of it whatever it did to the list.
+pub fn is_loud(n: u64, readers: u64) -> bool {
+    n > 20 || (n >= 2 && n * 50 > readers)
+}
+
+/// The warnings for the loud causes: "warning: 412 readers refused for
+/// DMARC by gmail.com (…): …".
+pub fn loud_causes(groups: &[crate::deliver::journal::FailureGroup], readers: u64) -> Vec<String> {
+    groups
+        .iter()
+        .filter(|g| is_loud(g.readers, readers))
+        .map(|g| {
+            let by: Vec<String> = g
+                .domains
+                .iter()
+                .take(3)
+                .map(|(d, n)| if g.domains.len() > 1 { format!("{d} ({n})") } else { d.clone() })
+                .collect();
+            let more = if g.domains.len() > 3 {
+                format!(" and {} more domains", g.domains.len() - 3)
+            } else {
+                String::new()
+            };
+            format!(
+                "warning: {} readers refused for {} by {}{more}: \"{}\". Their status is unchanged; if this is about us (authentication, reputation, content), fix it and send with --retry-failed",
+                g.readers,
+                crate::deliver::refusal::reason(&g.reply),
+                by.join(", "),
+                g.reply
+            )
+        })
+        .collect()
 }

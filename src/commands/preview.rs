@@ -75,6 +75,10 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
                     tally.invalid += 1;
                     eprintln!("{}", Diagnostic::new(list, Some(line as usize), message));
                 }
+                Skip::Damaged(bad) => {
+                    tally.damaged += 1;
+                    eprintln!("{}", damaged_reader(list, line, bad));
+                }
             },
         }
     }
@@ -89,8 +93,12 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     println!("Dry run of «{}»: nothing was sent.", parts.subject);
     println!("  recipients:   {}", tally.due);
     println!(
-        "  skipped:      {} unsubscribed, {}{} duplicate, {} invalid",
-        tally.unsubscribed, tally.held, tally.duplicate, tally.invalid
+        "  skipped:      {} unsubscribed, {}{} duplicate, {} invalid{}",
+        tally.unsubscribed,
+        tally.held,
+        tally.duplicate,
+        tally.invalid,
+        crate::deliver::plan::damaged_note(tally.damaged)
     );
     if let Some(average) = tally.bytes.checked_div(tally.due) {
         println!(
@@ -108,11 +116,12 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
             tally.due
         );
     }
-    if tally.invalid > 0 {
+    if tally.invalid > 0 || tally.damaged > 0 {
         eprintln!(
-            "{} invalid row(s) in {} were skipped; fix them so those readers get the issue",
+            "{} invalid row(s) in {} were skipped{}; fix them so those readers get the issue",
             tally.invalid,
-            list.display()
+            list.display(),
+            crate::deliver::plan::damaged_note(tally.damaged)
         );
         return Ok(Outcome::Problems);
     }
@@ -128,6 +137,7 @@ struct Tally {
     held: crate::deliver::plan::Held,
     duplicate: u64,
     invalid: u64,
+    damaged: u64,
 }
 
 /// `000001-alice_example.org.eml`: ordered like the list, and safe as a
@@ -204,4 +214,16 @@ impl Staging {
             .with_context(|| format!("{}: cannot move the preview into place", out.display()))?;
         Ok(out.to_path_buf())
     }
+}
+
+/// The line that says why a reader is held: a later row of theirs cannot
+/// be read, so it is not known whether they left.
+pub fn damaged_reader(list: &std::path::Path, line: u64, bad: u64) -> Diagnostic {
+    Diagnostic::new(
+        list,
+        Some(line as usize),
+        format!(
+            "not mailed: this reader's row at line {bad} cannot be read (it may be an unsubscribe); fix or remove that line"
+        ),
+    )
 }

@@ -21,6 +21,7 @@ use crate::compose::render::Rendered;
 use crate::deliver::journal::recorder::Recorder;
 use crate::deliver::journal::{Journal, Row, Status};
 use crate::deliver::plan::{self, Counts, Entry, Skip};
+use crate::deliver::refusal::Blame;
 use crate::deliver::smtp::{Failure, Server};
 use crate::deliver::{self, Context, Tally};
 use crate::inbound::apply::{self, Event, Kind};
@@ -48,12 +49,12 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
         server,
         sending: config.sending.clone(),
         health: Default::default(),
-        breaker: Default::default(),
+        breaker: deliver::pace::Breaker::new(config.sending.breaker),
         signers: tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, |n| n.get()),
         ),
         watch: Default::default(),
-        hard_bounces: Default::default(),
+        refusals: Default::default(),
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -227,6 +228,16 @@ async fn send_all(
                 );
                 None
             }
+            Entry::Skipped {
+                line,
+                reason: Skip::Damaged(bad),
+            } => {
+                eprintln!(
+                    "{}",
+                    crate::commands::preview::damaged_reader(&list_for_errors, line, bad)
+                );
+                None
+            }
             Entry::Skipped { .. } => None,
         })
         .take(due as usize);
@@ -264,10 +275,11 @@ async fn send_all(
         println!("  left during the send, not mailed: {left}");
     }
     println!("  log:          {}", log.display());
+    let readers = counts.due + counts.sent_before + counts.failed_before + counts.unknown_before;
     if tally.get(Status::Failed) > 0 {
-        crate::commands::print_failures(log);
+        crate::commands::print_failures(log, readers);
     }
-    record_hard_bounces(config, &ctx, &run.log)?;
+    record_refusals(config, &ctx, &run.log)?;
     if let Err(stop) = result {
         bail!("{stop}");
     }
@@ -284,20 +296,22 @@ fn report_unfinished(counts: &Counts, tally: &Tally) {
     let unknown = tally.get(Status::Unknown) + counts.unknown_before;
     eprintln!(
         "not every reader has the issue: {} deferred (run again to retry), {failed} failed \
-         (--retry-failed), {unknown} unknown (--resend-unknown), {} invalid row(s)",
+         (--retry-failed), {unknown} unknown (--resend-unknown), {} invalid row(s){}",
         tally.get(Status::Deferred),
-        counts.invalid
+        counts.invalid,
+        plan::damaged_note(counts.damaged)
     );
 }
 
-/// With `[bounces]`, readers refused for good about their mailbox during
-/// the send become `bounced` on the list (and the reason goes into the
-/// bounce history), so the next issue does not try them.
-fn record_hard_bounces(config: &Config, ctx: &Context, log: &Path) -> anyhow::Result<()> {
+/// With `[bounces]`, what the relay's refusals during the send mean for
+/// the list: a mailbox that is gone makes its reader `bounced`, a full one
+/// counts as a soft bounce, and every other refusal goes to the bounce
+/// history with its reason and changes nobody (`audience::consent`).
+fn record_refusals(config: &Config, ctx: &Context, log: &Path) -> anyhow::Result<()> {
     let Some(policy) = &config.bounces else {
         return Ok(());
     };
-    let refused = std::mem::take(&mut *ctx.hard_bounces.lock().unwrap_or_else(|e| e.into_inner()));
+    let refused = std::mem::take(&mut *ctx.refusals.lock().unwrap_or_else(|e| e.into_inner()));
     if refused.is_empty() {
         return Ok(());
     }
@@ -306,21 +320,27 @@ fn record_hard_bounces(config: &Config, ctx: &Context, log: &Path) -> anyhow::Re
         .unwrap_or_default()
         .to_string_lossy()
         .into_owned();
+    let now = crate::now()?;
     let events: Vec<Event> = refused
         .into_iter()
-        .map(|(email, detail)| Event {
+        .map(|(email, detail, blame)| Event {
             email,
-            kind: Kind::Hard,
+            kind: match blame {
+                Blame::Mailbox => Kind::Hard,
+                Blame::Full => Kind::Soft,
+                _ => Kind::Refused,
+            },
             issue: issue.clone(),
             status: deliver::reply_status(&detail)
                 .map(|(a, b, c)| format!("{a}.{b}.{c}"))
                 .unwrap_or_default(),
             detail,
             source: format!("send:{issue}"),
+            at: now,
         })
         .collect();
     let list = &config.newsletter.subscribers;
-    let changes = apply::apply(list, Some(policy), &events, crate::now()?, false)?;
+    let changes = apply::apply(list, Some(policy), &events, now, false)?;
     println!(
         "  bounced:      {} (marked on the list: their mailbox does not exist)",
         changes.bounced
@@ -336,7 +356,7 @@ fn print_warnings(config: &Config, parts: &Rendered, readers: u64) {
 
 fn print_skips(c: &Counts) {
     println!(
-        "  skipped:      {} sent earlier, {} failed earlier{}, {} unknown earlier{}, {} unsubscribed, {}{} duplicate, {} invalid",
+        "  skipped:      {} sent earlier, {} failed earlier{}, {} unknown earlier{}, {} unsubscribed, {}{} duplicate, {} invalid{}",
         c.sent_before,
         c.failed_before,
         if c.failed_before > 0 {
@@ -353,7 +373,8 @@ fn print_skips(c: &Counts) {
         c.unsubscribed,
         c.held,
         c.duplicate,
-        c.invalid
+        c.invalid,
+        plan::damaged_note(c.damaged)
     );
 }
 
@@ -365,7 +386,8 @@ fn outcome(counts: &Counts, tally: &Tally) -> Outcome {
         && tally.get(Status::Unknown) == 0
         && counts.failed_before == 0
         && counts.unknown_before == 0
-        && counts.invalid == 0;
+        && counts.invalid == 0
+        && counts.damaged == 0;
     if clean {
         Outcome::Success
     } else {

@@ -28,12 +28,18 @@ struct Report {
     skipped: Skipped,
     /// Messages in flight when a run stopped, not yet recorded `unknown`.
     interrupted: u64,
+    /// Causes that hit many readers (see `commands::is_loud`).
+    warnings: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
 struct Failure {
     reply: String,
     readers: u64,
+    /// The cause in a few words ("DMARC", "no such mailbox").
+    reason: &'static str,
+    /// Readers per recipient domain.
+    domains: std::collections::BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -43,6 +49,8 @@ struct Skipped {
     held: crate::deliver::plan::Held,
     duplicate: u64,
     invalid: u64,
+    /// Readers held because a later row of theirs cannot be read.
+    damaged: u64,
 }
 
 fn report(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Report> {
@@ -72,12 +80,20 @@ fn report(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Report> {
     }
     let failures = if counts.failed_before > 0 {
         journal::failures(&log, crate::deliver::pace::reply_pattern)?
-            .into_iter()
-            .map(|(reply, readers)| Failure { reply, readers })
-            .collect()
     } else {
         Vec::new()
     };
+    let readers = counts.due + counts.sent_before + counts.failed_before + counts.unknown_before;
+    let warnings = crate::commands::loud_causes(&failures, readers);
+    let failures = failures
+        .into_iter()
+        .map(|g| Failure {
+            reason: crate::deliver::refusal::reason(&g.reply),
+            reply: g.reply,
+            readers: g.readers,
+            domains: g.domains.into_iter().collect(),
+        })
+        .collect();
     Ok(Report {
         log: log.display().to_string(),
         log_found,
@@ -92,8 +108,10 @@ fn report(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Report> {
             held: counts.held,
             duplicate: counts.duplicate,
             invalid: counts.invalid,
+            damaged: counts.damaged,
         },
         interrupted,
+        warnings,
     })
 }
 
@@ -107,18 +125,25 @@ pub fn run(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Outcome> {
     println!("{} ({found})", r.log);
     println!("  sent:         {}", r.sent);
     println!("  failed:       {}", r.failed);
-    crate::commands::print_failure_groups(
-        &r.failures
-            .iter()
-            .map(|f| (f.reply.clone(), f.readers))
-            .collect::<Vec<_>>(),
-    );
+    for f in r.failures.iter().take(10) {
+        println!("    {} × {}", f.readers, f.reply);
+    }
+    if r.failures.len() > 10 {
+        println!("    … and {} other replies", r.failures.len() - 10);
+    }
+    for w in &r.warnings {
+        eprintln!("{w}");
+    }
     println!("  unknown:      {}", r.unknown);
     println!("  deferred:     {}", r.deferred);
     println!("  not yet sent: {}", r.not_yet_sent);
     println!(
-        "  skipped:      {} unsubscribed, {}{} duplicate, {} invalid",
-        r.skipped.unsubscribed, r.skipped.held, r.skipped.duplicate, r.skipped.invalid
+        "  skipped:      {} unsubscribed, {}{} duplicate, {} invalid{}",
+        r.skipped.unsubscribed,
+        r.skipped.held,
+        r.skipped.duplicate,
+        r.skipped.invalid,
+        crate::deliver::plan::damaged_note(r.skipped.damaged)
     );
     if r.interrupted > 0 {
         println!(

@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::bail;
 
 use crate::Outcome;
+use crate::audience::consent::{Decision, Event, Why, decide};
 use crate::audience::lines::Lines;
 use crate::audience::list_file::{self, lock_exclusive};
 use crate::audience::subscribers::{Snapshot, Status, SubscriberFile};
@@ -15,7 +16,7 @@ use crate::cli::{ListArgs, SubscribeArgs, UnsubscribeArgs};
 use crate::input::checked::Line;
 use crate::input::config::Config;
 use crate::input::diagnostic::{Diagnostic, Diagnostics};
-use crate::input::email::{Email, FingerprintMap};
+use crate::input::email::Email;
 
 fn parse_name(name: Option<&str>) -> anyhow::Result<Option<Line>> {
     match name.map(str::trim) {
@@ -38,27 +39,30 @@ pub fn run(config_path: &Path, args: &SubscribeArgs) -> anyhow::Result<Outcome> 
     let email = Email::parse(raw).map_err(|e| anyhow::anyhow!("{e}"))?;
     let name = parse_name(args.name.as_deref())?;
     let lock = lock_exclusive(list).map_err(|e| anyhow::anyhow!("{}: {e}", list.display()))?;
-    let resubscribe = |was: &str| -> anyhow::Result<()> {
-        let change = list_file::Change {
-            email: email.clone(),
-            name: name.clone(),
-            status: Status::Subscribed,
-        };
-        list_file::record(list, &lock, &[change], crate::now()?)?;
-        println!("{email} {was} and is subscribed again");
-        Ok(())
-    };
-    match list_file::statuses(list, &lock)?.get(&email.fingerprint()) {
-        Some(Status::Subscribed) => {
-            println!("{email} is already subscribed; nothing written");
-        }
-        Some(Status::Unsubscribed) => resubscribe("had unsubscribed")?,
-        Some(Status::Pending) => resubscribe("had not confirmed a sign-up")?,
-        Some(Status::Bounced) => resubscribe("had bounced")?,
-        Some(Status::Complained) => resubscribe("had reported the newsletter as spam")?,
-        None => {
-            list_file::append(list, &lock, &[(email.clone(), name)])?;
-            println!("{email} subscribed");
+    let now = list_file::standings(list, &lock)?
+        .get(&email.fingerprint())
+        .copied();
+    match decide(now.as_ref(), Event::EditorSubscribe) {
+        Decision::Keep(_) => println!("{email} is already subscribed; nothing written"),
+        Decision::Write(status) => {
+            let change = list_file::Change {
+                email: email.clone(),
+                name,
+                status,
+            };
+            list_file::record(list, &lock, &[change], crate::now()?)?;
+            let was = match now.map(|s| (s.status, s.signing_up())) {
+                None => {
+                    println!("{email} subscribed");
+                    return Ok(Outcome::Success);
+                }
+                Some((Status::Unsubscribed, _)) => "had unsubscribed",
+                Some((Status::Bounced, _)) => "had bounced",
+                Some((Status::Complained, _)) => "had reported the newsletter as spam",
+                Some((_, true)) => "had not confirmed a sign-up",
+                Some(_) => "had a row that could not be read",
+            };
+            println!("{email} {was} and is subscribed again");
         }
     }
     Ok(Outcome::Success)
@@ -172,7 +176,7 @@ fn import(list: &Path, file: &Path, skip_invalid: bool) -> anyhow::Result<Outcom
         );
     }
     let lock = lock_exclusive(list).map_err(|e| anyhow::anyhow!("{}: {e}", list.display()))?;
-    let on_list = list_file::statuses(list, &lock)?;
+    let on_list = list_file::standings(list, &lock)?;
     let mut seen = HashSet::new();
     let (mut already, mut left, mut pending, mut repeated) = (0u64, 0u64, 0u64, 0u64);
     let mut new = Vec::new();
@@ -182,14 +186,13 @@ fn import(list: &Path, file: &Path, skip_invalid: bool) -> anyhow::Result<Outcom
             repeated += 1;
             continue;
         }
-        match on_list.get(&key) {
-            Some(Status::Subscribed) => already += 1,
-            // An import never brings back someone who left (or bounced,
-            // or complained).
-            Some(Status::Unsubscribed | Status::Bounced | Status::Complained) => left += 1,
-            // Nor confirms a web sign-up for the reader.
-            Some(Status::Pending) => pending += 1,
-            None => new.push((r.email, r.name)),
+        // An import never brings back someone who left (or bounced, or
+        // complained), nor confirms a web sign-up for the reader.
+        match decide(on_list.get(&key), Event::Import) {
+            Decision::Write(_) => new.push((r.email, r.name)),
+            Decision::Keep(Why::StillPending) => pending += 1,
+            Decision::Keep(Why::Left) => left += 1,
+            Decision::Keep(_) => already += 1,
         }
     }
     if !new.is_empty() {
@@ -233,20 +236,25 @@ pub fn unsubscribe(config_path: &Path, args: &UnsubscribeArgs) -> anyhow::Result
         (None, None) => bail!("give an address, or --token TOKEN"),
     };
     let lock = lock_exclusive(list).map_err(|e| anyhow::anyhow!("{}: {e}", list.display()))?;
-    match list_file::statuses(list, &lock)?.get(&email.fingerprint()) {
-        None => bail!("{email} is not on {}", list.display()),
-        Some(Status::Unsubscribed) => println!("{email} was already unsubscribed"),
-        Some(Status::Bounced | Status::Complained) => {
-            println!("{email} is not mailed anyway (bounced or complained); nothing written")
-        }
-        Some(Status::Subscribed | Status::Pending) => {
+    let now = list_file::standings(list, &lock)?
+        .get(&email.fingerprint())
+        .copied();
+    match (decide(now.as_ref(), Event::Unsubscribe), now) {
+        (Decision::Write(status), _) => {
             let change = list_file::Change {
                 email: email.clone(),
                 name: None,
-                status: Status::Unsubscribed,
+                status,
             };
             list_file::record(list, &lock, &[change], crate::now()?)?;
             println!("{email} unsubscribed");
+        }
+        (_, None) => bail!("{email} is not on {}", list.display()),
+        (_, Some(s)) if s.status == Status::Unsubscribed => {
+            println!("{email} was already unsubscribed")
+        }
+        (_, Some(_)) => {
+            println!("{email} is not mailed anyway (bounced or complained); nothing written")
         }
     }
     Ok(Outcome::Success)
@@ -259,8 +267,6 @@ pub fn list(config_path: &Path, args: &ListArgs) -> anyhow::Result<Outcome> {
         return compact(&config);
     }
     let snap = Snapshot::take(path)?;
-    // Readers counted by their last row, which decides their status.
-    let mut last: FingerprintMap<Status> = FingerprintMap::default();
     let mut invalid = 0u64;
     for row in SubscriberFile::open(&snap)? {
         match row {
@@ -269,7 +275,6 @@ pub fn list(config_path: &Path, args: &ListArgs) -> anyhow::Result<Outcome> {
                     let name = s.name.as_ref().map_or("", |n| n.as_str());
                     println!("{}\t{name}\t{}", s.email, s.status.as_str());
                 }
-                last.insert(s.email.fingerprint(), s.status);
             }
             Err(bad) => {
                 invalid += 1;
@@ -280,16 +285,37 @@ pub fn list(config_path: &Path, args: &ListArgs) -> anyhow::Result<Outcome> {
             }
         }
     }
-    let count = |status| last.values().filter(|s| **s == status).count();
+    // Readers counted by their standing, as a send reads it.
+    let standings = SubscriberFile::open(&snap)?.all_standings()?;
+    let count = |status| {
+        standings
+            .values()
+            .filter(|s| s.status == status && s.damaged == 0)
+            .count()
+    };
     let mut held = crate::deliver::plan::Held::default();
-    for status in last.values() {
-        held.add(*status);
+    let (mut damaged, mut signing_up) = (0u64, 0u64);
+    for s in standings.values() {
+        if s.damaged != 0 {
+            damaged += 1;
+        } else {
+            held.add(s.status);
+            if s.suppressed() && s.signing_up() {
+                signing_up += 1;
+            }
+        }
     }
+    let signing_up = if signing_up > 0 {
+        format!(" ({signing_up} of whom signed up again, not yet confirmed)")
+    } else {
+        String::new()
+    };
     println!(
-        "{}: {} subscribed, {} unsubscribed, {held}{invalid} invalid row(s)",
+        "{}: {} subscribed, {} unsubscribed{signing_up}, {held}{invalid} invalid row(s){}",
         path.display(),
         count(Status::Subscribed),
         count(Status::Unsubscribed),
+        crate::deliver::plan::damaged_note(damaged),
     );
     Ok(if invalid == 0 {
         Outcome::Success
@@ -306,13 +332,14 @@ fn compact(config: &Config) -> anyhow::Result<Outcome> {
         .serve
         .as_ref()
         .map_or(crate::input::config::CONFIRM_EXPIRY, |s| s.confirm_expiry);
-    let done = list_file::compact(path, &lock, expiry, crate::now()?)?;
+    let done = crate::audience::compact::compact(path, &lock, expiry, crate::now()?)?;
     println!(
-        "{}: {} readers, one row each; {} older rows folded in, {} unconfirmed sign-ups past their expiry dropped",
+        "{}: {} readers, one row each; {} older rows folded in, {} unconfirmed sign-ups past their expiry dropped, {} unreadable line(s) kept as they are",
         path.display(),
         done.readers,
         done.folded,
-        done.expired
+        done.expired,
+        done.damaged
     );
     Ok(Outcome::Success)
 }

@@ -207,20 +207,32 @@ impl Template {
         self
     }
 
-    /// The envelope sender (MAIL FROM, hence Return-Path) of the message
-    /// with `message_id`: with `[bounces]`, `bounces+{token}@domain`, the
-    /// token being the id's keyed digest (32 hex digits: it survives a
-    /// relay that folds case, and `bulletin bounces` finds the reader and
-    /// the issue by it in the delivery logs); else the From address.
-    pub fn return_path(&self, message_id: &str) -> std::borrow::Cow<'_, lettre::Address> {
-        let digest = message_id
-            .trim_start_matches('<')
-            .split('@')
-            .next()
-            .unwrap_or("");
+    /// The envelope sender (MAIL FROM, hence Return-Path) of `email`'s
+    /// message: with `[bounces]`, `bounces+{token}@domain`. The token is
+    /// the reader's VERP token (`Unsubscriber::verp_token`: found again
+    /// from the list alone) when there is a secret, else the Message-ID's
+    /// digest (found again through the delivery logs); either way within
+    /// the 64 octets a local part may have. Else the From address.
+    pub fn return_path(
+        &self,
+        email: &Email,
+        message_id: &str,
+    ) -> std::borrow::Cow<'_, lettre::Address> {
+        let token = self
+            .unsubscribe
+            .as_ref()
+            .and_then(|u| u.verp_token(email, &self.issue_id))
+            .unwrap_or_else(|| {
+                message_id
+                    .trim_start_matches('<')
+                    .split('@')
+                    .next()
+                    .unwrap_or("")
+                    .to_owned()
+            });
         match &self.bounces {
-            Some(base) if !digest.is_empty() => {
-                lettre::Address::new(format!("{}+{digest}", base.user()), base.domain()).map_or(
+            Some(base) if !token.is_empty() => {
+                lettre::Address::new(format!("{}+{token}", base.user()), base.domain()).map_or(
                     std::borrow::Cow::Borrowed(&self.from.email),
                     std::borrow::Cow::Owned,
                 )

@@ -10,6 +10,7 @@ pub mod pace;
 pub mod plan;
 pub mod policy;
 mod queue;
+pub mod refusal;
 pub mod smtp;
 
 use std::sync::Arc;
@@ -18,14 +19,14 @@ use std::time::SystemTime;
 
 use tokio::time::Instant;
 
-use crate::audience::subscribers::{Status as ListStatus, Subscriber};
+use crate::audience::subscribers::Subscriber;
 use crate::audience::watch::ListWatch;
 use crate::compose::message::{Recipient, Template};
 use crate::input::config::Sending;
 use crate::input::email::Email;
 use journal::recorder::Recorder;
 use journal::{Row, Status};
-use pace::{BREAKER, Breaker, Health, Pacer, Refused, backoff, reply_pattern};
+use pace::{Breaker, Health, Pacer, Refused, backoff, reply_pattern};
 use policy::{Verdict, classify};
 use queue::{Job, Queue};
 use smtp::{Connection, Server};
@@ -44,9 +45,10 @@ pub struct Context {
     /// The list's changes since the send's snapshot (readers who left
     /// meanwhile), when there is a list to watch.
     pub watch: std::sync::Mutex<Option<ListWatch>>,
-    /// Readers refused for good about their mailbox (5.1.x, 5.2.1), with
-    /// the reply: hard bounces, for the list once the send ends.
-    pub hard_bounces: std::sync::Mutex<Vec<(Email, String)>>,
+    /// Readers the relay refused for good, with the reply and what it is
+    /// about: for the bounce history and the list once the send ends (a
+    /// reader the breaker made due again is taken out).
+    pub refusals: std::sync::Mutex<Vec<(Email, String, refusal::Blame)>>,
 }
 
 /// The enhanced status of a logged reply, which may start with its code
@@ -58,12 +60,6 @@ pub fn reply_status(detail: &str) -> Option<(u8, u16, u16)> {
         _ => text,
     };
     policy::enhanced_status(text)
-}
-
-/// Whether a refusal says the mailbox is gone: 5.1.x (no such user, bad
-/// address) or 5.2.1 (disabled).
-pub fn is_hard_bounce(detail: &str) -> bool {
-    matches!(reply_status(detail), Some((5, 1, _)) | Some((5, 2, 1)))
 }
 
 impl Context {
@@ -81,7 +77,9 @@ impl Context {
             eprintln!("warning: {d}; readers who left during the send may still be mailed");
             return true;
         }
-        !matches!(watch.status(email.fingerprint()), Some(s) if s != ListStatus::Subscribed)
+        watch
+            .standing(email.fingerprint())
+            .is_none_or(|s| s.mailed())
     }
 }
 
@@ -326,7 +324,7 @@ impl Worker {
                 let conn = self.conn.insert(conn);
                 conn.send(
                     &ctx.server,
-                    &ctx.template.return_path(&id),
+                    &ctx.template.return_path(&job.sub.email, &id),
                     &job.sub.email.envelope(),
                     message,
                     logged,
@@ -343,7 +341,8 @@ impl Worker {
             }
             Err(f) => f,
         };
-        match classify(failure) {
+        let sender = ctx.template.return_path(&job.sub.email, &id).to_string();
+        match classify(failure, Some(&sender)) {
             Verdict::Unreachable { detail } => {
                 self.conn = None;
                 if !ctx.health.failed() {
@@ -362,15 +361,13 @@ impl Worker {
             }
             Verdict::Failed { code, detail } => {
                 self.reset_or_drop().await;
-                if is_hard_bounce(&detail) {
-                    ctx.hard_bounces
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push((job.sub.email.clone(), detail.clone()));
-                }
                 self.finish(&job, Status::Failed, code, detail, &id)
             }
-            Verdict::Suspect { code, detail } => {
+            Verdict::Refused {
+                code,
+                detail,
+                blame,
+            } => {
                 self.reset_or_drop().await;
                 let reader = Refused {
                     email: job.sub.email.to_string(),
@@ -379,9 +376,22 @@ impl Worker {
                 };
                 let pattern = reply_pattern(&detail, &reader.email);
                 let Some(streak) = ctx.breaker.refused(pattern, reader) else {
+                    ctx.refusals
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((job.sub.email.clone(), detail.clone(), blame));
                     return self.finish(&job, Status::Failed, Some(code), detail, &id);
                 };
                 self.queue.stop();
+                {
+                    // Not theirs after all: no bounce, no history.
+                    let named: std::collections::HashSet<&str> =
+                        streak.iter().map(|r| r.email.as_str()).collect();
+                    ctx.refusals
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .retain(|(email, _, _)| !named.contains(email.as_str()));
+                }
                 // The earlier ones were logged `failed` (and counted so);
                 // these later rows win, so the next run sends to them again.
                 let rows = streak
@@ -401,7 +411,7 @@ impl Worker {
                 self.recorder.submit(rows)?;
                 let earlier = streak.len() as u64 - 1;
                 self.tally.unfail(earlier, streak.len() as u64);
-                if streak.len() < BREAKER {
+                if streak.len() < ctx.breaker.limit() {
                     // A reader in flight when the breaker tripped: the
                     // worker that tripped it reports the stop.
                     return Ok(());

@@ -1,6 +1,7 @@
 //! The pace and health of a run: the steady rate and batch pauses, the
 //! backoff before a retry, the breaker that stops a run when readers in a
-//! row get the same ambiguous refusal, and whether the relay is reachable.
+//! row, across domains, get the same permanent refusal, and whether the
+//! relay is reachable.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
@@ -8,31 +9,24 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-/// How many readers in a row may get the same ambiguous refusal before it
-/// is taken to be about the sender or the message.
-pub const BREAKER: usize = 5;
+/// How many readers in a row may get the same permanent refusal (its
+/// addresses masked) before it is taken to be about the sender or the
+/// message: `[sending] breaker`'s default.
+pub const BREAKER: usize = crate::input::config::BREAKER;
 
-/// A reply with the reader's address taken out, so that the same refusal
-/// for different readers compares equal: "550 5.7.1 <…>: blocked".
-pub fn reply_pattern(detail: &str, email: &str) -> String {
-    let mut out = String::with_capacity(detail.len());
-    let lower = detail.to_lowercase();
-    let needle = email.to_lowercase();
-    let mut at = 0;
-    // Case-folding can change byte lengths; only then is the text kept whole.
-    if needle.is_empty() || lower.len() != detail.len() {
-        return detail.to_owned();
-    }
-    while let Some(found) = lower[at..].find(&needle) {
-        out.push_str(&detail[at..at + found]);
-        out.push('…');
-        at += found + needle.len();
-    }
-    out.push_str(&detail[at..]);
-    out
+/// ... and across how many recipient domains at least: one domain refusing
+/// its own readers alike (a provider's policy) is not yet the relay's word
+/// on us.
+pub const BREAKER_DOMAINS: usize = 3;
+
+/// A reply as the breaker and the summaries compare it: addresses and
+/// tokens masked, so the same refusal for different readers reads the
+/// same ("550 5.7.1 <…>: blocked").
+pub fn reply_pattern(detail: &str, _email: &str) -> String {
+    super::refusal::mask(detail)
 }
 
-/// One reader refused ambiguously, remembered by the breaker.
+/// One reader refused, remembered by the breaker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
     pub email: String,
@@ -40,27 +34,48 @@ pub struct Refused {
     pub attempts: u32,
 }
 
-/// The ambiguous refusals of the run, in a row: the same reply again and
-/// again is the sender's problem, not each reader's.
-#[derive(Debug, Default)]
+/// The permanent refusals of the run, in a row: the same reply again and
+/// again, across domains, is the sender's problem, not each reader's.
+#[derive(Debug)]
 pub struct Breaker {
+    limit: usize,
     streak: std::sync::Mutex<Streak>,
     /// Whether `streak` holds anyone: every delivery asks, and at
     /// thousands a second a lock each time would be contended for nothing.
     counting: AtomicBool,
 }
 
+impl Default for Breaker {
+    fn default() -> Self {
+        Self::new(BREAKER)
+    }
+}
+
 #[derive(Debug, Default)]
 struct Streak {
     pattern: String,
     readers: Vec<Refused>,
+    domains: std::collections::HashSet<String>,
     /// The breaker tripped on `pattern`: readers still in flight that get
     /// the same reply are not `failed` either.
     tripped: bool,
 }
 
 impl Breaker {
-    /// Counts a suspect refusal. Returns the readers to make due again
+    pub fn new(limit: usize) -> Self {
+        Self {
+            limit: limit.max(1),
+            streak: Default::default(),
+            counting: AtomicBool::new(false),
+        }
+    }
+
+    /// How many in a row trip it.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Counts a permanent refusal. Returns the readers to make due again
     /// when it trips: the whole streak, and after that each one more
     /// refused with the same reply.
     pub fn refused(&self, pattern: String, reader: Refused) -> Option<Vec<Refused>> {
@@ -74,9 +89,12 @@ impl Breaker {
                 ..Streak::default()
             };
         }
+        streak
+            .domains
+            .insert(super::refusal::domain_of(&reader.email));
         streak.readers.push(reader);
         self.counting.store(true, Ordering::Relaxed);
-        if streak.readers.len() < BREAKER {
+        if streak.readers.len() < self.limit || streak.domains.len() < BREAKER_DOMAINS {
             return None;
         }
         streak.tripped = true;
@@ -188,44 +206,71 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_breaker_trips_on_the_same_refusal_for_several_readers_in_a_row() {
-        let breaker = Breaker::default();
+    fn the_breaker_trips_on_the_same_refusal_for_readers_in_a_row_across_domains() {
+        let breaker = Breaker::new(4);
         let reader = |i: usize| Refused {
-            email: format!("r{i}@example.org"),
+            email: format!("r{i}@d{}.org", i % 3),
             message_id: format!("<{i}@x>"),
             attempts: 1,
         };
         let pattern = |i: usize| {
             reply_pattern(
-                &format!("554 Message rejected for <r{i}@example.org>"),
-                &format!("R{i}@example.org"),
+                &format!("554 Message rejected for <r{i}@d{}.org>", i % 3),
+                "",
             )
         };
         assert_eq!(pattern(1), "554 Message rejected for <…>");
-        for i in 0..BREAKER - 1 {
+        for i in 0..3 {
             assert!(breaker.refused(pattern(i), reader(i)).is_none());
         }
         // A delivery in between starts the count again.
         breaker.delivered();
-        for i in 0..BREAKER - 1 {
+        for i in 0..3 {
             assert!(breaker.refused(pattern(i), reader(i)).is_none());
         }
         // So does another reply.
         assert!(breaker.refused("550 other".into(), reader(9)).is_none());
-        for i in 0..BREAKER - 1 {
+        for i in 0..3 {
             assert!(breaker.refused(pattern(i), reader(i)).is_none());
         }
         let tripped = breaker
             .refused(pattern(7), reader(7))
-            .expect("trips at the fifth");
-        assert_eq!(tripped.len(), BREAKER);
-        assert_eq!(tripped[BREAKER - 1], reader(7));
+            .expect("trips at the fourth");
+        assert_eq!(tripped.len(), 4);
+        assert_eq!(tripped[3], reader(7));
         // A reader still in flight with the same reply is not blamed either.
         breaker.delivered();
         assert_eq!(
             breaker.refused(pattern(8), reader(8)),
             Some(vec![reader(8)])
         );
+    }
+
+    #[test]
+    fn one_domain_refusing_its_own_readers_alike_does_not_trip_the_breaker() {
+        let breaker = Breaker::new(3);
+        let one = |i: usize| Refused {
+            email: format!("r{i}@gmail.com"),
+            message_id: format!("<{i}@x>"),
+            attempts: 1,
+        };
+        for i in 0..50 {
+            assert!(breaker.refused("550 5.7.26 DMARC".into(), one(i)).is_none());
+        }
+        let other = |d: &str| Refused {
+            email: format!("x@{d}"),
+            message_id: "<y@x>".into(),
+            attempts: 1,
+        };
+        assert!(
+            breaker
+                .refused("550 5.7.26 DMARC".into(), other("a.org"))
+                .is_none()
+        );
+        let tripped = breaker
+            .refused("550 5.7.26 DMARC".into(), other("b.org"))
+            .expect("three domains");
+        assert_eq!(tripped.len(), 52);
     }
 
     #[test]

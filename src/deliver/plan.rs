@@ -23,6 +23,9 @@ pub enum Skip {
     /// A later row of an address whose status changed: its history, not a
     /// second reader.
     History,
+    /// A row of this reader after their last readable one cannot be read
+    /// (at this line): not mailed until the editor fixes it.
+    Damaged(u64),
     /// The address (compared case-insensitively) came earlier in the list.
     Duplicate(String),
     Invalid(String),
@@ -33,13 +36,13 @@ pub enum Skip {
 
 /// The entries of the list in file order.
 ///
-/// The last row of an address decides its status: bulletin records every
-/// change (an unsubscribe, a confirmed sign-up, a re-subscribe) as a row
-/// appended at the end, so an older row of a reader who left never gets
-/// them mail. Finding the last status takes a first pass; the second takes
-/// each address's first row (its name) with that status.
+/// The rows of an address decide its standing (`audience::consent`):
+/// bulletin records every change (an unsubscribe, a confirmed sign-up, a
+/// re-subscribe) as a row appended at the end, so an older row of a reader
+/// who left never gets them mail. Finding the standing takes a first pass;
+/// the second takes each address's first row (its name) with it.
 pub fn recipients(list: &Snapshot) -> Result<impl Iterator<Item = Entry> + use<>, Diagnostic> {
-    let last = SubscriberFile::open(list)?.last_statuses();
+    let last = SubscriberFile::open(list)?.standings()?;
     // Sized from the file (a row is some 40 bytes) so the set never grows.
     let mut seen = FingerprintSet::with_capacity_and_hasher(
         usize::try_from(list.len() / 40).unwrap_or(0),
@@ -64,9 +67,13 @@ pub fn recipients(list: &Snapshot) -> Result<impl Iterator<Item = Entry> + use<>
                 }
             } else {
                 match status {
-                    None | Some(Status::Subscribed) => return Entry::Due(s),
-                    Some(Status::Unsubscribed) => Skip::Unsubscribed,
-                    Some(held) => Skip::Held(held),
+                    Some(st) if st.damaged != 0 => Skip::Damaged(u64::from(st.damaged)),
+                    None => return Entry::Due(s),
+                    Some(st) => match st.status {
+                        Status::Subscribed => return Entry::Due(s),
+                        Status::Unsubscribed => Skip::Unsubscribed,
+                        held => Skip::Held(held),
+                    },
                 }
             };
             Entry::Skipped {
@@ -149,6 +156,16 @@ impl std::fmt::Display for Held {
     }
 }
 
+/// ", 2 held by an unreadable row" for a skipped line, or nothing: most
+/// lists have none.
+pub fn damaged_note(n: u64) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(", {n} held by an unreadable row")
+    }
+}
+
 /// How many rows of each kind a pass over the list found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Counts {
@@ -158,6 +175,8 @@ pub struct Counts {
     pub unknown_before: u64,
     pub unsubscribed: u64,
     pub held: Held,
+    /// Readers not mailed because a later row of theirs cannot be read.
+    pub damaged: u64,
     pub duplicate: u64,
     pub invalid: u64,
 }
@@ -169,6 +188,7 @@ impl Counts {
             Entry::Skipped { reason, .. } => match reason {
                 Skip::Unsubscribed => self.unsubscribed += 1,
                 Skip::Held(status) => self.held.add(*status),
+                Skip::Damaged(_) => self.damaged += 1,
                 Skip::History => {}
                 Skip::Duplicate(_) => self.duplicate += 1,
                 Skip::Invalid(_) => self.invalid += 1,

@@ -1,7 +1,8 @@
 //! What to do after each failed attempt, judged by the stage the reply
-//! answers (the table in the README: only a refusal about the recipient
-//! blames the reader).
+//! answers and what it is about (the table in ARCHITECTURE.md: only a
+//! refusal about the reader's own mailbox is the reader's fault).
 
+use super::refusal::{Blame, blame, enhanced_code};
 use super::smtp::{Failure, Stage};
 
 /// The decision after one failed attempt.
@@ -15,12 +16,18 @@ pub enum Verdict {
         server_wide: bool,
         drop_connection: bool,
     },
-    /// This reader's address is refused for good.
+    /// The relay refused this reader for good. The reader is `failed` for
+    /// this issue; what it does to their status depends on `blame` (only
+    /// their own mailbox bounces them), and every such refusal feeds the
+    /// breaker, which stops the run when the same reply keeps coming.
+    Refused {
+        code: u16,
+        detail: String,
+        blame: Blame,
+    },
+    /// Nothing the relay said: this message cannot be sent to this reader
+    /// (a UTF-8 local part without SMTPUTF8). Fails that reader alone.
     Failed { code: Option<u16>, detail: String },
-    /// A refusal that may be the reader's or the sender's: the reader is
-    /// `failed` unless the same reply comes for `BREAKER` readers in a row,
-    /// which stops the run and makes them due again.
-    Suspect { code: u16, detail: String },
     /// The message may have arrived; never resent in this run.
     Unknown { detail: String },
     /// No connection could be made: stops the run unless an earlier
@@ -31,29 +38,16 @@ pub enum Verdict {
     Stop { code: Option<u16>, detail: String },
 }
 
-/// The enhanced status code (RFC 3463) a reply text starts with, as its
-/// class, subject and detail: `5.7.1` -> (5, 7, 1).
+/// The enhanced status code (RFC 3463) of a reply text, as its class,
+/// subject and detail: `5.7.1` -> (5, 7, 1). At the start, or in qmail's
+/// trailing `(#5.7.1)`.
 pub fn enhanced_status(text: &str) -> Option<(u8, u16, u16)> {
-    let first = text.split_whitespace().next()?;
-    let mut parts = first.split('.');
-    let class = parts.next()?.parse().ok()?;
-    let subject = parts.next()?.parse().ok()?;
-    let detail = parts.next()?.parse().ok()?;
-    (parts.next().is_none() && matches!(class, 2 | 4 | 5)).then_some((class, subject, detail))
+    enhanced_code(text)
 }
 
-/// Whether an enhanced status is about the recipient's mailbox: x.1.x
-/// (address) and x.2.x (mailbox), less x.1.7 and x.1.8 (the sender's
-/// address) and x.2.3 (the message is too long).
-fn about_the_mailbox(subject: u16, detail: u16) -> bool {
-    match subject {
-        1 => !matches!(detail, 7 | 8),
-        2 => detail != 3,
-        _ => false,
-    }
-}
-
-pub fn classify(failure: Failure) -> Verdict {
+/// Judges a failed attempt. `sender` is the message's envelope sender: a
+/// refusal that names it is about us, not the reader.
+pub fn classify(failure: Failure, sender: Option<&str>) -> Verdict {
     match failure {
         Failure::Reply { stage, code, text } => {
             let detail = format!("{code} {text}");
@@ -75,37 +69,29 @@ pub fn classify(failure: Failure) -> Verdict {
                     drop_connection: false,
                 };
             }
-            let enhanced = enhanced_status(&text).map(|(_, subject, detail)| (subject, detail));
+            let blame = blame(&text, sender);
             let stop = Verdict::Stop {
                 code: Some(code),
                 detail: format!("{stage}: {detail}"),
             };
+            let refused = Verdict::Refused {
+                code,
+                detail: detail.clone(),
+                blame,
+            };
+            if blame == Blame::Sender {
+                return stop;
+            }
             match stage {
-                Stage::RcptTo => match enhanced {
-                    None => Verdict::Failed {
-                        code: Some(code),
-                        detail,
-                    },
-                    Some((s, d)) if about_the_mailbox(s, d) => Verdict::Failed {
-                        code: Some(code),
-                        detail,
-                    },
-                    // x.1.7 and x.1.8: the sender's address.
-                    Some((1, _)) => stop,
-                    // Policy (5.7.x) and the rest may be about the
-                    // recipient (its server blocks us) or about us.
-                    Some(_) => Verdict::Suspect { code, detail },
-                },
-                Stage::Message => match enhanced {
-                    Some((s, d)) if about_the_mailbox(s, d) => Verdict::Failed {
-                        code: Some(code),
-                        detail,
-                    },
-                    // The sender (x.1.7, x.1.8), the mail system, the
-                    // content, security or policy: never the reader's fault.
-                    Some((1 | 2 | 3 | 6 | 7, _)) => stop,
-                    _ if code == 552 => stop,
-                    _ => Verdict::Suspect { code, detail },
+                Stage::RcptTo => refused,
+                Stage::Message => match (blame, enhanced_code(&text)) {
+                    (Blame::Mailbox | Blame::Full, _) => refused,
+                    // The mail system, the content, security or policy,
+                    // or a message too long: about the message, so every
+                    // reader would get the same.
+                    (_, Some((_, 3 | 6 | 7, _)) | Some((_, 2, 3))) => stop,
+                    (Blame::Unclear, None) if code == 552 => stop,
+                    _ => refused,
                 },
                 _ => stop,
             }
@@ -132,18 +118,28 @@ mod tests {
     use super::*;
 
     fn reply(stage: Stage, code: u16, text: &str) -> Verdict {
-        classify(Failure::Reply {
-            stage,
-            code,
-            text: text.into(),
-        })
+        classify(
+            Failure::Reply {
+                stage,
+                code,
+                text: text.into(),
+            },
+            Some("bounces+0123456789abcdef0123456789abcdef@example.org"),
+        )
     }
 
     fn kind(v: &Verdict) -> &'static str {
         match v {
             Verdict::Retry { .. } => "retry",
             Verdict::Failed { .. } => "failed",
-            Verdict::Suspect { .. } => "suspect",
+            Verdict::Refused {
+                blame: Blame::Mailbox,
+                ..
+            } => "bounced",
+            Verdict::Refused {
+                blame: Blame::Full, ..
+            } => "full",
+            Verdict::Refused { .. } => "refused",
             Verdict::Unknown { .. } => "unknown",
             Verdict::Unreachable { .. } => "unreachable",
             Verdict::Stop { .. } => "stop",
@@ -164,16 +160,25 @@ mod tests {
             (MailFrom, 550, "5.7.1 Sender address rejected", "stop"),
             (MailFrom, 553, "5.7.1 not owned by user", "stop"),
             (MailFrom, 451, "4.3.0 try later", "retry"),
-            (RcptTo, 550, "5.1.1 User unknown", "failed"),
-            (RcptTo, 552, "5.2.2 Mailbox full", "failed"),
-            (RcptTo, 501, "5.1.3 Bad recipient address syntax", "failed"),
-            (RcptTo, 550, "User unknown", "failed"),
+            (RcptTo, 550, "5.1.1 User unknown", "bounced"),
+            (RcptTo, 552, "5.2.2 Mailbox full", "full"),
+            (RcptTo, 501, "5.1.3 Bad recipient address syntax", "bounced"),
+            (RcptTo, 550, "User unknown", "refused"),
+            (RcptTo, 550, "mailbox unavailable", "refused"),
             (RcptTo, 550, "5.1.8 Bad sender's domain", "stop"),
-            (RcptTo, 554, "5.7.1 Relay access denied", "suspect"),
+            (RcptTo, 554, "5.7.1 <r@x.org>: Relay access denied", "stop"),
+            (RcptTo, 550, "5.7.26 DMARC policy", "refused"),
+            (
+                RcptTo,
+                550,
+                "5.1.0 <bounces+0123456789abcdef0123456789abcdef@example.org>: Sender address rejected: User unknown in local recipient table",
+                "stop",
+            ),
+            (RcptTo, 553, "sorry, no mailbox here (#5.1.1)", "bounced"),
             (RcptTo, 450, "4.2.0 greylisted", "retry"),
             (Data, 554, "5.5.1 no valid recipients", "stop"),
-            (Message, 550, "5.1.1 User unknown", "failed"),
-            (Message, 552, "5.2.2 Mailbox full", "failed"),
+            (Message, 550, "5.1.1 User unknown", "bounced"),
+            (Message, 552, "5.2.2 Mailbox full", "full"),
             (Message, 552, "5.2.3 Message too big", "stop"),
             (Message, 552, "Message size exceeds limit", "stop"),
             (
@@ -188,9 +193,10 @@ mod tests {
                 Message,
                 554,
                 "Message rejected: Email address is not verified",
-                "suspect",
+                "stop",
             ),
-            (Message, 550, "5.0.0 rejected", "suspect"),
+            (Message, 554, "Message rejected", "refused"),
+            (Message, 550, "5.0.0 rejected", "refused"),
             (Message, 451, "4.3.0 queue full", "retry"),
             (Message, 421, "4.7.0 closing", "retry"),
         ];
@@ -214,26 +220,23 @@ mod tests {
     #[test]
     fn a_drop_after_the_message_is_unknown_during_set_up_unreachable_else_a_retry() {
         let drop = |stage| {
-            classify(Failure::Dropped {
-                stage,
-                detail: "eof".into(),
-            })
+            classify(
+                Failure::Dropped {
+                    stage,
+                    detail: "eof".into(),
+                },
+                None,
+            )
         };
         assert_eq!(kind(&drop(Stage::Message)), "unknown");
         assert_eq!(kind(&drop(Stage::Greeting)), "unreachable");
         assert_eq!(kind(&drop(Stage::RcptTo)), "retry");
-        let unsendable = classify(Failure::Unsendable {
-            detail: "no SMTPUTF8".into(),
-        });
+        let unsendable = classify(
+            Failure::Unsendable {
+                detail: "no SMTPUTF8".into(),
+            },
+            None,
+        );
         assert_eq!(kind(&unsendable), "failed");
-    }
-
-    #[test]
-    fn enhanced_status_codes_are_read_from_the_reply_text() {
-        assert_eq!(enhanced_status("5.7.1 Sender rejected"), Some((5, 7, 1)));
-        assert_eq!(enhanced_status("4.2.0"), Some((4, 2, 0)));
-        assert_eq!(enhanced_status("Message rejected 5.7.1"), None);
-        assert_eq!(enhanced_status("1.2.3 x"), None);
-        assert_eq!(enhanced_status(""), None);
     }
 }

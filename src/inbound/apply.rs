@@ -2,31 +2,37 @@
 //! digest through the delivery logs, the token through the secret), the
 //! bounce history kept beside the list, and the status rows appended.
 //!
-//! Order makes a crash harmless: the history rows, then the list rows,
-//! then the mail is marked done. A rerun after a crash reads the same mail
-//! again, finds its history rows already there (by the mail's id) and the
-//! readers already changed, so it counts nothing twice.
+//! Order makes a crash harmless: the list rows, then the history rows
+//! (which say the mail was processed), then the mail is marked for people.
+//! A rerun after a crash before the history reads the same mail again and
+//! finds the readers already changed; after it, passes over the mail. So
+//! nothing counts twice.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use crate::audience::consent::{self, Decision, Event as ConsentEvent, Standing, Why, decide};
 use crate::audience::list_file::{self, Change, defuse, lock_exclusive, undefuse};
 use crate::audience::subscribers::Status;
 use crate::audience::unsubscribe::Unsubscriber;
-use crate::inbound::classify::{Finding, Mark};
+use crate::inbound::classify::{Mark, What};
 use crate::input::config::Bounces;
 use crate::input::email::Email;
 
 /// What happened to one reader, as the history file records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
+    /// Their mailbox is gone.
     Hard,
+    /// A temporary failure given up on, or a full mailbox.
     Soft,
     Complaint,
     Unsubscribe,
+    /// Refused for a reason that is not theirs (policy, content,
+    /// reputation, the relay): recorded with its reason, changes nobody.
+    Refused,
 }
 
 impl Kind {
@@ -36,6 +42,7 @@ impl Kind {
             Kind::Soft => "soft",
             Kind::Complaint => "complaint",
             Kind::Unsubscribe => "unsubscribe",
+            Kind::Refused => "refused",
         }
     }
 
@@ -45,6 +52,7 @@ impl Kind {
             "soft" => Kind::Soft,
             "complaint" => Kind::Complaint,
             "unsubscribe" => Kind::Unsubscribe,
+            "refused" => Kind::Refused,
             _ => return None,
         })
     }
@@ -62,6 +70,9 @@ pub struct Event {
     /// The mail it came from (its id), or `send:<issue>` for a refusal
     /// during a send: the same mail never counts twice.
     pub source: String,
+    /// When it happened (the report's date, or the refusal's time): it
+    /// changes a status only if newer than the reader's last change.
+    pub at: SystemTime,
 }
 
 /// `<list>.bounces.csv` beside the list: the history that soft bounces are
@@ -122,7 +133,7 @@ fn append_history(path: &Path, events: &[&Event], now: SystemTime) -> anyhow::Re
         Vec::new()
     };
     bytes.extend(w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?);
-    let mut file = OpenOptions::new().create(true).append(true).open(path)?;
+    let mut file = list_file::open_append(path)?;
     file.write_all(&bytes)?;
     file.sync_data()?;
     Ok(())
@@ -134,6 +145,18 @@ pub struct Changes {
     pub bounced: u64,
     pub complained: u64,
     pub unsubscribed: u64,
+    /// Events older than the reader's last change of status (the editor
+    /// brought them back since): recorded, not applied.
+    pub outdated: u64,
+}
+
+/// The mail already processed: every source the history names.
+pub fn processed(list: &Path) -> anyhow::Result<HashSet<String>> {
+    Ok(read_history(&history_path(list))?
+        .rows
+        .into_iter()
+        .map(|(_, _, _, _, source)| source)
+        .collect())
 }
 
 /// Records `events` (those not recorded before) and the status rows they
@@ -158,9 +181,6 @@ pub fn apply(
         .filter(|e| !known.contains(&(e.source.clone(), e.email.key(), e.kind)))
         .collect();
     drop(known);
-    if !dry_run && !new.is_empty() {
-        append_history(&history_file, &new, now)?;
-    }
     // Soft bounces: distinct issues within the window, old and new.
     let (limit, window) = policy.map_or((3, 30), |p| (p.soft_limit, p.soft_window_days));
     let since = now - Duration::from_secs(u64::from(window) * 86_400);
@@ -177,45 +197,54 @@ pub fn apply(
                 .insert(e.issue.clone());
         }
     }
-    let statuses = list_file::statuses(list, &lock)?;
-    let mut now_status: HashMap<String, Status> = HashMap::new();
+    let standings = list_file::standings(list, &lock)?;
+    let mut decided: HashMap<String, Standing> = HashMap::new();
     let mut changes = Vec::new();
     let mut done = Changes::default();
     for e in events {
         let key = e.email.key();
-        let Some(current) = now_status
+        let at = consent::secs(e.at);
+        let event = match e.kind {
+            Kind::Hard => ConsentEvent::Bounce { at },
+            Kind::Soft if soft.get(&key).map_or(0, HashSet::len) >= limit as usize => {
+                ConsentEvent::Bounce { at }
+            }
+            Kind::Complaint => ConsentEvent::Complaint { at },
+            Kind::Unsubscribe => ConsentEvent::Unsubscribe,
+            Kind::Soft | Kind::Refused => continue,
+        };
+        let current = decided
             .get(&key)
             .copied()
-            .or_else(|| statuses.get(&e.email.fingerprint()).copied())
-        else {
-            continue;
-        };
-        let mailed = matches!(current, Status::Subscribed | Status::Pending);
-        let to = match e.kind {
-            Kind::Hard if mailed => Some(Status::Bounced),
-            Kind::Soft if mailed && soft.get(&key).map_or(0, HashSet::len) >= limit as usize => {
-                Some(Status::Bounced)
+            .or_else(|| standings.get(&e.email.fingerprint()).copied());
+        match decide(current.as_ref(), event) {
+            Decision::Write(status) => {
+                let mut next = current.unwrap_or(Standing::new(status, 0));
+                next.fold(status, consent::secs(now), true);
+                decided.insert(key, next);
+                match status {
+                    Status::Bounced => done.bounced += 1,
+                    Status::Complained => done.complained += 1,
+                    _ => done.unsubscribed += 1,
+                }
+                changes.push(Change {
+                    email: e.email.clone(),
+                    name: None,
+                    status,
+                });
             }
-            Kind::Complaint if current != Status::Complained => Some(Status::Complained),
-            Kind::Unsubscribe if mailed => Some(Status::Unsubscribed),
-            _ => None,
-        };
-        if let Some(status) = to {
-            now_status.insert(key, status);
-            match status {
-                Status::Bounced => done.bounced += 1,
-                Status::Complained => done.complained += 1,
-                _ => done.unsubscribed += 1,
-            }
-            changes.push(Change {
-                email: e.email.clone(),
-                name: None,
-                status,
-            });
+            Decision::Keep(Why::Outdated) => done.outdated += 1,
+            Decision::Keep(_) => {}
         }
     }
     if !dry_run && !changes.is_empty() {
         list_file::record(list, &lock, &changes, now)?;
+    }
+    // The history last: it is what says a mail was processed, so a crash
+    // before it leaves the mail to be read again (and the rows above are
+    // then found already there).
+    if !dry_run && !new.is_empty() {
+        append_history(&history_file, &new, now)?;
     }
     Ok(done)
 }
@@ -259,35 +288,90 @@ pub fn readers_by_digest(
     Ok(found)
 }
 
+/// Which reader each VERP reader part stands for: every address on the
+/// list, its reader part computed (only when a mailbox holds such marks).
+/// And which issue each issue part stands for, from the delivery logs'
+/// names; an issue not found there goes by `issue-{part}`.
+pub struct VerpIndex {
+    readers: HashMap<String, Email>,
+    issues: HashMap<String, String>,
+}
+
+impl VerpIndex {
+    pub fn build(
+        list: &Path,
+        logs: &Path,
+        tokens: &Unsubscriber,
+        wanted: &HashSet<String>,
+    ) -> anyhow::Result<Self> {
+        let mut readers = HashMap::new();
+        if !wanted.is_empty() && list.exists() {
+            let snap = crate::audience::subscribers::Snapshot::take(list)?;
+            for s in crate::audience::subscribers::SubscriberFile::open(&snap)?.flatten() {
+                if let Some(part) = tokens.verp_reader(&s.email)
+                    && wanted.contains(&part)
+                {
+                    readers.entry(part).or_insert(s.email);
+                }
+            }
+        }
+        let mut issues = HashMap::new();
+        if logs.is_dir() {
+            for entry in std::fs::read_dir(logs)?.flatten() {
+                let path = entry.path();
+                if path.extension().is_some_and(|x| x == "csv") {
+                    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+                    if let Some(part) = tokens.verp_issue(&stem) {
+                        issues.insert(part, stem.into_owned());
+                    }
+                }
+            }
+        }
+        Ok(Self { readers, issues })
+    }
+
+    fn resolve(&self, reader: &str, issue: &str) -> Option<(Email, String)> {
+        let email = self.readers.get(reader)?.clone();
+        let issue = self
+            .issues
+            .get(issue)
+            .cloned()
+            .unwrap_or_else(|| format!("issue-{issue}"));
+        Some((email, issue))
+    }
+}
+
 /// The reader a finding's mark names.
 pub fn resolve(
     mark: &Mark,
     by_digest: &HashMap<String, (Email, String)>,
+    verp: Option<&VerpIndex>,
     tokens: Option<&Unsubscriber>,
 ) -> Option<(Email, String)> {
     match mark {
         Mark::Digest(d) => by_digest.get(d).cloned(),
+        Mark::Verp { reader, issue } => verp?.resolve(reader, issue),
         Mark::Token(t) => tokens?.verify(t).map(|email| (email, String::new())),
     }
 }
 
-/// The kind, status and detail of a finding that is about a reader.
-pub fn kind_of(finding: &Finding) -> Option<(Kind, &Mark, String, String)> {
-    match finding {
-        Finding::Hard {
-            mark,
-            status,
-            detail,
-        } => Some((Kind::Hard, mark, status.clone(), detail.clone())),
-        Finding::Soft {
-            mark,
-            status,
-            detail,
-        } => Some((Kind::Soft, mark, status.clone(), detail.clone())),
-        Finding::Complaint { mark } => Some((Kind::Complaint, mark, String::new(), String::new())),
-        Finding::Unsubscribe { mark } => {
-            Some((Kind::Unsubscribe, mark, String::new(), String::new()))
-        }
-        Finding::NotOurs(_) => None,
+/// Whether a report's named recipients (if it names any) include the
+/// reader: as written, or with the domain as the A-label we sent to.
+pub fn names_reader(recipients: &[String], email: &Email) -> bool {
+    recipients.is_empty()
+        || recipients.iter().any(|r| {
+            r.eq_ignore_ascii_case(email.as_str())
+                || r.eq_ignore_ascii_case(&email.envelope().to_string())
+        })
+}
+
+/// The kind a finding is recorded as.
+pub fn kind_of(what: What) -> Kind {
+    match what {
+        What::Hard => Kind::Hard,
+        What::Soft => Kind::Soft,
+        What::Refused => Kind::Refused,
+        What::Complaint => Kind::Complaint,
+        What::Unsubscribe => Kind::Unsubscribe,
     }
 }

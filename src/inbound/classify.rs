@@ -1,42 +1,64 @@
 //! What one returned mail is: a delivery status notification (RFC 3464),
+//! a bounce in the plain text some servers send (Exim, qmail, Exchange),
 //! a complaint (ARF, RFC 5965), a reader's mailed unsubscribe, or none of
-//! ours. Pure: bytes in, a finding out.
+//! ours. A bounce is known by its shape, whatever its `Auto-Submitted`
+//! says; the status code is read as a send reads a refusal
+//! (`deliver::refusal`). Pure: bytes in, a finding out.
 
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+
+use super::plain;
+use crate::deliver::refusal::{Blame, blame};
 
 /// How a message points at the mail we sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mark {
-    /// The 32-hex digest of our Message-ID: from the VERP address the mail
-    /// came back to, or the returned original's Message-ID.
+    /// The 32-hex digest of our Message-ID: from the VERP address of a
+    /// send without a secret, or the returned original's Message-ID.
     Digest(String),
+    /// A VERP token `{reader}-{issue}` (24 and 8 hex digits): the reader
+    /// is found from the list.
+    Verp { reader: String, issue: String },
     /// A reader's unsubscribe token (from the mailto's subject).
     Token(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Finding {
-    /// A permanent failure: `Action: failed` with a 5.x.x status.
-    Hard {
-        mark: Mark,
-        status: String,
-        detail: String,
-    },
-    /// A temporary one: `delayed`, or a 4.x.x status.
-    Soft {
-        mark: Mark,
-        status: String,
-        detail: String,
-    },
+/// What a returned mail says about a reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum What {
+    /// Their mailbox is gone: a permanent failure with a mailbox code.
+    Hard,
+    /// A permanent failure with a 4.x.x status, or a full mailbox (5.2.2).
+    Soft,
+    /// A permanent failure that is not about their mailbox (policy,
+    /// content, reputation, the relay, or no code at all): recorded with
+    /// its reason, it changes nobody's status.
+    Refused,
     /// `Feedback-Type: abuse`.
-    Complaint { mark: Mark },
+    Complaint,
     /// Mail to the List-Unsubscribe mailto.
-    Unsubscribe { mark: Mark },
-    /// Not a bounce or complaint of ours (an out-of-office reply, a
-    /// stranger's mail), or nothing in it says which message it is about:
-    /// left as it is.
-    NotOurs(&'static str),
+    Unsubscribe,
 }
+
+/// One returned mail about one of our messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub what: What,
+    pub mark: Mark,
+    /// The enhanced status (`5.1.1`), if any.
+    pub status: String,
+    pub detail: String,
+    /// The recipient the report names (Final- or Original-Recipient,
+    /// `X-Failed-Recipients`): it must be the reader the mark names.
+    pub recipients: Vec<String>,
+    /// When the report was written (its Date), if it says.
+    pub date: Option<std::time::SystemTime>,
+}
+
+/// Why a mail is left as it is: not a bounce, complaint or unsubscribe
+/// of ours (an out-of-office reply, a stranger's mail, a delay report),
+/// or nothing in it says which message it is about.
+pub type NotOurs = &'static str;
 
 /// What marks our mail: the VERP base (`bounces`, `example.org`) and the
 /// domain of our Message-IDs.
@@ -51,19 +73,31 @@ fn is_hex32(s: &str) -> bool {
 }
 
 impl Ours<'_> {
-    /// The digest in `bounces+{digest}@domain`, any case.
-    fn verp(&self, address: &str) -> Option<String> {
+    /// The mark in `bounces+{token}@domain`, any case: a VERP token, or
+    /// a Message-ID's digest.
+    pub(super) fn verp(&self, address: &str) -> Option<Mark> {
         let address = address.trim().trim_matches(['<', '>']);
         let (local, domain) = address.rsplit_once('@')?;
-        let (user, digest) = local.split_once('+')?;
-        (user.eq_ignore_ascii_case(self.verp_user)
-            && domain.eq_ignore_ascii_case(self.verp_domain)
-            && is_hex32(digest))
-        .then(|| digest.to_ascii_lowercase())
+        let (user, token) = local.split_once('+')?;
+        if !user.eq_ignore_ascii_case(self.verp_user)
+            || !domain.eq_ignore_ascii_case(self.verp_domain)
+        {
+            return None;
+        }
+        let token = token.to_ascii_lowercase();
+        if is_hex32(&token) {
+            return Some(Mark::Digest(token));
+        }
+        let (reader, issue) = token.split_once('-')?;
+        let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+        (hex(reader, 24) && hex(issue, 8)).then(|| Mark::Verp {
+            reader: reader.to_owned(),
+            issue: issue.to_owned(),
+        })
     }
 
     /// The digest in `<{digest}@id-domain>`.
-    fn message_id(&self, id: &str) -> Option<String> {
+    pub(super) fn message_id(&self, id: &str) -> Option<String> {
         let (digest, domain) = id.trim().trim_matches(['<', '>']).split_once('@')?;
         (domain.eq_ignore_ascii_case(self.id_domain) && is_hex32(digest))
             .then(|| digest.to_ascii_lowercase())
@@ -71,7 +105,7 @@ impl Ours<'_> {
 }
 
 /// The headers a mail was addressed by on its way to the mailbox.
-fn addressed_to(message: &Message<'_>) -> Vec<String> {
+pub(super) fn addressed_to(message: &Message<'_>) -> Vec<String> {
     let mut out = Vec::new();
     for (name, value) in message.headers_raw() {
         if [
@@ -170,14 +204,13 @@ fn mark(message: &Message<'_>, ours: &Ours<'_>) -> Option<Mark> {
     addressed_to(message)
         .iter()
         .find_map(|a| ours.verp(a))
-        .or_else(|| original_id(message, ours))
-        .map(Mark::Digest)
+        .or_else(|| original_id(message, ours).map(Mark::Digest))
 }
 
 fn is_auto_reply(message: &Message<'_>) -> bool {
     let auto = message
         .header_raw("Auto-Submitted")
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("auto-replied"));
+        .is_some_and(|v| !v.trim().eq_ignore_ascii_case("no"));
     let subject = message.subject().unwrap_or("").to_ascii_lowercase();
     auto || [
         "out of office",
@@ -216,28 +249,36 @@ fn part_of(message: &Message<'_>, ctype: &str, subtype: &str) -> Option<String> 
     })
 }
 
-/// An enhanced status code (`5.1.1`) at the start of `text`'s words.
-fn status_code(text: &str) -> Option<String> {
-    text.split(|c: char| c.is_whitespace() || c == ';' || c == '(' || c == ')')
-        .find(|w| {
-            let parts: Vec<&str> = w.split('.').collect();
-            parts.len() == 3
-                && matches!(parts[0], "2" | "4" | "5")
-                && parts[1..]
-                    .iter()
-                    .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
-        })
-        .map(str::to_owned)
+/// What a permanent failure's status and text make of it.
+pub(super) fn permanent(status: &str, detail: &str, ours: &Ours<'_>) -> What {
+    let sender = format!("{}@{}", ours.verp_user, ours.verp_domain);
+    match blame(&format!("{status} {detail}"), Some(&sender)) {
+        Blame::Mailbox => What::Hard,
+        Blame::Full => What::Soft,
+        Blame::Sender | Blame::Other | Blame::Unclear => What::Refused,
+    }
 }
 
-fn dsn(message: &Message<'_>, ours: &Ours<'_>) -> Finding {
-    let Some(report) = part_of(message, "message", "delivery-status") else {
-        return Finding::NotOurs("a delivery report without its status part");
-    };
-    let Some(mark) = mark(message, ours) else {
-        return Finding::NotOurs("a delivery report about mail that is not ours");
-    };
+/// The address in `rfc822; ann@example.org` (or `<ann@example.org>`).
+pub(super) fn recipient(field: &str) -> String {
+    let value = field.split_once(';').map_or(field, |(_, v)| v);
+    value.trim().trim_matches(['<', '>']).to_ascii_lowercase()
+}
+
+/// When the report was written, from its Date header.
+pub(super) fn date(message: &Message<'_>) -> Option<std::time::SystemTime> {
+    let secs = message.date()?.to_timestamp();
+    u64::try_from(secs)
+        .ok()
+        .map(|s| std::time::UNIX_EPOCH + std::time::Duration::from_secs(s))
+}
+
+fn dsn(message: &Message<'_>, ours: &Ours<'_>) -> Result<Finding, NotOurs> {
+    let report = part_of(message, "message", "delivery-status")
+        .ok_or("a delivery report without its status part")?;
+    let mark = mark(message, ours).ok_or("a delivery report about mail that is not ours")?;
     // The first block is about the message; the others, one a recipient.
+    let mut delayed = false;
     for block in blocks(&report).iter().skip(1) {
         let action = field(block, "action").unwrap_or("").to_ascii_lowercase();
         let status = field(block, "status").unwrap_or("").trim().to_owned();
@@ -249,28 +290,54 @@ fn dsn(message: &Message<'_>, ours: &Ours<'_>) -> Finding {
                     .to_owned()
             })
             .unwrap_or_else(|| status.clone());
-        if action == "failed" && status.starts_with('5') {
-            return Finding::Hard {
-                mark,
-                status,
-                detail,
-            };
+        if action == "delayed" {
+            delayed = true;
+            continue;
         }
-        if action == "delayed" || (action == "failed" && status.starts_with('4')) {
-            return Finding::Soft {
-                mark,
-                status,
-                detail,
-            };
+        if action != "failed" {
+            continue;
         }
+        let what = if status.starts_with('5') {
+            permanent(&status, &detail, ours)
+        } else if status.starts_with('4') {
+            What::Soft
+        } else {
+            continue;
+        };
+        let recipients = ["final-recipient", "original-recipient"]
+            .iter()
+            .filter_map(|n| field(block, n))
+            .map(recipient)
+            .filter(|r| r.contains('@'))
+            .collect();
+        return Ok(Finding {
+            what,
+            mark,
+            status,
+            detail,
+            recipients,
+            date: date(message),
+        });
     }
-    Finding::NotOurs("a delivery report with no failure in it")
+    Err(if delayed {
+        "a delay report (the mail may still arrive): not counted"
+    } else {
+        "a delivery report with no failure in it"
+    })
 }
 
 /// Reads one mail.
-pub fn classify(raw: &[u8], ours: &Ours<'_>) -> Finding {
-    let Some(message) = MessageParser::default().parse(raw) else {
-        return Finding::NotOurs("not a mail message");
+pub fn classify(raw: &[u8], ours: &Ours<'_>) -> Result<Finding, NotOurs> {
+    let message = MessageParser::default()
+        .parse(raw)
+        .ok_or("not a mail message")?;
+    let found = |what, mark| Finding {
+        what,
+        mark,
+        status: String::new(),
+        detail: String::new(),
+        recipients: Vec::new(),
+        date: date(&message),
     };
     match report_type(&message).as_deref() {
         Some("delivery-status") => return dsn(&message, ours),
@@ -281,15 +348,18 @@ pub fn classify(raw: &[u8], ours: &Ours<'_>) -> Finding {
                 })
             });
             return match (abuse, mark(&message, ours)) {
-                (true, Some(mark)) => Finding::Complaint { mark },
-                (true, None) => Finding::NotOurs("a complaint about mail that is not ours"),
-                (false, _) => Finding::NotOurs("a feedback report that is not a complaint"),
+                (true, Some(mark)) => Ok(found(What::Complaint, mark)),
+                (true, None) => Err("a complaint about mail that is not ours"),
+                (false, _) => Err("a feedback report that is not a complaint"),
             };
         }
         _ => {}
     }
+    if plain::looks_like_bounce(&message) {
+        return plain::plain_bounce(&message, ours);
+    }
     if is_auto_reply(&message) {
-        return Finding::NotOurs("an automatic reply");
+        return Err("an automatic reply");
     }
     // The List-Unsubscribe mailto: `unsubscribe-{token}` in the subject.
     let subject = message.subject().unwrap_or("");
@@ -299,43 +369,8 @@ pub fn classify(raw: &[u8], ours: &Ours<'_>) -> Finding {
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
             .collect();
         if token.len() >= 20 {
-            return Finding::Unsubscribe {
-                mark: Mark::Token(token),
-            };
+            return Ok(found(What::Unsubscribe, Mark::Token(token)));
         }
     }
-    // A bounce in free text counts only with our VERP address on it and a
-    // clear permanent failure about the mailbox in its words.
-    let verp = addressed_to(&message).iter().find_map(|a| ours.verp(a));
-    let lower = subject.to_ascii_lowercase();
-    let looks_like_bounce = [
-        "undeliverable",
-        "undelivered",
-        "delivery status notification",
-        "delivery failure",
-        "delivery has failed",
-        "returned mail",
-        "failure notice",
-        "mail delivery failed",
-    ]
-    .iter()
-    .any(|s| lower.contains(s));
-    if let (Some(digest), true) = (verp, looks_like_bounce) {
-        let body = message.body_text(0).unwrap_or_default();
-        if let Some(status) = status_code(&body).filter(|s| s.starts_with("5.1.") || s == "5.2.1") {
-            let detail = body
-                .lines()
-                .find(|l| l.contains(&status))
-                .unwrap_or("")
-                .trim()
-                .to_owned();
-            return Finding::Hard {
-                mark: Mark::Digest(digest),
-                status,
-                detail,
-            };
-        }
-        return Finding::NotOurs("a bounce in free text without a clear permanent failure");
-    }
-    Finding::NotOurs("not a bounce, complaint or unsubscribe of ours")
+    Err("not a bounce, complaint or unsubscribe of ours")
 }

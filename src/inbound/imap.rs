@@ -1,7 +1,9 @@
 //! The return mailbox over IMAP (async-imap on tokio, TLS by rustls, the
-//! certificate always verified): the unseen messages fetched without
-//! marking them (`BODY.PEEK[]`), then those used flagged `\Seen` (or
-//! deleted with `--delete-processed`).
+//! certificate always verified): every message's header fetched without
+//! marking it (`BODY.PEEK[HEADER]`), the ones not yet processed fetched
+//! whole (`BODY.PEEK[]`), then those used flagged `\Seen`, or with
+//! `--delete-processed` deleted by `UID EXPUNGE` (UIDPLUS), which removes
+//! only the messages named, never another client's `\Deleted` ones.
 
 use std::cell::RefCell;
 
@@ -66,30 +68,63 @@ impl ImapBox {
         })
     }
 
-    /// Each unseen message: its UID and bytes.
-    pub fn unseen(&self, mut each: impl FnMut(u32, &[u8])) -> anyhow::Result<()> {
+    /// Each message whose id (`mailbox::mail_id`) is not in `done`: its
+    /// UID and bytes. The Seen flag is not looked at: a person reading the
+    /// mailbox changes it.
+    pub fn read_new(
+        &self,
+        done: &std::collections::HashSet<String>,
+        unmarked: &mut Vec<crate::inbound::mailbox::Mail>,
+        mut each: impl FnMut(u32, &[u8]),
+    ) -> anyhow::Result<()> {
         let describe = &self.describe;
         let mut session = self.session.borrow_mut();
         self.runtime.block_on(async {
+            let fail = |what: &str, e: &dyn std::fmt::Display| {
+                anyhow::anyhow!("{describe}: {what} failed: {e}")
+            };
             let mut uids: Vec<u32> = session
-                .uid_search("UNSEEN")
+                .uid_search("ALL")
                 .await
-                .map_err(|e| anyhow::anyhow!("{describe}: search failed: {e}"))?
+                .map_err(|e| fail("search", &e))?
                 .into_iter()
                 .collect();
             uids.sort_unstable();
-            // In slices, so that a big mailbox is never held whole.
+            // Headers first: the processed ones are not fetched whole.
+            let mut wanted = Vec::new();
             for chunk in uids.chunks(500) {
-                let set = uid_set(chunk);
                 let mut fetches = session
-                    .uid_fetch(&set, "(UID BODY.PEEK[])")
+                    .uid_fetch(uid_set(chunk), "(UID FLAGS BODY.PEEK[HEADER])")
                     .await
-                    .map_err(|e| anyhow::anyhow!("{describe}: fetch failed: {e}"))?;
-                while let Some(fetch) = fetches
-                    .try_next()
+                    .map_err(|e| fail("fetch", &e))?;
+                while let Some(fetch) = fetches.try_next().await.map_err(|e| fail("fetch", &e))? {
+                    if let Some(uid) = fetch.uid {
+                        let known = fetch
+                            .header()
+                            .map(crate::inbound::mailbox::mail_id)
+                            .filter(|id| !id.starts_with("sha256:") && done.contains(id));
+                        match known {
+                            None => wanted.push(uid),
+                            Some(id) => {
+                                let seen = fetch
+                                    .flags()
+                                    .any(|f| matches!(f, async_imap::types::Flag::Seen));
+                                if !seen {
+                                    unmarked.push(crate::inbound::mailbox::Mail::at_uid(id, uid));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            wanted.sort_unstable();
+            // In slices, so that a big mailbox is never held whole.
+            for chunk in wanted.chunks(500) {
+                let mut fetches = session
+                    .uid_fetch(uid_set(chunk), "(UID BODY.PEEK[])")
                     .await
-                    .map_err(|e| anyhow::anyhow!("{describe}: fetch failed: {e}"))?
-                {
+                    .map_err(|e| fail("fetch", &e))?;
+                while let Some(fetch) = fetches.try_next().await.map_err(|e| fail("fetch", &e))? {
                     if let (Some(uid), Some(body)) = (fetch.uid, fetch.body()) {
                         each(uid, body);
                     }
@@ -99,7 +134,11 @@ impl ImapBox {
         })
     }
 
-    /// Flags the messages `\Seen`, or with `delete` removes them.
+    /// Flags the messages `\Seen`, or with `delete` removes them: flagged
+    /// `\Deleted`, then `UID EXPUNGE` of exactly them. A server without
+    /// UIDPLUS has only the plain `EXPUNGE`, which would also remove what
+    /// another client marked deleted: there the messages are only flagged
+    /// `\Seen`, and the run says so.
     pub fn mark(&self, uids: &[u32], delete: bool) -> anyhow::Result<()> {
         if uids.is_empty() {
             return Ok(());
@@ -107,6 +146,19 @@ impl ImapBox {
         let describe = &self.describe;
         let mut session = self.session.borrow_mut();
         self.runtime.block_on(async {
+            let mut delete = delete;
+            if delete {
+                let caps = session
+                    .capabilities()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{describe}: CAPABILITY failed: {e}"))?;
+                if !caps.has_str("UIDPLUS") {
+                    eprintln!(
+                        "{describe}: the server has no UIDPLUS, so deleting only our messages is not possible; they were flagged \\Seen instead"
+                    );
+                    delete = false;
+                }
+            }
             let flag = if delete {
                 "+FLAGS (\\Seen \\Deleted)"
             } else {
@@ -122,16 +174,16 @@ impl ImapBox {
                     .try_collect()
                     .await
                     .map_err(|e| anyhow::anyhow!("{describe}: cannot flag: {e}"))?;
-            }
-            if delete {
-                let gone = session
-                    .expunge()
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{describe}: cannot expunge: {e}"))?;
-                let _: Vec<_> = gone
-                    .try_collect()
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{describe}: cannot expunge: {e}"))?;
+                if delete {
+                    let gone = session
+                        .uid_expunge(&set)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{describe}: cannot expunge: {e}"))?;
+                    let _: Vec<_> = gone
+                        .try_collect()
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{describe}: cannot expunge: {e}"))?;
+                }
             }
             anyhow::Ok(())
         })

@@ -1,9 +1,12 @@
-//! The mail to read, and how a message is marked done: a Maildir (new/ and
-//! cur/; done = moved to cur/ with the Seen flag), or an mbox file (left
-//! untouched; done = its id in a state file beside it). `--delete-processed`
-//! deletes done Maildir messages instead.
+//! The mail to read, and how a message is marked done. What makes a
+//! message done is its id in the bounce history (`inbound::apply`), never
+//! a flag a mail client can change: every message is looked at, and those
+//! already processed are passed over. Marking is a courtesy to people who
+//! read the mailbox: a Maildir message moves to cur/ with the Seen flag,
+//! an IMAP one is flagged `\Seen`, an mbox's ids go to a state file beside
+//! it. `--delete-processed` deletes done messages instead (over IMAP with
+//! `UID EXPUNGE`, which touches only ours).
 
-use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -18,6 +21,21 @@ pub struct Mail {
     uid: Option<u32>,
 }
 
+/// What a pass over the mailbox found: the new messages with what `visit`
+/// kept of each, and the processed ones not yet marked.
+pub type Read<T> = (Vec<(Mail, T)>, Vec<Mail>);
+
+impl Mail {
+    /// A message over IMAP known by its UID.
+    pub fn at_uid(id: String, uid: u32) -> Self {
+        Self {
+            id,
+            path: None,
+            uid: Some(uid),
+        }
+    }
+}
+
 pub enum Mailbox {
     Maildir(PathBuf),
     Mbox(PathBuf),
@@ -29,7 +47,7 @@ fn cannot(path: &Path, e: io::Error) -> anyhow::Error {
 }
 
 /// The id a message goes by: its Message-ID header, else a hash of it.
-fn mail_id(bytes: &[u8]) -> String {
+pub fn mail_id(bytes: &[u8]) -> String {
     let head_end = memchr::memmem::find(bytes, b"\n\n")
         .or_else(|| memchr::memmem::find(bytes, b"\r\n\r\n"))
         .unwrap_or(bytes.len());
@@ -63,14 +81,18 @@ fn seen(name: &str) -> bool {
 }
 
 impl Mailbox {
-    /// Calls `visit` with each message not yet done (oldest name first)
-    /// and its bytes; keeps the messages for which it returns something,
-    /// with it.
-    pub fn read_unread<T>(
+    /// Calls `visit` with each message whose id is not in `done` (oldest
+    /// name first) and its bytes; keeps the messages for which it returns
+    /// something, with it. Also returns the messages already processed but
+    /// not marked (a run killed before marking, a person who marked one
+    /// unread): marking them is a courtesy, never a second processing.
+    pub fn read_new<T>(
         &self,
+        done: &std::collections::HashSet<String>,
         mut visit: impl FnMut(&Mail, &[u8]) -> Option<T>,
-    ) -> anyhow::Result<Vec<(Mail, T)>> {
+    ) -> anyhow::Result<Read<T>> {
         let mut out = Vec::new();
+        let mut unmarked = Vec::new();
         match self {
             Mailbox::Maildir(dir) => {
                 for sub in ["new", "cur"] {
@@ -80,7 +102,6 @@ impl Mailbox {
                         .flatten()
                         .map(|e| e.path())
                         .filter(|p| p.is_file())
-                        .filter(|p| !seen(&p.file_name().unwrap_or_default().to_string_lossy()))
                         .collect();
                     names.sort();
                     for path in names {
@@ -90,6 +111,19 @@ impl Mailbox {
                             path: Some(path),
                             uid: None,
                         };
+                        if done.contains(&mail.id) {
+                            if sub == "new"
+                                || !seen(&mail.path.as_deref().map_or(String::new(), |p| {
+                                    p.file_name()
+                                        .unwrap_or_default()
+                                        .to_string_lossy()
+                                        .into_owned()
+                                }))
+                            {
+                                unmarked.push(mail);
+                            }
+                            continue;
+                        }
                         if let Some(kept) = visit(&mail, &bytes) {
                             out.push((mail, kept));
                         }
@@ -97,7 +131,6 @@ impl Mailbox {
                 }
             }
             Mailbox::Mbox(file) => {
-                let done = done_ids(&state_file(file))?;
                 let f = std::fs::File::open(file).map_err(|e| cannot(file, e))?;
                 let mut error = None;
                 for_each_mbox_message(io::BufReader::new(f), |bytes| {
@@ -117,18 +150,21 @@ impl Mailbox {
                     return Err(cannot(file, e));
                 }
             }
-            Mailbox::Imap(imap) => imap.unseen(|uid, bytes| {
+            Mailbox::Imap(imap) => imap.read_new(done, &mut unmarked, |uid, bytes| {
                 let mail = Mail {
                     id: mail_id(bytes),
                     path: None,
                     uid: Some(uid),
                 };
+                if done.contains(&mail.id) {
+                    return;
+                }
                 if let Some(kept) = visit(&mail, bytes) {
                     out.push((mail, kept));
                 }
             })?,
         }
-        Ok(out)
+        Ok((out, unmarked))
     }
 
     /// Marks messages done: after their rows are on disk, never before.
@@ -142,6 +178,9 @@ impl Mailbox {
                         continue;
                     }
                     let name = path.file_name().unwrap_or_default().to_string_lossy();
+                    if seen(&name) && path.parent().is_some_and(|p| p.ends_with("cur")) {
+                        continue;
+                    }
                     let new_name = match name.rsplit_once(":2,") {
                         Some((base, flags)) => {
                             let mut flags: Vec<char> = flags.chars().chain(['S']).collect();
@@ -165,10 +204,7 @@ impl Mailbox {
             }
             Mailbox::Mbox(file) => {
                 let state = state_file(file);
-                let mut f = OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&state)
+                let mut f = crate::audience::list_file::open_append(&state)
                     .map_err(|e| cannot(&state, e))?;
                 let lines: String = mails.iter().map(|m| format!("{}\n", m.id)).collect();
                 f.write_all(lines.as_bytes())
@@ -179,19 +215,12 @@ impl Mailbox {
     }
 }
 
-/// `FILE.bulletin-done`: the ids of the mbox's messages already done.
+/// `FILE.bulletin-done`: the ids of the mbox's messages used, for a
+/// person's reference (what counts is the bounce history).
 fn state_file(mbox: &Path) -> PathBuf {
     let mut name = mbox.file_name().unwrap_or_default().to_os_string();
     name.push(".bulletin-done");
     mbox.with_file_name(name)
-}
-
-fn done_ids(state: &Path) -> anyhow::Result<std::collections::HashSet<String>> {
-    match std::fs::read_to_string(state) {
-        Ok(text) => Ok(text.lines().map(str::to_owned).collect()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Default::default()),
-        Err(e) => Err(cannot(state, e)),
-    }
 }
 
 /// The messages of an mbox, one at a time: each starts at a line `From `;

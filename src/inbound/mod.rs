@@ -9,3 +9,4 @@ pub mod apply;
 pub mod classify;
 pub mod imap;
 pub mod mailbox;
+pub mod plain;

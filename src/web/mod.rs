@@ -77,7 +77,7 @@ pub struct Setup {
 /// Serves until SIGINT or SIGTERM.
 pub async fn serve(setup: Setup) -> anyhow::Result<()> {
     let list_path = setup.newsletter.subscribers.clone();
-    let (list, readers) = ListWriter::start(&list_path)?;
+    let (list, readers) = ListWriter::start(&list_path, setup.serve.confirm_expiry)?;
     let listener = tokio::net::TcpListener::bind(setup.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", setup.listen))?;
@@ -192,11 +192,11 @@ async fn subscribe(
         })
         .await;
     match outcome {
-        Ok(Outcome::NowPending | Outcome::StillPending) => {
-            match app.tokens.confirm_token(
-                &email,
-                crate::now().unwrap_or_else(|_| std::time::SystemTime::now()),
-            ) {
+        Ok(Outcome::NowPending { at } | Outcome::StillPending { at }) => {
+            // The link names this sign-up: it works once, and only while
+            // the sign-up is the address's latest.
+            let signed_up = std::time::UNIX_EPOCH + Duration::from_secs(u64::from(at));
+            match app.tokens.confirm_token(&email, signed_up) {
                 Some(token) => app.mailer.send(Confirmation {
                     link: format!("{}/confirm/{token}", app.public_url),
                     email,
@@ -205,6 +205,8 @@ async fn subscribe(
                 None => eprintln!("no secret: no confirmation token"),
             }
         }
+        // Subscribed already, or bounced or complained: nothing is sent,
+        // and the page says what it says to anyone.
         Ok(_) => {}
         Err(e) => return app.list_error(&e),
     }
@@ -215,10 +217,11 @@ async fn subscribe(
 /// A refusal: the status and what the page says.
 type Refusal = (StatusCode, &'static str);
 
-fn confirm_token(app: &App, token: &str) -> Result<Email, Refusal> {
+fn confirm_token(app: &App, token: &str) -> Result<(Email, u32), Refusal> {
     let now = crate::now().unwrap_or_else(|_| std::time::SystemTime::now());
     app.tokens
         .verify_confirm(token, now, app.expiry)
+        .map(|(email, secs)| (email, u32::try_from(secs).unwrap_or(u32::MAX)))
         .map_err(|e| match e {
             TokenError::Expired => (
                 StatusCode::GONE,
@@ -233,7 +236,7 @@ fn confirm_token(app: &App, token: &str) -> Result<Email, Refusal> {
 
 async fn confirm_page(State(app): Shared, Path(token): Path<String>) -> Response {
     match confirm_token(&app, &token) {
-        Ok(email) => pages::one_button(
+        Ok((email, _)) => pages::one_button(
             app.name(),
             "Confirm your subscription",
             &format!("Press the button to subscribe {email}."),
@@ -246,22 +249,28 @@ async fn confirm_page(State(app): Shared, Path(token): Path<String>) -> Response
 
 /// A token's POST: the body read (within its limit), the token checked,
 /// the change made by the list's writer, and the page that says so.
-async fn token_post(
+async fn token_post<T>(
     app: &App,
     request: Request,
-    checked: Result<Email, Refusal>,
-    change: fn(Email) -> Change,
+    checked: Result<T, Refusal>,
+    change: impl FnOnce(T) -> (Email, Change),
     title: &str,
     says: impl FnOnce(&Email) -> String,
 ) -> Response {
     if let Err(e) = forms::read(request).await {
         return app.problem(e.status, e.what);
     }
-    let email = match checked {
-        Ok(email) => email,
+    let (email, change) = match checked {
+        Ok(token) => change(token),
         Err((status, what)) => return app.problem(status, what),
     };
-    match app.list.ask(change(email.clone())).await {
+    match app.list.ask(change).await {
+        // Used before, or overtaken by a later unsubscribe, complaint or
+        // bounce: the link changes nothing now.
+        Ok(Outcome::StaleLink) => app.problem(
+            StatusCode::GONE,
+            "This link is no longer valid. To subscribe, please sign up again.",
+        ),
         Ok(_) => pages::done(app.name(), title, &says(&email)),
         Err(e) => app.list_error(&e),
     }
@@ -273,7 +282,7 @@ async fn confirm(State(app): Shared, Path(token): Path<String>, request: Request
         &app,
         request,
         checked,
-        |email| Change::Confirm { email },
+        |(email, signed_up)| (email.clone(), Change::Confirm { email, signed_up }),
         "You are subscribed",
         |email| format!("{email} will get the next issue."),
     )
@@ -310,7 +319,7 @@ async fn unsubscribe(State(app): Shared, Path(token): Path<String>, request: Req
         &app,
         request,
         checked,
-        |email| Change::Unsubscribe { email },
+        |email| (email.clone(), Change::Unsubscribe { email }),
         "You are unsubscribed",
         |email| format!("{email} will get no more mail from {name}."),
     )

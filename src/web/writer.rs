@@ -7,10 +7,11 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::oneshot;
 
+use crate::audience::consent::{self, Decision, Event, Standing, Why, decide};
 use crate::audience::list_file::{self, Change, lock_exclusive};
 use crate::audience::subscribers::Status;
 use crate::audience::watch::ListWatch;
@@ -21,22 +22,39 @@ use crate::input::email::{Email, Fingerprint};
 /// What a reader asked for.
 #[derive(Debug, Clone)]
 pub enum Request {
-    SignUp { email: Email, name: Option<Line> },
-    Confirm { email: Email },
-    Unsubscribe { email: Email },
+    SignUp {
+        email: Email,
+        name: Option<Line>,
+    },
+    /// A confirm link's press: the sign-up it was made for (Unix seconds).
+    Confirm {
+        email: Email,
+        signed_up: u32,
+    },
+    Unsubscribe {
+        email: Email,
+    },
 }
 
 /// What the list says after a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// A `pending` row was written: send the confirmation.
-    NowPending,
-    /// Already pending: no row, but the confirmation goes again.
-    StillPending,
-    /// Already subscribed: nothing written, nothing sent.
-    AlreadySubscribed,
+    /// A `pending` row was written at `at` (Unix seconds): send the
+    /// confirmation for it.
+    NowPending { at: u32 },
+    /// A sign-up made at `at` is waiting already: no row, but its
+    /// confirmation may go again.
+    StillPending { at: u32 },
+    /// Already subscribed, or bounced or complained: nothing written,
+    /// nothing sent (the page says the same as for anyone).
+    NothingToDo,
     /// A `subscribed` row was written.
     NowSubscribed,
+    /// Already subscribed through this link.
+    AlreadySubscribed,
+    /// The confirm link is not for the live sign-up (used, or overtaken
+    /// by an unsubscribe, a complaint or a bounce): nothing changed.
+    StaleLink,
     /// An `unsubscribed` row was written.
     NowUnsubscribed,
     /// Nothing to write: already unsubscribed, or never on the list.
@@ -53,7 +71,7 @@ pub struct ListWriter {
 impl ListWriter {
     /// Reads the list (giving it a `changed` column if it has none) and
     /// starts the thread. Returns how many readers it holds.
-    pub fn start(path: &Path) -> Result<(Self, usize), Diagnostic> {
+    pub fn start(path: &Path, expiry: Duration) -> Result<(Self, usize), Diagnostic> {
         let cannot =
             |e: std::io::Error| Diagnostic::new(path, None, format!("cannot be read: {e}"));
         let lock = lock_exclusive(path).map_err(cannot)?;
@@ -68,7 +86,7 @@ impl ListWriter {
         let readers = watch.readers();
         let (tx, rx) = mpsc::channel();
         let path = path.to_path_buf();
-        std::thread::spawn(move || run(path, watch, rx));
+        std::thread::spawn(move || run(path, watch, expiry, rx));
         Ok((Self { tx }, readers))
     }
 
@@ -83,13 +101,18 @@ impl ListWriter {
     }
 }
 
-fn run(path: PathBuf, mut watch: ListWatch, rx: mpsc::Receiver<(Request, Reply)>) {
+fn run(
+    path: PathBuf,
+    mut watch: ListWatch,
+    expiry: Duration,
+    rx: mpsc::Receiver<(Request, Reply)>,
+) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while let Ok(more) = rx.try_recv() {
             batch.push(more);
         }
-        match apply(&path, &mut watch, &batch) {
+        match apply(&path, &mut watch, expiry, &batch) {
             Ok(outcomes) => {
                 for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
                     let _ = reply.send(Ok(outcome));
@@ -105,63 +128,74 @@ fn run(path: PathBuf, mut watch: ListWatch, rx: mpsc::Receiver<(Request, Reply)>
     }
 }
 
-/// Decides each request against the list as it is, then writes the rows.
+/// Decides each request against the list as it is (`audience::consent`,
+/// the one table), then writes the rows.
 fn apply(
     path: &Path,
     watch: &mut ListWatch,
+    expiry: Duration,
     batch: &[(Request, Reply)],
 ) -> Result<Vec<Outcome>, Diagnostic> {
     let cannot = |e: std::io::Error| Diagnostic::new(path, None, format!("cannot be written: {e}"));
     let lock = lock_exclusive(path).map_err(cannot)?;
     watch.refresh(&lock)?;
+    // One time for the batch, to the second: the rows carry it and the
+    // confirm links seal it, so a link names its own sign-up.
+    let time = crate::now().unwrap_or_else(|_| SystemTime::now());
+    let at = consent::secs(time);
+    let time = UNIX_EPOCH + Duration::from_secs(u64::from(at));
+    let renew_before = at.saturating_sub(u32::try_from(expiry.as_secs()).unwrap_or(u32::MAX));
     // Earlier requests of the same batch count for later ones.
-    let mut now: HashMap<Fingerprint, Status> = HashMap::new();
+    let mut now: HashMap<Fingerprint, Standing> = HashMap::new();
     let mut changes = Vec::new();
     let mut outcomes = Vec::with_capacity(batch.len());
     for (request, _) in batch {
-        let email = match request {
-            Request::SignUp { email, .. }
-            | Request::Confirm { email }
-            | Request::Unsubscribe { email } => email,
+        let (email, event) = match request {
+            Request::SignUp { email, .. } => (email, Event::SignUp { renew_before }),
+            Request::Confirm { email, signed_up } => (
+                email,
+                Event::Confirm {
+                    signed_up: *signed_up,
+                },
+            ),
+            Request::Unsubscribe { email } => (email, Event::Unsubscribe),
         };
         let key = email.fingerprint();
-        let status = now.get(&key).copied().or_else(|| watch.status(key));
-        let (outcome, new) = match (request, status) {
-            (Request::SignUp { .. }, Some(Status::Subscribed)) => {
-                (Outcome::AlreadySubscribed, None)
+        let standing = now.get(&key).copied().or_else(|| watch.standing(key));
+        let outcome = match decide(standing.as_ref(), event) {
+            Decision::Write(status) => {
+                let mut next = standing.unwrap_or(Standing::new(status, at));
+                next.fold(status, at, true);
+                now.insert(key, next);
+                let name = match request {
+                    Request::SignUp { name, .. } => name.clone(),
+                    _ => None,
+                };
+                changes.push(Change {
+                    email: email.clone(),
+                    name,
+                    status,
+                });
+                match status {
+                    Status::Pending => Outcome::NowPending { at },
+                    Status::Subscribed => Outcome::NowSubscribed,
+                    _ => Outcome::NowUnsubscribed,
+                }
             }
-            (Request::SignUp { .. }, Some(Status::Pending)) => (Outcome::StillPending, None),
-            (Request::SignUp { .. }, _) => (Outcome::NowPending, Some(Status::Pending)),
-            (Request::Confirm { .. }, Some(Status::Subscribed)) => {
-                (Outcome::AlreadySubscribed, None)
-            }
-            (Request::Confirm { .. }, _) => (Outcome::NowSubscribed, Some(Status::Subscribed)),
-            (Request::Unsubscribe { .. }, Some(Status::Subscribed | Status::Pending)) => {
-                (Outcome::NowUnsubscribed, Some(Status::Unsubscribed))
-            }
-            (Request::Unsubscribe { .. }, _) => (Outcome::NotSubscribed, None),
+            Decision::Keep(why) => match (request, why) {
+                (Request::SignUp { .. }, Why::StillPending) => Outcome::StillPending {
+                    at: standing.map_or(at, |s| s.pending),
+                },
+                (Request::SignUp { .. }, _) => Outcome::NothingToDo,
+                (Request::Confirm { .. }, Why::Already) => Outcome::AlreadySubscribed,
+                (Request::Confirm { .. }, _) => Outcome::StaleLink,
+                (Request::Unsubscribe { .. }, _) => Outcome::NotSubscribed,
+            },
         };
-        if let Some(status) = new {
-            now.insert(key, status);
-            let name = match request {
-                Request::SignUp { name, .. } => name.clone(),
-                _ => None,
-            };
-            changes.push(Change {
-                email: email.clone(),
-                name,
-                status,
-            });
-        }
         outcomes.push(outcome);
     }
     if !changes.is_empty() {
-        list_file::record(
-            path,
-            &lock,
-            &changes,
-            crate::now().unwrap_or_else(|_| SystemTime::now()),
-        )?;
+        list_file::record(path, &lock, &changes, time)?;
         watch.refresh(&lock)?;
     }
     Ok(outcomes)

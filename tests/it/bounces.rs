@@ -225,7 +225,15 @@ fn digest(i: u32) -> String {
     format!("{i:032x}")
 }
 
-fn dsn(to: &str, action: &str, status: &str, original_id: Option<&str>, id: &str) -> String {
+/// A DSN to `to` about `recipient`'s copy.
+fn dsn(
+    to: &str,
+    recipient: &str,
+    action: &str,
+    status: &str,
+    original_id: Option<&str>,
+    id: &str,
+) -> String {
     let original = match original_id {
         Some(mid) => format!(
             "--B\nContent-Type: text/rfc822-headers\n\nFrom: digest@example.org\nMessage-ID: {mid}\nSubject: x\n\n"
@@ -233,7 +241,7 @@ fn dsn(to: &str, action: &str, status: &str, original_id: Option<&str>, id: &str
         None => String::new(),
     };
     format!(
-        "From: MAILER-DAEMON@relay.test\nTo: {to}\nMessage-ID: <{id}@relay.test>\nSubject: Delivery Status Notification\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n--B\nContent-Type: text/plain\n\nYour message could not be delivered.\n\n--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; relay.test\n\nFinal-Recipient: rfc822; someone@example.net\nAction: {action}\nStatus: {status}\nDiagnostic-Code: smtp; {status} mailbox trouble\n\n{original}--B--\n"
+        "From: MAILER-DAEMON@relay.test\nTo: {to}\nMessage-ID: <{id}@relay.test>\nSubject: Delivery Status Notification\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n--B\nContent-Type: text/plain\n\nYour message could not be delivered.\n\n--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; relay.test\n\nFinal-Recipient: rfc822; {recipient}\nAction: {action}\nStatus: {status}\nDiagnostic-Code: smtp; {status} mailbox trouble\n\n{original}--B--\n"
     )
 }
 
@@ -268,12 +276,12 @@ fn reports_complaints_and_unsubscribes_each_do_what_they_should() {
     let verp = |d: &str| format!("bounces+{}@example.org", d.to_uppercase());
     let mails = vec![
         // A DSN whose envelope a relay rewrote: found by the original's id.
-        ("1.hard", dsn("digest@example.org", "failed", "5.1.1", Some(&format!("<{}@example.org>", digest(1))), "h1")),
-        // One soft bounce: counted, not yet bounced (limit 2)...
-        ("2.soft", dsn(&verp(&digest(2)), "delayed", "4.4.7", None, "s1")),
-        // ...and dana's two soft ones on two issues: bounced.
-        ("3.soft", dsn(&verp(&digest(4)), "delayed", "4.2.2", None, "s2")),
-        ("4.soft", dsn(&verp(&digest(5)), "failed", "4.2.2", None, "s3")),
+        ("1.hard", dsn("digest@example.org", "alice@example.org", "failed", "5.1.1", Some(&format!("<{}@example.org>", digest(1))), "h1")),
+        // A delay: the mail may still arrive, so it never counts.
+        ("2.soft", dsn(&verp(&digest(2)), "bob@example.org", "delayed", "4.4.7", None, "s1")),
+        // Dana's two soft bounces on two issues: bounced (limit 2).
+        ("3.soft", dsn(&verp(&digest(4)), "dana@example.org", "failed", "4.4.7", None, "s2")),
+        ("4.soft", dsn(&verp(&digest(5)), "dana@example.org", "failed", "4.2.2", None, "s3")),
         // A complaint (ARF) with the original attached.
         ("5.arf", format!(
             "From: fbl@isp.test\nTo: {}\nMessage-ID: <arf1@isp.test>\nSubject: complaint\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=feedback-report; boundary=\"F\"\n\n--F\nContent-Type: text/plain\n\nA complaint.\n\n--F\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\nUser-Agent: isp/1.0\nVersion: 1\n\n--F\nContent-Type: message/rfc822\n\nFrom: digest@example.org\nTo: zoe@example.org\nMessage-ID: <{}@example.org>\nSubject: the issue\n\nbody\n--F--\n",
@@ -301,7 +309,7 @@ fn reports_complaints_and_unsubscribes_each_do_what_they_should() {
     let d = dir.display().to_string();
     p.bulletin(&["bounces", "--maildir", &d])
         .success()
-        .stdout_has("10 messages read: 2 hard bounces, 3 soft bounces, 1 complaints, 1 unsubscribes; 3 not ours");
+        .stdout_has("10 messages read: 2 hard bounces, 2 soft bounces, 0 refusals not about the reader, 1 complaints, 1 unsubscribes; 4 not ours");
     let st = statuses(&p);
     assert_eq!(
         st["alice@example.org"], "bounced",
@@ -315,7 +323,8 @@ fn reports_complaints_and_unsubscribes_each_do_what_they_should() {
     // Zoe complained and then unsubscribed: the complaint stands first;
     // an unsubscribe of someone not mailed anyway writes nothing more.
     assert_eq!(st["zoe@example.org"], "complained");
-    // Left exactly as they were: the out-of-office, the vague one, the stranger.
+    // Left exactly as they were: the delay, the out-of-office, the vague
+    // one, the stranger.
     let left: Vec<String> = files_in(&dir.join("new"))
         .iter()
         .map(|f| {
@@ -325,7 +334,7 @@ fn reports_complaints_and_unsubscribes_each_do_what_they_should() {
                 .into_owned()
         })
         .collect();
-    assert_eq!(left, vec!["10.other", "6.ooo", "8.vague"]);
+    assert_eq!(left, vec!["10.other", "2.soft", "6.ooo", "8.vague"]);
     assert_eq!(
         std::fs::read_to_string(dir.join("new/6.ooo")).expect("ooo"),
         mails[5].1
@@ -346,7 +355,8 @@ fn one_soft_bounce_is_not_enough_and_a_mailed_unsubscribe_unsubscribes() {
                 "1",
                 dsn(
                     &format!("bounces+{}@example.org", digest(7)),
-                    "delayed",
+                    "bob@example.org",
+                    "failed",
                     "4.4.1",
                     None,
                     "d1",
@@ -390,10 +400,16 @@ fn kill_9_while_reading_bounces_then_a_rerun_ends_as_a_clean_run() {
             .map(|i| {
                 let to = format!("bounces+{}@example.org", digest(100 + i));
                 let status = if i % 2 == 0 { "5.1.1" } else { "4.2.2" };
-                let action = if i % 2 == 0 { "failed" } else { "delayed" };
                 (
                     format!("{i:05}"),
-                    dsn(&to, action, status, None, &format!("m{i}")),
+                    dsn(
+                        &to,
+                        &format!("r{i}@example.org"),
+                        "failed",
+                        status,
+                        None,
+                        &format!("m{i}"),
+                    ),
                 )
             })
             .collect();

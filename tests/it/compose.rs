@@ -347,13 +347,16 @@ fn bad_rows_are_reported_with_their_lines_and_the_good_ones_still_go() {
          y@example.org,Y,extra\n\
          z@example.org,\"=HYPERLINK(1)\"\n",
     );
+    // A line is a row: the quote opened on line 4 spoils line 4 only, and
+    // line 5 is read (and refused) on its own.
     let run = p.dry_run("preview");
     run.failure()
         .stderr_has("subscribers.example.csv:3: \"not-an-address\" is not an email address")
-        .stderr_has("subscribers.example.csv:4: name contains a line break")
+        .stderr_has("subscribers.example.csv:4: has a quote that is not closed on its line")
+        .stderr_has("subscribers.example.csv:5: \"lines\\\"\" is not an email address")
         .stderr_has("subscribers.example.csv:6: has 3 fields, but the header has 2")
         .stdout_has("recipients:   2")
-        .stdout_has("0 unsubscribed, 0 duplicate, 3 invalid");
+        .stdout_has("0 unsubscribed, 0 duplicate, 4 invalid");
     assert_eq!(paths_in(&p.path("preview"), "eml").len(), 2);
 }
 

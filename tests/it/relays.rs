@@ -127,26 +127,29 @@ fn a_refused_greeting_or_ehlo_stops_the_run_and_names_the_stage() {
 }
 
 /// A refusal after the dot with no enhanced code may be the reader's or
-/// the sender's: the same one for five readers in a row stops the run and
-/// makes them due again.
+/// the sender's: the same one for ten readers in a row, across three
+/// domains, stops the run and makes them due again.
 #[test]
-fn the_same_ambiguous_refusal_for_five_readers_in_a_row_stops_the_run() {
+fn the_same_unexplained_refusal_for_ten_readers_on_three_domains_stops_the_run() {
     for concurrency in [1, 4] {
         let server = Scripted::start(Offer::default(), |c, to| {
             (c == Cmd::Dot).then(|| Act::Owned(format!("554 Message rejected for <{to}>")))
         });
         let p = Project::sample();
-        p.with_readers(200)
-            .with_server(server.port, "", &format!("concurrency = {concurrency}"));
+        p.with_readers_on(200, 5).with_server(
+            server.port,
+            "",
+            &format!("concurrency = {concurrency}"),
+        );
         let run = p.send(&[]);
         run.failure()
-            .stderr_has("5 readers in a row were refused with the same reply");
+            .stderr_has("10 readers in a row were refused with the same reply");
         let attempts = sending_rows(&p);
         if concurrency == 1 {
-            assert_eq!(attempts, 5);
+            assert_eq!(attempts, 10);
         } else {
-            // The five, and at most the others then in flight.
-            assert!((5..5 + concurrency).contains(&attempts), "{attempts}");
+            // The ten, and at most the others then in flight.
+            assert!((10..10 + concurrency).contains(&attempts), "{attempts}");
         }
         assert!(
             p.final_statuses().values().all(|s| s == "deferred"),
@@ -161,6 +164,23 @@ fn the_same_ambiguous_refusal_for_five_readers_in_a_row_stops_the_run() {
         assert_eq!(got.len(), 200);
         assert_eq!(got.iter().collect::<BTreeSet<_>>().len(), 200);
     }
+}
+
+/// One domain refusing all its readers alike is not the relay's word on
+/// us: each is `failed` (not bounced), and the cause is one loud warning.
+#[test]
+fn one_domain_refusing_every_reader_alike_fails_them_with_one_loud_warning() {
+    let server = Scripted::start(Offer::default(), |c, to| {
+        (c == Cmd::Dot).then(|| Act::Owned(format!("554 Message rejected for <{to}>")))
+    });
+    let p = Project::sample();
+    p.with_readers(40)
+        .with_server(server.port, "", "concurrency = 2");
+    p.send(&[])
+        .failure()
+        .stdout_has("failed:       40")
+        .stdout_has("40 × 554 Message rejected for <…>")
+        .stderr_has("warning: 40 readers refused for no stated reason by example.org");
 }
 
 /// A reader whose own mailbox is refused is `failed`, even among readers

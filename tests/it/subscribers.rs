@@ -34,8 +34,8 @@ fn subscribe_appends_a_clean_row_and_reports_what_it_did() {
     let after = p.read(LIST);
     assert!(after.starts_with(&before), "existing rows untouched");
     assert_eq!(
-        rows(&p).last().expect("row"),
-        &vec![
+        rows(&p).last().expect("row")[..3],
+        [
             "New.Reader@example.org".to_string(),
             "New Reader".into(),
             "subscribed".into()
@@ -297,7 +297,11 @@ fn fifty_parallel_subscribes_leave_fifty_whole_rows() {
             format!("Parallel {i}"),
             "subscribed".into(),
         ];
-        assert_eq!(after.iter().filter(|r| **r == row).count(), 1, "{row:?}");
+        assert_eq!(
+            after.iter().filter(|r| r[..3] == row[..]).count(),
+            1,
+            "{row:?}"
+        );
     }
 }
 
@@ -413,12 +417,19 @@ fn a_row_with_only_an_address_is_a_reader() {
     p.bulletin(&["unsubscribe", "zed@example.net"])
         .success()
         .stdout_has("zed@example.net unsubscribed");
+    // The first status change gives the list its `changed` column (a
+    // rewrite, which pads the short rows); the change carries its time.
     assert_eq!(
         rows(&p),
         vec![
-            vec!["ann@example.org", "Ann", ""],
-            vec!["zed@example.net"],
-            vec!["zed@example.net", "", "unsubscribed"],
+            vec!["ann@example.org", "Ann", "", ""],
+            vec!["zed@example.net", "", "", ""],
+            vec![
+                "zed@example.net",
+                "",
+                "unsubscribed",
+                "2022-08-01T10:00:00Z"
+            ],
         ]
     );
     p.dry_run("again").success().stdout_has("recipients:   1");

@@ -113,6 +113,15 @@ impl Project {
         self.write("subscribers.example.csv", csv)
     }
 
+    /// `n` readers spread over `domains` domains (`r{i}@d{i % domains}.example.org`).
+    pub fn with_readers_on(&self, n: usize, domains: usize) -> &Self {
+        let mut csv = String::from("email,name\n");
+        for i in 0..n {
+            csv.push_str(&format!("r{i}@d{}.example.org,Reader {i}\n", i % domains));
+        }
+        self.write("subscribers.example.csv", csv)
+    }
+
     /// Points the config at a server on `port` and adds `extra` (TOML)
     /// after the [smtp] keys; `sending` becomes the [sending] section.
     pub fn with_server(&self, port: u16, extra: &str, sending: &str) -> &Self {

@@ -16,7 +16,7 @@
 mod read;
 pub mod recorder;
 
-pub use read::{History, failures, read_log};
+pub use read::{FailureGroup, History, failures, read_log};
 use read::{read_history, rows_len};
 
 use std::fs::{File, OpenOptions};

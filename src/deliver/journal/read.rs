@@ -160,13 +160,13 @@ pub(super) fn read_history(path: &Path, file: &mut File) -> Result<History, Jour
     Ok(history)
 }
 
-/// The readers whose last row is `failed`, grouped by the server's reply
-/// with the address taken out (`pattern` makes that): (reply, readers),
-/// most readers first.
+/// The readers whose last row is `failed`, grouped by their reply as
+/// `pattern` gives it (addresses masked), most readers first; each group
+/// with its readers per recipient domain, most first.
 pub fn failures(
     path: &Path,
     pattern: impl Fn(&str, &str) -> String,
-) -> Result<Vec<(String, u64)>, JournalError> {
+) -> Result<Vec<FailureGroup>, JournalError> {
     let mut file = File::open(path).map_err(|source| JournalError::Io {
         path: path.to_path_buf(),
         source,
@@ -174,11 +174,11 @@ pub fn failures(
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .from_reader(WholeRows::new(&mut file));
-    // Each failed reader points at its reply's pattern: failures are few,
-    // and their replies fewer.
-    let mut failed: FingerprintMap<usize> = FingerprintMap::default();
-    let mut patterns: Vec<String> = Vec::new();
-    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    // Each failed reader points at its reply's pattern and its domain:
+    // failures are few, and their replies and domains fewer.
+    let mut failed: FingerprintMap<(usize, usize)> = FingerprintMap::default();
+    let mut patterns = Interned::default();
+    let mut domains = Interned::default();
     let mut record = csv::StringRecord::new();
     loop {
         match reader.read_record(&mut record) {
@@ -196,28 +196,69 @@ pub fn failures(
         }
         let key = key_fingerprint(&email.to_lowercase());
         if status == Some(Status::Failed) {
-            let reply = pattern(undefuse(record.get(5).unwrap_or("")), email);
-            let next = patterns.len();
-            let at = *index.entry(reply.clone()).or_insert(next);
-            if at == next {
-                patterns.push(reply);
-            }
-            failed.insert(key, at);
+            let reply = patterns.index(pattern(undefuse(record.get(5).unwrap_or("")), email));
+            let domain = domains.index(crate::deliver::refusal::domain_of(email));
+            failed.insert(key, (reply, domain));
         } else {
             failed.remove(&key);
         }
     }
-    let mut counts = vec![0u64; patterns.len()];
-    for at in failed.values() {
-        counts[*at] += 1;
+    let mut counts: Vec<std::collections::HashMap<usize, u64>> =
+        vec![Default::default(); patterns.names.len()];
+    for (reply, domain) in failed.values() {
+        *counts[*reply].entry(*domain).or_default() += 1;
     }
-    let mut groups: Vec<(String, u64)> = patterns
+    let mut groups: Vec<FailureGroup> = patterns
+        .names
         .into_iter()
         .zip(counts)
-        .filter(|(_, n)| *n > 0)
+        .filter(|(_, per)| !per.is_empty())
+        .map(|(reply, per)| {
+            let mut by_domain: Vec<(String, u64)> = per
+                .into_iter()
+                .map(|(d, n)| (domains.names[d].clone(), n))
+                .collect();
+            by_domain.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            FailureGroup {
+                readers: by_domain.iter().map(|(_, n)| n).sum(),
+                reply,
+                domains: by_domain,
+            }
+        })
         .collect();
-    groups.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    groups.sort_by(|a, b| {
+        b.readers
+            .cmp(&a.readers)
+            .then_with(|| a.reply.cmp(&b.reply))
+    });
     Ok(groups)
+}
+
+/// Failed readers with the same reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureGroup {
+    pub reply: String,
+    pub readers: u64,
+    /// Readers per recipient domain, most first.
+    pub domains: Vec<(String, u64)>,
+}
+
+/// Strings numbered in the order first seen.
+#[derive(Default)]
+struct Interned {
+    names: Vec<String>,
+    index: std::collections::HashMap<String, usize>,
+}
+
+impl Interned {
+    fn index(&mut self, name: String) -> usize {
+        let next = self.names.len();
+        let at = *self.index.entry(name.clone()).or_insert(next);
+        if at == next {
+            self.names.push(name);
+        }
+        at
+    }
 }
 
 fn bad_row(path: &Path, line: u64, message: String) -> JournalError {

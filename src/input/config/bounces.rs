@@ -65,7 +65,16 @@ pub(super) fn check_bounces(
     raw: RawBounces,
     dir: &std::path::Path,
 ) -> Option<Bounces> {
+    // `+` and a 33-character token (`{24 hex}-{8 hex}`) go after the
+    // user part, and a local part may have 64 octets (RFC 5321 4.5.3.1.1).
     let address = match Email::parse(raw.address.get_ref()) {
+        Ok(a) if a.address().user().len() > 64 - 34 => {
+            file.problem_at(
+                raw.address.span().start,
+                "[bounces] `address`: the part before @ must be 30 characters at most: bulletin adds a 34-character `+token` to it, and 64 is the limit",
+            );
+            return None;
+        }
         Ok(a) if !a.as_str().contains('+') && a.address().user().is_ascii() => a,
         Ok(_) => {
             file.problem_at(

@@ -20,8 +20,8 @@ pub use bounces::{Bounces, Imap};
 use bounces::{RawBounces, check_bounces};
 pub use serve::{CONFIRM_EXPIRY, Serve};
 use serve::{RawServe, check_serve};
+pub use transport::{BREAKER, Security, Sending, Smtp};
 use transport::{RawSending, RawSmtp, check_sending, check_smtp};
-pub use transport::{Security, Sending, Smtp};
 
 #[derive(Debug, Clone)]
 pub struct Config {

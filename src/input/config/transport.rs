@@ -55,7 +55,14 @@ pub struct Sending {
     pub max_attempts: u32,
     /// First retry delay; it doubles with each attempt, with jitter.
     pub retry_delay: Duration,
+    /// How many permanent refusals in a row with the same reply, across
+    /// at least three recipient domains, stop the run as being about us.
+    pub breaker: usize,
 }
+
+/// `[sending] breaker`'s default: permanent refusals in a row, with the
+/// same reply across three domains, that stop a run.
+pub const BREAKER: usize = 10;
 
 impl Default for Sending {
     fn default() -> Self {
@@ -66,6 +73,7 @@ impl Default for Sending {
             batch_pause: Duration::ZERO,
             max_attempts: 3,
             retry_delay: Duration::from_secs(2),
+            breaker: BREAKER,
         }
     }
 }
@@ -79,6 +87,7 @@ pub(super) struct RawSending {
     batch_pause: Option<f64>,
     max_attempts: Option<u32>,
     retry_delay: Option<f64>,
+    breaker: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -154,6 +163,10 @@ pub(super) fn check_sending(file: &mut TomlFile, raw: Spanned<RawSending>) -> Op
     if max_attempts == 0 {
         problems.push("`max_attempts` must be at least 1");
     }
+    let breaker = raw.breaker.unwrap_or(d.breaker);
+    if !(2..=10_000).contains(&breaker) {
+        problems.push("`breaker` must be from 2 to 10000 (refusals in a row)");
+    }
     let batch_pause = seconds(raw.batch_pause, d.batch_pause);
     let retry_delay = seconds(raw.retry_delay, d.retry_delay);
     if batch_pause.is_err() || retry_delay.is_err() {
@@ -172,6 +185,7 @@ pub(super) fn check_sending(file: &mut TomlFile, raw: Spanned<RawSending>) -> Op
         batch_pause: batch_pause.ok()?,
         max_attempts,
         retry_delay: retry_delay.ok()?,
+        breaker,
     })
 }
 
