@@ -96,17 +96,21 @@ pub fn compact(
                 return true;
             }
             // The live sign-up over an earlier status: its own row stays.
-            let is_live_sign_up = !only_a_sign_up
+            let is_the_sign_up = !only_a_sign_up
                 && standing.signing_up()
-                && !expired(standing.pending)
                 && columns
                     .status
                     .and_then(|i| fields.get(i))
                     .is_some_and(|s| Status::parse(s) == Some(Status::Pending))
                 && time_of(columns.changed) == standing.pending
                 && kept_sign_up.insert(key);
-            if is_live_sign_up {
-                return true;
+            if is_the_sign_up {
+                if !expired(standing.pending) {
+                    return true;
+                }
+                // Expired: dropped, the earlier status stays.
+                done.expired += 1;
+                return false;
             }
             done.folded += 1;
             false

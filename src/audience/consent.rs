@@ -85,9 +85,11 @@ pub fn decide(now: Option<&Standing>, event: Event) -> Decision {
                 Pending | Unsubscribed => Write(Pending),
             },
         },
+        // Only the live sign-up's own link: a second press (even a
+        // double click) or a press after any later change finds no live
+        // sign-up of that time.
         Event::Confirm { signed_up } => match now {
             Some(s) if s.pending != 0 && s.pending == signed_up.max(1) => Write(Subscribed),
-            Some(s) if s.status == Subscribed && !pending => Keep(Why::Already),
             Some(_) => Keep(Why::StaleLink),
             None => Keep(Why::NotOnList),
         },
@@ -286,7 +288,7 @@ mod tests {
         st.fold(Status::Subscribed, 250, true);
         assert_eq!(
             decide(Some(&st), Event::Confirm { signed_up: 200 }),
-            Decision::Keep(Why::Already)
+            Decision::Keep(Why::StaleLink)
         );
         st.fold(Status::Unsubscribed, 300, true);
         assert_eq!(

@@ -201,6 +201,9 @@ pub struct Change {
     pub email: Email,
     pub name: Option<Line>,
     pub status: Status,
+    /// Its own time, when not the time of the whole write (a sign-up kept
+    /// later than the address's last change, so its link names it alone).
+    pub at: Option<SystemTime>,
 }
 
 /// Appends new subscribers as whole rows in one write, then syncs. The
@@ -216,6 +219,7 @@ pub fn append(
             email: email.clone(),
             name: name.clone(),
             status: Status::Subscribed,
+            at: None,
         })
         .collect();
     record(list, lock, &changes, SystemTime::now())
@@ -251,7 +255,7 @@ pub fn record(
         bytes.extend(csv_line(&columns.headers).map_err(io_err)?);
     }
     for c in changes {
-        let row = new_row(&columns, &c.email, c.name.as_ref(), c.status, at);
+        let row = new_row(&columns, &c.email, c.name.as_ref(), c.status, c.at.unwrap_or(at));
         bytes.extend(csv_line(&row).map_err(io_err)?);
     }
     let mut file = open_append(list).map_err(io_err)?;

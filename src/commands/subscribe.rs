@@ -49,6 +49,7 @@ pub fn run(config_path: &Path, args: &SubscribeArgs) -> anyhow::Result<Outcome> 
                 email: email.clone(),
                 name,
                 status,
+                at: None,
             };
             list_file::record(list, &lock, &[change], crate::now()?)?;
             let was = match now.map(|s| (s.status, s.signing_up())) {
@@ -245,6 +246,7 @@ pub fn unsubscribe(config_path: &Path, args: &UnsubscribeArgs) -> anyhow::Result
                 email: email.clone(),
                 name: None,
                 status,
+                at: None,
             };
             list_file::record(list, &lock, &[change], crate::now()?)?;
             println!("{email} unsubscribed");

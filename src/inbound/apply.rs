@@ -231,6 +231,7 @@ pub fn apply(
                     email: e.email.clone(),
                     name: None,
                     status,
+                    at: None,
                 });
             }
             Decision::Keep(Why::Outdated) => done.outdated += 1,

@@ -269,7 +269,7 @@ async fn token_post<T>(
         // bounce: the link changes nothing now.
         Ok(Outcome::StaleLink) => app.problem(
             StatusCode::GONE,
-            "This link is no longer valid. To subscribe, please sign up again.",
+            "This link is no longer valid: it was used already, or the address changed since. If you confirmed before, you are subscribed; otherwise please sign up again.",
         ),
         Ok(_) => pages::done(app.name(), title, &says(&email)),
         Err(e) => app.list_error(&e),

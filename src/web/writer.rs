@@ -50,8 +50,6 @@ pub enum Outcome {
     NothingToDo,
     /// A `subscribed` row was written.
     NowSubscribed,
-    /// Already subscribed through this link.
-    AlreadySubscribed,
     /// The confirm link is not for the live sign-up (used, or overtaken
     /// by an unsubscribe, a complaint or a bounce): nothing changed.
     StaleLink,
@@ -164,8 +162,15 @@ fn apply(
         let standing = now.get(&key).copied().or_else(|| watch.standing(key));
         let outcome = match decide(standing.as_ref(), event) {
             Decision::Write(status) => {
-                let mut next = standing.unwrap_or(Standing::new(status, at));
-                next.fold(status, at, true);
+                // A sign-up's time is later than anything the address had,
+                // so its link (which seals the time) names it alone, even
+                // within the same second as an earlier one.
+                let row_at = match (status, standing) {
+                    (Status::Pending, Some(s)) => at.max(s.changed.max(s.pending).saturating_add(1)),
+                    _ => at,
+                };
+                let mut next = standing.unwrap_or(Standing::new(status, row_at));
+                next.fold(status, row_at, true);
                 now.insert(key, next);
                 let name = match request {
                     Request::SignUp { name, .. } => name.clone(),
@@ -175,9 +180,11 @@ fn apply(
                     email: email.clone(),
                     name,
                     status,
+                    at: (row_at != at)
+                        .then(|| UNIX_EPOCH + Duration::from_secs(u64::from(row_at))),
                 });
                 match status {
-                    Status::Pending => Outcome::NowPending { at },
+                    Status::Pending => Outcome::NowPending { at: row_at },
                     Status::Subscribed => Outcome::NowSubscribed,
                     _ => Outcome::NowUnsubscribed,
                 }
@@ -187,7 +194,6 @@ fn apply(
                     at: standing.map_or(at, |s| s.pending),
                 },
                 (Request::SignUp { .. }, _) => Outcome::NothingToDo,
-                (Request::Confirm { .. }, Why::Already) => Outcome::AlreadySubscribed,
                 (Request::Confirm { .. }, _) => Outcome::StaleLink,
                 (Request::Unsubscribe { .. }, _) => Outcome::NotSubscribed,
             },

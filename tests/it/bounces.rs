@@ -13,7 +13,7 @@ use crate::util::Project;
 
 const LIST: &str = "subscribers.example.csv";
 
-fn with_bounces(p: &Project, extra: &str) {
+pub fn with_bounces(p: &Project, extra: &str) {
     let config = p.read("config.toml");
     p.write(
         "config.toml",
@@ -22,7 +22,7 @@ fn with_bounces(p: &Project, extra: &str) {
 }
 
 /// Each address's last status on the list.
-fn statuses(p: &Project) -> std::collections::BTreeMap<String, String> {
+pub fn statuses(p: &Project) -> std::collections::BTreeMap<String, String> {
     csv::ReaderBuilder::new()
         .flexible(true)
         .from_path(p.path(LIST))
@@ -41,7 +41,7 @@ fn statuses(p: &Project) -> std::collections::BTreeMap<String, String> {
         .collect()
 }
 
-fn files_in(dir: &Path) -> Vec<PathBuf> {
+pub fn files_in(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
@@ -195,7 +195,7 @@ fn real_dsns_from_postfix_mark_exactly_the_refused_readers() {
 }
 
 /// A delivery log naming each reader's message by digest, for issue `issue`.
-fn log_with(p: &Project, issue: &str, readers: &[(&str, &str)]) {
+pub fn log_with(p: &Project, issue: &str, readers: &[(&str, &str)]) {
     let mut log = String::from("timestamp,email,status,attempts,code,detail,message_id\n");
     for (email, digest) in readers {
         log.push_str(&format!(
@@ -221,12 +221,12 @@ fn mailto_token(p: &Project, reader: &str) -> String {
         .to_owned()
 }
 
-fn digest(i: u32) -> String {
+pub fn digest(i: u32) -> String {
     format!("{i:032x}")
 }
 
 /// A DSN to `to` about `recipient`'s copy.
-fn dsn(
+pub fn dsn(
     to: &str,
     recipient: &str,
     action: &str,
@@ -245,7 +245,7 @@ fn dsn(
     )
 }
 
-fn maildir_with(p: &Project, mails: &[(&str, String)]) -> PathBuf {
+pub fn maildir_with(p: &Project, mails: &[(&str, String)]) -> PathBuf {
     let dir = p.path("returns");
     for sub in ["new", "cur", "tmp"] {
         std::fs::create_dir_all(dir.join(sub)).expect("mkdir");

@@ -3,8 +3,10 @@
 mod bounces;
 pub mod compliance;
 mod compose;
+mod consent;
 mod inputs;
 mod layout;
+mod refusals;
 mod relays;
 mod scripted;
 mod send;

@@ -21,7 +21,7 @@ pub struct Served {
 }
 
 impl Served {
-    fn start(p: &Project, port: u16, epoch: &str) -> Self {
+    pub fn start(p: &Project, port: u16, epoch: &str) -> Self {
         let mut child = p
             .command(&["serve", "--listen", &format!("127.0.0.1:{port}")])
             .env("SOURCE_DATE_EPOCH", epoch)
@@ -63,7 +63,7 @@ impl Drop for Served {
     }
 }
 
-fn client() -> Client {
+pub fn client() -> Client {
     Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
@@ -74,7 +74,7 @@ fn client() -> Client {
 /// The sample project with `[serve]` on `port`, its unsubscribe links
 /// pointing there, confirmation mail going to `sink`, and `extra` keys in
 /// `[serve]`.
-fn project(port: u16, sink: &SmtpSink, extra: &str) -> Project {
+pub fn project(port: u16, sink: &SmtpSink, extra: &str) -> Project {
     let p = Project::sample();
     p.with_server(sink.port, "", "").edit(
         "config.toml",
@@ -90,14 +90,14 @@ fn project(port: u16, sink: &SmtpSink, extra: &str) -> Project {
 }
 
 /// A served project; the fields drop in order, the server first.
-struct Setup {
-    served: Served,
-    p: Project,
-    sink: SmtpSink,
+pub struct Setup {
+    pub served: Served,
+    pub p: Project,
+    pub sink: SmtpSink,
 }
 
 /// The sample project served on a free port, with `extra` in `[serve]`.
-fn started(extra: &str) -> Setup {
+pub fn started(extra: &str) -> Setup {
     let sink = SmtpSink::start(&[]);
     let port = free_port();
     let p = project(port, &sink, extra);
@@ -127,13 +127,13 @@ fn post_in_parallel(posts: Vec<(String, Vec<(String, String)>)>) {
     }
 }
 
-fn text(r: Response) -> (u16, String) {
+pub fn text(r: Response) -> (u16, String) {
     let status = r.status().as_u16();
     (status, r.text().expect("body"))
 }
 
 /// The confirmation links smtp-sink received, oldest first, by recipient.
-fn confirmation_links(sink: &SmtpSink, to: &str) -> Vec<String> {
+pub fn confirmation_links(sink: &SmtpSink, to: &str) -> Vec<String> {
     let mut found = Vec::new();
     for path in dumped(sink) {
         let raw = std::fs::read_to_string(&path).unwrap_or_default();
@@ -153,7 +153,7 @@ fn confirmation_links(sink: &SmtpSink, to: &str) -> Vec<String> {
     found
 }
 
-fn dumped(sink: &SmtpSink) -> Vec<PathBuf> {
+pub fn dumped(sink: &SmtpSink) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![sink.dump_dir()];
     while let Some(d) = stack.pop() {
@@ -170,7 +170,7 @@ fn dumped(sink: &SmtpSink) -> Vec<PathBuf> {
     out
 }
 
-fn wait_for_mail(sink: &SmtpSink, to: &str, n: usize) -> Vec<String> {
+pub fn wait_for_mail(sink: &SmtpSink, to: &str, n: usize) -> Vec<String> {
     let start = Instant::now();
     loop {
         let links = confirmation_links(sink, to);
@@ -186,7 +186,7 @@ fn wait_for_mail(sink: &SmtpSink, to: &str, n: usize) -> Vec<String> {
 }
 
 /// The list's rows for one address (case-insensitive).
-fn rows_of(p: &Project, email: &str) -> Vec<Vec<String>> {
+pub fn rows_of(p: &Project, email: &str) -> Vec<Vec<String>> {
     csv::ReaderBuilder::new()
         .flexible(true)
         .from_path(p.path(LIST))
@@ -203,7 +203,7 @@ fn rows_of(p: &Project, email: &str) -> Vec<Vec<String>> {
 }
 
 /// The one-click URL of `email` from a dry-run's .eml files.
-fn unsubscribe_url(p: &Project, preview: &str, email: &str) -> String {
+pub fn unsubscribe_url(p: &Project, preview: &str, email: &str) -> String {
     let file = email.replace('@', "_");
     let eml = p
         .files_in(preview)

@@ -286,17 +286,43 @@ pub struct Postfix {
 
 impl Postfix {
     pub fn start() -> Self {
-        Self::start_with(None)
+        Self::start_with(&[], "")
     }
 
     /// The same, relaying mail for `domain` to `relay_port` on 127.0.0.1
     /// (an smtp-sink that refuses every recipient makes Postfix return
     /// real DSNs, RFC 3464, to the envelope sender, into the Maildir).
     pub fn relaying(domain: &str, relay_port: u16) -> Self {
-        Self::start_with(Some((domain, relay_port)))
+        Self::start_with(&[(domain, relay_port)], "")
     }
 
-    fn start_with(relay: Option<(&str, u16)>) -> Self {
+    /// Relaying each domain to its port.
+    pub fn relaying_each(routes: &[(&str, u16)]) -> Self {
+        Self::start_with(routes, "")
+    }
+
+    /// A relay that takes mail only for `mailboxes` and refuses any
+    /// sender it has no mailbox for (`smtpd_reject_unlisted_sender`), with
+    /// no `recipient_delimiter`: a VERP sender `bounces+…@example.org` is
+    /// refused at RCPT with Postfix's own "Sender address rejected".
+    pub fn strict_sender(mailboxes: &[&str]) -> Self {
+        let domains: std::collections::BTreeSet<&str> = mailboxes
+            .iter()
+            .filter_map(|m| m.split('@').nth(1))
+            .collect();
+        let domains: Vec<&str> = domains.into_iter().collect();
+        let listed: Vec<String> = mailboxes.iter().map(|m| format!("{m}=inbox/")).collect();
+        Self::start_with(
+            &[],
+            &format!(
+                "virtual_mailbox_domains = {}\nvirtual_mailbox_maps = inline:{{ {} }}\nsmtpd_reject_unlisted_sender = yes\n",
+                domains.join(", "),
+                listed.join(", ")
+            ),
+        )
+    }
+
+    fn start_with(relay: &[(&str, u16)], extra: &str) -> Self {
         let dir = tempfile::tempdir().expect("dir");
         let d = dir.path();
         // Postfix's daemons run as `postfix` and deliver as `nobody`.
@@ -339,9 +365,7 @@ alias_maps =
 alias_database =
 inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
-virtual_mailbox_domains = static:all
-virtual_mailbox_base = {d_s}/mail
-virtual_mailbox_maps = static:inbox/
+{}virtual_mailbox_base = {d_s}/mail
 virtual_uid_maps = static:65534
 virtual_gid_maps = static:65534
 virtual_minimum_uid = 100
@@ -354,23 +378,30 @@ smtputf8_enable = yes
 maillog_file = {d_s}/postfix.log
 maillog_file_prefixes = {d_s}
 {}",
+                if extra.is_empty() {
+                    "virtual_mailbox_domains = static:all\nvirtual_mailbox_maps = static:inbox/\n"
+                        .to_owned()
+                } else {
+                    extra.to_owned()
+                },
                 cert.display(),
                 key.display(),
-                match relay {
-                    Some(_) => format!(
+                if relay.is_empty() {
+                    String::new()
+                } else {
+                    format!(
                         "transport_maps = texthash:{d_s}/conf/transport\nsmtp_tls_security_level = none\nbounce_queue_lifetime = 0\n"
-                    ),
-                    None => String::new(),
+                    )
                 }
             ),
         )
         .expect("main.cf");
-        if let Some((domain, port)) = relay {
-            std::fs::write(
-                d.join("conf/transport"),
-                format!("{domain} smtp:[127.0.0.1]:{port}\n"),
-            )
-            .expect("transport");
+        if !relay.is_empty() {
+            let routes: String = relay
+                .iter()
+                .map(|(domain, port)| format!("{domain} smtp:[127.0.0.1]:{port}\n"))
+                .collect();
+            std::fs::write(d.join("conf/transport"), routes).expect("transport");
         }
         // No chroot: the queue is ours, with no copy of /etc inside.
         let services = [
