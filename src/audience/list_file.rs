@@ -255,7 +255,13 @@ pub fn record(
         bytes.extend(csv_line(&columns.headers).map_err(io_err)?);
     }
     for c in changes {
-        let row = new_row(&columns, &c.email, c.name.as_ref(), c.status, c.at.unwrap_or(at));
+        let row = new_row(
+            &columns,
+            &c.email,
+            c.name.as_ref(),
+            c.status,
+            c.at.unwrap_or(at),
+        );
         bytes.extend(csv_line(&row).map_err(io_err)?);
     }
     let mut file = open_append(list).map_err(io_err)?;

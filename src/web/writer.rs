@@ -166,7 +166,9 @@ fn apply(
                 // so its link (which seals the time) names it alone, even
                 // within the same second as an earlier one.
                 let row_at = match (status, standing) {
-                    (Status::Pending, Some(s)) => at.max(s.changed.max(s.pending).saturating_add(1)),
+                    (Status::Pending, Some(s)) => {
+                        at.max(s.changed.max(s.pending).saturating_add(1))
+                    }
                     _ => at,
                 };
                 let mut next = standing.unwrap_or(Standing::new(status, row_at));
@@ -180,8 +182,7 @@ fn apply(
                     email: email.clone(),
                     name,
                     status,
-                    at: (row_at != at)
-                        .then(|| UNIX_EPOCH + Duration::from_secs(u64::from(row_at))),
+                    at: (row_at != at).then(|| UNIX_EPOCH + Duration::from_secs(u64::from(row_at))),
                 });
                 match status {
                     Status::Pending => Outcome::NowPending { at: row_at },

@@ -88,9 +88,12 @@ fn a_sign_up_never_undoes_a_complaint_a_bounce_or_an_unsubscribe() {
     // Eight days on, the sign-up has expired: compact drops it, never
     // the suppressions.
     drop(setup.served);
-    p.bulletin_with(&["list", "--compact"], &[("SOURCE_DATE_EPOCH", EIGHT_DAYS_LATER)])
-        .success()
-        .stdout_has("1 unconfirmed sign-ups past their expiry dropped");
+    p.bulletin_with(
+        &["list", "--compact"],
+        &[("SOURCE_DATE_EPOCH", EIGHT_DAYS_LATER)],
+    )
+    .success()
+    .stdout_has("1 unconfirmed sign-ups past their expiry dropped");
     for (who, status) in [
         ("cat@example.org", "complained"),
         ("bea@example.org", "bounced"),
@@ -138,7 +141,10 @@ fn a_confirm_link_works_once_and_never_after_the_reader_left() {
     let first = link.clone();
     let (status, page) = text(http.post(&link).send().expect("post"));
     assert_eq!(status, 200, "{page}");
-    assert_eq!(rows_of(p, "ned@example.org").last().expect("row")[2], "subscribed");
+    assert_eq!(
+        rows_of(p, "ned@example.org").last().expect("row")[2],
+        "subscribed"
+    );
     let before = p.read(LIST);
     let (status, page) = text(http.post(&link).send().expect("post"));
     assert_eq!(status, 410, "a second press: {page}");
@@ -165,12 +171,18 @@ fn a_confirm_link_works_once_and_never_after_the_reader_left() {
     // live one works.
     sign_up("ned@example.org");
     let links = wait_for_mail(sink, "ned@example.org", 2);
-    let (old, new) = (&first, links.iter().find(|l| **l != first).expect("a new link"));
+    let (old, new) = (
+        &first,
+        links.iter().find(|l| **l != first).expect("a new link"),
+    );
     let (status, _) = text(http.post(old).send().expect("post"));
     assert_eq!(status, 410);
     let (status, _) = text(http.post(new).send().expect("post"));
     assert_eq!(status, 200);
-    assert_eq!(rows_of(p, "ned@example.org").last().expect("row")[2], "subscribed");
+    assert_eq!(
+        rows_of(p, "ned@example.org").last().expect("row")[2],
+        "subscribed"
+    );
 
     let got = mailed(p, "end");
     assert!(got.contains(&"ned@example.org".to_owned()), "{got:?}");
@@ -228,7 +240,9 @@ fn every_reader_of_the_list_reads_a_damaged_line_the_same() {
     run.failure()
         .stderr_has("subscribers.example.csv:7: has a quote that is not closed on its line")
         .stderr_has("subscribers.example.csv:9: status \"unsubscrbed\"")
-        .stderr_has("subscribers.example.csv:3: not mailed: this reader's row at line 9 cannot be read")
+        .stderr_has(
+            "subscribers.example.csv:3: not mailed: this reader's row at line 9 cannot be read",
+        )
         .stdout_has("1 held by an unreadable row");
     assert_eq!(
         mailed(p, "plan2"),
@@ -266,7 +280,10 @@ fn every_reader_of_the_list_reads_a_damaged_line_the_same() {
         .stdout_has("1 unreadable line(s) kept as they are");
     let after = p.read(LIST);
     assert!(after.contains("ann@example.org,\"Lee, An,,\n"), "{after}");
-    assert!(after.contains("bob@example.org,Bob,unsubscrbed,\n"), "{after}");
+    assert!(
+        after.contains("bob@example.org,Bob,unsubscrbed,\n"),
+        "{after}"
+    );
     assert_eq!(
         mailed(p, "plan3"),
         vec!["dana@example.org", "zoe@example.org"]

@@ -8,6 +8,7 @@ mod inputs;
 mod layout;
 mod refusals;
 mod relays;
+mod returned;
 mod scripted;
 mod send;
 mod serve;

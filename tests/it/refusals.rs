@@ -82,7 +82,10 @@ fn dmarc_and_full_mailbox_reports_from_postfix_bounce_nobody() {
         statuses(&p)
     );
     let history = p.read("subscribers.example.bounces.csv");
-    assert_eq!(history.lines().filter(|l| l.contains(",refused,")).count(), 5);
+    assert_eq!(
+        history.lines().filter(|l| l.contains(",refused,")).count(),
+        5
+    );
     assert_eq!(history.lines().filter(|l| l.contains(",soft,")).count(), 3);
     // Everyone is mailed the next issue.
     p.dry_run("next").success().stdout_has("recipients:   28");
@@ -116,7 +119,9 @@ fn a_relay_refusing_our_envelope_sender_stops_the_run_and_marks_nobody() {
     let sink = SmtpSink::start(&[]);
     let config = p.read("config.toml");
     let start = config.find("[smtp]").expect("[smtp]");
-    let end = config[start..].find("\n[").map_or(config.len(), |i| start + i + 1);
+    let end = config[start..]
+        .find("\n[")
+        .map_or(config.len(), |i| start + i + 1);
     p.write(
         "config.toml",
         format!(
@@ -143,9 +148,9 @@ fn the_same_unexplained_refusal_on_five_domains_bounces_nobody() {
     readers(&p, 30, 5);
     p.with_server(server.port, "", "concurrency = 1");
     with_bounces(&p, "");
-    p.send(&[])
-        .failure()
-        .stderr_has("10 readers in a row were refused with the same reply (550 mailbox unavailable)");
+    p.send(&[]).failure().stderr_has(
+        "10 readers in a row were refused with the same reply (550 mailbox unavailable)",
+    );
     let st = log_statuses(&p);
     assert_eq!(st.get("failed"), None, "{st:?}");
     assert_eq!(st.get("deferred"), Some(&10), "{st:?}");
@@ -159,4 +164,54 @@ fn the_same_unexplained_refusal_on_five_domains_bounces_nobody() {
     );
     p.send(&[]).success().stdout_has("sent:         30");
     assert_eq!(good.delivered().len(), 30);
+}
+
+/// A send whose log is kept elsewhere (`--log`) still has its bounces
+/// applied: the VERP token names the reader, found from the list.
+#[test]
+fn bounces_of_a_send_logged_elsewhere_still_find_their_readers() {
+    let refusing = SmtpSink::start(&[
+        "-f",
+        "RCPT",
+        "-B",
+        "550 5.1.1 <x>: Recipient address rejected: User unknown",
+    ]);
+    let postfix = Postfix::relaying("gone.test", refusing.port);
+    let p = Project::sample();
+    p.write(
+        "subscribers.example.csv",
+        "email,name\nann@example.org,Ann\nbo@gone.test,Bo\ncy@gone.test,Cy\n",
+    );
+    to_postfix(&p, &postfix);
+    with_bounces(&p, "");
+    p.send(&["--log", "elsewhere/run.csv"])
+        .success()
+        .stdout_has("sent:         3");
+    assert!(!p.path("logs").exists());
+    assert_eq!(postfix.wait_for(3), 3, "the DSNs did not arrive");
+    let returned: Vec<String> = std::fs::read_dir(postfix.maildir().join("new"))
+        .expect("maildir")
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).expect("mail"))
+        .filter(|m| m.contains("report-type=delivery-status"))
+        .collect();
+    assert_eq!(returned.len(), 2);
+    // The VERP token: 24 and 8 hex digits, inside the 64-octet limit.
+    let verp = returned[0]
+        .lines()
+        .find_map(|l| l.strip_prefix("Delivered-To: bounces+"))
+        .expect("VERP");
+    let local = verp.split('@').next().expect("local part");
+    assert_eq!(local.len(), 33, "{verp}");
+    assert!("bounces+".len() + local.len() <= 64);
+    let dir = postfix.maildir().display().to_string();
+    p.bulletin(&["bounces", "--maildir", &dir])
+        .success()
+        .stdout_has("2 hard bounces")
+        .stdout_has("0 ours but of no known reader")
+        .stdout_has("2 readers were marked bounced");
+    let st = statuses(&p);
+    assert_eq!(st["bo@gone.test"], "bounced");
+    assert_eq!(st["cy@gone.test"], "bounced");
+    assert_eq!(st["ann@example.org"], "subscribed");
 }
