@@ -232,8 +232,12 @@ fn every_reader_of_the_list_reads_a_damaged_line_the_same() {
         p,
         "ann@example.org,\"Lee, An,,\n\
          alice@example.org,,unsubscribed,2022-07-01T00:00:00Z\n\
-         bob@example.org,Bob,unsubscrbed,\n",
+         bob@example.org,Bob,unsubscrbed,\n\
+         erin@example.org,Erin,,\n\
+         erin@example.org\n",
     );
+    // Erin left earlier: a later row with no status (typed by hand) lifts
+    // nothing; only `subscribed`, or `bulletin subscribe`, brings her back.
     // The planner: alice left (the row after the open quote counts), bob
     // is held by his unreadable row, ann's only row cannot be read.
     let run = p.dry_run("plan");
