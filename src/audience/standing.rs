@@ -6,7 +6,7 @@ use std::io::{self, Read};
 
 use crate::audience::rows::{Row, RowReader};
 use crate::audience::subscribers::{Columns, Status};
-use crate::input::email::{FingerprintMap, key_fingerprint};
+use crate::input::email::{Fingerprint, FingerprintMap, FingerprintSet, key_fingerprint};
 
 /// What the list says of one address, folded from its rows in order.
 /// Sixteen bytes: `serve` holds one for every reader.
@@ -91,8 +91,9 @@ impl Standing {
         self.pending != 0
     }
 
-    /// What `list --compact` keeps: the status that counts, and whether
-    /// the live sign-up (if any) is kept as a row of its own.
+    /// Whether the status that counts is a suppression (unsubscribed,
+    /// bounced or complained): it lasts until the reader's own
+    /// confirmation or the editor's `subscribe`.
     pub fn suppressed(&self) -> bool {
         matches!(
             self.status,
@@ -164,17 +165,93 @@ pub fn judge<'a>(row: &'a Row, columns: &Columns) -> Judged<'a> {
     Judged { email, says }
 }
 
+/// Where folded standings are kept.
+pub trait Store {
+    fn standing(&self, key: &Fingerprint) -> Option<Standing>;
+    fn set(&mut self, key: Fingerprint, standing: Standing);
+    fn is_empty(&self) -> bool;
+}
+
+impl Store for FingerprintMap<Standing> {
+    fn standing(&self, key: &Fingerprint) -> Option<Standing> {
+        self.get(key).copied()
+    }
+
+    fn set(&mut self, key: Fingerprint, standing: Standing) {
+        self.insert(key, standing);
+    }
+
+    fn is_empty(&self) -> bool {
+        FingerprintMap::is_empty(self)
+    }
+}
+
+/// Every address's standing, in about the room of its fingerprint: most
+/// readers are plainly subscribed (no sign-up waiting, nothing damaged),
+/// and for them only that they are there is kept, not the time of their
+/// last change. What holds this (`serve`'s view) decides sign-ups,
+/// confirmations and unsubscribes, none of which asks that time of a
+/// subscribed reader; bounces and complaints are decided on a full read
+/// of the list (`list_file::standings`).
+#[derive(Debug, Default)]
+pub struct Roster {
+    plain: FingerprintSet,
+    other: FingerprintMap<Standing>,
+}
+
+impl Roster {
+    /// Addresses known.
+    pub fn readers(&self) -> usize {
+        self.plain.len() + self.other.len()
+    }
+
+    pub fn clear(&mut self) {
+        self.plain.clear();
+        self.other.clear();
+    }
+
+    fn is_plain(s: &Standing) -> bool {
+        s.status == Status::Subscribed && s.pending == 0 && s.damaged == 0
+    }
+}
+
+impl Store for Roster {
+    fn standing(&self, key: &Fingerprint) -> Option<Standing> {
+        self.other.get(key).copied().or_else(|| {
+            self.plain
+                .contains(key)
+                .then(|| Standing::new(Status::Subscribed, 0))
+        })
+    }
+
+    fn set(&mut self, key: Fingerprint, standing: Standing) {
+        if Self::is_plain(&standing) {
+            if !self.other.is_empty() {
+                self.other.remove(&key);
+            }
+            self.plain.insert(key);
+        } else {
+            self.plain.remove(&key);
+            self.other.insert(key, standing);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.plain.is_empty() && self.other.is_empty()
+    }
+}
+
 /// Folds rows into each address's standing, in file order: every address
 /// (`every`), or only those whose standing is not plainly `subscribed`
 /// (the cheap first pass of a send). Fingerprints come from the address
 /// field as written, case-folded. A row that cannot be read is never
 /// consent: when its address can be made out, that reader is held
 /// (`Standing::damaged`) until a later readable row.
-pub fn scan_rows<R: Read>(
+pub fn scan_rows<R: Read, S: Store>(
     reader: &mut RowReader<R>,
     columns: &Columns,
     every: bool,
-    map: &mut FingerprintMap<Standing>,
+    store: &mut S,
 ) -> io::Result<()> {
     let mut row = Row::default();
     while reader.read(&mut row)? {
@@ -183,25 +260,60 @@ pub fn scan_rows<R: Read>(
             continue;
         };
         // Most rows of most lists: a subscribed reader, nothing to note.
-        if !every && map.is_empty() && matches!(judged.says, Ok((Status::Subscribed, _, _))) {
+        if !every && store.is_empty() && matches!(judged.says, Ok((Status::Subscribed, _, _))) {
             continue;
         }
         let key = key_fingerprint(&email.to_lowercase());
+        let now = store.standing(&key);
         match judged.says {
-            Ok((status, explicit, at)) => match map.get_mut(&key) {
-                Some(standing) => standing.fold(status, at, explicit),
+            Ok((status, explicit, at)) => match now {
+                Some(mut standing) => {
+                    standing.fold(status, at, explicit);
+                    store.set(key, standing);
+                }
                 None if every || status != Status::Subscribed => {
-                    map.insert(key, Standing::new(status, at));
+                    store.set(key, Standing::new(status, at));
                 }
                 None => {}
             },
             Err(_) => {
                 let damaged = Standing::damaged(row.line);
-                map.entry(key)
-                    .and_modify(|s| s.damaged = damaged.damaged)
-                    .or_insert(damaged);
+                let mut standing = now.unwrap_or(damaged);
+                standing.damaged = damaged.damaged;
+                store.set(key, standing);
             }
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_roster_keeps_plain_readers_in_a_set_and_moves_them_when_they_change() {
+        let key = key_fingerprint("ann@example.org");
+        let mut roster = Roster::default();
+        roster.set(key, Standing::new(Status::Subscribed, 100));
+        assert_eq!((roster.plain.len(), roster.other.len()), (1, 0));
+        assert_eq!(
+            roster.standing(&key).map(|s| s.status),
+            Some(Status::Subscribed)
+        );
+        roster.set(key, Standing::new(Status::Unsubscribed, 200));
+        assert_eq!((roster.plain.len(), roster.other.len()), (0, 1));
+        assert_eq!(
+            roster.standing(&key),
+            Some(Standing::new(Status::Unsubscribed, 200))
+        );
+        let mut back = Standing::new(Status::Subscribed, 300);
+        back.damaged = 9;
+        roster.set(key, back);
+        assert_eq!(roster.standing(&key), Some(back), "damage is kept whole");
+        roster.set(key, Standing::new(Status::Subscribed, 400));
+        assert_eq!((roster.plain.len(), roster.other.len()), (1, 0));
+        assert_eq!(roster.readers(), 1);
+        assert_eq!(roster.standing(&key_fingerprint("bo@example.org")), None);
+    }
 }

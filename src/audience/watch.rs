@@ -12,9 +12,10 @@ use crate::audience::consent::Standing;
 use crate::audience::consent::scan_rows;
 use crate::audience::list_file::{ListLock, lock_shared};
 use crate::audience::rows::RowReader;
+use crate::audience::standing::{Roster, Store};
 use crate::audience::subscribers::{Columns, Snapshot};
 use crate::input::diagnostic::Diagnostic;
-use crate::input::email::{Fingerprint, FingerprintMap};
+use crate::input::email::Fingerprint;
 
 pub struct ListWatch {
     path: PathBuf,
@@ -25,7 +26,7 @@ pub struct ListWatch {
     open: Option<std::sync::Arc<std::fs::File>>,
     len: u64,
     columns: Option<Columns>,
-    last: FingerprintMap<Standing>,
+    last: Roster,
     /// Every address (`serve`), or only those with a change (a send).
     every: bool,
 }
@@ -39,7 +40,7 @@ impl ListWatch {
             open: None,
             len: 0,
             columns: None,
-            last: FingerprintMap::default(),
+            last: Roster::default(),
             every: true,
         };
         watch.reload(lock)?;
@@ -54,7 +55,7 @@ impl ListWatch {
             open: Some(snapshot.file()),
             len: snapshot.len(),
             columns: Some(columns),
-            last: FingerprintMap::default(),
+            last: Roster::default(),
             every: false,
         }
     }
@@ -62,12 +63,12 @@ impl ListWatch {
     /// The address's standing as read; `None` when not on the list (or,
     /// for a send's watch, not changed since the snapshot).
     pub fn standing(&self, key: Fingerprint) -> Option<Standing> {
-        self.last.get(&key).copied()
+        self.last.standing(&key)
     }
 
     /// Addresses known.
     pub fn readers(&self) -> usize {
-        self.last.len()
+        self.last.readers()
     }
 
     fn cannot(&self, e: io::Error) -> Diagnostic {

@@ -185,7 +185,11 @@ fn one_domain_refusing_every_reader_alike_fails_them_with_one_loud_warning() {
         .success()
         .stdout_has("40 × 554 Message rejected for <…>")
         .stderr_has("warning: 40 readers refused for no stated reason by example.org");
-    assert!(p.read("subscribers.example.csv").lines().all(|l| !l.contains("bounced")));
+    assert!(
+        p.read("subscribers.example.csv")
+            .lines()
+            .all(|l| !l.contains("bounced"))
+    );
 }
 
 /// A reader whose own mailbox is refused is `failed`, even among readers
