@@ -17,7 +17,7 @@ use crate::audience::consent::{self, Decision, Event as ConsentEvent, Standing, 
 use crate::audience::list_file::{self, Change, defuse, lock_exclusive, undefuse};
 use crate::audience::subscribers::Status;
 use crate::audience::unsubscribe::Unsubscriber;
-use crate::inbound::classify::{Mark, What};
+use crate::inbound::classify::{Mark, Recipients, What};
 use crate::input::config::Bounces;
 use crate::input::email::Email;
 
@@ -358,12 +358,10 @@ pub fn resolve(
 
 /// Whether a report's named recipients (if it names any) include the
 /// reader: as written, or with the domain as the A-label we sent to.
-pub fn names_reader(recipients: &[String], email: &Email) -> bool {
+pub fn names_reader(recipients: &Recipients, email: &Email) -> bool {
     recipients.is_empty()
-        || recipients.iter().any(|r| {
-            r.eq_ignore_ascii_case(email.as_str())
-                || r.eq_ignore_ascii_case(&email.envelope().to_string())
-        })
+        || recipients.contains(email.as_str())
+        || recipients.contains(&email.envelope().to_string())
 }
 
 /// The kind a finding is recorded as.

@@ -9,6 +9,7 @@ use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
 use super::plain;
 use crate::deliver::refusal::{Blame, blame};
+use crate::input::email::{Fingerprint, key_fingerprint};
 
 /// How a message points at the mail we sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,11 +49,47 @@ pub struct Finding {
     /// The enhanced status (`5.1.1`), if any.
     pub status: String,
     pub detail: String,
-    /// The recipient the report names (Final- or Original-Recipient,
-    /// `X-Failed-Recipients`): it must be the reader the mark names.
-    pub recipients: Vec<String>,
+    /// The recipients the report names (Final- and Original-Recipient,
+    /// `X-Failed-Recipients`), as fingerprints of their lower-cased
+    /// addresses (a finding is kept for every returned mail of a big
+    /// mailbox): one must be the reader the mark names.
+    pub recipients: Recipients,
     /// When the report was written (its Date), if it says.
     pub date: Option<std::time::SystemTime>,
+}
+
+/// Up to two recipients a report names, by fingerprint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recipients([Option<Fingerprint>; 2]);
+
+impl Recipients {
+    /// From the addresses named, the first two different ones kept.
+    pub fn of<'a>(addresses: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut out = [None; 2];
+        let mut n = 0;
+        for a in addresses.into_iter().filter(|a| a.contains('@')) {
+            let key = Some(key_fingerprint(&a.to_lowercase()));
+            if !out[..n].contains(&key) {
+                out[n] = key;
+                n += 1;
+                if n == out.len() {
+                    break;
+                }
+            }
+        }
+        Self(out)
+    }
+
+    /// Whether none is named (a plain-text bounce may not say).
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(Option::is_none)
+    }
+
+    /// Whether `address` (lower-cased here) is one of them.
+    pub fn contains(&self, address: &str) -> bool {
+        let key = key_fingerprint(&address.to_lowercase());
+        self.0.contains(&Some(key))
+    }
 }
 
 /// Why a mail is left as it is: not a bounce, complaint or unsubscribe
@@ -304,12 +341,12 @@ fn dsn(message: &Message<'_>, ours: &Ours<'_>) -> Result<Finding, NotOurs> {
         } else {
             continue;
         };
-        let recipients = ["final-recipient", "original-recipient"]
+        let named: Vec<String> = ["final-recipient", "original-recipient"]
             .iter()
             .filter_map(|n| field(block, n))
             .map(recipient)
-            .filter(|r| r.contains('@'))
             .collect();
+        let recipients = Recipients::of(named.iter().map(String::as_str));
         return Ok(Finding {
             what,
             mark,
@@ -336,7 +373,7 @@ pub fn classify(raw: &[u8], ours: &Ours<'_>) -> Result<Finding, NotOurs> {
         mark,
         status: String::new(),
         detail: String::new(),
-        recipients: Vec::new(),
+        recipients: Recipients::default(),
         date: date(&message),
     };
     match report_type(&message).as_deref() {

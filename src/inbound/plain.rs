@@ -6,7 +6,7 @@
 use mail_parser::Message;
 
 use super::classify::{
-    Finding, Mark, NotOurs, Ours, What, addressed_to, date, permanent, recipient,
+    Finding, Mark, NotOurs, Ours, Recipients, What, addressed_to, date, permanent, recipient,
 };
 use crate::deliver::refusal::enhanced_code;
 
@@ -107,22 +107,19 @@ pub fn plain_bounce(message: &Message<'_>, ours: &Ours<'_>) -> Result<Finding, N
             found = Some((code, line));
         }
     }
-    let recipients: Vec<String> = match message.header_raw("X-Failed-Recipients") {
-        Some(v) => v
-            .split(',')
-            .map(recipient)
-            .filter(|r| r.contains('@'))
-            .collect(),
+    let named: Vec<String> = match message.header_raw("X-Failed-Recipients") {
+        Some(v) => v.split(',').map(recipient).collect(),
         None => body
             .lines()
             .filter_map(|l| {
                 let l = l.trim();
                 let inner = l.strip_prefix('<')?.strip_suffix(">:")?;
-                inner.contains('@').then(|| inner.to_ascii_lowercase())
+                inner.contains('@').then(|| inner.to_owned())
             })
             .take(1)
             .collect(),
     };
+    let recipients = Recipients::of(named.iter().map(String::as_str));
     let Some(((class, subject, detail_code), line)) = found else {
         return Err("a bounce in plain text without a status code: left for a person");
     };
