@@ -206,25 +206,6 @@ pub struct Change {
     pub at: Option<SystemTime>,
 }
 
-/// Appends new subscribers as whole rows in one write, then syncs. The
-/// caller has checked, under the same lock, that they are not on the list.
-pub fn append(
-    list: &Path,
-    lock: &ListLock,
-    new: &[(Email, Option<Line>)],
-) -> Result<(), Diagnostic> {
-    let changes: Vec<Change> = new
-        .iter()
-        .map(|(email, name)| Change {
-            email: email.clone(),
-            name: name.clone(),
-            status: Status::Subscribed,
-            at: None,
-        })
-        .collect();
-    record(list, lock, &changes, SystemTime::now())
-}
-
 /// Records status changes as rows appended at the end, in one write, then
 /// synced: the last row of an address decides its status, so a change
 /// never rewrites the file (a one-click unsubscribe on a list of a million
