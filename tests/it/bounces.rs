@@ -21,6 +21,44 @@ pub fn with_bounces(p: &Project, extra: &str) {
     );
 }
 
+/// Sends go to `postfix` over STARTTLS.
+pub fn to_postfix(p: &Project, postfix: &Postfix) {
+    p.edit(
+        "config.toml",
+        "host = \"127.0.0.1\"\nport = 2525\nsecurity = \"none\"\n",
+        &format!(
+            "host = \"localhost\"\nport = {}\nsecurity = \"starttls\"\ntls_ca_file = \"{}\"\n",
+            postfix.port,
+            postfix.cert.display()
+        ),
+    );
+}
+
+/// `bounces` reads `dovecot` over IMAP; the environment that logs in.
+pub fn with_imap(p: &Project, dovecot: &Dovecot) -> [(&'static str, &'static str); 1] {
+    p.edit(
+        "config.toml",
+        "address = \"bounces@example.org\"",
+        &format!(
+            "address = \"bounces@example.org\"\nimap = \"imaps://localhost:{}/INBOX\"\nusername = \"bounces@example.org\"\ntls_ca_file = \"{}\"",
+            dovecot.port,
+            dovecot.cert.display()
+        ),
+    );
+    [("BULLETIN_IMAP_PASSWORD", "secret")]
+}
+
+/// An smtp-sink that refuses every recipient as unknown: behind Postfix,
+/// real DSNs come back.
+pub fn unknown_users() -> SmtpSink {
+    SmtpSink::start(&[
+        "-f",
+        "RCPT",
+        "-B",
+        "550 5.1.1 <x>: Recipient address rejected: User unknown",
+    ])
+}
+
 /// Each address's last status on the list.
 pub fn statuses(p: &Project) -> std::collections::BTreeMap<String, String> {
     csv::ReaderBuilder::new()
@@ -41,6 +79,19 @@ pub fn statuses(p: &Project) -> std::collections::BTreeMap<String, String> {
         .collect()
 }
 
+/// The names of the files in `dir`, sorted.
+pub fn names_in(dir: &Path) -> Vec<String> {
+    files_in(dir)
+        .iter()
+        .map(|f| {
+            f.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
 pub fn files_in(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|d| d.flatten().map(|e| e.path()).collect())
@@ -51,12 +102,7 @@ pub fn files_in(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn real_dsns_from_postfix_mark_exactly_the_refused_readers() {
-    let refusing = SmtpSink::start(&[
-        "-f",
-        "RCPT",
-        "-B",
-        "550 5.1.1 <x>: Recipient address rejected: User unknown",
-    ]);
+    let refusing = unknown_users();
     let postfix = Postfix::relaying("bounce.test", refusing.port);
     let p = Project::sample();
     let mut list = String::from("email,name\n");
@@ -67,15 +113,7 @@ fn real_dsns_from_postfix_mark_exactly_the_refused_readers() {
         list.push_str(&format!("gone{i}@bounce.test,Gone {i}\n"));
     }
     p.write(LIST, &list);
-    p.edit(
-        "config.toml",
-        "host = \"127.0.0.1\"\nport = 2525\nsecurity = \"none\"\n",
-        &format!(
-            "host = \"localhost\"\nport = {}\nsecurity = \"starttls\"\ntls_ca_file = \"{}\"\n",
-            postfix.port,
-            postfix.cert.display()
-        ),
-    );
+    to_postfix(&p, &postfix);
     with_bounces(&p, "");
     // Postfix takes all 25, delivers 20 and returns 5 DSNs to the VERP
     // senders, into the same Maildir.
@@ -171,16 +209,7 @@ fn real_dsns_from_postfix_mark_exactly_the_refused_readers() {
     // IMAP gives the same, and flags what it used \Seen.
     p.write(LIST, &list_before);
     std::fs::remove_file(p.path("subscribers.example.bounces.csv")).expect("rm");
-    p.edit(
-        "config.toml",
-        "address = \"bounces@example.org\"",
-        &format!(
-            "address = \"bounces@example.org\"\nimap = \"imaps://localhost:{}/INBOX\"\nusername = \"bounces@example.org\"\ntls_ca_file = \"{}\"",
-            dovecot.port,
-            dovecot.cert.display()
-        ),
-    );
-    let imap = [("BULLETIN_IMAP_PASSWORD", "secret")];
+    let imap = with_imap(&p, &dovecot);
     p.bulletin_with(&["bounces"], &imap)
         .success()
         .stdout_has("25 messages read: 5 hard bounces");
@@ -325,15 +354,7 @@ fn reports_complaints_and_unsubscribes_each_do_what_they_should() {
     assert_eq!(st["zoe@example.org"], "complained");
     // Left exactly as they were: the delay, the out-of-office, the vague
     // one, the stranger.
-    let left: Vec<String> = files_in(&dir.join("new"))
-        .iter()
-        .map(|f| {
-            f.file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
+    let left = names_in(&dir.join("new"));
     assert_eq!(left, vec!["10.other", "2.soft", "6.ooo", "8.vague"]);
     assert_eq!(
         std::fs::read_to_string(dir.join("new/6.ooo")).expect("ooo"),

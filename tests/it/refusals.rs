@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::bounces::{statuses, with_bounces};
+use crate::bounces::{statuses, to_postfix, unknown_users, with_bounces};
 use crate::scripted::{Act, Cmd, Scripted};
 use crate::servers::{Postfix, SmtpSink};
 use crate::util::Project;
@@ -25,18 +25,6 @@ fn log_statuses(p: &Project) -> BTreeMap<String, usize> {
         *out.entry(status).or_default() += 1;
     }
     out
-}
-
-fn to_postfix(p: &Project, postfix: &Postfix) {
-    p.edit(
-        "config.toml",
-        "host = \"127.0.0.1\"\nport = 2525\nsecurity = \"none\"\n",
-        &format!(
-            "host = \"localhost\"\nport = {}\nsecurity = \"starttls\"\ntls_ca_file = \"{}\"\n",
-            postfix.port,
-            postfix.cert.display()
-        ),
-    );
 }
 
 /// Gmail's answer to mail that fails DMARC, and a full mailbox, as real
@@ -170,12 +158,7 @@ fn the_same_unexplained_refusal_on_five_domains_bounces_nobody() {
 /// applied: the VERP token names the reader, found from the list.
 #[test]
 fn bounces_of_a_send_logged_elsewhere_still_find_their_readers() {
-    let refusing = SmtpSink::start(&[
-        "-f",
-        "RCPT",
-        "-B",
-        "550 5.1.1 <x>: Recipient address rejected: User unknown",
-    ]);
+    let refusing = unknown_users();
     let postfix = Postfix::relaying("gone.test", refusing.port);
     let p = Project::sample();
     p.write(

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::bounces::{digest, files_in, log_with, maildir_with, statuses, with_bounces};
+use crate::bounces::{digest, files_in, log_with, maildir_with, statuses, with_bounces, with_imap};
 use crate::servers::Dovecot;
 use crate::util::{Project, repo_root};
 
@@ -103,15 +103,7 @@ fn returned_mail_from_real_servers_is_read_by_its_shape_and_code() {
     );
     assert_eq!(kind_of(&readers[5].0), "soft", "a full mailbox is soft");
     // What is not ours, or not this reader's, is left where it was.
-    let left: Vec<String> = files_in(&dir.join("new"))
-        .iter()
-        .map(|f| {
-            f.file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
+    let left = names_in(&dir.join("new"));
     assert_eq!(
         left,
         vec![
@@ -152,16 +144,7 @@ fn bounces_are_processed_once_and_never_outrank_the_editor() {
         .success()
         .stdout_has("had bounced and is subscribed again");
     // A person marks the report unread: it was processed, it stays so.
-    let done = files_in(&dir.join("cur"));
-    for f in &done {
-        let name = f
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        let plain = name.split(":2,").next().unwrap_or_default().to_owned();
-        std::fs::rename(f, dir.join("new").join(plain)).expect("mark unread");
-    }
+    mark_unread(&dir);
     p.bulletin(&["bounces", "--maildir", &d])
         .success()
         .stdout_has("0 messages read")
@@ -173,15 +156,7 @@ fn bounces_are_processed_once_and_never_outrank_the_editor() {
     // The history lost, the mailbox restored: the report is read again,
     // but it is older than the editor's decision.
     std::fs::remove_file(p.path("subscribers.example.bounces.csv")).expect("rm");
-    for f in files_in(&dir.join("cur")) {
-        let name = f
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        let plain = name.split(":2,").next().unwrap_or_default().to_owned();
-        std::fs::rename(&f, dir.join("new").join(plain)).expect("restore");
-    }
+    mark_unread(&dir);
     p.bulletin(&["bounces", "--maildir", &d])
         .success()
         .stdout_has("2 messages read: 2 hard bounces")
@@ -206,16 +181,7 @@ fn imap_deletion_leaves_another_clients_deleted_message_alone() {
     )
     .expect("write");
     let dovecot = Dovecot::start(&dir);
-    p.edit(
-        "config.toml",
-        "address = \"bounces@example.org\"",
-        &format!(
-            "address = \"bounces@example.org\"\nimap = \"imaps://localhost:{}/INBOX\"\nusername = \"bounces@example.org\"\ntls_ca_file = \"{}\"",
-            dovecot.port,
-            dovecot.cert.display()
-        ),
-    );
-    let imap = [("BULLETIN_IMAP_PASSWORD", "secret")];
+    let imap = with_imap(&p, &dovecot);
     p.bulletin_with(&["bounces", "--delete-processed"], &imap)
         .success()
         .stdout_has("2 messages read: 1 hard bounces")
@@ -233,6 +199,20 @@ fn imap_deletion_leaves_another_clients_deleted_message_alone() {
         .success()
         .stdout_has("1 messages read: 0 hard bounces");
     assert_eq!(count(&dovecot.maildir), 1);
+}
+
+/// What a mail client does to "mark unread" (or a restored backup): every
+/// message back in new/, its flags gone.
+fn mark_unread(maildir: &Path) {
+    for f in files_in(&maildir.join("cur")) {
+        let name = f
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let plain = name.split(":2,").next().unwrap_or_default().to_owned();
+        std::fs::rename(&f, maildir.join("new").join(plain)).expect("mark unread");
+    }
 }
 
 fn count(maildir: &Path) -> usize {
