@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::bounces::{digest, files_in, log_with, maildir_with, statuses, with_bounces, with_imap};
+use crate::bounces::{
+    digest, files_in, log_with, maildir_with, names_in, statuses, with_bounces, with_imap,
+};
 use crate::servers::Dovecot;
 use crate::util::{Project, repo_root};
 
