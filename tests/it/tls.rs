@@ -190,3 +190,59 @@ fn a_server_without_starttls_is_refused_before_anything_is_sent() {
     assert!(sink.received().is_empty());
     assert!(p.final_statuses().values().all(|s| s == "deferred"));
 }
+
+/// A plaintext server on a free port that answers each connection with
+/// `script`: for each line it reads (the greeting first, on connect), the
+/// bytes to write, all in one write.
+fn stuffing_server(script: &'static [&'static [u8]]) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut out = stream;
+            for (i, bytes) in script.iter().enumerate() {
+                if i > 0 {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
+                }
+                if out.write_all(bytes).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    port
+}
+
+/// Someone on the network pre-loads replies: into the greeting (so every
+/// later reply would be read out of step with its command, and a reader
+/// logged `sent` on their RCPT reply), or after STARTTLS's go-ahead (so it
+/// would pass for the TLS session's). Either is refused: the run stops and
+/// nobody is marked.
+#[test]
+fn replies_stuffed_before_the_tls_handshake_are_refused() {
+    static STUFFED_GREETING: &[&[u8]] = &[b"220 a\r\n250-X\r\n250 AUTH LOGIN\r\n220 b\r\n"];
+    static AFTER_STARTTLS: &[&[u8]] = &[
+        b"220 relay ESMTP\r\n",
+        b"250-relay\r\n250 STARTTLS\r\n",
+        b"220 go ahead\r\n250 2.0.0 injected\r\n",
+    ];
+    for (script, says) in [
+        (STUFFED_GREETING, "bytes after the server's"),
+        (AFTER_STARTTLS, "bytes after the server's 220 reply"),
+    ] {
+        let port = stuffing_server(script);
+        let sink = SmtpSink::start(&[]);
+        let tunnel = Stunnel::front(sink.port);
+        let p = Project::sample();
+        p.with_readers(5);
+        tls_config(&p, port, "starttls", &tunnel.cert, "concurrency = 1");
+        p.send(&[]).failure().stderr_has(says);
+        let st = p.final_statuses();
+        assert!(st.values().all(|s| s == "deferred"), "{st:?}");
+    }
+}

@@ -177,11 +177,12 @@ impl Server {
     }
 
     /// The plaintext start of a STARTTLS session, by hand: the greeting,
-    /// EHLO, STARTTLS. Returns the greeting's bytes, which lettre is given
-    /// to read again once TLS is up, as if the session began there (it
-    /// then sends EHLO again, over TLS, as RFC 3207 asks).
+    /// EHLO, STARTTLS, each exactly one reply. Returns a greeting of our
+    /// own for lettre to read once TLS is up, as if the session began
+    /// there (it then sends EHLO again, over TLS, as RFC 3207 asks):
+    /// nothing read in plaintext reaches the session.
     async fn starttls_preamble(&self, tcp: &mut TcpStream) -> Result<Vec<u8>, Failure> {
-        let greeting = self.raw_exchange(tcp, Stage::Greeting, None, 220).await?;
+        self.raw_exchange(tcp, Stage::Greeting, None, 220).await?;
         let hello = format!("EHLO {}\r\n", self.hello);
         let ehlo = self
             .raw_exchange(tcp, Stage::Ehlo, Some(&hello), 250)
@@ -197,7 +198,7 @@ impl Server {
         }
         self.raw_exchange(tcp, Stage::Starttls, Some("STARTTLS\r\n"), 220)
             .await?;
-        Ok(greeting.bytes)
+        Ok(format!("220 {} ESMTP (over TLS)\r\n", self.host).into_bytes())
     }
 
     /// TCP with TCP_NODELAY: lettre writes small pieces, which Nagle would
