@@ -63,18 +63,18 @@ pub fn connector(
 }
 
 /// A reply read off the wire by hand, before lettre takes over (the
-/// plaintext part of a STARTTLS session): its code, its lines, and its
-/// bytes as received.
+/// plaintext part of a STARTTLS session): its code and its lines.
 pub(super) struct RawReply {
     pub(super) code: u16,
     pub(super) lines: Vec<String>,
-    pub(super) bytes: Vec<u8>,
 }
 
-/// Reads one reply, however many lines it has. Nothing may follow it: the
-/// server speaks only when spoken to, and bytes injected after a STARTTLS
-/// reply (CVE-2011-0411) must not pass for TLS data. They make the reply
-/// unreadable here instead, and the connection fails.
+/// Reads exactly one reply, however many lines it has: `NNN-text` lines
+/// with one code, then `NNN text`. Nothing may follow it, since a server
+/// speaks only when spoken to: bytes pre-loaded after a reply (the
+/// CVE-2011-0411 class: replies stuffed into the greeting, or anything
+/// after the STARTTLS `220`) would otherwise be read as the answers to
+/// later commands. They end the connection instead.
 pub(super) async fn read_raw_reply(tcp: &mut TcpStream) -> io::Result<RawReply> {
     let mut bytes = Vec::with_capacity(512);
     let mut chunk = [0u8; 1024];
@@ -87,22 +87,88 @@ pub(super) async fn read_raw_reply(tcp: &mut TcpStream) -> io::Result<RawReply> 
         if bytes.len() > 64 * 1024 {
             return Err(io::Error::other("a reply of more than 64 KiB"));
         }
-        if !bytes.ends_with(b"\n") {
-            continue;
+        if let Some(reply) = parse_reply(&bytes)? {
+            return Ok(reply);
         }
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let lines: Vec<&str> = text.lines().collect();
-        let Some(last) = lines.last() else { continue };
-        // The last line of a reply has a space (or nothing) after its code.
-        if last.len() >= 3 && last.as_bytes().get(3).is_none_or(|b| *b == b' ') {
-            let code = last[..3]
-                .parse()
-                .map_err(|_| io::Error::other(format!("not an SMTP reply: {last:?}")))?;
-            let lines = lines
-                .iter()
-                .map(|l| l.get(4..).unwrap_or("").trim_end().to_owned())
-                .collect();
-            return Ok(RawReply { code, lines, bytes });
+    }
+}
+
+/// One whole reply in `bytes`, `None` while it is not complete yet, or an
+/// error for anything else: a line that is not `NNN-` or `NNN ` with the
+/// reply's code, or any byte after the reply's last line.
+fn parse_reply(bytes: &[u8]) -> io::Result<Option<RawReply>> {
+    let bad = |what: String| io::Error::other(what);
+    let mut code: Option<u16> = None;
+    let mut lines = Vec::new();
+    let mut rest = bytes;
+    while let Some(end) = memchr::memchr(b'\n', rest) {
+        let line = &rest[..end];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        rest = &rest[end + 1..];
+        let text = String::from_utf8_lossy(line);
+        let this: u16 = text
+            .get(..3)
+            .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| bad(format!("not an SMTP reply: {text:?}")))?;
+        if code.is_some_and(|c| c != this) {
+            return Err(bad(format!(
+                "a reply line with another code inside a reply: {text:?}"
+            )));
         }
+        code = Some(this);
+        lines.push(text.get(4..).unwrap_or("").trim_end().to_owned());
+        match line.get(3) {
+            Some(b'-') => {}
+            None | Some(b' ') => {
+                if !rest.is_empty() {
+                    return Err(bad(format!(
+                        "{} bytes after the server's {this} reply, before we said anything: refused (replies pre-loaded by someone on the network?)",
+                        rest.len()
+                    )));
+                }
+                return Ok(Some(RawReply { code: this, lines }));
+            }
+            Some(_) => return Err(bad(format!("not an SMTP reply: {text:?}"))),
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(bytes: &[u8]) -> Result<Option<(u16, Vec<String>)>, String> {
+        parse_reply(bytes)
+            .map(|r| r.map(|r| (r.code, r.lines)))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn exactly_one_reply_is_read_and_nothing_may_follow_it() {
+        assert_eq!(
+            parsed(b"220-relay.example.org ESMTP\r\n220 ready\r\n"),
+            Ok(Some((
+                220,
+                vec!["relay.example.org ESMTP".into(), "ready".into()]
+            )))
+        );
+        assert_eq!(
+            parsed(b"220 ready\r\n"),
+            Ok(Some((220, vec!["ready".into()])))
+        );
+        assert_eq!(parsed(b"220\r\n"), Ok(Some((220, vec![String::new()]))));
+        assert_eq!(parsed(b"220-part"), Ok(None));
+        assert_eq!(parsed(b"220-one\r\n"), Ok(None));
+        // A greeting stuffed with replies to commands not yet sent.
+        let stuffed = parsed(b"220 a\r\n250-X\r\n250 AUTH LOGIN\r\n220 b\r\n");
+        assert!(stuffed.is_err_and(|e| e.contains("bytes after")), "stuffed");
+        // Bytes after STARTTLS's go-ahead, before the handshake.
+        assert!(parsed(b"220 go ahead\r\n250 injected\r\n").is_err());
+        // Continuations must carry the reply's code.
+        assert!(parsed(b"220-a\r\n250 b\r\n").is_err());
+        assert!(parsed(b"hello\r\n").is_err());
+        assert!(parsed(b"220xready\r\n").is_err());
     }
 }
