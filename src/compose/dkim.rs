@@ -21,23 +21,30 @@ use sha2::{Digest, Sha256};
 
 use crate::input::config::DkimSettings;
 
-/// The headers signed when present, in this order. From is listed twice
-/// ("oversigned"): a second From added in transit then breaks the
-/// signature instead of being shown to the reader unsigned.
-const SIGNED: [&str; 12] = [
-    "from",
+/// The headers signed, in this order, each one more time than it occurs
+/// ("oversigned", RFC 6376 8.15): the extra one signs an absent field, so
+/// a copy replayed with one more Subject, To or List-Unsubscribe (shown to
+/// the reader instead of ours) no longer verifies.
+const SIGNED: [&str; 14] = [
     "from",
     "to",
     "subject",
     "date",
     "message-id",
+    "cc",
     "reply-to",
     "mime-version",
     "content-type",
+    "content-transfer-encoding",
     "list-id",
     "list-unsubscribe",
     "list-unsubscribe-post",
+    "feedback-id",
 ];
+
+/// Signed as absent even when the message has none, so none can be
+/// added: where replies go, and who else it claims to be for.
+const SIGNED_IF_ABSENT: [&str; 2] = ["reply-to", "cc"];
 
 enum Key {
     Rsa(RsaKeyPair),
@@ -300,24 +307,23 @@ impl Signer {
             .ok_or("the message has no header/body separator")?;
         let (head, body) = (&message[..split + 2], &message[split + 4..]);
         let fields = fields(head);
-        // Which fields are signed, bottom-up for a name listed twice.
-        let mut used = vec![false; fields.len()];
+        // Each name's fields, bottom-up (RFC 6376 5.4.2), then once more
+        // for the field that is not there.
         let mut names = Vec::new();
         let mut signed_data = Vec::with_capacity(2048);
         for name in SIGNED {
-            let found = (0..fields.len())
+            let before = names.len();
+            for field in fields
+                .iter()
                 .rev()
-                .find(|&i| !used[i] && field_name(fields[i]).eq_ignore_ascii_case(name.as_bytes()));
-            match found {
-                Some(i) => {
-                    used[i] = true;
-                    relaxed_header(fields[i], &mut signed_data);
-                    signed_data.extend_from_slice(b"\r\n");
-                    names.push(name);
-                }
-                // Oversigning: a From that is not there signs as empty.
-                None if name == "from" && names.contains(&"from") => names.push(name),
-                None => {}
+                .filter(|f| field_name(f).eq_ignore_ascii_case(name.as_bytes()))
+            {
+                relaxed_header(field, &mut signed_data);
+                signed_data.extend_from_slice(b"\r\n");
+                names.push(name);
+            }
+            if names.len() > before || SIGNED_IF_ABSENT.contains(&name) {
+                names.push(name);
             }
         }
         let algorithm = match self.key {

@@ -138,11 +138,13 @@ fn signed_dry_run(kind: &str) {
         assert_eq!(tags["c"], "relaxed/relaxed", "{sig}");
         assert_eq!(tags["d"], "example.org", "{sig}");
         assert_eq!(tags["s"], "bulletin", "{sig}");
-        // The exact fields signed, in order, From oversigned (Reply-To is
-        // not configured in the sample).
+        // The exact fields signed, in order, each once more than it
+        // occurs, and Cc and Reply-To (not in the sample) as absent.
         assert_eq!(
             tags["h"],
-            "from:from:to:subject:date:message-id:mime-version:content-type:list-id:list-unsubscribe:list-unsubscribe-post"
+            "from:from:to:to:subject:subject:date:date:message-id:message-id:cc:reply-to:\
+             mime-version:mime-version:content-type:content-type:list-id:list-id:\
+             list-unsubscribe:list-unsubscribe:list-unsubscribe-post:list-unsubscribe-post"
         );
     }
     // Tampering breaks it: a changed word in the body, and a changed subject.
@@ -150,8 +152,23 @@ fn signed_dry_run(kind: &str) {
     let body = raw.replacen("Blinken", "Blinkin", 1);
     let subject = raw.replacen("Subject: US-Japan", "Subject: US-Japon", 1);
     assert!(body != raw && subject != raw);
+    // A replayed copy with a field added, above the signature or below
+    // ours: each was signed as absent once more, so each breaks it.
+    let after_signature = |field: &str| {
+        let at = raw.find("\r\nFrom:").expect("From") + 2;
+        format!("{}{field}\r\n{}", &raw[..at], &raw[at..])
+    };
+    let added = [
+        format!("Subject: You won a prize\r\n{raw}"),
+        after_signature("Subject: You won a prize"),
+        after_signature("Reply-To: thief@example.net"),
+        after_signature("Cc: victim@example.net"),
+        format!("List-Unsubscribe: <https://evil.example/u>\r\n{raw}"),
+        after_signature("To: someone@example.net"),
+    ];
     let tampered: Vec<PathBuf> = [body, subject]
-        .iter()
+        .into_iter()
+        .chain(added)
         .enumerate()
         .map(|(i, text)| {
             let path = p.path(&format!("tampered{i}.eml"));
@@ -159,7 +176,9 @@ fn signed_dry_run(kind: &str) {
             path
         })
         .collect();
-    for v in dkim_verify(&p.path("record.txt"), &tampered) {
+    let verdicts = dkim_verify(&p.path("record.txt"), &tampered);
+    assert_eq!(verdicts.len(), 8);
+    for v in verdicts {
         assert_eq!(v["ok"], false, "tampering not detected: {v}");
     }
 }
