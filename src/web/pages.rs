@@ -6,6 +6,30 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 
+/// The pages look like the newsletter: its palette and type (those of
+/// the email's HTML part), on any width down to a 360 px phone (borders
+/// and padding inside the width, nothing wider than the screen), with a
+/// focus ring that shows where the keyboard is.
+const STYLE: &str = concat!(
+    "*,*::before,*::after{box-sizing:border-box}",
+    "html{-webkit-text-size-adjust:100%}",
+    "body{font-family:Georgia,'Times New Roman',serif;max-width:36em;margin:2em auto;padding:0 1em;",
+    "line-height:1.5;color:#1d1d1b;background:#f2f2ef;overflow-wrap:anywhere}",
+    "main{background:#fff;padding:1em 1.25em 1.5em;border-top:4px solid #1d3557}",
+    "h1{color:#1d3557;font-size:1.6em;line-height:1.2;margin:.2em 0 .6em}",
+    ".masthead{margin:0 0 .5em;font-size:.9em;letter-spacing:.08em;text-transform:uppercase;color:#a4161a}",
+    "a{color:#1d4e89}",
+    "label{display:block;margin:.8em 0 .2em}",
+    "input[type=email],input[type=text]{display:block;width:100%;max-width:100%;padding:.5em;",
+    "font:inherit;border:1px solid #8a8a84;border-radius:3px}",
+    "button{margin-top:1em;padding:.6em 1.4em;font:inherit;color:#fff;background:#1d3557;",
+    "border:0;border-radius:3px;cursor:pointer}",
+    ":focus-visible{outline:3px solid #a4161a;outline-offset:2px}",
+    ".hp{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}",
+    "@media (prefers-color-scheme:dark){body{background:#121212;color:#e6e6e3}",
+    "main{background:#1e1e1e}h1{color:#9cc3f0}a{color:#8ab4f8}}",
+);
+
 /// A whole page with its status code.
 pub fn page(status: StatusCode, newsletter: &str, title: &str, body: Markup) -> Response {
     let markup = html! {
@@ -16,18 +40,14 @@ pub fn page(status: StatusCode, newsletter: &str, title: &str, body: Markup) -> 
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="robots" content="noindex";
                 title { (title) " · " (newsletter) }
-                style {
-                    "body{font-family:Georgia,serif;max-width:36em;margin:2em auto;padding:0 1em;line-height:1.5}"
-                    "label{display:block;margin:.8em 0 .2em}"
-                    "input[type=email],input[type=text]{width:100%;padding:.4em;font-size:1em}"
-                    "button{margin-top:1em;padding:.5em 1.2em;font-size:1em}"
-                    ".hp{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}"
-                }
+                style { (STYLE) }
             }
             body {
-                p { small { (newsletter) } }
-                h1 { (title) }
-                (body)
+                main {
+                    p class="masthead" { (newsletter) }
+                    h1 { (title) }
+                    (body)
+                }
             }
         }
     };

@@ -835,3 +835,71 @@ fn compact_folds_the_history_and_drops_expired_sign_ups() {
         .success()
         .stdout_has("1 subscribed, 1 unsubscribed, 1 pending, 0 invalid row(s)");
 }
+
+/// Every page fits a 360 px phone screen: Chromium at that width lays it
+/// out with no horizontal scroll. And they are keyboard and screen-reader
+/// friendly: a language, a label for each input, a visible focus ring.
+#[test]
+fn the_pages_fit_a_phone_and_say_what_each_field_is() {
+    let Setup {
+        served,
+        p,
+        sink: _sink,
+    } = started("");
+    let base = &served.base;
+    let tmp = tempfile::tempdir().expect("dir");
+    p.dry_run("preview").success();
+    let pages = [
+        format!("{base}/subscribe"),
+        unsubscribe_url(&p, "preview", "dana@example.org"),
+        format!("{base}/confirm/not-a-token"),
+        format!("{base}/nothing-here"),
+    ];
+    for (i, url) in pages.iter().enumerate() {
+        let html = client().get(url).send().expect("get").text().expect("body");
+        assert!(html.contains("<html lang=\"en\">"), "{url}");
+        assert!(html.contains(":focus-visible"), "{url}");
+        for input in html.split("<input").skip(1) {
+            let id = input
+                .split("id=\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next());
+            if let Some(id) = id {
+                assert!(
+                    html.contains(&format!("<label for=\"{id}\"")),
+                    "{url}: {id}"
+                );
+            }
+        }
+        // The page as served, in a frame 360 px wide (headless Chromium
+        // will not make a window narrower than 500), measured from outside.
+        std::fs::write(tmp.path().join(format!("page{i}.html")), &html).expect("write");
+        let frame = tmp.path().join(format!("frame{i}.html"));
+        std::fs::write(
+            &frame,
+            format!(
+                "<!doctype html><html><body><iframe id=\"f\" src=\"page{i}.html\" \
+                 style=\"width:360px;height:740px;border:0\"></iframe><script>\
+                 document.getElementById('f').onload = function () {{ \
+                 document.body.setAttribute('data-scroll-width', \
+                 this.contentDocument.documentElement.scrollWidth); }};</script></body></html>"
+            ),
+        )
+        .expect("write");
+        let dom = chromium(
+            tmp.path(),
+            &[
+                "--allow-file-access-from-files",
+                "--dump-dom",
+                &format!("file://{}", frame.display()),
+            ],
+        );
+        let width: u32 = dom
+            .split("data-scroll-width=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .and_then(|w| w.parse().ok())
+            .unwrap_or_else(|| panic!("{url}: no width in {dom}"));
+        assert!(width <= 360, "{url} lays out {width} px wide at 360");
+    }
+}
