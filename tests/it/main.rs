@@ -4,6 +4,7 @@ mod bounces;
 pub mod compliance;
 mod compose;
 mod consent;
+mod content;
 mod inputs;
 mod layout;
 mod refusals;

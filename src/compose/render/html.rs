@@ -29,7 +29,7 @@ pre { white-space: pre-wrap; font-size: 14px; }
 .footer { font-size: 13px; line-height: 1.5; color: #5b5b57; background-color: #f8f8f5; }
 .address { margin: 0; }
 .unsubscribe { margin: 12px 0 0 0; }
-.preheader { display: none; max-height: 0; overflow: hidden; font-size: 1px; line-height: 1px; color: #f2f2ef; opacity: 0; }
+.preheader { display: none; mso-hide: all; max-height: 0; max-width: 0; overflow: hidden; }
 @media (prefers-color-scheme: dark) {
   body, .outer { background-color: #121212 !important; }
   .container, .footer { background-color: #1e1e1e !important; }
