@@ -90,6 +90,13 @@ fn temp_prefix(list: &Path) -> String {
 pub fn lock_exclusive(list: &Path) -> io::Result<ListLock> {
     let file = open_lock(list)?;
     file.lock()?;
+    clear_leftovers(list);
+    Ok(ListLock { _file: file })
+}
+
+/// Removes what a killed rewrite left: no rewrite is under way while the
+/// lock is held.
+fn clear_leftovers(list: &Path) {
     let prefix = temp_prefix(list);
     if let Ok(entries) = std::fs::read_dir(list_dir(list)) {
         for entry in entries.flatten() {
@@ -98,7 +105,6 @@ pub fn lock_exclusive(list: &Path) -> io::Result<ListLock> {
             }
         }
     }
-    Ok(ListLock { _file: file })
 }
 
 pub fn list_dir(list: &Path) -> PathBuf {
@@ -106,6 +112,33 @@ pub fn list_dir(list: &Path) -> PathBuf {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     }
+}
+
+/// The same, waiting at most `limit` for the lock (a server must not hang
+/// on a CLI command that holds it): past that, an error that says so.
+pub fn lock_exclusive_within(list: &Path, limit: std::time::Duration) -> io::Result<ListLock> {
+    let file = open_lock(list)?;
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "its lock is held by another command for more than {} s",
+                        limit.as_secs()
+                    ),
+                ));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+    }
+    clear_leftovers(list);
+    Ok(ListLock { _file: file })
 }
 
 /// Waits until no change is under way; changes wait while this is held.

@@ -9,6 +9,7 @@ pub mod compact;
 pub mod consent;
 pub mod lines;
 pub mod list_file;
+pub mod outbox;
 pub mod repair;
 pub mod rows;
 pub mod standing;

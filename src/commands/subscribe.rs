@@ -312,8 +312,16 @@ pub fn list(config_path: &Path, args: &ListArgs) -> anyhow::Result<Outcome> {
     } else {
         String::new()
     };
+    let unmailed = crate::audience::outbox::read(path)?.unmailed(&standings);
+    let unmailed = if unmailed > 0 {
+        format!(
+            "; {unmailed} sign-up(s) waiting whose confirmation mail has not gone (see `serve`'s log)"
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "{}: {} subscribed, {} unsubscribed{signing_up}, {held}{invalid} invalid row(s){}",
+        "{}: {} subscribed, {} unsubscribed{signing_up}, {held}{invalid} invalid row(s){}{unmailed}",
         path.display(),
         count(Status::Subscribed),
         count(Status::Unsubscribed),

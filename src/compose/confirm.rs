@@ -11,16 +11,16 @@ use maud::html;
 
 use crate::compose::dkim::Signer;
 use crate::compose::message::ListIdHeader;
-use crate::input::checked::Line;
 use crate::input::config::Newsletter;
 use crate::input::email::{Email, ascii_domain};
 
 /// The confirmation mail to `to`, whose link is `link`, as bytes for the
-/// wire (signed when `dkim` is given).
+/// wire (signed when `dkim` is given). It is addressed to the bare
+/// address: a name typed into the form is a stranger's text, and never
+/// goes out under our signed domain.
 pub fn build(
     newsletter: &Newsletter,
     to: &Email,
-    name: Option<&Line>,
     link: &str,
     date: SystemTime,
     dkim: Option<&Signer>,
@@ -53,10 +53,7 @@ pub fn build(
     let id = format!("<confirm.{:032x}@{domain}>", fastrand::u128(..));
     let message = Message::builder()
         .from(from)
-        .to(Mailbox::new(
-            name.map(|n| n.to_string()),
-            to.envelope().into_owned(),
-        ))
+        .to(Mailbox::new(None, to.envelope().into_owned()))
         .subject(format!("Confirm your subscription to {title}"))
         .date(date)
         .message_id(Some(id))

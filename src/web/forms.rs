@@ -26,15 +26,20 @@ impl Form {
     }
 }
 
-/// Reads the form in `request`. An empty body is an empty form.
-pub async fn read(request: Request) -> Result<Form, FormError> {
+/// Reads the form in `request`, whose body must arrive within `timeout`.
+/// An empty body is an empty form.
+pub async fn read(request: Request, timeout: std::time::Duration) -> Result<Form, FormError> {
     let too_big = FormError {
         status: StatusCode::PAYLOAD_TOO_LARGE,
         what: "The form is larger than 64 KB.",
     };
     let (parts, body) = request.into_parts();
-    let bytes = axum::body::to_bytes(body, BODY_LIMIT)
+    let bytes = tokio::time::timeout(timeout, axum::body::to_bytes(body, BODY_LIMIT))
         .await
+        .map_err(|_| FormError {
+            status: StatusCode::REQUEST_TIMEOUT,
+            what: "The form took too long to arrive.",
+        })?
         .map_err(|_| too_big.clone())?;
     let kind = parts
         .headers

@@ -8,6 +8,7 @@
 
 mod forms;
 mod limit;
+mod listen;
 mod mailer;
 mod pages;
 mod writer;
@@ -29,16 +30,17 @@ use crate::input::checked::Line;
 use crate::input::config::{Newsletter, Serve};
 use crate::input::email::Email;
 use limit::{Limiter, client_ip};
-use mailer::{Confirmation, Mailer};
+use mailer::{Mailer, MailerSetup};
 use writer::{ListWriter, Outcome, Request as Change};
 
 /// Everything a request needs.
 struct App {
     newsletter: Newsletter,
-    tokens: Unsubscriber,
-    public_url: String,
+    tokens: Arc<Unsubscriber>,
+    /// How long a request's body may take to arrive.
+    request_timeout: Duration,
     expiry: Duration,
-    trusted_proxy: Option<std::net::IpAddr>,
+    trusted_proxy: Vec<crate::input::config::Cidr>,
     list: ListWriter,
     mailer: Mailer,
     limiter: Limiter,
@@ -55,13 +57,27 @@ impl App {
         pages::problem(status, self.name(), what)
     }
 
+    /// 503 with `Retry-After`: the change was not made (the list was
+    /// busy past its bound, or could not be written), and the client is
+    /// told so, never a 200.
     fn list_error(&self, e: &str) -> Response {
         eprintln!("{e}");
-        self.problem(
+        busy(self.problem(
             StatusCode::SERVICE_UNAVAILABLE,
             "The list cannot be changed just now. Please try again in a minute.",
-        )
+        ))
     }
+}
+
+/// Seconds a client is asked to wait before trying again.
+const RETRY_AFTER: &str = "30";
+
+fn busy(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static(RETRY_AFTER),
+    );
+    response
 }
 
 /// What `serve` runs on.
@@ -78,15 +94,45 @@ pub struct Setup {
 pub async fn serve(setup: Setup) -> anyhow::Result<()> {
     let list_path = setup.newsletter.subscribers.clone();
     let (list, readers) = ListWriter::start(&list_path, setup.serve.confirm_expiry)?;
+    // The outbox: live sign-ups whose confirmation has not gone (a
+    // restart, a relay that was down).
+    let ledger = crate::audience::outbox::read(&list_path)?;
+    let outbox = crate::audience::outbox::waiting(
+        &list_path,
+        &ledger,
+        setup.serve.confirm_expiry,
+        crate::now()?,
+    )?;
+    if !outbox.is_empty() {
+        println!(
+            "bulletin serve: {} sign-ups still want their confirmation; mailing them",
+            outbox.len()
+        );
+    }
+    let tokens = Arc::new(setup.tokens);
     let listener = tokio::net::TcpListener::bind(setup.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", setup.listen))?;
     let bound = listener.local_addr()?;
+    let mailer = Mailer::start(
+        MailerSetup {
+            newsletter: setup.newsletter.clone(),
+            server: setup.smtp,
+            dkim: setup.dkim,
+            tokens: tokens.clone(),
+            public_url: setup.serve.public_url.clone(),
+            list: list_path.clone(),
+            resend_after: setup.serve.confirm_resend_after,
+            retry_for: setup.serve.confirm_retry_for,
+        },
+        outbox,
+        ledger,
+    );
     let app = Arc::new(App {
-        mailer: Mailer::start(setup.newsletter.clone(), setup.smtp, setup.dkim),
+        mailer,
         newsletter: setup.newsletter,
-        tokens: setup.tokens,
-        public_url: setup.serve.public_url.clone(),
+        tokens,
+        request_timeout: setup.serve.request_timeout,
         expiry: setup.serve.confirm_expiry,
         trusted_proxy: setup.serve.trusted_proxy,
         list,
@@ -107,12 +153,11 @@ pub async fn serve(setup: Setup) -> anyhow::Result<()> {
         )
         .fallback(not_found)
         .with_state(app);
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown())
-    .await?;
+    let bounds = listen::Bounds {
+        max_connections: setup.serve.max_connections,
+        header_timeout: setup.serve.request_timeout,
+    };
+    listen::serve(listener, router, bounds, shutdown()).await;
     Ok(())
 }
 
@@ -147,14 +192,14 @@ async fn subscribe(
     headers: HeaderMap,
     request: Request,
 ) -> Response {
-    let ip = client_ip(peer.ip(), &headers, app.trusted_proxy);
+    let ip = client_ip(peer.ip(), &headers, &app.trusted_proxy);
     if !app.limiter.allow(ip) {
         return app.problem(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many sign-ups from your address. Please wait a minute and try again.",
         );
     }
-    let form = match forms::read(request).await {
+    let form = match forms::read(request, app.request_timeout).await {
         Ok(form) => form,
         Err(e) => return app.problem(e.status, e.what),
     };
@@ -193,16 +238,20 @@ async fn subscribe(
         .await;
     match outcome {
         Ok(Outcome::NowPending { at } | Outcome::StillPending { at }) => {
-            // The link names this sign-up: it works once, and only while
-            // the sign-up is the address's latest.
-            let signed_up = std::time::UNIX_EPOCH + Duration::from_secs(u64::from(at));
-            match app.tokens.confirm_token(&email, signed_up) {
-                Some(token) => app.mailer.send(Confirmation {
-                    link: format!("{}/confirm/{token}", app.public_url),
-                    email,
-                    name,
-                }),
-                None => eprintln!("no secret: no confirmation token"),
+            // The link names this sign-up (it works once, and only while
+            // the sign-up is the address's latest). The mailer decides
+            // whether a mail goes (one an hour at most).
+            let queued = app.mailer.send(crate::audience::outbox::Waiting {
+                email,
+                signed_up: at,
+            });
+            if !queued {
+                // The row is written; the outbox has it. Asked again, we
+                // try again.
+                return busy(app.problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Too many sign-ups just now. Please try again in a minute.",
+                ));
             }
         }
         // Subscribed already, or bounced or complained: nothing is sent,
@@ -257,7 +306,7 @@ async fn token_post<T>(
     title: &str,
     says: impl FnOnce(&Email) -> String,
 ) -> Response {
-    if let Err(e) = forms::read(request).await {
+    if let Err(e) = forms::read(request, app.request_timeout).await {
         return app.problem(e.status, e.what);
     }
     let (email, change) = match checked {

@@ -63,8 +63,17 @@ type Reply = oneshot::Sender<Result<Outcome, String>>;
 
 #[derive(Clone)]
 pub struct ListWriter {
-    tx: mpsc::Sender<(Request, Reply)>,
+    tx: mpsc::SyncSender<(Request, Reply)>,
 }
+
+/// Requests waiting for the writer at most: past that, a request is
+/// answered 503 at once rather than queued without end.
+pub const QUEUE: usize = 10_000;
+
+/// How long the writer waits for the list's lock (a CLI command holding
+/// it, an editor's `--compact`): past that the batch is answered 503 and
+/// nothing of it is written.
+pub const LOCK_WAIT: Duration = Duration::from_secs(5);
 
 impl ListWriter {
     /// Reads the list (giving it a `changed` column if it has none) and
@@ -82,7 +91,7 @@ impl ListWriter {
         let watch = ListWatch::load(path, &lock)?;
         drop(lock);
         let readers = watch.readers();
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
         let path = path.to_path_buf();
         std::thread::spawn(move || run(path, watch, expiry, rx));
         Ok((Self { tx }, readers))
@@ -90,9 +99,10 @@ impl ListWriter {
 
     pub async fn ask(&self, request: Request) -> Result<Outcome, String> {
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send((request, reply))
-            .map_err(|_| "the list writer stopped".to_owned())?;
+        self.tx.try_send((request, reply)).map_err(|e| match e {
+            mpsc::TrySendError::Full(_) => "the list writer is busy (its queue is full)".to_owned(),
+            mpsc::TrySendError::Disconnected(_) => "the list writer stopped".to_owned(),
+        })?;
         answer
             .await
             .map_err(|_| "the list writer stopped".to_owned())?
@@ -135,7 +145,7 @@ fn apply(
     batch: &[(Request, Reply)],
 ) -> Result<Vec<Outcome>, Diagnostic> {
     let cannot = |e: std::io::Error| Diagnostic::new(path, None, format!("cannot be written: {e}"));
-    let lock = lock_exclusive(path).map_err(cannot)?;
+    let lock = list_file::lock_exclusive_within(path, LOCK_WAIT).map_err(cannot)?;
     watch.refresh(&lock)?;
     // One time for the batch, to the second: the rows carry it and the
     // confirm links seal it, so a link names its own sign-up.

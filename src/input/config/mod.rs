@@ -18,7 +18,7 @@ mod transport;
 
 pub use bounces::{Bounces, Imap};
 use bounces::{RawBounces, check_bounces};
-pub use serve::{CONFIRM_EXPIRY, Serve};
+pub use serve::{CONFIRM_EXPIRY, Cidr, Serve, canonical};
 use serve::{RawServe, check_serve};
 pub use transport::{BREAKER, Security, Sending, Smtp};
 use transport::{RawSending, RawSmtp, check_sending, check_smtp};

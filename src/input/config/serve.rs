@@ -12,6 +12,57 @@ use crate::input::toml_file::TomlFile;
 /// How long a sign-up's confirmation link works, unless configured.
 pub const CONFIRM_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// An address or a network (`10.0.0.0/8`, `fd00::/8`, `127.0.0.1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    pub fn parse(s: &str) -> Option<Self> {
+        let (ip, prefix) = match s.trim().split_once('/') {
+            Some((ip, p)) => (ip.parse::<IpAddr>().ok()?, Some(p.parse::<u8>().ok()?)),
+            None => (s.trim().parse::<IpAddr>().ok()?, None),
+        };
+        let ip = canonical(ip);
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(max);
+        (prefix <= max).then_some(Self {
+            network: ip,
+            prefix,
+        })
+    }
+
+    /// Whether `ip` (a v4-mapped v6 address read as v4) is in it.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.network, canonical(ip)) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// An IPv4 address that came as IPv6 (`::ffff:127.0.0.1`, what a `[::]`
+/// listener sees) as the IPv4 address it is.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Serve {
     /// Where the server listens (`--listen` overrides).
@@ -21,11 +72,29 @@ pub struct Serve {
     pub public_url: String,
     /// Sign-ups a minute from one client address.
     pub subscribe_limit_per_minute: u32,
-    /// The reverse proxy whose `X-Forwarded-For` is believed.
-    pub trusted_proxy: Option<IpAddr>,
+    /// The reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxy: Vec<Cidr>,
     /// How long a confirmation link works.
     pub confirm_expiry: Duration,
+    /// Connections served at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's header, and its body.
+    pub request_timeout: Duration,
+    /// At most one confirmation mail to an address in this long, however
+    /// many sign-ups ask for it.
+    pub confirm_resend_after: Duration,
+    /// How long a confirmation is retried (with back-off) before it is
+    /// given up on.
+    pub confirm_retry_for: Duration,
 }
+
+/// `[serve]`'s defaults for the bounds (README, "Running the web
+/// endpoint"): below systemd's usual 1,024 open files, with room for the
+/// list, the log and the relay.
+pub const MAX_CONNECTIONS: usize = 512;
+pub const REQUEST_TIMEOUT_SECS: u64 = 10;
+pub const CONFIRM_RESEND_MINUTES: u64 = 60;
+pub const CONFIRM_RETRY_MINUTES: u64 = 60;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,9 +104,13 @@ pub(super) struct RawServe {
     public_url: Spanned<String>,
     #[serde(default = "default_limit")]
     subscribe_limit_per_minute: Spanned<u32>,
-    trusted_proxy: Option<Spanned<String>>,
+    trusted_proxy: Option<Spanned<toml::Value>>,
     #[serde(default = "default_expiry_days")]
     confirm_expiry_days: Spanned<u32>,
+    max_connections: Option<Spanned<u64>>,
+    request_timeout_secs: Option<Spanned<u64>>,
+    confirm_resend_minutes: Option<Spanned<u64>>,
+    confirm_retry_minutes: Option<Spanned<u64>>,
 }
 
 fn default_listen() -> Spanned<String> {
@@ -86,19 +159,61 @@ pub(super) fn check_serve(file: &mut TomlFile, raw: RawServe) -> Option<Serve> {
         ok = false;
     }
     let trusted_proxy = match &raw.trusted_proxy {
-        Some(p) => match p.get_ref().trim().parse::<IpAddr>() {
-            Ok(ip) => Some(ip),
-            Err(_) => {
+        None => Vec::new(),
+        Some(value) => {
+            let items: Vec<Option<&str>> = match value.get_ref() {
+                toml::Value::String(one) => vec![Some(one.as_str())],
+                toml::Value::Array(many) => many.iter().map(toml::Value::as_str).collect(),
+                _ => vec![None],
+            };
+            let parsed: Option<Vec<Cidr>> = items.iter().map(|i| i.and_then(Cidr::parse)).collect();
+            parsed.unwrap_or_else(|| {
                 file.problem_at(
-                    p.span().start,
-                    format!("`trusted_proxy` {:?} is not an IP address", p.get_ref()),
+                    value.span().start,
+                    "`trusted_proxy` must be an IP address or network (\"127.0.0.1\", \"10.0.0.0/8\"), or a list of them",
                 );
                 ok = false;
-                None
-            }
-        },
-        None => None,
+                Vec::new()
+            })
+        }
     };
+    let mut bounded =
+        |value: &Option<Spanned<u64>>, default: u64, range: (u64, u64), what: &str| match value {
+            None => default,
+            Some(v) if (range.0..=range.1).contains(v.get_ref()) => *v.get_ref(),
+            Some(v) => {
+                file.problem_at(
+                    v.span().start,
+                    format!("[serve] `{what}` must be from {} to {}", range.0, range.1),
+                );
+                ok = false;
+                default
+            }
+        };
+    let max_connections = bounded(
+        &raw.max_connections,
+        MAX_CONNECTIONS as u64,
+        (8, 65_536),
+        "max_connections",
+    );
+    let request_timeout = bounded(
+        &raw.request_timeout_secs,
+        REQUEST_TIMEOUT_SECS,
+        (1, 60),
+        "request_timeout_secs",
+    );
+    let resend = bounded(
+        &raw.confirm_resend_minutes,
+        CONFIRM_RESEND_MINUTES,
+        (1, 10_080),
+        "confirm_resend_minutes",
+    );
+    let retry = bounded(
+        &raw.confirm_retry_minutes,
+        CONFIRM_RETRY_MINUTES,
+        (1, 10_080),
+        "confirm_retry_minutes",
+    );
     let limit = *raw.subscribe_limit_per_minute.get_ref();
     if limit == 0 {
         file.problem_at(
@@ -121,6 +236,10 @@ pub(super) fn check_serve(file: &mut TomlFile, raw: RawServe) -> Option<Serve> {
         subscribe_limit_per_minute: limit,
         trusted_proxy,
         confirm_expiry: Duration::from_secs(u64::from(days) * 24 * 3600),
+        max_connections: usize::try_from(max_connections).unwrap_or(MAX_CONNECTIONS),
+        request_timeout: Duration::from_secs(request_timeout),
+        confirm_resend_after: Duration::from_secs(resend * 60),
+        confirm_retry_for: Duration::from_secs(retry * 60),
     })
     .filter(|_| ok)
 }
