@@ -5,6 +5,7 @@ pub mod compliance;
 mod compose;
 mod consent;
 mod content;
+mod edges;
 mod inputs;
 mod layout;
 mod refusals;

@@ -22,8 +22,13 @@ pub struct Served {
 
 impl Served {
     pub fn start(p: &Project, port: u16, epoch: &str) -> Self {
+        Self::start_listening(p, &format!("127.0.0.1:{port}"), port, epoch)
+    }
+
+    /// On `listen` (`[::]:PORT` for every address), reached at 127.0.0.1.
+    pub fn start_listening(p: &Project, listen: &str, port: u16, epoch: &str) -> Self {
         let mut child = p
-            .command(&["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .command(&["serve", "--listen", listen])
             .env("SOURCE_DATE_EPOCH", epoch)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

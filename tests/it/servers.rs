@@ -126,8 +126,19 @@ impl SmtpSink {
         Self::start_in(dump, options)
     }
 
+    /// A sink on `port` (one a test kept free while "the relay was down").
+    pub fn start_on(port: u16, options: &[&str]) -> Self {
+        let dump = tempfile::tempdir().expect("dump dir");
+        std::fs::set_permissions(dump.path(), std::fs::Permissions::from_mode(0o777))
+            .expect("chmod");
+        Self::start_at(dump, port, options)
+    }
+
     fn start_in(dump: tempfile::TempDir, options: &[&str]) -> Self {
-        let port = free_port();
+        Self::start_at(dump, free_port(), options)
+    }
+
+    fn start_at(dump: tempfile::TempDir, port: u16, options: &[&str]) -> Self {
         let template = format!("{}/%Y%m%d/msg.", dump.path().display());
         let mut child = Command::new(SMTP_SINK)
             .args(["-u", "nobody", "-d", &template])
