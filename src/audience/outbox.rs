@@ -157,6 +157,10 @@ pub fn waiting(
     }
     let snap = Snapshot::take(list)?;
     let standings: FingerprintMap<Standing> = SubscriberFile::open(&snap)?.standings()?;
+    // Most lists have no sign-up waiting: then one pass is all it takes.
+    if !standings.values().any(Standing::signing_up) {
+        return Ok(Vec::new());
+    }
     let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let mut out = Vec::new();
     let mut seen = crate::input::email::FingerprintSet::default();
