@@ -79,6 +79,15 @@ impl ListWriter {
     /// Reads the list (giving it a `changed` column if it has none) and
     /// starts the thread. Returns how many readers it holds.
     pub fn start(path: &Path, expiry: Duration) -> Result<(Self, usize), Diagnostic> {
+        Self::start_with(path, expiry, QUEUE)
+    }
+
+    /// The same with `queue` requests waiting at most.
+    fn start_with(
+        path: &Path,
+        expiry: Duration,
+        queue: usize,
+    ) -> Result<(Self, usize), Diagnostic> {
         let cannot =
             |e: std::io::Error| Diagnostic::new(path, None, format!("cannot be read: {e}"));
         let lock = lock_exclusive(path).map_err(cannot)?;
@@ -91,7 +100,7 @@ impl ListWriter {
         let watch = ListWatch::load(path, &lock)?;
         drop(lock);
         let readers = watch.readers();
-        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let (tx, rx) = mpsc::sync_channel(queue);
         let path = path.to_path_buf();
         std::thread::spawn(move || run(path, watch, expiry, rx));
         Ok((Self { tx }, readers))
@@ -216,4 +225,55 @@ fn apply(
         watch.refresh(&lock)?;
     }
     Ok(outcomes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A flood past the queue's bound is refused at once, not queued; the
+    /// requests that were queued are all recorded once the list is free,
+    /// and none that was refused is.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_refuses_at_once_and_loses_no_queued_change() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("list.csv");
+        let mut list = String::from("email,name,status,changed\n");
+        for i in 0..50 {
+            list.push_str(&format!("r{i}@example.org,,subscribed,\n"));
+        }
+        std::fs::write(&path, list).expect("write");
+        let (writer, _) =
+            ListWriter::start_with(&path, Duration::from_secs(3600), 4).expect("start");
+        // A CLI command holds the lock: the writer's first batch waits.
+        let held = lock_exclusive(&path).expect("lock");
+        let asks: Vec<_> = (0..50)
+            .map(|i| {
+                let writer = writer.clone();
+                let email = Email::parse(&format!("r{i}@example.org")).expect("email");
+                tokio::spawn(async move { (i, writer.ask(Request::Unsubscribe { email }).await) })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        drop(held);
+        let mut recorded = Vec::new();
+        let mut refused = 0;
+        for ask in asks {
+            match ask.await.expect("task") {
+                (i, Ok(Outcome::NowUnsubscribed)) => recorded.push(i),
+                (_, Ok(other)) => panic!("{other:?}"),
+                (_, Err(e)) => {
+                    assert!(e.contains("busy"), "{e}");
+                    refused += 1;
+                }
+            }
+        }
+        assert!(refused > 0, "nothing was refused: the queue grew");
+        assert_eq!(recorded.len() + refused, 50);
+        let text = std::fs::read_to_string(&path).expect("list");
+        for i in 0..50 {
+            let row = format!("r{i}@example.org,,unsubscribed,");
+            assert_eq!(text.contains(&row), recorded.contains(&i), "r{i}");
+        }
+    }
 }
