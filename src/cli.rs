@@ -65,6 +65,11 @@ pub enum Command {
         after_help = "Reads a Maildir (new/ and cur/) or an mbox file. Each message it uses is marked\ndone (Maildir: moved to cur/ with the Seen flag; mbox: its id kept in FILE.bulletin-done);\nanything else is left exactly as it was. Running it twice changes nothing the second time.\n\nExamples:\n  bulletin bounces --maildir /var/mail/vhosts/example.org/bounces\n  bulletin bounces --mbox bounces.mbox --dry-run"
     )]
     Bounces(BouncesArgs),
+    /// Write the web archive: a page for every issue sent, an index and an Atom feed.
+    #[command(
+        after_help = "Needs [archive] (its url; with [serve], an empty [archive] serves it under\n{public_url}/archive). Issues are published once their delivery log has a sent row;\n--issue publishes one before or without a send.\n\nExamples:\n  bulletin archive\n  bulletin archive --out site/archive --issue issues/2022-08-01.toml"
+    )]
+    Archive(ArchiveArgs),
     /// Write a starter set-up into DIR: config.toml, today's issue, an empty list.
     #[command(
         after_help = "Refuses to write over any file that is already there.\n\nExample:\n  bulletin init my-newsletter"
@@ -85,6 +90,16 @@ pub struct ServeArgs {
     /// The address and port to listen on [default: [serve] listen, or 127.0.0.1:8025].
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Args)]
+pub struct ArchiveArgs {
+    /// The folder to write (default: archive/ beside the config).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Publish this issue too, sent or not (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub issue: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

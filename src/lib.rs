@@ -48,6 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::List(args) => commands::subscribe::list(&cli.config, &args),
         Command::Serve(args) => commands::serve::run(&cli.config, &args),
         Command::Bounces(args) => commands::bounces::run(&cli.config, &args),
+        Command::Archive(args) => commands::archive::run(&cli.config, &args),
         Command::Init(args) => commands::init::run(&args.dir),
         Command::Completions(args) => commands::docs::completions(args.shell),
         Command::Man => commands::docs::man(),

@@ -100,6 +100,28 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                     eprintln!("{warning}");
                 }
             }
+            if let Some(archive) = &config.archive
+                && issue.archive
+            {
+                let page = crate::commands::archive::default_dir(config)
+                    .join(&issue.id)
+                    .join("index.html");
+                if !page.exists() {
+                    eprintln!(
+                        "{}",
+                        Diagnostic::new(
+                            &config.path,
+                            None,
+                            format!(
+                                "warning: every message links to {} (\"View in browser\"), which is not published yet ({} is missing); a send that completes publishes it, or run `bulletin archive --issue {}`",
+                                archive.page_url(&issue.id),
+                                page.display(),
+                                args.issue.display()
+                            ),
+                        )
+                    );
+                }
+            }
             summary.push(format!(
                 "{}: «{}», {} stories, HTML {} bytes, text {} bytes",
                 args.issue.display(),

@@ -3,6 +3,7 @@
 //!
 //! The top of the pipeline: may use every stage.
 
+pub mod archive;
 pub mod bounces;
 pub mod check;
 pub mod docs;
@@ -60,7 +61,21 @@ pub fn prepare(
     need_secret: bool,
 ) -> anyhow::Result<(Rendered, Template)> {
     let unsubscribe = Unsubscriber::from_config(config, need_secret)?;
-    let parts = render::render(&config.newsletter, issue, unsubscribe.is_some())?;
+    // With [archive], every message links to the issue's page (one an
+    // issue that stays out of the archive does not have).
+    let online = config
+        .archive
+        .as_ref()
+        .filter(|_| issue.archive)
+        .map(|a| a.page_url(&issue.id));
+    let parts = render::render_for(
+        &config.newsletter,
+        issue,
+        render::Place::Mail {
+            unsubscribe: unsubscribe.is_some(),
+            online: online.as_deref(),
+        },
+    )?;
     let dkim = match &config.dkim {
         Some(settings) => Some(crate::compose::dkim::load(settings)?),
         None => None,

@@ -283,6 +283,7 @@ async fn send_all(
     if let Err(stop) = result {
         bail!("{stop}");
     }
+    publish(config);
     let outcome = outcome(&counts, &tally);
     if outcome == Outcome::Problems {
         report_unfinished(&counts, &tally);
@@ -346,6 +347,25 @@ fn record_refusals(config: &Config, ctx: &Context, log: &Path) -> anyhow::Result
         changes.bounced
     );
     Ok(())
+}
+
+/// With `[archive]`, a send that completed (re)builds the archive, so the
+/// "View in browser" link in the mail works as soon as readers get it. A
+/// failure here is said, and does not undo the send.
+fn publish(config: &Config) {
+    let Some(archive) = &config.archive else {
+        return;
+    };
+    let out = crate::commands::archive::default_dir(config);
+    match crate::commands::archive::build(config, archive, &out, &[]) {
+        Ok(built) => println!(
+            "  archive:      {} ({} issue(s), {} file(s) written)",
+            out.display(),
+            built.issues,
+            built.written
+        ),
+        Err(e) => eprintln!("warning: the archive was not rebuilt: {e:#}"),
+    }
 }
 
 fn print_warnings(config: &Config, parts: &Rendered, readers: u64) {

@@ -42,6 +42,10 @@ pub fn run(config_path: &Path, args: &ServeArgs) -> anyhow::Result<Outcome> {
         tokens,
         smtp: server,
         dkim,
+        archive: config
+            .archive
+            .as_ref()
+            .map(|_| crate::commands::archive::default_dir(&config)),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,6 +1,7 @@
 //! From a checked issue to the bytes of one reader's message: Markdown
 //! rendered to HTML and text, the MIME message with its headers, the DKIM
-//! signature, and the pre-send check of what mailbox providers ask.
+//! signature, the pre-send check of what mailbox providers ask, and the
+//! web archive's pages and feed.
 //!
 //! Pure, no I/O but reading the DKIM key. Uses `input`, and `audience` for
 //! the reader's unsubscribe link.
@@ -10,3 +11,4 @@ pub mod confirm;
 pub mod dkim;
 pub mod message;
 pub mod render;
+pub mod site;

@@ -24,6 +24,9 @@ pub struct Issue {
     pub preheader: Option<Line>,
     pub intro: Option<Markdown>,
     pub stories: Vec<Story>,
+    /// Whether the issue goes into the web archive once sent (`archive =
+    /// false` keeps it out).
+    pub archive: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -35,7 +38,7 @@ pub struct Story {
 }
 
 /// A calendar date, shown to readers as "August 1, 2022".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct IssueDate {
     pub year: u16,
     pub month: u8,
@@ -61,6 +64,16 @@ impl fmt::Display for IssueDate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let month = MONTHS[usize::from(self.month.clamp(1, 12)) - 1];
         write!(f, "{month} {}, {}", self.day, self.year)
+    }
+}
+
+impl IssueDate {
+    /// Midnight UTC of the day, as RFC 3339 (`2022-08-01T00:00:00Z`).
+    pub fn rfc3339(&self) -> String {
+        format!(
+            "{:04}-{:02}-{:02}T00:00:00Z",
+            self.year, self.month, self.day
+        )
     }
 }
 
@@ -116,6 +129,7 @@ struct RawIssue {
     number: Option<u32>,
     preheader: Option<Spanned<String>>,
     intro: Option<Spanned<String>>,
+    archive: Option<bool>,
     #[serde(default)]
     story: Vec<RawStory>,
 }
@@ -171,6 +185,7 @@ fn check_issue(file: &mut TomlFile, raw: RawIssue, id: String) -> Option<Issue> 
         preheader,
         intro,
         stories: stories.into_iter().collect::<Option<Vec<_>>>()?,
+        archive: raw.archive.unwrap_or(true),
     })
 }
 

@@ -6,6 +6,7 @@
 //! Uses `input`, `audience` (the list, tokens), `compose` (the
 //! confirmation mail) and `deliver` (its SMTP connection).
 
+mod archive;
 mod forms;
 mod limit;
 mod listen;
@@ -39,6 +40,8 @@ struct App {
     tokens: Arc<Unsubscriber>,
     /// How long a request's body may take to arrive.
     request_timeout: Duration,
+    /// The web archive's folder, served under `/archive/`.
+    archive: Option<std::path::PathBuf>,
     expiry: Duration,
     trusted_proxy: Vec<crate::input::config::Cidr>,
     list: ListWriter,
@@ -88,6 +91,8 @@ pub struct Setup {
     pub tokens: Unsubscriber,
     pub smtp: Server,
     pub dkim: Option<Signer>,
+    /// The folder `bulletin archive` writes, when `[archive]` is set.
+    pub archive: Option<std::path::PathBuf>,
 }
 
 /// Serves until SIGINT or SIGTERM.
@@ -133,6 +138,7 @@ pub async fn serve(setup: Setup) -> anyhow::Result<()> {
         newsletter: setup.newsletter,
         tokens,
         request_timeout: setup.serve.request_timeout,
+        archive: setup.archive,
         expiry: setup.serve.confirm_expiry,
         trusted_proxy: setup.serve.trusted_proxy,
         list,
@@ -145,6 +151,12 @@ pub async fn serve(setup: Setup) -> anyhow::Result<()> {
     );
     let router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/archive",
+            get(|| async { axum::response::Redirect::permanent("/archive/") }),
+        )
+        .route("/archive/", get(archive_index))
+        .route("/archive/{*path}", get(archive_file))
         .route("/subscribe", get(subscribe_page).post(subscribe))
         .route("/confirm/{token}", get(confirm_page).post(confirm))
         .route(
@@ -175,6 +187,26 @@ async fn shutdown() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         () = terminate => {}
+    }
+}
+
+async fn archive_index(State(app): Shared, headers: HeaderMap) -> Response {
+    archive_at(&app, "", &headers).await
+}
+
+async fn archive_file(
+    State(app): Shared,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    archive_at(&app, &path, &headers).await
+}
+
+async fn archive_at(app: &App, rel: &str, headers: &HeaderMap) -> Response {
+    let missing = app.problem(StatusCode::NOT_FOUND, "There is no page here.");
+    match &app.archive {
+        Some(dir) => archive::get(dir, rel, headers, missing).await,
+        None => missing,
     }
 }
 

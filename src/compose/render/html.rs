@@ -3,7 +3,7 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use super::{LINK, RenderError, dateline};
+use super::{LINK, Place, RenderError, dateline};
 use crate::input::config::Newsletter;
 use crate::input::issue::Issue;
 
@@ -30,6 +30,7 @@ pre { white-space: pre-wrap; font-size: 14px; }
 .address { margin: 0; }
 .unsubscribe { margin: 12px 0 0 0; }
 .preheader { display: none; mso-hide: all; max-height: 0; max-width: 0; overflow: hidden; }
+.online { padding-top: 8px; padding-bottom: 0; font-size: 13px; text-align: right; }
 @media (prefers-color-scheme: dark) {
   body, .outer { background-color: #121212 !important; }
   .container, .footer { background-color: #1e1e1e !important; }
@@ -49,14 +50,21 @@ fn inliner() -> css_inline::CSSInliner<'static> {
 pub fn render_html(
     newsletter: &Newsletter,
     issue: &Issue,
-    unsubscribe: bool,
+    place: Place<'_>,
 ) -> Result<String, RenderError> {
-    let doc = document(newsletter, issue, unsubscribe).into_string();
+    let doc = document(newsletter, issue, place).into_string();
     Ok(inliner().inline(&doc)?)
 }
 
-fn document(newsletter: &Newsletter, issue: &Issue, unsubscribe: bool) -> Markup {
+fn document(newsletter: &Newsletter, issue: &Issue, place: Place<'_>) -> Markup {
     let subject = issue.subject(newsletter);
+    let (unsubscribe, online) = match place {
+        Place::Mail {
+            unsubscribe,
+            online,
+        } => (unsubscribe, online),
+        Place::Web { .. } => (false, None),
+    };
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -66,6 +74,15 @@ fn document(newsletter: &Newsletter, issue: &Issue, unsubscribe: bool) -> Markup
                 meta name="color-scheme" content="light dark";
                 meta name="supported-color-schemes" content="light dark";
                 title { (subject) }
+                @if let Place::Web { page, feed, .. } = place {
+                    link rel="canonical" href=(page);
+                    link rel="alternate" type="application/atom+xml" title=(newsletter.name) href=(feed);
+                    meta property="og:type" content="article";
+                    meta property="og:title" content=(subject);
+                    meta property="og:description" content=(issue.preheader());
+                    meta property="og:url" content=(page);
+                    meta property="og:site_name" content=(newsletter.name);
+                }
                 style { (PreEscaped(CSS)) }
             }
             body {
@@ -73,6 +90,11 @@ fn document(newsletter: &Newsletter, issue: &Issue, unsubscribe: bool) -> Markup
                 table role="presentation" class="outer" width="100%" cellpadding="0" cellspacing="0" border="0" {
                     tr { td align="center" {
                         table role="presentation" class="container" width="600" cellpadding="0" cellspacing="0" border="0" {
+                            @if let Some(online) = online {
+                                tr { td class="cell online" {
+                                    a href=(online) { "View in browser" }
+                                } }
+                            }
                             tr { td class="cell masthead" {
                                 h1 { (newsletter.name) }
                                 p class="dateline" { (dateline(issue)) }
@@ -98,7 +120,7 @@ fn document(newsletter: &Newsletter, issue: &Issue, unsubscribe: bool) -> Markup
                                     }
                                 }
                             } }
-                            (footer(newsletter, unsubscribe))
+                            (footer(newsletter, unsubscribe, place))
                         }
                     } }
                 }
@@ -107,7 +129,7 @@ fn document(newsletter: &Newsletter, issue: &Issue, unsubscribe: bool) -> Markup
     }
 }
 
-fn footer(newsletter: &Newsletter, unsubscribe: bool) -> Markup {
+fn footer(newsletter: &Newsletter, unsubscribe: bool, place: Place<'_>) -> Markup {
     html! {
         tr { td class="cell footer" {
             @if let Some(about) = &newsletter.about {
@@ -126,6 +148,12 @@ fn footer(newsletter: &Newsletter, unsubscribe: bool) -> Markup {
                 p class="unsubscribe" {
                     "\n" a href=(LINK) { "Unsubscribe" } "\n"
                     " from " (newsletter.name) " with one click."
+                }
+            }
+            @if let Place::Web { signup: Some(signup), .. } = place {
+                p class="unsubscribe" {
+                    a href=(signup) { "Subscribe" } " to " (newsletter.name)
+                    ", or change your subscription, with the link in any issue you got."
                 }
             }
         } }

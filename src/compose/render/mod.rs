@@ -93,6 +93,26 @@ pub fn html_attr(url: &str) -> String {
 #[error("could not inline the email's stylesheet: {0}")]
 pub struct RenderError(#[from] css_inline::InlineError);
 
+/// Where the issue is read, which decides its two reader-facing extras.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place<'a> {
+    /// In a reader's mail: the footer carries the reader's one-click link
+    /// when `unsubscribe` (`LINK` until a reader's is put in), and the top
+    /// a "View in browser" link to the issue's page when it has one.
+    Mail {
+        unsubscribe: bool,
+        online: Option<&'a str>,
+    },
+    /// On the issue's page in the web archive: nobody's link in it; the
+    /// footer points to the sign-up page, and the head names the feed and
+    /// what link previews show (Open Graph).
+    Web {
+        page: &'a str,
+        feed: &'a str,
+        signup: Option<&'a str>,
+    },
+}
+
 /// Renders the issue; with `unsubscribe`, the footer carries each reader's
 /// one-click link (`LINK` until a reader's is put in).
 pub fn render(
@@ -100,10 +120,27 @@ pub fn render(
     issue: &Issue,
     unsubscribe: bool,
 ) -> Result<Rendered, RenderError> {
+    render_for(
+        newsletter,
+        issue,
+        Place::Mail {
+            unsubscribe,
+            online: None,
+        },
+    )
+}
+
+/// The same, for a place (a mail with a "View in browser" link, or the
+/// archive's page: then only its HTML is of use).
+pub fn render_for(
+    newsletter: &Newsletter,
+    issue: &Issue,
+    place: Place<'_>,
+) -> Result<Rendered, RenderError> {
     Ok(Rendered {
         subject: issue.subject(newsletter),
-        html: Part::split(render_html(newsletter, issue, unsubscribe)?),
-        text: Part::split(render_text(newsletter, issue, unsubscribe)),
+        html: Part::split(render_html(newsletter, issue, place)?),
+        text: Part::split(render_text(newsletter, issue, place)),
     })
 }
 

@@ -4,7 +4,7 @@
 use textwrap::core::display_width;
 use textwrap::{Options, WordSeparator, WordSplitter};
 
-use super::{LINK, dateline};
+use super::{LINK, Place, dateline};
 use crate::input::config::Newsletter;
 use crate::input::issue::Issue;
 use crate::input::markdown::{Block, Footnotes};
@@ -13,9 +13,23 @@ use crate::input::markdown::{Block, Footnotes};
 /// URL) makes a longer line: a broken URL would not work.
 pub const WIDTH: usize = 72;
 
-pub fn render_text(newsletter: &Newsletter, issue: &Issue, unsubscribe: bool) -> String {
+pub fn render_text(newsletter: &Newsletter, issue: &Issue, place: Place<'_>) -> String {
     let mut links = Footnotes::default();
     let mut out: Vec<String> = Vec::new();
+    let unsubscribe = matches!(
+        place,
+        Place::Mail {
+            unsubscribe: true,
+            ..
+        }
+    );
+    if let Place::Mail {
+        online: Some(online),
+        ..
+    } = place
+    {
+        out.push(format!("View in browser: {online}"));
+    }
 
     out.push(format!(
         "{}\n{}",

@@ -12,10 +12,13 @@ use crate::input::diagnostic::Diagnostics;
 use crate::input::markdown::Markdown;
 use crate::input::toml_file::TomlFile;
 
+mod archive;
 mod bounces;
 mod serve;
 mod transport;
 
+pub use archive::Archive;
+use archive::{RawArchive, check_archive};
 pub use bounces::{Bounces, Imap};
 use bounces::{RawBounces, check_bounces};
 pub use serve::{CONFIRM_EXPIRY, Cidr, Serve, canonical};
@@ -33,6 +36,7 @@ pub struct Config {
     pub dkim: Option<DkimSettings>,
     pub serve: Option<Serve>,
     pub bounces: Option<Bounces>,
+    pub archive: Option<Archive>,
 }
 
 /// `[dkim]`: sign every message for `domain` with the key in `private_key`.
@@ -79,6 +83,7 @@ struct RawConfig {
     dkim: Option<RawDkim>,
     serve: Option<RawServe>,
     bounces: Option<RawBounces>,
+    archive: Option<RawArchive>,
 }
 
 #[derive(Deserialize)]
@@ -145,9 +150,13 @@ impl Config {
         let (dkim, dkim_ok) = optional(raw.dkim, |d| check_dkim(&mut file, d, dir));
         let (serve, serve_ok) = optional(raw.serve, |s| check_serve(&mut file, s));
         let (bounces, bounces_ok) = optional(raw.bounces, |b| check_bounces(&mut file, b, dir));
+        let public_url = serve.as_ref().map(|s| s.public_url.clone());
+        let (archive, archive_ok) = optional(raw.archive, |a| {
+            check_archive(&mut file, a, dir, public_url.as_deref())
+        });
         let config = match (newsletter, sending) {
             (Some(newsletter), Some(sending))
-                if unsubscribe_ok && dkim_ok && serve_ok && bounces_ok =>
+                if unsubscribe_ok && dkim_ok && serve_ok && bounces_ok && archive_ok =>
             {
                 Some(Config {
                     path: path.to_path_buf(),
@@ -158,6 +167,7 @@ impl Config {
                     dkim,
                     serve,
                     bounces,
+                    archive,
                 })
             }
             _ => None,

@@ -1,0 +1,194 @@
+//! `bulletin archive`: the static site of the issues that were sent (an
+//! index, a page an issue, an Atom feed), written into a folder file by
+//! file, each atomically and only when it changed.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+use crate::Outcome;
+use crate::cli::ArchiveArgs;
+use crate::compose::site;
+use crate::input::config::{Archive, Config};
+use crate::input::diagnostic::Diagnostics;
+use crate::input::issue::Issue;
+
+pub fn run(config_path: &Path, args: &ArchiveArgs) -> anyhow::Result<Outcome> {
+    let config = Config::load(config_path)?;
+    let Some(archive) = &config.archive else {
+        bail!(
+            "{}: no [archive] section; add one with `url` (where the site is published), or with [serve] set, an empty [archive]",
+            config.path.display()
+        );
+    };
+    let out = args.out.clone().unwrap_or_else(|| default_dir(&config));
+    let built = build(&config, archive, &out, &args.issue)?;
+    println!(
+        "{}: {} issue(s) published, {} file(s) written, {} unchanged, {} removed; feed: {}/{}",
+        out.display(),
+        built.issues,
+        built.written,
+        built.unchanged,
+        built.removed,
+        archive.url,
+        site::FEED
+    );
+    Ok(Outcome::Success)
+}
+
+/// `archive/` beside the config.
+pub fn default_dir(config: &Config) -> PathBuf {
+    config
+        .path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("archive")
+}
+
+/// What a build did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Built {
+    pub issues: usize,
+    pub written: usize,
+    pub unchanged: usize,
+    pub removed: usize,
+}
+
+/// Builds the site into `out`: every issue file in the issues folder whose
+/// delivery log has a `sent` row, and every file in `extra` (published
+/// before or without a send); none that says `archive = false`. Every
+/// issue is read before anything is written: a bad one stops the build
+/// with nothing changed.
+pub fn build(
+    config: &Config,
+    archive: &Archive,
+    out: &Path,
+    extra: &[PathBuf],
+) -> anyhow::Result<Built> {
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(&archive.issues) {
+        Ok(entries) => entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e).with_context(|| format!("{}", archive.issues.display())),
+    };
+    files.sort();
+    let mut issues: Vec<Issue> = Vec::new();
+    let mut problems = Vec::new();
+    for file in &files {
+        let id = file.file_stem().unwrap_or_default().to_string_lossy();
+        let log = crate::commands::log_path(config, &id, None);
+        if !was_sent(&log)? {
+            continue;
+        }
+        match Issue::load(file) {
+            Ok(issue) => issues.push(issue),
+            Err(Diagnostics(ds)) => problems.extend(ds),
+        }
+    }
+    for file in extra {
+        match Issue::load(file) {
+            Ok(issue) => {
+                issues.retain(|i| i.id != issue.id);
+                issues.push(issue);
+            }
+            Err(Diagnostics(ds)) => problems.extend(ds),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Diagnostics(problems).into());
+    }
+    issues.retain(|i| i.archive);
+    let signup = config
+        .serve
+        .as_ref()
+        .map(|s| format!("{}/subscribe", s.public_url));
+    let site = site::build(&config.newsletter, archive, &issues, signup.as_deref())?;
+    let mut built = Built {
+        issues: issues.len(),
+        ..Built::default()
+    };
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("{}: cannot be created", out.display()))?;
+    for file in &site {
+        let path = out.join(&file.path);
+        if std::fs::read(&path).is_ok_and(|old| old == file.bytes) {
+            built.unchanged += 1;
+            continue;
+        }
+        write_atomically(&path, &file.bytes)?;
+        built.written += 1;
+    }
+    built.removed = remove_withdrawn(out, &issues)?;
+    Ok(built)
+}
+
+/// Whether the log has a `sent` row (read until the first).
+fn was_sent(log: &Path) -> anyhow::Result<bool> {
+    let file = match std::fs::File::open(log) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e).with_context(|| format!("{}: cannot be read", log.display())),
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(std::io::BufReader::new(file));
+    let mut record = csv::ByteRecord::new();
+    while reader.read_byte_record(&mut record).unwrap_or(false) {
+        if record.get(2) == Some(b"sent") {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Writes `bytes` to a temporary file beside `path`, syncs it and renames
+/// it over: a reader of the folder sees the old file or the new one.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("{}: cannot be created", dir.display()))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".bulletin-")
+        .tempfile_in(dir)
+        .with_context(|| format!("{}: cannot be written", dir.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .with_context(|| format!("{}: cannot be written", path.display()))?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // A site is public: readable by the web server.
+        let _ = tmp
+            .as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("{}: cannot be written", path.display()))?;
+    Ok(())
+}
+
+/// Removes the pages of issues no longer published (now `archive =
+/// false`): a folder of the site that holds only our `index.html`.
+fn remove_withdrawn(out: &Path, published: &[Issue]) -> anyhow::Result<usize> {
+    let mut removed = 0;
+    for entry in std::fs::read_dir(out)?.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !path.is_dir() || published.iter().any(|i| i.id == name) {
+            continue;
+        }
+        let only_ours = std::fs::read_dir(&path)?
+            .flatten()
+            .all(|e| e.file_name() == "index.html");
+        if only_ours && path.join("index.html").exists() {
+            std::fs::remove_dir_all(&path)
+                .with_context(|| format!("{}: cannot be removed", path.display()))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
