@@ -1,5 +1,6 @@
 //! Integration tests: the real `bulletin` binary run in a scratch folder.
 
+mod archive;
 mod bounces;
 pub mod compliance;
 mod compose;
