@@ -221,7 +221,9 @@ fn serve_serves_the_archive_with_caching_and_nothing_outside_it() {
     assert_eq!(r.status(), 308);
     assert_eq!(r.headers()["location"], "/archive/2022-08-01/");
     // Out of the folder: never.
-    std::os::unix::fs::symlink(p.path("config.toml"), p.path("archive/out.html")).expect("link");
+    // A page outside the folder, linked in: still outside.
+    p.write("secret.html", "<p>not for the web: alice@example.org</p>");
+    std::os::unix::fs::symlink(p.path("secret.html"), p.path("archive/out.html")).expect("link");
     for path in [
         "/archive/../config.toml",
         "/archive/%2e%2e/config.toml",
