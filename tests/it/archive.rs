@@ -338,3 +338,24 @@ fn the_site_fits_a_phone_and_a_desktop_and_names_its_feed() {
         }
     }
 }
+
+/// `check` warns while the page the mail links to is not published yet.
+#[test]
+fn check_warns_until_the_issues_page_is_published() {
+    let p = Project::sample();
+    let config = p.read("config.toml");
+    p.write(
+        "config.toml",
+        format!("{config}\n[archive]\nurl = \"https://news.example.org/archive\"\n"),
+    );
+    p.bulletin(&["check", "--issue", "issues/2022-08-01.toml"])
+        .success()
+        .stderr_has("https://news.example.org/archive/2022-08-01/")
+        .stderr_has("is not published yet");
+    p.bulletin(&["archive", "--issue", "issues/2022-08-01.toml"])
+        .success()
+        .stdout_has("1 issue(s) published");
+    let run = p.bulletin(&["check", "--issue", "issues/2022-08-01.toml"]);
+    run.success();
+    assert!(!run.stderr.contains("not published"), "{}", run.stderr);
+}
