@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 
-use crate::serve::{Served, client, project, unsubscribe_url};
+use crate::serve::{Served, client, laid_out, project, unsubscribe_url};
 use crate::servers::{SmtpSink, free_port};
 use crate::util::{PINNED_EPOCH, Project, python_json};
 
@@ -288,53 +288,9 @@ fn the_site_fits_a_phone_and_a_desktop_and_names_its_feed() {
         );
         assert!(html.contains("property=\"og:title\""), "{page}");
         for width in [360, 1000] {
-            let frame = dir.join(format!("frame-{width}.html"));
-            std::fs::write(
-                &frame,
-                format!(
-                    "<!doctype html><html><body style=\"margin:0\"><iframe id=\"f\" src=\"{page}\" \
-                     style=\"width:{width}px;height:800px;border:0\"></iframe><script>\
-                     document.getElementById('f').onload = function () {{ \
-                     var d = this.contentDocument; \
-                     document.body.setAttribute('data-scroll-width', d.documentElement.scrollWidth); \
-                     document.body.setAttribute('data-text', d.body.innerText.length); }};\
-                     </script></body></html>"
-                ),
-            )
-            .expect("frame");
-            let out = std::process::Command::new("chromium")
-                .args([
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--allow-file-access-from-files",
-                    "--virtual-time-budget=5000",
-                    "--dump-dom",
-                ])
-                .arg(format!(
-                    "--user-data-dir={}",
-                    p.path("chromium-profile").display()
-                ))
-                .arg(format!("file://{}", frame.display()))
-                .output()
-                .expect("chromium");
-            let dom = String::from_utf8_lossy(&out.stdout);
-            let attr = |name: &str| -> u32 {
-                dom.split(&format!("{name}=\""))
-                    .nth(1)
-                    .and_then(|r| r.split('"').next())
-                    .and_then(|w| w.parse().ok())
-                    .unwrap_or_else(|| panic!("{page} at {width}: no {name} in {dom}"))
-            };
-            assert!(
-                attr("data-scroll-width") <= width,
-                "{page} at {width} px scrolls sideways"
-            );
-            assert!(
-                attr("data-text") > 200,
-                "{page} at {width} px shows nothing"
-            );
-            std::fs::remove_file(&frame).expect("rm");
+            let (laid, text) = laid_out(&dir, page, width);
+            assert!(laid <= width, "{page} at {width} px scrolls sideways");
+            assert!(text > 200, "{page} at {width} px shows nothing");
         }
     }
 }

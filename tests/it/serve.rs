@@ -696,6 +696,46 @@ fn chromium(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// How wide `page` (a file in `dir`) lays out in a frame `width` px wide,
+/// and how much text it shows, as headless Chromium renders it (which
+/// will not make a window narrower than 500 px: hence the frame, measured
+/// from outside).
+pub fn laid_out(dir: &Path, page: &str, width: u32) -> (u32, u32) {
+    let frame = dir.join(format!("frame-{width}.html"));
+    std::fs::write(
+        &frame,
+        format!(
+            "<!doctype html><html><body style=\"margin:0\"><iframe id=\"f\" src=\"{page}\" \
+             style=\"width:{width}px;height:800px;border:0\"></iframe><script>\
+             document.getElementById('f').onload = function () {{ \
+             var d = this.contentDocument; \
+             document.body.setAttribute('data-scroll-width', d.documentElement.scrollWidth); \
+             document.body.setAttribute('data-text', d.body.innerText.length); }};\
+             </script></body></html>"
+        ),
+    )
+    .expect("frame");
+    // The browser's profile elsewhere: `dir` may be the site itself.
+    let profile = tempfile::tempdir().expect("dir");
+    let dom = chromium(
+        profile.path(),
+        &[
+            "--allow-file-access-from-files",
+            "--dump-dom",
+            &format!("file://{}", frame.display()),
+        ],
+    );
+    std::fs::remove_file(&frame).expect("rm");
+    let attr = |name: &str| -> u32 {
+        dom.split(&format!("{name}=\""))
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .and_then(|w| w.parse().ok())
+            .unwrap_or_else(|| panic!("{page} at {width}: no {name} in {dom}"))
+    };
+    (attr("data-scroll-width"), attr("data-text"))
+}
+
 /// A page that posts `form_html` at once, as a browser does when its
 /// button is pressed.
 fn posting_page(dir: &Path, name: &str, form_html: &str) -> String {
@@ -876,35 +916,8 @@ fn the_pages_fit_a_phone_and_say_what_each_field_is() {
                 );
             }
         }
-        // The page as served, in a frame 360 px wide (headless Chromium
-        // will not make a window narrower than 500), measured from outside.
         std::fs::write(tmp.path().join(format!("page{i}.html")), &html).expect("write");
-        let frame = tmp.path().join(format!("frame{i}.html"));
-        std::fs::write(
-            &frame,
-            format!(
-                "<!doctype html><html><body><iframe id=\"f\" src=\"page{i}.html\" \
-                 style=\"width:360px;height:740px;border:0\"></iframe><script>\
-                 document.getElementById('f').onload = function () {{ \
-                 document.body.setAttribute('data-scroll-width', \
-                 this.contentDocument.documentElement.scrollWidth); }};</script></body></html>"
-            ),
-        )
-        .expect("write");
-        let dom = chromium(
-            tmp.path(),
-            &[
-                "--allow-file-access-from-files",
-                "--dump-dom",
-                &format!("file://{}", frame.display()),
-            ],
-        );
-        let width: u32 = dom
-            .split("data-scroll-width=\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .and_then(|w| w.parse().ok())
-            .unwrap_or_else(|| panic!("{url}: no width in {dom}"));
+        let (width, _) = laid_out(tmp.path(), &format!("page{i}.html"), 360);
         assert!(width <= 360, "{url} lays out {width} px wide at 360");
     }
 }
