@@ -306,8 +306,9 @@ fn report_unfinished(counts: &Counts, tally: &Tally) {
 
 /// With `[bounces]`, what the relay's refusals during the send mean for
 /// the list: a mailbox that is gone makes its reader `bounced`, a full one
-/// counts as a soft bounce, and every other refusal goes to the bounce
-/// history with its reason and changes nobody (`audience::consent`).
+/// counts as a soft bounce (`audience::consent`). Every other refusal
+/// changes nobody; the delivery log keeps its reply, and `status` groups
+/// them by cause.
 fn record_refusals(config: &Config, ctx: &Context, log: &Path) -> anyhow::Result<()> {
     let Some(policy) = &config.bounces else {
         return Ok(());

@@ -45,9 +45,9 @@ pub struct Context {
     /// The list's changes since the send's snapshot (readers who left
     /// meanwhile), when there is a list to watch.
     pub watch: std::sync::Mutex<Option<ListWatch>>,
-    /// Readers the relay refused for good, with the reply and what it is
-    /// about: for the bounce history and the list once the send ends (a
-    /// reader the breaker made due again is taken out).
+    /// Readers the relay refused for good about their mailbox (gone, or
+    /// full), with the reply: for the bounce history and the list once the
+    /// send ends (a reader the breaker made due again is taken out).
     pub refusals: std::sync::Mutex<Vec<(Email, String, refusal::Blame)>>,
 }
 
@@ -376,10 +376,15 @@ impl Worker {
                 };
                 let pattern = reply_pattern(&detail, &reader.email);
                 let Some(streak) = ctx.breaker.refused(pattern, reader) else {
-                    ctx.refusals
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push((job.sub.email.clone(), detail.clone(), blame));
+                    // Only what changes the reader's standing is kept for
+                    // the end: the log holds every reply, and a cause that
+                    // hit a million readers must not be held in memory.
+                    if matches!(blame, refusal::Blame::Mailbox | refusal::Blame::Full) {
+                        ctx.refusals
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push((job.sub.email.clone(), detail.clone(), blame));
+                    }
                     return self.finish(&job, Status::Failed, Some(code), detail, &id);
                 };
                 self.queue.stop();
