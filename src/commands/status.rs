@@ -30,6 +30,20 @@ struct Report {
     interrupted: u64,
     /// Causes that hit many readers (see `commands::is_loud`).
     warnings: Vec<String>,
+    /// Web sign-ups waiting whose confirmation mail has not gone.
+    unmailed_sign_ups: u64,
+}
+
+/// Sign-ups waiting on the list whose confirmation never left (the
+/// outbox's ledger does not say `sent`): `serve`'s relay may be down.
+fn unmailed_sign_ups(config: &crate::input::config::Config) -> anyhow::Result<u64> {
+    let list = &config.newsletter.subscribers;
+    if !list.exists() {
+        return Ok(0);
+    }
+    let snap = crate::audience::subscribers::Snapshot::take(list)?;
+    let standings = crate::audience::subscribers::SubscriberFile::open(&snap)?.standings()?;
+    Ok(crate::audience::outbox::read(list)?.unmailed(&standings))
 }
 
 #[derive(Debug, Serialize)]
@@ -112,6 +126,7 @@ fn report(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Report> {
         },
         interrupted,
         warnings,
+        unmailed_sign_ups: unmailed_sign_ups(&config)?,
     })
 }
 
@@ -149,6 +164,12 @@ pub fn run(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Outcome> {
         println!(
             "  {} message(s) were in flight when a run stopped; the next send records them as unknown",
             r.interrupted
+        );
+    }
+    if r.unmailed_sign_ups > 0 {
+        println!(
+            "  {} web sign-up(s) wait for a confirmation mail that has not gone (see `serve`'s log)",
+            r.unmailed_sign_ups
         );
     }
     // A report, not a verdict: it exits 0 whenever the log could be read.

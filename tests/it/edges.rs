@@ -258,6 +258,13 @@ fn confirmations_survive_a_relay_outage_and_a_restart() {
         assert_eq!(status, 200);
     }
     std::thread::sleep(Duration::from_secs(2));
+    // Meanwhile the editor can see that mail is waiting.
+    p.bulletin(&["list"])
+        .success()
+        .stdout_has("5 sign-up(s) waiting whose confirmation mail has not gone");
+    p.bulletin(&["status", "--issue", "issues/2022-08-01.toml"])
+        .success()
+        .stdout_has("5 web sign-up(s) wait for a confirmation mail");
     drop(served);
     let served = Served::start(&p, port, PINNED_EPOCH);
     std::thread::sleep(Duration::from_secs(3));
@@ -266,6 +273,8 @@ fn confirmations_survive_a_relay_outage_and_a_restart() {
         wait_for_mail(&relay, w, 1);
     }
     drop(served);
+    let listed = p.bulletin(&["list"]);
+    assert!(!listed.stdout.contains("has not gone"), "{}", listed.stdout);
     let ledger = p.read("subscribers.example.confirmations.csv");
     assert_eq!(
         ledger.lines().filter(|l| l.contains(",sent,")).count(),
