@@ -220,6 +220,10 @@ pub struct SubscribeArgs {
     #[arg(long, requires = "email")]
     pub name: Option<String>,
 
+    /// A tag to add to the reader (repeatable), for issues with an [audience].
+    #[arg(long = "tag", value_name = "TAG", requires = "email")]
+    pub tags: Vec<String>,
+
     /// Import every address in FILE instead.
     #[arg(long, value_name = "FILE", conflicts_with = "email")]
     pub from: Option<PathBuf>,

@@ -194,6 +194,7 @@ fn new_row(
     name: Option<&Line>,
     status: Status,
     at: SystemTime,
+    tags: Option<&str>,
 ) -> Vec<String> {
     let mut row = vec![String::new(); columns.headers.len()];
     row[columns.email] = email.to_string();
@@ -205,6 +206,9 @@ fn new_row(
     }
     if let Some(i) = columns.changed {
         row[i] = humantime::format_rfc3339_seconds(at).to_string();
+    }
+    if let (Some(i), Some(t)) = (columns.tags, tags) {
+        row[i] = t.to_owned();
     }
     row
 }
@@ -237,6 +241,8 @@ pub struct Change {
     /// Its own time, when not the time of the whole write (a sign-up kept
     /// later than the address's last change, so its link names it alone).
     pub at: Option<SystemTime>,
+    /// The reader's tags from now on (canonical), when this row sets them.
+    pub tags: Option<String>,
 }
 
 /// Records status changes as rows appended at the end, in one write, then
@@ -255,15 +261,20 @@ pub fn record(
 ) -> Result<(), Diagnostic> {
     let io_err = |e: io::Error| Diagnostic::new(list, None, format!("cannot be written: {e}"));
     let mut columns = read_columns(list, lock)?;
+    let tagging = changes.iter().any(|c| c.tags.is_some());
     if columns
         .as_ref()
-        .is_some_and(|c| c.status.is_none() || c.changed.is_none())
+        .is_some_and(|c| c.status.is_none() || c.changed.is_none() || (tagging && c.tags.is_none()))
     {
-        rewrite_with(list, lock, |_, _, _| true, &[], true)?;
+        rewrite_with(list, lock, |_, _, _| true, &[], true, tagging)?;
         columns = read_columns(list, lock)?;
     }
     let fresh = columns.is_none();
-    let columns = columns.unwrap_or_else(Columns::new_list);
+    let mut columns = columns.unwrap_or_else(Columns::new_list);
+    if fresh && tagging {
+        columns.headers.push("tags".into());
+        columns.tags = Some(columns.headers.len() - 1);
+    }
     let mut bytes = Vec::new();
     if fresh {
         bytes.extend(csv_line(&columns.headers).map_err(io_err)?);
@@ -275,6 +286,7 @@ pub fn record(
             c.name.as_ref(),
             c.status,
             c.at.unwrap_or(at),
+            c.tags.as_deref(),
         );
         bytes.extend(csv_line(&row).map_err(io_err)?);
     }
@@ -292,7 +304,7 @@ pub fn ensure_changed_column(list: &Path, lock: &ListLock) -> Result<bool, Diagn
     match read_columns(list, lock)? {
         Some(c) if c.status.is_some() && c.changed.is_some() => Ok(false),
         Some(_) => {
-            rewrite_with(list, lock, |_, _, _| true, &[], true)?;
+            rewrite_with(list, lock, |_, _, _| true, &[], true, false)?;
             Ok(true)
         }
         None => {
@@ -318,7 +330,7 @@ pub fn rewrite(
     change: impl FnMut(&Email, &mut Vec<String>, &Columns) -> bool,
     extra: &[(Email, Option<Line>)],
 ) -> Result<u64, Diagnostic> {
-    rewrite_with(list, lock, change, extra, false)
+    rewrite_with(list, lock, change, extra, false, false)
 }
 
 fn rewrite_with(
@@ -327,6 +339,7 @@ fn rewrite_with(
     mut change: impl FnMut(&Email, &mut Vec<String>, &Columns) -> bool,
     extra: &[(Email, Option<Line>)],
     add_changed: bool,
+    add_tags: bool,
 ) -> Result<u64, Diagnostic> {
     let io_err = |e: io::Error| Diagnostic::new(list, None, format!("cannot be written: {e}"));
     let old_columns = read_columns(list, lock)?.unwrap_or_else(Columns::new_list);
@@ -339,6 +352,10 @@ fn rewrite_with(
     if add_changed && columns.changed.is_none() {
         columns.headers.push("changed".into());
         columns.changed = Some(columns.headers.len() - 1);
+    }
+    if add_tags && columns.tags.is_none() {
+        columns.headers.push("tags".into());
+        columns.tags = Some(columns.headers.len() - 1);
     }
     let width = columns.headers.len();
     let dir = list_dir(list);
@@ -396,7 +413,14 @@ fn rewrite_with(
             }
         }
         for (email, name) in extra {
-            let row = new_row(&columns, email, name.as_ref(), Status::Subscribed, now);
+            let row = new_row(
+                &columns,
+                email,
+                name.as_ref(),
+                Status::Subscribed,
+                now,
+                None,
+            );
             out.write_all(&csv_line(&row).map_err(io_err)?)
                 .map_err(io_err)?;
         }

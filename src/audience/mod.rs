@@ -14,5 +14,6 @@ pub mod repair;
 pub mod rows;
 pub mod standing;
 pub mod subscribers;
+pub mod tags;
 pub mod unsubscribe;
 pub mod watch;

@@ -170,6 +170,8 @@ pub struct Columns {
     /// When the row was written by bulletin (RFC 3339); pending rows
     /// expire by it.
     pub changed: Option<usize>,
+    /// The reader's tags (`japan; korea`), for audiences.
+    pub tags: Option<usize>,
 }
 
 impl Columns {
@@ -203,6 +205,7 @@ impl Columns {
             name: find("name"),
             status: find("status"),
             changed: find("changed"),
+            tags: find("tags"),
             headers,
         })
     }
@@ -234,6 +237,7 @@ impl Columns {
             name: Some(1),
             status: Some(2),
             changed: Some(3),
+            tags: None,
         }
     }
 }

@@ -32,10 +32,11 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
     let mut readers = 0u64;
     if let Ok(config) = &config {
         let list = &config.newsletter.subscribers;
-        match Snapshot::take(list).and_then(|snap| plan::recipients(&snap)) {
+        let audience = issue.as_ref().ok().and_then(|i| i.audience.clone());
+        match Snapshot::take(list).and_then(|snap| plan::recipients(&snap, audience.as_ref())) {
             Err(d) => report(&d),
             Ok(entries) => {
-                let (mut due, mut skipped) = (0u64, 0u64);
+                let (mut due, mut skipped, mut outside) = (0u64, 0u64, 0u64);
                 let mut held = plan::Held::default();
                 for entry in entries {
                     match entry {
@@ -44,6 +45,10 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                             reason: Skip::History,
                             ..
                         } => {}
+                        Entry::Skipped {
+                            reason: Skip::OutOfAudience,
+                            ..
+                        } => outside += 1,
                         Entry::Skipped { line, reason } => {
                             skipped += 1;
                             if let Skip::Held(status) = reason {
@@ -73,6 +78,7 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                                 Skip::Unsubscribed
                                 | Skip::Held(_)
                                 | Skip::History
+                                | Skip::OutOfAudience
                                 | Skip::Done(_) => {}
                             }
                         }
@@ -88,6 +94,13 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                     "{}: {due} to send, {skipped} skipped{held}",
                     list.display()
                 ));
+                if let Some(a) = &audience {
+                    summary.push(format!(
+                        "audience: {due} of {} readers ({})",
+                        due + outside,
+                        a.describe()
+                    ));
+                }
             }
         }
         if let Ok(issue) = &issue {

@@ -31,7 +31,7 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     }
     let date = crate::now()?;
     let list = &newsletter.subscribers;
-    let entries = plan::recipients(&Snapshot::take(list)?)?;
+    let entries = plan::recipients(&Snapshot::take(list)?, issue.audience.as_ref())?;
 
     let staging = match &args.out {
         Some(out) => Some(Staging::new(out)?),
@@ -75,6 +75,7 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
                     tally.invalid += 1;
                     eprintln!("{}", Diagnostic::new(list, Some(line as usize), message));
                 }
+                Skip::OutOfAudience => tally.outside += 1,
                 Skip::Damaged(bad) => {
                     tally.damaged += 1;
                     eprintln!("{}", damaged_reader(list, line, bad));
@@ -92,6 +93,14 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     };
     println!("Dry run of «{}»: nothing was sent.", parts.subject);
     println!("  recipients:   {}", tally.due);
+    if let Some(a) = &issue.audience {
+        println!(
+            "  audience:     {} of {} readers ({})",
+            tally.due,
+            tally.due + tally.outside,
+            a.describe()
+        );
+    }
     println!(
         "  skipped:      {} unsubscribed, {}{} duplicate, {} invalid{}",
         tally.unsubscribed,
@@ -138,6 +147,7 @@ struct Tally {
     duplicate: u64,
     invalid: u64,
     damaged: u64,
+    outside: u64,
 }
 
 /// `000001-alice_example.org.eml`: ordered like the list, and safe as a

@@ -21,10 +21,9 @@ use crate::compose::render::Rendered;
 use crate::deliver::journal::recorder::Recorder;
 use crate::deliver::journal::{Journal, Row, Status};
 use crate::deliver::plan::{self, Counts, Entry, Skip};
-use crate::deliver::refusal::Blame;
 use crate::deliver::smtp::{Failure, Server};
 use crate::deliver::{self, Context, Tally};
-use crate::inbound::apply::{self, Event, Kind};
+use crate::inbound::apply;
 use crate::input::config::Config;
 use crate::input::diagnostic::Diagnostic;
 use crate::input::email::Email;
@@ -42,7 +41,12 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
         .map(SecretString::from);
     let server = Server::new(smtp, password, &config.newsletter.from.email)?;
     let (parts, template) = prepare(&config, &issue, true)?;
-    let fingerprint = template.fingerprint().to_owned();
+    // The audience is part of what was decided to send: changing it
+    // mid-send needs --force, as an edited issue does.
+    let fingerprint = match &issue.audience {
+        None => template.fingerprint().to_owned(),
+        Some(a) => format!("{}+audience({})", template.fingerprint(), a.describe()),
+    };
     let ctx = Arc::new(Context {
         template,
         date: crate::now()?,
@@ -65,6 +69,7 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
         subject: parts.subject.clone(),
         log: log_path(&config, &issue.id, args.log.as_deref()),
         fingerprint,
+        audience: issue.audience.clone(),
     };
     if let Some(address) = &args.to {
         return runtime.block_on(test_copy(&ctx, &run, address));
@@ -77,6 +82,7 @@ struct Run {
     subject: String,
     log: PathBuf,
     fingerprint: String,
+    audience: Option<crate::input::issue::Audience>,
 }
 
 async fn test_copy(ctx: &Context, run: &Run, address: &str) -> anyhow::Result<Outcome> {
@@ -130,7 +136,7 @@ async fn send_all(
         Some(ListWatch::after(&snapshot, columns));
     if args.strict {
         // Refused before anything is written, so this takes a pass of its own.
-        let readers = plan::recipients(&snapshot)?
+        let readers = plan::recipients(&snapshot, run.audience.as_ref())?
             .filter(|e| matches!(e, Entry::Due(_)))
             .count() as u64;
         if !compliance::warnings(config, parts, readers).is_empty() {
@@ -177,8 +183,20 @@ async fn send_all(
         unknown: args.resend_unknown,
         failed: args.retry_failed,
     };
-    for entry in plan::pending(&snapshot, history.clone(), resend)? {
+    for entry in plan::pending(&snapshot, history.clone(), resend, run.audience.as_ref())? {
         counts.add(&entry);
+    }
+    if let Some(a) = &run.audience {
+        println!(
+            "Audience: {} of {} readers ({})",
+            counts.due + counts.sent_before + counts.failed_before + counts.unknown_before,
+            counts.due
+                + counts.sent_before
+                + counts.failed_before
+                + counts.unknown_before
+                + counts.outside,
+            a.describe()
+        );
     }
     let readers = counts.due + counts.sent_before + counts.failed_before + counts.unknown_before;
     print_warnings(config, parts, readers);
@@ -215,7 +233,7 @@ async fn send_all(
     let progress = Progress::start(due, tally.clone());
 
     let list_for_errors = list.clone();
-    let source = plan::pending(&snapshot, history, resend)?
+    let source = plan::pending(&snapshot, history, resend, run.audience.as_ref())?
         .filter_map(move |entry| match entry {
             Entry::Due(s) => Some(s),
             Entry::Skipped {
@@ -304,11 +322,8 @@ fn report_unfinished(counts: &Counts, tally: &Tally) {
     );
 }
 
-/// With `[bounces]`, what the relay's refusals during the send mean for
-/// the list: a mailbox that is gone makes its reader `bounced`, a full one
-/// counts as a soft bounce (`audience::consent`). Every other refusal
-/// changes nobody; the delivery log keeps its reply, and `status` groups
-/// them by cause.
+/// With `[bounces]`, what the relay's refusals about readers' mailboxes
+/// during the send mean for the list (`inbound::apply::send_refusals`).
 fn record_refusals(config: &Config, ctx: &Context, log: &Path) -> anyhow::Result<()> {
     let Some(policy) = &config.bounces else {
         return Ok(());
@@ -317,32 +332,9 @@ fn record_refusals(config: &Config, ctx: &Context, log: &Path) -> anyhow::Result
     if refused.is_empty() {
         return Ok(());
     }
-    let issue = log
-        .file_stem()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned();
-    let now = crate::now()?;
-    let events: Vec<Event> = refused
-        .into_iter()
-        .map(|(email, detail, blame)| Event {
-            email,
-            kind: match blame {
-                Blame::Mailbox => Kind::Hard,
-                Blame::Full => Kind::Soft,
-                _ => Kind::Refused,
-            },
-            issue: issue.clone(),
-            status: deliver::reply_status(&detail)
-                .map(|(a, b, c)| format!("{a}.{b}.{c}"))
-                .unwrap_or_default(),
-            detail,
-            source: format!("send:{issue}"),
-            at: now,
-        })
-        .collect();
+    let issue = log.file_stem().unwrap_or_default().to_string_lossy();
     let list = &config.newsletter.subscribers;
-    let changes = apply::apply(list, Some(policy), &events, now, false)?;
+    let changes = apply::send_refusals(list, policy, refused, &issue, crate::now()?)?;
     println!(
         "  bounced:      {} (marked on the list: their mailbox does not exist)",
         changes.bounced

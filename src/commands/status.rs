@@ -81,7 +81,12 @@ fn report(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Report> {
     let mut counts = Counts::default();
     let mut deferred = 0u64;
     let list = Snapshot::take(&config.newsletter.subscribers)?;
-    for entry in plan::pending(&list, history.clone(), plan::Resend::default())? {
+    for entry in plan::pending(
+        &list,
+        history.clone(),
+        plan::Resend::default(),
+        issue.audience.as_ref(),
+    )? {
         if let Entry::Due(s) = &entry
             && matches!(
                 history.status(s.email.fingerprint()),

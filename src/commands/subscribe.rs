@@ -11,6 +11,7 @@ use crate::audience::consent::{Decision, Event, Why, decide};
 use crate::audience::lines::Lines;
 use crate::audience::list_file::{self, lock_exclusive};
 use crate::audience::subscribers::{Snapshot, Status, SubscriberFile};
+use crate::audience::tags::{self, TagIndex};
 use crate::audience::unsubscribe::Unsubscriber;
 use crate::cli::{ListArgs, SubscribeArgs, UnsubscribeArgs};
 use crate::input::checked::Line;
@@ -42,14 +43,42 @@ pub fn run(config_path: &Path, args: &SubscribeArgs) -> anyhow::Result<Outcome> 
     let now = list_file::standings(list, &lock)?
         .get(&email.fingerprint())
         .copied();
+    // `--tag`: added to the reader's tags (their latest tagged row's).
+    let wanted = tags::canonical(args.tags.iter().map(String::as_str));
+    let (had, merged) = if wanted.is_empty() || !list.exists() {
+        (String::new(), wanted.clone())
+    } else {
+        let snap = Snapshot::take_locked(list, &lock)?;
+        let had = TagIndex::read(&snap)?.of(&email.fingerprint()).to_owned();
+        let merged = tags::canonical([had.as_str(), wanted.as_str()]);
+        (had, merged)
+    };
+    let tags = (!wanted.is_empty()).then_some(merged.clone());
     match decide(now.as_ref(), Event::EditorSubscribe) {
-        Decision::Keep(_) => println!("{email} is already subscribed; nothing written"),
+        Decision::Keep(_) if tags.is_none() || merged == had => {
+            println!("{email} is already subscribed; nothing written")
+        }
+        Decision::Keep(_) => {
+            let change = list_file::Change {
+                email: email.clone(),
+                name,
+                status: Status::Subscribed,
+                at: None,
+                tags,
+            };
+            list_file::record(list, &lock, &[change], crate::now()?)?;
+            println!(
+                "{email} is subscribed, tagged {}",
+                merged.replace(';', ", ")
+            );
+        }
         Decision::Write(status) => {
             let change = list_file::Change {
                 email: email.clone(),
                 name,
                 status,
                 at: None,
+                tags,
             };
             list_file::record(list, &lock, &[change], crate::now()?)?;
             let was = match now.map(|s| (s.status, s.signing_up())) {
@@ -247,6 +276,7 @@ pub fn unsubscribe(config_path: &Path, args: &UnsubscribeArgs) -> anyhow::Result
                 name: None,
                 status,
                 at: None,
+                tags: None,
             };
             list_file::record(list, &lock, &[change], crate::now()?)?;
             println!("{email} unsubscribed");
@@ -320,6 +350,15 @@ pub fn list(config_path: &Path, args: &ListArgs) -> anyhow::Result<Outcome> {
     } else {
         String::new()
     };
+    // Subscribed readers per tag, most first.
+    let mut per_tag: std::collections::BTreeMap<String, u64> = Default::default();
+    for (key, tags) in TagIndex::read(&snap)?.readers() {
+        if standings.get(key).is_some_and(|s| s.mailed()) {
+            for tag in tags.split(';') {
+                *per_tag.entry(tag.to_owned()).or_default() += 1;
+            }
+        }
+    }
     println!(
         "{}: {} subscribed, {} unsubscribed{signing_up}, {held}{invalid} invalid row(s){}{unmailed}",
         path.display(),
@@ -327,6 +366,12 @@ pub fn list(config_path: &Path, args: &ListArgs) -> anyhow::Result<Outcome> {
         count(Status::Unsubscribed),
         crate::deliver::plan::damaged_note(damaged),
     );
+    if !per_tag.is_empty() {
+        let mut tags: Vec<(String, u64)> = per_tag.into_iter().collect();
+        tags.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let shown: Vec<String> = tags.iter().map(|(t, n)| format!("{t} {n}")).collect();
+        println!("  subscribed readers by tag: {}", shown.join(", "));
+    }
     Ok(if invalid == 0 {
         Outcome::Success
     } else {

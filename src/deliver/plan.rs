@@ -4,9 +4,11 @@
 use std::sync::Arc;
 
 use crate::audience::subscribers::{BadRow, Snapshot, Status, Subscriber, SubscriberFile};
+use crate::audience::tags::TagIndex;
 use crate::deliver::journal::{self, History};
 use crate::input::diagnostic::Diagnostic;
 use crate::input::email::FingerprintSet;
+use crate::input::issue::Audience;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
@@ -26,6 +28,8 @@ pub enum Skip {
     /// A row of this reader after their last readable one cannot be read
     /// (at this line): not mailed until the editor fixes it.
     Damaged(u64),
+    /// Not in the issue's audience (by the reader's tags).
+    OutOfAudience,
     /// The address (compared case-insensitively) came earlier in the list.
     Duplicate(String),
     Invalid(String),
@@ -41,8 +45,18 @@ pub enum Skip {
 /// re-subscribe) as a row appended at the end, so an older row of a reader
 /// who left never gets them mail. Finding the standing takes a first pass;
 /// the second takes each address's first row (its name) with it.
-pub fn recipients(list: &Snapshot) -> Result<impl Iterator<Item = Entry> + use<>, Diagnostic> {
+///
+/// With an `audience`, a reader it does not take is skipped
+/// (`OutOfAudience`), by the tags their latest tagged row gives.
+pub fn recipients(
+    list: &Snapshot,
+    audience: Option<&Audience>,
+) -> Result<impl Iterator<Item = Entry> + use<>, Diagnostic> {
     let last = SubscriberFile::open(list)?.standings()?;
+    let audience = match audience {
+        Some(a) => Some((a.clone(), TagIndex::read(list)?)),
+        None => None,
+    };
     // Sized from the file (a row is some 40 bytes) so the set never grows.
     let mut seen = FingerprintSet::with_capacity_and_hasher(
         usize::try_from(list.len() / 40).unwrap_or(0),
@@ -66,14 +80,19 @@ pub fn recipients(list: &Snapshot) -> Result<impl Iterator<Item = Entry> + use<>
                     None => Skip::Duplicate(s.email.to_string()),
                 }
             } else {
-                match status {
-                    Some(st) if st.damaged != 0 => Skip::Damaged(u64::from(st.damaged)),
-                    None => return Entry::Due(s),
+                let mailed = match status {
+                    Some(st) if st.damaged != 0 => Err(Skip::Damaged(u64::from(st.damaged))),
+                    None => Ok(()),
                     Some(st) => match st.status {
-                        Status::Subscribed => return Entry::Due(s),
-                        Status::Unsubscribed => Skip::Unsubscribed,
-                        held => Skip::Held(held),
+                        Status::Subscribed => Ok(()),
+                        Status::Unsubscribed => Err(Skip::Unsubscribed),
+                        held => Err(Skip::Held(held)),
                     },
+                };
+                match (mailed, &audience) {
+                    (Ok(()), Some((a, index))) if !a.takes(index.of(&key)) => Skip::OutOfAudience,
+                    (Ok(()), _) => return Entry::Due(s),
+                    (Err(skip), _) => skip,
                 }
             };
             Entry::Skipped {
@@ -100,8 +119,9 @@ pub fn pending(
     list: &Snapshot,
     history: Arc<History>,
     resend: Resend,
+    audience: Option<&Audience>,
 ) -> Result<impl Iterator<Item = Entry> + use<>, Diagnostic> {
-    Ok(recipients(list)?.map(move |entry| match entry {
+    Ok(recipients(list, audience)?.map(move |entry| match entry {
         Entry::Due(s) => match history.status(s.email.fingerprint()) {
             Some(journal::Status::Failed) if resend.failed => Entry::Due(s),
             Some(st @ (journal::Status::Sent | journal::Status::Failed)) => Entry::Skipped {
@@ -177,6 +197,8 @@ pub struct Counts {
     pub held: Held,
     /// Readers not mailed because a later row of theirs cannot be read.
     pub damaged: u64,
+    /// Readers the issue's audience does not take.
+    pub outside: u64,
     pub duplicate: u64,
     pub invalid: u64,
 }
@@ -189,6 +211,7 @@ impl Counts {
                 Skip::Unsubscribed => self.unsubscribed += 1,
                 Skip::Held(status) => self.held.add(*status),
                 Skip::Damaged(_) => self.damaged += 1,
+                Skip::OutOfAudience => self.outside += 1,
                 Skip::History => {}
                 Skip::Duplicate(_) => self.duplicate += 1,
                 Skip::Invalid(_) => self.invalid += 1,

@@ -17,6 +17,7 @@ use crate::audience::consent::{self, Decision, Event as ConsentEvent, Standing, 
 use crate::audience::list_file::{self, Change, defuse, lock_exclusive, undefuse};
 use crate::audience::subscribers::Status;
 use crate::audience::unsubscribe::Unsubscriber;
+use crate::deliver::refusal::Blame;
 use crate::inbound::classify::{Mark, Recipients, What};
 use crate::input::config::Bounces;
 use crate::input::email::Email;
@@ -150,6 +151,39 @@ pub struct Changes {
     pub outdated: u64,
 }
 
+/// A send's refusals about readers' mailboxes, recorded as returned mail
+/// is: a mailbox that is gone makes its reader `bounced`, a full one
+/// counts as a soft bounce (`audience::consent`). Every other refusal
+/// changes nobody; the delivery log keeps its reply, and `status` groups
+/// them by cause.
+pub fn send_refusals(
+    list: &Path,
+    policy: &Bounces,
+    refused: Vec<(Email, String, Blame)>,
+    issue: &str,
+    now: SystemTime,
+) -> anyhow::Result<Changes> {
+    let events: Vec<Event> = refused
+        .into_iter()
+        .map(|(email, detail, blame)| Event {
+            email,
+            kind: match blame {
+                Blame::Mailbox => Kind::Hard,
+                Blame::Full => Kind::Soft,
+                _ => Kind::Refused,
+            },
+            issue: issue.to_owned(),
+            status: crate::deliver::reply_status(&detail)
+                .map(|(a, b, c)| format!("{a}.{b}.{c}"))
+                .unwrap_or_default(),
+            detail,
+            source: format!("send:{issue}"),
+            at: now,
+        })
+        .collect();
+    apply(list, Some(policy), &events, now, false)
+}
+
 /// The mail already processed: every source the history names.
 pub fn processed(list: &Path) -> anyhow::Result<HashSet<String>> {
     Ok(read_history(&history_path(list))?
@@ -232,6 +266,7 @@ pub fn apply(
                     name: None,
                     status,
                     at: None,
+                    tags: None,
                 });
             }
             Decision::Keep(Why::Outdated) => done.outdated += 1,

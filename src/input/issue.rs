@@ -27,6 +27,40 @@ pub struct Issue {
     /// Whether the issue goes into the web archive once sent (`archive =
     /// false` keeps it out).
     pub archive: bool,
+    /// Which readers get it, by their tags (`[audience]`); everyone
+    /// without one.
+    pub audience: Option<Audience>,
+}
+
+/// `[audience]`: the readers with any of `tags` (every reader when it is
+/// empty), less those with any of `exclude`. Tags are compared without
+/// case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audience {
+    pub tags: Vec<String>,
+    pub exclude: Vec<String>,
+}
+
+impl Audience {
+    /// Whether a reader with `tags` (canonical: lower case, `;` between,
+    /// as `audience::tags::canonical` makes them) is in it.
+    pub fn takes(&self, tags: &str) -> bool {
+        let has = |t: &String| tags.split(';').any(|r| r == t);
+        (self.tags.is_empty() || self.tags.iter().any(has)) && !self.exclude.iter().any(has)
+    }
+
+    /// "tags: japan; not: staff", as `send` and `check` say it, and as the
+    /// delivery log's fingerprint records it.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.tags.is_empty() {
+            parts.push(format!("tags: {}", self.tags.join(", ")));
+        }
+        if !self.exclude.is_empty() {
+            parts.push(format!("not: {}", self.exclude.join(", ")));
+        }
+        parts.join("; ")
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -130,8 +164,18 @@ struct RawIssue {
     preheader: Option<Spanned<String>>,
     intro: Option<Spanned<String>>,
     archive: Option<bool>,
+    audience: Option<Spanned<RawAudience>>,
     #[serde(default)]
     story: Vec<RawStory>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAudience {
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    exclude_tags: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -174,6 +218,37 @@ fn check_issue(file: &mut TomlFile, raw: RawIssue, id: String) -> Option<Issue> 
         }
     };
     let stories: Vec<Option<Story>> = raw.story.iter().map(|s| check_story(file, s)).collect();
+    let audience = match &raw.audience {
+        None => None,
+        Some(a) => {
+            let clean = |tags: &[String]| -> Option<Vec<String>> {
+                let mut out: Vec<String> = Vec::new();
+                for t in tags {
+                    let t = t.trim().to_lowercase();
+                    if t.is_empty() || t.contains(';') || t.chars().any(char::is_control) {
+                        return None;
+                    }
+                    if !out.contains(&t) {
+                        out.push(t);
+                    }
+                }
+                Some(out)
+            };
+            match (clean(&a.get_ref().tags), clean(&a.get_ref().exclude_tags)) {
+                (Some(tags), Some(exclude)) if !(tags.is_empty() && exclude.is_empty()) => {
+                    Some(Audience { tags, exclude })
+                }
+                _ => {
+                    file.problem_at(
+                        a.span().start,
+                        "[audience] needs `tags` and/or `exclude_tags`: lists of tags, each without `;`",
+                    );
+                    ok = false;
+                    None
+                }
+            }
+        }
+    };
     if !ok {
         return None;
     }
@@ -186,6 +261,7 @@ fn check_issue(file: &mut TomlFile, raw: RawIssue, id: String) -> Option<Issue> 
         intro,
         stories: stories.into_iter().collect::<Option<Vec<_>>>()?,
         archive: raw.archive.unwrap_or(true),
+        audience,
     })
 }
 

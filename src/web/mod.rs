@@ -42,6 +42,8 @@ struct App {
     request_timeout: Duration,
     /// The web archive's folder, served under `/archive/`.
     archive: Option<std::path::PathBuf>,
+    /// The topics the sign-up form offers.
+    topics: Vec<String>,
     expiry: Duration,
     trusted_proxy: Vec<crate::input::config::Cidr>,
     list: ListWriter,
@@ -139,6 +141,7 @@ pub async fn serve(setup: Setup) -> anyhow::Result<()> {
         tokens,
         request_timeout: setup.serve.request_timeout,
         archive: setup.archive,
+        topics: setup.serve.topics.clone(),
         expiry: setup.serve.confirm_expiry,
         trusted_proxy: setup.serve.trusted_proxy,
         list,
@@ -215,7 +218,7 @@ async fn not_found(State(app): Shared) -> Response {
 }
 
 async fn subscribe_page(State(app): Shared) -> Response {
-    pages::subscribe_form(app.name())
+    pages::subscribe_form(app.name(), &app.topics)
 }
 
 async fn subscribe(
@@ -266,6 +269,16 @@ async fn subscribe(
         .ask(Change::SignUp {
             email: email.clone(),
             name: name.clone(),
+            // Only the topics offered; anything else a form sends is not ours.
+            tags: {
+                let chosen = crate::audience::tags::canonical(
+                    app.topics
+                        .iter()
+                        .filter(|t| !form.get(&format!("topic-{t}")).is_empty())
+                        .map(String::as_str),
+                );
+                (!chosen.is_empty()).then_some(chosen)
+            },
         })
         .await;
     match outcome {

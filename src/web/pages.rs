@@ -20,6 +20,8 @@ const STYLE: &str = concat!(
     ".masthead{margin:0 0 .5em;font-size:.9em;letter-spacing:.08em;text-transform:uppercase;color:#a4161a}",
     "a{color:#1d4e89}",
     "label{display:block;margin:.8em 0 .2em}",
+    "fieldset{border:1px solid #dcdcd6;margin:1em 0 0;padding:.4em .8em .8em}",
+    ".topic{margin:.3em 0}",
     "input[type=email],input[type=text]{display:block;width:100%;max-width:100%;padding:.5em;",
     "font:inherit;border:1px solid #8a8a84;border-radius:3px}",
     "button{margin-top:1em;padding:.6em 1.4em;font:inherit;color:#fff;background:#1d3557;",
@@ -67,7 +69,7 @@ pub fn problem(status: StatusCode, newsletter: &str, what: &str) -> Response {
 /// The sign-up form. `website` is the honeypot: hidden from people (off
 /// screen, out of the tab order, hidden from screen readers), filled by
 /// bots that fill every field.
-pub fn subscribe_form(newsletter: &str) -> Response {
+pub fn subscribe_form(newsletter: &str, topics: &[String]) -> Response {
     page(
         StatusCode::OK,
         newsletter,
@@ -78,6 +80,17 @@ pub fn subscribe_form(newsletter: &str) -> Response {
                 input type="email" id="email" name="email" required autocomplete="email";
                 label for="name" { "Name (optional)" }
                 input type="text" id="name" name="name" autocomplete="name";
+                @if !topics.is_empty() {
+                    fieldset class="topics" {
+                        legend { "What would you like to get?" }
+                        @for topic in topics {
+                            label class="topic" {
+                                input type="checkbox" name={ "topic-" (topic) } value="yes";
+                                " " (topic)
+                            }
+                        }
+                    }
+                }
                 div class="hp" aria-hidden="true" {
                     label for="website" { "Leave this empty" }
                     input type="text" id="website" name="website" tabindex="-1" autocomplete="off";

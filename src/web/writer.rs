@@ -25,6 +25,8 @@ pub enum Request {
     SignUp {
         email: Email,
         name: Option<Line>,
+        /// The topics chosen on the form (canonical tags), if any.
+        tags: Option<String>,
     },
     /// A confirm link's press: the sign-up it was made for (Unix seconds).
     Confirm {
@@ -193,15 +195,18 @@ fn apply(
                 let mut next = standing.unwrap_or(Standing::new(status, row_at));
                 next.fold(status, row_at, true);
                 now.insert(key, next);
-                let name = match request {
-                    Request::SignUp { name, .. } => name.clone(),
-                    _ => None,
+                let (name, tags) = match request {
+                    Request::SignUp { name, tags, .. } if status == Status::Pending => {
+                        (name.clone(), tags.clone())
+                    }
+                    _ => (None, None),
                 };
                 changes.push(Change {
                     email: email.clone(),
                     name,
                     status,
                     at: (row_at != at).then(|| UNIX_EPOCH + Duration::from_secs(u64::from(row_at))),
+                    tags,
                 });
                 match status {
                     Status::Pending => Outcome::NowPending { at: row_at },

@@ -1,6 +1,7 @@
 //! Integration tests: the real `bulletin` binary run in a scratch folder.
 
 mod archive;
+mod audience;
 mod bounces;
 pub mod compliance;
 mod compose;

@@ -86,6 +86,9 @@ pub struct Serve {
     /// How long a confirmation is retried (with back-off) before it is
     /// given up on.
     pub confirm_retry_for: Duration,
+    /// Tags the sign-up form offers as checkboxes (lower case); a reader's
+    /// choice becomes their tags.
+    pub topics: Vec<String>,
 }
 
 /// `[serve]`'s defaults for the bounds (README, "Running the web
@@ -111,6 +114,7 @@ pub(super) struct RawServe {
     request_timeout_secs: Option<Spanned<u64>>,
     confirm_resend_minutes: Option<Spanned<u64>>,
     confirm_retry_minutes: Option<Spanned<u64>>,
+    topics: Option<Spanned<Vec<String>>>,
 }
 
 fn default_listen() -> Spanned<String> {
@@ -230,6 +234,30 @@ pub(super) fn check_serve(file: &mut TomlFile, raw: RawServe) -> Option<Serve> {
         );
         ok = false;
     }
+    let topics = match &raw.topics {
+        None => Vec::new(),
+        Some(t) => {
+            let mut out: Vec<String> = Vec::new();
+            for topic in t.get_ref() {
+                let topic = topic.trim().to_lowercase();
+                let fine = !topic.is_empty()
+                    && topic.len() <= 40
+                    && topic
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || c == '-' || c == '_');
+                if !fine {
+                    file.problem_at(
+                        t.span().start,
+                        "[serve] `topics` are tags: letters, digits, `-` and `_`, 40 at most each",
+                    );
+                    ok = false;
+                } else if !out.contains(&topic) {
+                    out.push(topic);
+                }
+            }
+            out
+        }
+    };
     Some(Serve {
         listen: listen.ok()?,
         public_url,
@@ -240,6 +268,7 @@ pub(super) fn check_serve(file: &mut TomlFile, raw: RawServe) -> Option<Serve> {
         request_timeout: Duration::from_secs(request_timeout),
         confirm_resend_after: Duration::from_secs(resend * 60),
         confirm_retry_for: Duration::from_secs(retry * 60),
+        topics,
     })
     .filter(|_| ok)
 }
