@@ -153,20 +153,11 @@ impl Unsubscriber {
         Some(payload)
     }
 
-    /// The VERP token of a reader's copy of an issue: `{reader}-{issue}`,
-    /// 24 and 8 hex digits keyed by the secret. `bulletin bounces` finds
-    /// the reader by computing the reader part for every address on the
-    /// list, so it needs no delivery log; hex survives a relay that folds
-    /// case. `None` without a secret.
-    pub fn verp_token(&self, email: &Email, issue_id: &str) -> Option<String> {
-        Some(format!(
-            "{}-{}",
-            self.verp_reader(email)?,
-            self.verp_issue(issue_id)?
-        ))
-    }
-
-    /// The reader part of a VERP token.
+    /// The reader part of the VERP token of a reader's copy of an issue
+    /// (`{reader}-{issue}`, 24 and 8 hex digits keyed by the secret).
+    /// `bulletin bounces` finds the reader by computing it for every
+    /// address on the list, so it needs no delivery log; hex survives a
+    /// relay that folds case. `None` without a secret.
     pub fn verp_reader(&self, email: &Email) -> Option<String> {
         let mut mac = self.keyed(b"bulletin/verp-reader")?;
         mac.update(self.list_id.as_bytes());

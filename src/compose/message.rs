@@ -147,8 +147,9 @@ pub struct Template {
     html: Encoded,
     unsubscribe: Option<Unsubscriber>,
     dkim: Option<Signer>,
-    /// `[bounces] address`: the envelope sender's base for VERP.
-    bounces: Option<lettre::Address>,
+    /// `[bounces] address` (the envelope sender's base for VERP) and,
+    /// with a secret, the issue's part of every VERP token, made once.
+    bounces: Option<(lettre::Address, Option<String>)>,
     /// What readers get, as `fingerprint`: part of every Message-ID, so an
     /// edited issue sent with `--force` gets new ids.
     fingerprint: String,
@@ -203,14 +204,18 @@ impl Template {
     /// Envelope senders per message (VERP) under `address`.
     #[must_use]
     pub fn with_bounces(mut self, address: &Email) -> Self {
-        self.bounces = Some(address.envelope().into_owned());
+        let issue = self
+            .unsubscribe
+            .as_ref()
+            .and_then(|u| u.verp_issue(&self.issue_id));
+        self.bounces = Some((address.envelope().into_owned(), issue));
         self
     }
 
     /// The envelope sender (MAIL FROM, hence Return-Path) of `email`'s
     /// message: with `[bounces]`, `bounces+{token}@domain`. The token is
-    /// the reader's VERP token (`Unsubscriber::verp_token`: found again
-    /// from the list alone) when there is a secret, else the Message-ID's
+    /// `{reader}-{issue}` (`Unsubscriber::verp_reader`: found again from
+    /// the list alone) when there is a secret, else the Message-ID's
     /// digest (found again through the delivery logs); either way within
     /// the 64 octets a local part may have. Else the From address.
     pub fn return_path(
@@ -218,27 +223,27 @@ impl Template {
         email: &Email,
         message_id: &str,
     ) -> std::borrow::Cow<'_, lettre::Address> {
-        let token = self
-            .unsubscribe
-            .as_ref()
-            .and_then(|u| u.verp_token(email, &self.issue_id))
-            .unwrap_or_else(|| {
-                message_id
-                    .trim_start_matches('<')
-                    .split('@')
-                    .next()
-                    .unwrap_or("")
-                    .to_owned()
-            });
-        match &self.bounces {
-            Some(base) if !token.is_empty() => {
-                lettre::Address::new(format!("{}+{token}", base.user()), base.domain()).map_or(
-                    std::borrow::Cow::Borrowed(&self.from.email),
-                    std::borrow::Cow::Owned,
-                )
-            }
-            _ => std::borrow::Cow::Borrowed(&self.from.email),
+        let from = std::borrow::Cow::Borrowed(&self.from.email);
+        let Some((base, issue)) = &self.bounces else {
+            return from;
+        };
+        let token = match (&self.unsubscribe, issue) {
+            (Some(u), Some(issue)) => u.verp_reader(email).map(|r| format!("{r}-{issue}")),
+            _ => None,
         }
+        .unwrap_or_else(|| {
+            message_id
+                .trim_start_matches('<')
+                .split('@')
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        });
+        if token.is_empty() {
+            return from;
+        }
+        lettre::Address::new(format!("{}+{token}", base.user()), base.domain())
+            .map_or(from, std::borrow::Cow::Owned)
     }
 
     /// Hands the signer the start of the body every message shares (the

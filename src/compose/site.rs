@@ -7,7 +7,7 @@
 use atom_syndication::{Content, Entry, Feed, FixedDateTime, Link, Person, Text};
 use maud::{DOCTYPE, PreEscaped, html};
 
-use crate::compose::render::{self, Place, RenderError};
+use crate::compose::render::{self, Place, RenderError, WebHead};
 use crate::input::config::{Archive, Newsletter};
 use crate::input::issue::Issue;
 
@@ -108,12 +108,15 @@ fn index(
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) }
-                link rel="canonical" href={ (archive.url) "/" };
-                link rel="alternate" type="application/atom+xml" title=(title) href=(feed_url);
-                meta property="og:type" content="website";
-                meta property="og:title" content=(title);
-                meta property="og:description" content=(description);
-                meta property="og:url" content={ (archive.url) "/" };
+                (render::web_head(&WebHead {
+                    kind: "website",
+                    title: &title,
+                    description: &description,
+                    url: &format!("{}/", archive.url),
+                    feed: feed_url,
+                    feed_title: &title,
+                    site_name: None,
+                }))
                 style { (PreEscaped(STYLE)) }
             }
             body {

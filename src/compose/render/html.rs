@@ -75,13 +75,15 @@ fn document(newsletter: &Newsletter, issue: &Issue, place: Place<'_>) -> Markup 
                 meta name="supported-color-schemes" content="light dark";
                 title { (subject) }
                 @if let Place::Web { page, feed, .. } = place {
-                    link rel="canonical" href=(page);
-                    link rel="alternate" type="application/atom+xml" title=(newsletter.name) href=(feed);
-                    meta property="og:type" content="article";
-                    meta property="og:title" content=(subject);
-                    meta property="og:description" content=(issue.preheader());
-                    meta property="og:url" content=(page);
-                    meta property="og:site_name" content=(newsletter.name);
+                    (web_head(&WebHead {
+                        kind: "article",
+                        title: &subject,
+                        description: &issue.preheader(),
+                        url: page,
+                        feed,
+                        feed_title: newsletter.name.as_str(),
+                        site_name: Some(newsletter.name.as_str()),
+                    }))
                 }
                 style { (PreEscaped(CSS)) }
             }
@@ -125,6 +127,36 @@ fn document(newsletter: &Newsletter, issue: &Issue, place: Place<'_>) -> Markup 
                     } }
                 }
             }
+        }
+    }
+}
+
+/// What a page on the web says of itself in its head.
+pub struct WebHead<'a> {
+    /// Open Graph's type: `article` for an issue, `website` for the index.
+    pub kind: &'a str,
+    pub title: &'a str,
+    pub description: &'a str,
+    /// The page's own (canonical) URL.
+    pub url: &'a str,
+    pub feed: &'a str,
+    pub feed_title: &'a str,
+    pub site_name: Option<&'a str>,
+}
+
+/// The head's links and Open Graph tags of an archive page: its canonical
+/// URL, the feed a browser or reader can discover, and what a link
+/// preview shows.
+pub fn web_head(h: &WebHead<'_>) -> Markup {
+    html! {
+        link rel="canonical" href=(h.url);
+        link rel="alternate" type="application/atom+xml" title=(h.feed_title) href=(h.feed);
+        meta property="og:type" content=(h.kind);
+        meta property="og:title" content=(h.title);
+        meta property="og:description" content=(h.description);
+        meta property="og:url" content=(h.url);
+        @if let Some(name) = h.site_name {
+            meta property="og:site_name" content=(name);
         }
     }
 }

@@ -8,7 +8,7 @@ mod text;
 use crate::input::config::Newsletter;
 use crate::input::issue::Issue;
 
-pub use html::render_html;
+pub use html::{WebHead, render_html, web_head};
 pub use text::{WIDTH, render_text};
 
 /// Stands in the rendered parts where each reader's unsubscribe link goes.
