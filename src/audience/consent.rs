@@ -100,8 +100,10 @@ pub fn decide(now: Option<&Standing>, event: Event) -> Decision {
             Some(_) => Keep(Why::Already),
             None => Keep(Why::NotOnList),
         },
-        Event::EditorSubscribe => match status {
-            Some(Subscribed) if !pending => Keep(Why::Already),
+        // The editor's word settles a reader held by a row that cannot
+        // be read, too.
+        Event::EditorSubscribe => match now {
+            Some(s) if s.status == Subscribed && !pending && s.damaged == 0 => Keep(Why::Already),
             _ => Write(Subscribed),
         },
         Event::Import => match status {
@@ -325,6 +327,10 @@ mod tests {
         let mut st = Standing::new(Status::Subscribed, 100);
         st.damaged = 7;
         assert!(!st.mailed());
+        assert_eq!(
+            decide(Some(&st), Event::EditorSubscribe),
+            Decision::Write(Status::Subscribed)
+        );
         st.fold(Status::Subscribed, 0, false);
         assert!(st.mailed());
     }

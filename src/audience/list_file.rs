@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::audience::consent::Standing;
+use crate::audience::files::open_append;
 use crate::audience::rows::{Row, RowReader};
 use crate::audience::subscribers::{Columns, Snapshot, Status, SubscriberFile};
 use crate::input::checked::Line;
@@ -33,7 +34,7 @@ fn open_lock(list: &Path) -> io::Result<File> {
         .create(true)
         .truncate(false)
         .write(true)
-        .mode(new_file_mode(&list_dir(list)))
+        .mode(crate::audience::files::new_file_mode(&list_dir(list)))
         .open(&path)?;
     Ok(file)
 }
@@ -46,28 +47,6 @@ fn open_lock_read(list: &Path) -> io::Result<File> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => open_lock(list),
         Err(e) => Err(e),
     }
-}
-
-/// The mode of a file bulletin creates beside the list (a new list, its
-/// history, its lock, its damaged lines): 0600, or 0640 when the folder is
-/// shared with a group (setgid or group-writable), so the group's `serve`
-/// or editor can read it. They hold readers' addresses.
-pub fn new_file_mode(dir: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    match std::fs::metadata(dir) {
-        Ok(m) if m.permissions().mode() & 0o2020 != 0 => 0o640,
-        _ => 0o600,
-    }
-}
-
-/// Opens `path` for appending, created with `new_file_mode` if missing.
-pub fn open_append(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .read(true)
-        .mode(new_file_mode(&list_dir(path)))
-        .open(path)
 }
 
 /// Held while the list is changed; released when dropped.
@@ -426,42 +405,13 @@ fn rewrite_with(
         }
         out.flush().map_err(io_err)?;
     }
-    keep_owner_and_mode(list, tmp.as_file()).map_err(io_err)?;
+    crate::audience::files::keep_owner_and_mode(list, tmp.as_file()).map_err(io_err)?;
     tmp.as_file().sync_all().map_err(io_err)?;
     tmp.persist(list).map_err(|e| io_err(e.error))?;
     File::open(&dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err)?;
     Ok(damaged)
-}
-
-/// Gives the new file the list's mode, owner and group, so a rewrite run
-/// by another user (a web server's) does not lock the editor out, nor the
-/// editor's `--compact` the server. Only root may give a file away; anyone
-/// else keeps their own uid but sets the group (any group they are in).
-/// A list that did not exist gets `new_file_mode`.
-fn keep_owner_and_mode(list: &Path, new: &File) -> io::Result<()> {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let denied = |e: &io::Error| e.kind() == io::ErrorKind::PermissionDenied;
-    match std::fs::metadata(list) {
-        Ok(old) => {
-            if let Err(e) = std::os::unix::fs::fchown(new, Some(old.uid()), Some(old.gid())) {
-                if !denied(&e) {
-                    return Err(e);
-                }
-                if let Err(e) = std::os::unix::fs::fchown(new, None, Some(old.gid()))
-                    && !denied(&e)
-                {
-                    return Err(e);
-                }
-            }
-            new.set_permissions(std::fs::Permissions::from_mode(old.mode() & 0o7777))
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => new.set_permissions(
-            std::fs::Permissions::from_mode(new_file_mode(&list_dir(list))),
-        ),
-        Err(e) => Err(e),
-    }
 }
 
 #[cfg(test)]

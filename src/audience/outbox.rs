@@ -7,11 +7,10 @@
 //! counts the pending readers whose mail never left.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::audience::list_file::{defuse, open_append, undefuse};
+use crate::audience::list_file::{defuse, undefuse};
 use crate::audience::standing::Standing;
 use crate::audience::subscribers::{Snapshot, SubscriberFile};
 use crate::input::diagnostic::Diagnostic;
@@ -131,9 +130,7 @@ pub fn record(
         w.into_inner()
             .map_err(|e| std::io::Error::other(e.to_string()))?,
     );
-    let mut out = open_append(&file)?;
-    out.write_all(&bytes)?;
-    out.sync_data()
+    crate::audience::files::append_lines(&file, &bytes)
 }
 
 /// One live sign-up that wants its mail.

@@ -4,12 +4,13 @@
 //! next row starts on a line of its own and no fragment swallows it.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::audience::consent::judge;
-use crate::audience::list_file::{open_append, undefuse};
+use crate::audience::files::append_lines;
+use crate::audience::list_file::undefuse;
 use crate::audience::rows::{Row, RowReader};
 use crate::audience::subscribers::Columns;
 use crate::input::diagnostic::Diagnostic;
@@ -78,12 +79,9 @@ pub fn repair_end(list: &Path, file: &File, columns: &Columns) -> Result<bool, D
         at += n as u64;
     }
     let damaged = damaged_path(list);
-    let mut out = open_append(&damaged)
-        .map_err(|e| Diagnostic::new(&damaged, None, format!("cannot be written: {e}")))?;
     let mut kept = fragment.clone();
     kept.push(b'\n');
-    out.write_all(&kept)
-        .and_then(|()| out.sync_data())
+    append_lines(&damaged, &kept)
         .map_err(|e| Diagnostic::new(&damaged, None, format!("cannot be written: {e}")))?;
     file.set_len(start).map_err(io_err)?;
     file.sync_data().map_err(io_err)?;

@@ -9,7 +9,6 @@
 //! nothing counts twice.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -134,9 +133,7 @@ fn append_history(path: &Path, events: &[&Event], now: SystemTime) -> anyhow::Re
         Vec::new()
     };
     bytes.extend(w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?);
-    let mut file = list_file::open_append(path)?;
-    file.write_all(&bytes)?;
-    file.sync_data()?;
+    crate::audience::files::append_lines(path, &bytes)?;
     Ok(())
 }
 

@@ -7,7 +7,7 @@
 //! it. `--delete-processed` deletes done messages instead (over IMAP with
 //! `UID EXPUNGE`, which touches only ours).
 
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -204,12 +204,9 @@ impl Mailbox {
             }
             Mailbox::Mbox(file) => {
                 let state = state_file(file);
-                let mut f = crate::audience::list_file::open_append(&state)
-                    .map_err(|e| cannot(&state, e))?;
                 let lines: String = mails.iter().map(|m| format!("{}\n", m.id)).collect();
-                f.write_all(lines.as_bytes())
-                    .map_err(|e| cannot(&state, e))?;
-                f.sync_data().map_err(|e| cannot(&state, e))
+                crate::audience::files::append_lines(&state, lines.as_bytes())
+                    .map_err(|e| cannot(&state, e))
             }
         }
     }

@@ -39,10 +39,12 @@ pub(super) struct RawArchive {
 /// served by `bulletin serve` under `/archive`.
 pub(super) fn check_archive(
     file: &mut TomlFile,
-    raw: RawArchive,
+    raw: Spanned<RawArchive>,
     dir: &Path,
     public_url: Option<&str>,
 ) -> Option<Archive> {
+    let at = raw.span().start;
+    let raw = raw.into_inner();
     let url = match (&raw.url, public_url) {
         (Some(u), _) => {
             let url = u.get_ref().trim().trim_end_matches('/').to_owned();
@@ -64,7 +66,7 @@ pub(super) fn check_archive(
         (None, Some(public)) => format!("{public}/archive"),
         (None, None) => {
             file.problem_at(
-                0,
+                at,
                 "[archive] needs `url` (where the site is published), or [serve] with `public_url`",
             );
             return None;

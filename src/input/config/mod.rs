@@ -83,7 +83,7 @@ struct RawConfig {
     dkim: Option<RawDkim>,
     serve: Option<RawServe>,
     bounces: Option<RawBounces>,
-    archive: Option<RawArchive>,
+    archive: Option<Spanned<RawArchive>>,
 }
 
 #[derive(Deserialize)]
