@@ -42,6 +42,7 @@ fn hot_paths(c: &mut Criterion) {
             let to = Recipient {
                 email: black_box(&email),
                 name: None,
+                row: None,
             };
             template.build(to, date).expect("build")
         })
@@ -68,6 +69,7 @@ fn hot_paths(c: &mut Criterion) {
     let to = Recipient {
         email: &email,
         name: None,
+        row: None,
     };
     let message = template.build(to, date).expect("build");
     c.bench_function("DKIM-sign one message (RSA-2048, relaxed/relaxed)", |b| {

@@ -61,6 +61,9 @@ pub struct Subscriber {
     pub email: Email,
     pub name: Option<Line>,
     pub status: Status,
+    /// Every field of the row (trimmed), kept when the issue has
+    /// per-reader fields (`SubscriberFile::keeping_rows`).
+    pub row: Option<Arc<[Box<str>]>>,
 }
 
 /// A row that could not be read as a subscriber.
@@ -250,6 +253,8 @@ pub struct SubscriberFile {
     row: Row,
     /// Set after an I/O error: the rest of the file cannot be read.
     ended: bool,
+    /// Whether each subscriber carries its row's fields.
+    keep_rows: bool,
 }
 
 impl SubscriberFile {
@@ -263,11 +268,19 @@ impl SubscriberFile {
             columns,
             row: Row::default(),
             ended: false,
+            keep_rows: false,
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Each subscriber with every field of its row (`Subscriber::row`).
+    #[must_use]
+    pub fn keeping_rows(mut self, keep: bool) -> Self {
+        self.keep_rows = keep;
+        self
     }
 
     pub fn columns(&self) -> &Columns {
@@ -305,11 +318,21 @@ impl SubscriberFile {
             "" => None,
             n => Some(Line::parse(n).map_err(|why| bad(format!("name {why}")))?),
         };
+        let row = self.keep_rows.then(|| {
+            (0..self.row.len())
+                .map(|i| {
+                    Box::from(crate::audience::list_file::undefuse(
+                        self.row.text(i).unwrap_or(""),
+                    ))
+                })
+                .collect()
+        });
         Ok(Subscriber {
             line,
             email,
             name,
             status,
+            row,
         })
     }
 }

@@ -106,7 +106,17 @@ pub fn build(
         .serve
         .as_ref()
         .map(|s| format!("{}/subscribe", s.public_url));
-    let site = site::build(&config.newsletter, archive, &issues, signup.as_deref())?;
+    // Pages are for nobody in particular: each field shows its default,
+    // or nothing, never a reader's value.
+    let mut newsletter = config.newsletter.clone();
+    let mut plain = Vec::with_capacity(issues.len());
+    for issue in &issues {
+        let (n, i) = crate::compose::personal::for_nobody(&config.newsletter, issue)?;
+        newsletter = n;
+        plain.push(i);
+    }
+    let issues = plain;
+    let site = site::build(&newsletter, archive, &issues, signup.as_deref())?;
     let mut built = Built {
         issues: issues.len(),
         ..Built::default()

@@ -33,14 +33,38 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
     if let Ok(config) = &config {
         let list = &config.newsletter.subscribers;
         let audience = issue.as_ref().ok().and_then(|i| i.audience.clone());
-        match Snapshot::take(list).and_then(|snap| plan::recipients(&snap, audience.as_ref())) {
+        // The issue rendered (its fields each a column of the list), so
+        // every reader's fields can be tried below.
+        let prepared = match &issue {
+            Ok(issue) => match prepare(config, issue, false) {
+                Ok(prepared) => Some(prepared),
+                Err(e) => {
+                    match e.downcast_ref::<crate::input::diagnostic::Diagnostics>() {
+                        Some(ds) => ds.0.iter().for_each(&mut report),
+                        None => report(&Diagnostic::new(&args.issue, None, format!("{e:#}"))),
+                    }
+                    None
+                }
+            },
+            Err(_) => None,
+        };
+        let personal = prepared.as_ref().filter(|(_, t)| t.is_personal());
+        let mut unfilled = crate::commands::Unfilled::default();
+        match Snapshot::take(list)
+            .and_then(|snap| plan::recipients(&snap, audience.as_ref(), personal.is_some()))
+        {
             Err(d) => report(&d),
             Ok(entries) => {
                 let (mut due, mut skipped, mut outside) = (0u64, 0u64, 0u64);
                 let mut held = plan::Held::default();
                 for entry in entries {
                     match entry {
-                        Entry::Due(_) => due += 1,
+                        Entry::Due(s) => {
+                            due += 1;
+                            if let Some((_, template)) = personal {
+                                unfilled.check(template, list, &s);
+                            }
+                        }
                         Entry::Skipped {
                             reason: Skip::History,
                             ..
@@ -85,6 +109,17 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                     }
                 }
                 readers = due;
+                if !unfilled.is_empty() {
+                    unfilled.shown.iter().for_each(&mut report);
+                    let more = unfilled.count - unfilled.shown.len() as u64;
+                    if more > 0 {
+                        report(&Diagnostic::new(
+                            list,
+                            None,
+                            format!("… and {more} more reader(s) whose fields cannot be filled in"),
+                        ));
+                    }
+                }
                 // "2 pending, 1 bounced, " -> " (2 pending, 1 bounced)".
                 let held = match held.to_string().trim_end_matches([',', ' ']) {
                     "" => String::new(),
@@ -103,9 +138,8 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                 }
             }
         }
-        if let Ok(issue) = &issue {
-            let (parts, _) = prepare(config, issue, false)?;
-            for w in compliance::warnings(config, &parts, readers) {
+        if let (Ok(issue), Some((parts, template))) = (&issue, &prepared) {
+            for w in compliance::warnings(config, parts, readers) {
                 let warning = Diagnostic::new(&config.path, None, format!("warning: {w}"));
                 if args.strict {
                     report(&warning);
@@ -135,10 +169,16 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                     );
                 }
             }
+            if template.is_personal() {
+                summary.push(format!(
+                    "fields: {} (filled in for every reader)",
+                    personal_fields(template)
+                ));
+            }
             summary.push(format!(
                 "{}: «{}», {} stories, HTML {} bytes, text {} bytes",
                 args.issue.display(),
-                parts.subject,
+                crate::compose::render::shown(&parts.subject),
                 issue.stories.len(),
                 parts.html.len(),
                 parts.text.len()
@@ -155,4 +195,9 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
     }
     println!("ok");
     Ok(Outcome::Success)
+}
+
+/// "name, first_name": the fields an issue uses.
+fn personal_fields(template: &crate::compose::message::Template) -> String {
+    template.field_names().join(", ")
 }

@@ -13,16 +13,19 @@ pub mod send;
 pub mod serve;
 pub mod status;
 pub mod subscribe;
+pub mod test_copy;
 
 use std::path::Path;
 
 use std::path::PathBuf;
 
+use crate::audience::subscribers::{Snapshot, Subscriber, SubscriberFile};
 use crate::audience::unsubscribe::Unsubscriber;
-use crate::compose::message::Template;
+use crate::compose::message::{Recipient, Template};
+use crate::compose::personal::{FieldNames, Personal};
 use crate::compose::render::{self, Rendered};
 use crate::input::config::Config;
-use crate::input::diagnostic::Diagnostics;
+use crate::input::diagnostic::{Diagnostic, Diagnostics};
 use crate::input::issue::Issue;
 
 /// The config and the issue, or every problem found in either.
@@ -55,11 +58,30 @@ pub fn log_path(config: &Config, issue_id: &str, log: Option<&Path>) -> PathBuf 
 /// The issue rendered and its message template built: unsubscribe links
 /// when the config has them, DKIM signing when it has a key. A real send
 /// needs the unsubscribe secret (`need_secret`); a preview can do without.
+///
+/// An issue with per-reader fields is rendered once with marks where the
+/// values go (`compose::personal`); a field that is no column of the list
+/// is refused here, with its line.
 pub fn prepare(
     config: &Config,
     issue: &Issue,
     need_secret: bool,
 ) -> anyhow::Result<(Rendered, Template)> {
+    let personal = Personal::new(&config.newsletter, issue)?;
+    let (newsletter, issue, personal) = match personal {
+        None => (config.newsletter.clone(), issue.clone(), None),
+        Some((personal, newsletter, skeleton)) => {
+            let list = &config.newsletter.subscribers;
+            let snapshot = Snapshot::take(list)?;
+            let names = FieldNames::new(SubscriberFile::open(&snapshot)?.columns());
+            let unknown = personal.unknown(&names, list);
+            if !unknown.is_empty() {
+                return Err(Diagnostics(unknown).into());
+            }
+            (newsletter, skeleton, Some((personal, names)))
+        }
+    };
+    let (newsletter, issue) = (&newsletter, &issue);
     let unsubscribe = Unsubscriber::from_config(config, need_secret)?;
     // With [archive], every message links to the issue's page (one an
     // issue that stays out of the archive does not have).
@@ -69,7 +91,7 @@ pub fn prepare(
         .filter(|_| issue.archive)
         .map(|a| a.page_url(&issue.id));
     let parts = render::render_for(
-        &config.newsletter,
+        newsletter,
         issue,
         render::Place::Mail {
             unsubscribe: unsubscribe.is_some(),
@@ -80,11 +102,77 @@ pub fn prepare(
         Some(settings) => Some(crate::compose::dkim::load(settings)?),
         None => None,
     };
-    let mut template = Template::new(&config.newsletter, &issue.id, &parts, unsubscribe, dkim);
+    let mut template = Template::new(newsletter, &issue.id, &parts, unsubscribe, dkim);
     if let Some(b) = &config.bounces {
         template = template.with_bounces(&b.address);
     }
+    if let Some((personal, names)) = personal {
+        template = template.with_fields(personal, names);
+    }
     Ok((parts, template))
+}
+
+/// The readers whose fields cannot be filled in (a field used without
+/// `default` is empty for them), found before anything is sent.
+#[derive(Debug, Default)]
+pub struct Unfilled {
+    /// The first `SHOWN`, each a `list:line: …` line.
+    pub shown: Vec<Diagnostic>,
+    pub count: u64,
+}
+
+impl Unfilled {
+    const SHOWN: usize = 20;
+
+    /// Tries `sub`'s values; a reader they cannot be filled for is kept.
+    pub fn check(&mut self, template: &Template, list: &Path, sub: &Subscriber) -> bool {
+        let to = Recipient {
+            email: &sub.email,
+            name: sub.name.as_ref(),
+            row: sub.row.as_ref(),
+        };
+        match template.values(to) {
+            Ok(_) => true,
+            Err(why) => {
+                self.add(list, sub, &why);
+                false
+            }
+        }
+    }
+
+    pub fn add(&mut self, list: &Path, sub: &Subscriber, why: &crate::compose::personal::Unfilled) {
+        self.count += 1;
+        if self.shown.len() < Self::SHOWN {
+            self.shown.push(Diagnostic::new(
+                list,
+                Some(sub.line as usize),
+                format!("{}: {why}", sub.email),
+            ));
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Each reader shown, then how many more.
+    pub fn print(&self) {
+        for d in &self.shown {
+            eprintln!("{d}");
+        }
+        let more = self.count - self.shown.len() as u64;
+        if more > 0 {
+            eprintln!("… and {more} more reader(s) whose fields cannot be filled in");
+        }
+    }
+
+    /// The one line that says why nothing was sent.
+    pub fn refusal(&self) -> String {
+        format!(
+            "not sent: the fields of {} reader(s) cannot be filled in; fill their rows or give each field a default ({{{{ name | default(\"reader\") }}}}), then run again. Nobody was mailed",
+            self.count
+        )
+    }
 }
 
 /// The failed readers of a log grouped by reply (addresses masked: one

@@ -11,6 +11,7 @@ use crate::audience::subscribers::Snapshot;
 use crate::cli::SendArgs;
 use crate::commands::{load_inputs, prepare};
 use crate::compose::message::Recipient;
+use crate::compose::render::{as_html, as_typed, html_attr};
 use crate::deliver::plan::{self, Entry, Skip};
 use crate::input::diagnostic::Diagnostic;
 
@@ -31,16 +32,23 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     }
     let date = crate::now()?;
     let list = &newsletter.subscribers;
-    let entries = plan::recipients(&Snapshot::take(list)?, issue.audience.as_ref())?;
+    let personal = template.is_personal();
+    let entries = plan::recipients(&Snapshot::take(list)?, issue.audience.as_ref(), personal)?;
+    // A reader whose fields cannot be filled in is told of, and then no
+    // preview is written at all (the staging folder goes).
+    let mut unfilled = crate::commands::Unfilled::default();
 
     let staging = match &args.out {
         Some(out) => Some(Staging::new(out)?),
         None => None,
     };
-    let write_previews = |url: &str| -> anyhow::Result<()> {
+    // The previews show the first reader's message (their values).
+    let write_previews = |url: &str, values: &[String]| -> anyhow::Result<()> {
         if let Some(stage) = &staging {
-            stage.write("preview.html", parts.html_for(url).as_bytes())?;
-            stage.write("preview.txt", parts.text_for(url).as_bytes())?;
+            let html = parts.html.fill(&html_attr(url), values, as_html);
+            stage.write("preview.html", html.as_bytes())?;
+            let text = parts.text.fill(url, values, as_typed);
+            stage.write("preview.txt", text.as_bytes())?;
         }
         Ok(())
     };
@@ -52,11 +60,21 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
                 let to = Recipient {
                     email: &s.email,
                     name: s.name.as_ref(),
+                    row: s.row.as_ref(),
                 };
-                let bytes = template.build(to, date)?;
+                let values = match template.values(to) {
+                    Ok(values) => values,
+                    Err(why) => {
+                        unfilled.add(list, &s, &why);
+                        continue;
+                    }
+                };
+                let bytes =
+                    template.build_filled(to, date, template.message_id(&s.email), &values)?;
                 tally.due += 1;
                 if tally.due == 1 {
-                    write_previews(&template.unsubscribe_url(&s.email).unwrap_or_default())?;
+                    let url = template.unsubscribe_url(&s.email).unwrap_or_default();
+                    write_previews(&url, &values)?;
                 }
                 tally.bytes += bytes.len() as u64;
                 tally.largest = tally.largest.max(bytes.len());
@@ -84,14 +102,27 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
         }
     }
 
+    if !unfilled.is_empty() {
+        unfilled.print();
+        bail!(
+            "{}",
+            unfilled
+                .refusal()
+                .replace("not sent:", "no preview written:")
+                .replace(" Nobody was mailed", "")
+        );
+    }
     if tally.due == 0 {
-        write_previews(crate::audience::unsubscribe::PREVIEW_TOKEN)?;
+        write_previews(crate::audience::unsubscribe::PREVIEW_TOKEN, &[])?;
     }
     let written = match (staging, &args.out) {
         (Some(stage), Some(out)) => Some(stage.install(out)?),
         _ => None,
     };
-    println!("Dry run of «{}»: nothing was sent.", parts.subject);
+    println!(
+        "Dry run of «{}»: nothing was sent.",
+        crate::compose::render::shown(&parts.subject)
+    );
     println!("  recipients:   {}", tally.due);
     if let Some(a) = &issue.audience {
         println!(

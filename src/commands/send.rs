@@ -16,17 +16,15 @@ use crate::audience::watch::ListWatch;
 use crate::cli::SendArgs;
 use crate::commands::{load_inputs, log_path, prepare};
 use crate::compose::compliance;
-use crate::compose::message::Recipient;
 use crate::compose::render::Rendered;
 use crate::deliver::journal::recorder::Recorder;
 use crate::deliver::journal::{Journal, Row, Status};
 use crate::deliver::plan::{self, Counts, Entry, Skip};
-use crate::deliver::smtp::{Failure, Server};
+use crate::deliver::smtp::Server;
 use crate::deliver::{self, Context, Tally};
 use crate::inbound::apply;
 use crate::input::config::Config;
 use crate::input::diagnostic::Diagnostic;
-use crate::input::email::Email;
 
 pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     let (config, issue) = load_inputs(config_path, &args.issue)?;
@@ -66,56 +64,28 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
         .context("cannot start the async runtime")?;
 
     let run = Run {
-        subject: parts.subject.clone(),
+        subject: crate::compose::render::shown(&parts.subject),
         log: log_path(&config, &issue.id, args.log.as_deref()),
         fingerprint,
         audience: issue.audience.clone(),
     };
     if let Some(address) = &args.to {
-        return runtime.block_on(test_copy(&ctx, &run, address));
+        return runtime.block_on(crate::commands::test_copy::send(
+            &ctx,
+            &run,
+            &config.newsletter.subscribers,
+            address,
+        ));
     }
     runtime.block_on(send_all(&config, &parts, ctx, &run, args))
 }
 
 /// What this run sends, for reports and the log.
-struct Run {
-    subject: String,
+pub(crate) struct Run {
+    pub(crate) subject: String,
     log: PathBuf,
     fingerprint: String,
     audience: Option<crate::input::issue::Audience>,
-}
-
-async fn test_copy(ctx: &Context, run: &Run, address: &str) -> anyhow::Result<Outcome> {
-    let email = Email::parse(address).map_err(|e| anyhow::anyhow!("--to: {e}"))?;
-    let to = Recipient {
-        email: &email,
-        name: None,
-    };
-    // A new id for every test copy: a receiver that saw one id before
-    // (an earlier copy, or the reader's real one) may drop the message.
-    let id = ctx.template.test_copy_id(&email);
-    let bytes = ctx.template.build_with_id(to, ctx.date, id)?;
-    let mut conn = ctx.server.connect().await.map_err(|f| match f {
-        Failure::Unreachable { detail } => anyhow::anyhow!("{detail}"),
-        f => anyhow::anyhow!("{}: {f}", ctx.server.describe()),
-    })?;
-    let result = conn
-        .send(
-            &ctx.server,
-            ctx.template.from_address(),
-            &email.envelope(),
-            async { Ok(bytes) },
-            async { Ok(()) },
-        )
-        .await;
-    conn.quit(&ctx.server).await;
-    match result {
-        Ok(reply) => {
-            println!("Test copy of «{}» sent to {email}: {reply}", run.subject);
-            Ok(Outcome::Success)
-        }
-        Err(f) => bail!("test copy to {email} not sent: {f}"),
-    }
 }
 
 async fn send_all(
@@ -136,12 +106,28 @@ async fn send_all(
         Some(ListWatch::after(&snapshot, columns));
     if args.strict {
         // Refused before anything is written, so this takes a pass of its own.
-        let readers = plan::recipients(&snapshot, run.audience.as_ref())?
+        let readers = plan::recipients(&snapshot, run.audience.as_ref(), false)?
             .filter(|e| matches!(e, Entry::Due(_)))
             .count() as u64;
         if !compliance::warnings(config, parts, readers).is_empty() {
             print_warnings(config, parts, readers);
             bail!("--strict: not sending while the pre-send check has warnings");
+        }
+    }
+    // With per-reader fields, every reader is filled in before anything
+    // is written or sent: a row that cannot be stops the send here, not
+    // half-way.
+    let personal = ctx.template.is_personal();
+    if personal {
+        let mut unfilled = crate::commands::Unfilled::default();
+        for entry in plan::recipients(&snapshot, run.audience.as_ref(), true)? {
+            if let Entry::Due(s) = &entry {
+                unfilled.check(&ctx.template, &config.newsletter.subscribers, s);
+            }
+        }
+        if !unfilled.is_empty() {
+            unfilled.print();
+            bail!("{}", unfilled.refusal());
         }
     }
     let mut journal = Journal::open(log)?;
@@ -183,7 +169,13 @@ async fn send_all(
         unknown: args.resend_unknown,
         failed: args.retry_failed,
     };
-    for entry in plan::pending(&snapshot, history.clone(), resend, run.audience.as_ref())? {
+    for entry in plan::pending(
+        &snapshot,
+        history.clone(),
+        resend,
+        run.audience.as_ref(),
+        false,
+    )? {
         counts.add(&entry);
     }
     if let Some(a) = &run.audience {
@@ -233,7 +225,7 @@ async fn send_all(
     let progress = Progress::start(due, tally.clone());
 
     let list_for_errors = list.clone();
-    let source = plan::pending(&snapshot, history, resend, run.audience.as_ref())?
+    let source = plan::pending(&snapshot, history, resend, run.audience.as_ref(), personal)?
         .filter_map(move |entry| match entry {
             Entry::Due(s) => Some(s),
             Entry::Skipped {

@@ -86,6 +86,7 @@ fn report(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Report> {
         history.clone(),
         plan::Resend::default(),
         issue.audience.as_ref(),
+        false,
     )? {
         if let Entry::Due(s) = &entry
             && matches!(

@@ -13,7 +13,9 @@ use sha2::{Digest, Sha256};
 
 use crate::audience::unsubscribe::{HmacSha256, Unsubscriber};
 use crate::compose::dkim::Signer;
-use crate::compose::render::{LINK, Part, Rendered, html_attr};
+use crate::compose::encoded::Encoded;
+use crate::compose::personal::{FieldNames, Personal, Unfilled};
+use crate::compose::render::{LINK, Part, Rendered, as_html, as_typed, html_attr};
 use crate::input::checked::Line;
 use crate::input::config::Newsletter;
 use crate::input::email::Email;
@@ -23,6 +25,8 @@ use crate::input::email::Email;
 pub struct Recipient<'a> {
     pub email: &'a Email,
     pub name: Option<&'a Line>,
+    /// The reader's row, for an issue with per-reader fields.
+    pub row: Option<&'a std::sync::Arc<[Box<str>]>>,
 }
 
 /// The key Message-IDs are made with: the unsubscribe secret's (so an id
@@ -97,47 +101,13 @@ pub struct MessageError {
     why: String,
 }
 
-/// A part's bytes, quoted-printable encoded once per issue around the
-/// reader's line. Quoted-printable works line by line, so pieces cut at
-/// line breaks encode to the same bytes as the whole.
-#[derive(Debug, Clone)]
-struct Encoded {
-    head: Vec<u8>,
-    line: String,
-    tail: Vec<u8>,
-}
-
-fn qp(s: &str) -> Vec<u8> {
-    Body::new_with_encoding(s.to_owned(), ContentTransferEncoding::QuotedPrintable)
-        .map(Body::into_vec)
-        .unwrap_or_else(|raw| raw)
-}
-
-impl Encoded {
-    fn new(part: &Part) -> Self {
-        Self {
-            head: qp(&part.head),
-            line: part.line.clone(),
-            tail: qp(&part.tail),
-        }
-    }
-
-    fn body(&self, link: &str) -> Body {
-        let line = qp(&self.line.replace(LINK, link));
-        let mut buf = Vec::with_capacity(self.head.len() + line.len() + self.tail.len());
-        buf.extend_from_slice(&self.head);
-        buf.extend_from_slice(&line);
-        buf.extend_from_slice(&self.tail);
-        Body::dangerous_pre_encoded(buf, ContentTransferEncoding::QuotedPrintable)
-    }
-}
-
 /// Everything of a message that is the same for every reader, encoded
 /// once per issue: encoding the parts is most of the cost of a message.
 pub struct Template {
     from: Mailbox,
     reply_to: Option<Mailbox>,
-    subject: String,
+    /// With fields' marks, when the subject holds any.
+    subject: Part,
     list_id: String,
     issue_id: String,
     list_id_value: String,
@@ -154,6 +124,8 @@ pub struct Template {
     /// edited issue sent with `--force` gets new ids.
     fingerprint: String,
     ids: HmacSha256,
+    /// The issue's per-reader fields and the list's names for them.
+    personal: Option<(Personal, std::sync::Arc<FieldNames>)>,
 }
 
 impl Template {
@@ -184,7 +156,7 @@ impl Template {
                 crate::input::email::ascii_domain(&newsletter.from.email).into_owned(),
             ),
             reply_to: newsletter.reply_to.clone(),
-            subject: parts.subject.clone(),
+            subject: Part::split(parts.subject.clone()),
             list_id: newsletter.list_id.as_str().to_owned(),
             issue_id: issue_id.to_owned(),
             list_id_value: list_id_value(newsletter),
@@ -192,13 +164,52 @@ impl Template {
                 .domain()
                 .to_owned(),
             boundary,
-            text: Encoded::new(&parts.text),
-            html: Encoded::new(&parts.html),
+            text: Encoded::new(&parts.text, as_typed),
+            html: Encoded::new(&parts.html, as_html),
             unsubscribe,
             dkim: None,
             bounces: None,
+            personal: None,
         }
         .signed_by(dkim)
+    }
+
+    /// Fills in each reader's fields (`Personal`), named as the list's
+    /// columns (`FieldNames`) name them.
+    #[must_use]
+    pub fn with_fields(mut self, personal: Personal, names: FieldNames) -> Self {
+        self.personal = Some((personal, std::sync::Arc::new(names)));
+        self
+    }
+
+    /// The fields the issue uses, by name.
+    pub fn field_names(&self) -> Vec<&str> {
+        self.personal
+            .as_ref()
+            .map(|(p, _)| p.fields().into_iter().collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether messages differ per reader by more than their headers and
+    /// link.
+    pub fn is_personal(&self) -> bool {
+        self.personal.is_some()
+    }
+
+    /// A reader's values for the fields (none for an issue without): from
+    /// their row, or for a copy to someone not on the list (`row` none)
+    /// each field's default or nothing.
+    pub fn values(&self, to: Recipient<'_>) -> Result<Vec<String>, Unfilled> {
+        match (&self.personal, to.row) {
+            (None, _) => Ok(Vec::new()),
+            (Some((p, names)), Some(row)) => p.values(names, to.email, row),
+            (Some((p, _)), None) => Ok(p.blank_values()),
+        }
+    }
+
+    /// The subject with a reader's `values`.
+    pub fn subject_for(&self, values: &[String]) -> String {
+        self.subject.fill("", values, as_typed)
     }
 
     /// Envelope senders per message (VERP) under `address`.
@@ -266,7 +277,7 @@ impl Template {
         let header_end = memchr::memmem::find(&part, b"\r\n\r\n").map_or(part.len(), |i| i + 4);
         let mut out = format!("--{}\r\n", self.boundary).into_bytes();
         out.extend_from_slice(&part[..header_end]);
-        out.extend_from_slice(&self.text.head);
+        out.extend_from_slice(self.text.shared_start());
         out
     }
 
@@ -342,13 +353,29 @@ impl Template {
         date: SystemTime,
         id: String,
     ) -> Result<Vec<u8>, MessageError> {
+        let values = self.values(to).map_err(|why| MessageError {
+            to: to.email.to_string(),
+            why: why.to_string(),
+        })?;
+        self.build_filled(to, date, id, &values)
+    }
+
+    /// The message with the reader's field values already found
+    /// (`values`).
+    pub fn build_filled(
+        &self,
+        to: Recipient<'_>,
+        date: SystemTime,
+        id: String,
+        values: &[String],
+    ) -> Result<Vec<u8>, MessageError> {
         let mut builder = Message::builder()
             .from(self.from.clone())
             .to(Mailbox::new(
                 to.name.map(|n| n.to_string()),
                 to.email.envelope().into_owned(),
             ))
-            .subject(self.subject.clone())
+            .subject(self.subject_for(values))
             .date(date)
             .message_id(Some(id))
             .header(ListIdHeader(self.list_id_value.clone()))
@@ -366,11 +393,11 @@ impl Template {
         }
         let body = MultiPart::alternative()
             .boundary(self.boundary.clone())
-            .singlepart(text_part(self.text.body(&url)))
+            .singlepart(text_part(self.text.body(&url, values)))
             .singlepart(
                 SinglePart::builder()
                     .content_type(ContentType::TEXT_HTML)
-                    .body(self.html.body(&html_attr(&url))),
+                    .body(self.html.body(&html_attr(&url), values)),
             );
         let bytes = builder
             .multipart(body)
@@ -421,12 +448,13 @@ mod tests {
             crate::compose::render::render(&config.newsletter, &issue, true).expect("render");
         let template = Template::new(&config.newsletter, &issue.id, &parts, None, None);
         let start = template.shared_body_start();
-        assert!(start.len() > template.text.head.len() + 100);
+        assert!(start.len() > template.text.shared_start().len() + 100);
         for address in ["ann@example.org", "bob@example.net"] {
             let email = Email::parse(address).expect("email");
             let to = Recipient {
                 email: &email,
                 name: None,
+                row: None,
             };
             let message = template.build(to, SystemTime::UNIX_EPOCH).expect("build");
             let split = memchr::memmem::find(&message, b"\r\n\r\n").expect("a body") + 4;
@@ -436,22 +464,5 @@ mod tests {
                 String::from_utf8_lossy(&message[split..split + 200])
             );
         }
-    }
-
-    #[test]
-    fn quoted_printable_of_pieces_cut_at_line_breaks_is_that_of_the_whole() {
-        let long = "é".repeat(60);
-        let a = format!("<p>{long} = x</p>\n");
-        let b = format!(
-            "<a href=\"https://example.org/u/{}\">x</a>\n",
-            "T".repeat(90)
-        );
-        let c = format!("tail {long}\n");
-        let whole = qp(&format!("{a}{b}{c}"));
-        let pieces = [qp(&a), qp(&b), qp(&c)].concat();
-        assert_eq!(
-            String::from_utf8_lossy(&pieces),
-            String::from_utf8_lossy(&whole)
-        );
     }
 }

@@ -9,6 +9,8 @@
 pub mod compliance;
 pub mod confirm;
 pub mod dkim;
+pub mod encoded;
 pub mod message;
+pub mod personal;
 pub mod render;
 pub mod site;

@@ -201,6 +201,7 @@ fn build(ctx: &Context, sub: &Subscriber, id: String) -> Result<Vec<u8>, String>
     let to = Recipient {
         email: &sub.email,
         name: sub.name.as_ref(),
+        row: sub.row.as_ref(),
     };
     ctx.template
         .build_with_id(to, ctx.date, id)

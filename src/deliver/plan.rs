@@ -48,9 +48,13 @@ pub enum Skip {
 ///
 /// With an `audience`, a reader it does not take is skipped
 /// (`OutOfAudience`), by the tags their latest tagged row gives.
+///
+/// With `rows`, each reader due carries their row's fields (for an issue
+/// with per-reader fields).
 pub fn recipients(
     list: &Snapshot,
     audience: Option<&Audience>,
+    rows: bool,
 ) -> Result<impl Iterator<Item = Entry> + use<>, Diagnostic> {
     let last = SubscriberFile::open(list)?.standings()?;
     let audience = match audience {
@@ -62,8 +66,8 @@ pub fn recipients(
         usize::try_from(list.len() / 40).unwrap_or(0),
         Default::default(),
     );
-    let rows = SubscriberFile::open(list)?;
-    Ok(rows.map(move |row| match row {
+    let file = SubscriberFile::open(list)?.keeping_rows(rows);
+    Ok(file.map(move |row| match row {
         Err(BadRow { line, message }) => Entry::Skipped {
             line,
             reason: Skip::Invalid(message),
@@ -120,24 +124,27 @@ pub fn pending(
     history: Arc<History>,
     resend: Resend,
     audience: Option<&Audience>,
+    rows: bool,
 ) -> Result<impl Iterator<Item = Entry> + use<>, Diagnostic> {
-    Ok(recipients(list, audience)?.map(move |entry| match entry {
-        Entry::Due(s) => match history.status(s.email.fingerprint()) {
-            Some(journal::Status::Failed) if resend.failed => Entry::Due(s),
-            Some(st @ (journal::Status::Sent | journal::Status::Failed)) => Entry::Skipped {
-                line: s.line,
-                reason: Skip::Done(st),
-            },
-            Some(journal::Status::Unknown | journal::Status::Sending) if !resend.unknown => {
-                Entry::Skipped {
+    Ok(
+        recipients(list, audience, rows)?.map(move |entry| match entry {
+            Entry::Due(s) => match history.status(s.email.fingerprint()) {
+                Some(journal::Status::Failed) if resend.failed => Entry::Due(s),
+                Some(st @ (journal::Status::Sent | journal::Status::Failed)) => Entry::Skipped {
                     line: s.line,
-                    reason: Skip::Done(journal::Status::Unknown),
+                    reason: Skip::Done(st),
+                },
+                Some(journal::Status::Unknown | journal::Status::Sending) if !resend.unknown => {
+                    Entry::Skipped {
+                        line: s.line,
+                        reason: Skip::Done(journal::Status::Unknown),
+                    }
                 }
-            }
-            _ => Entry::Due(s),
-        },
-        skipped => skipped,
-    }))
+                _ => Entry::Due(s),
+            },
+            skipped => skipped,
+        }),
+    )
 }
 
 /// Readers held back for another reason than leaving.

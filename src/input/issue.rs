@@ -10,6 +10,7 @@ use toml::Spanned;
 use crate::input::checked::Line;
 use crate::input::config::Newsletter;
 use crate::input::diagnostic::{Diagnostic, Diagnostics};
+use crate::input::fields::{FieldText, Spot};
 use crate::input::markdown::{Markdown, check_url};
 use crate::input::toml_file::TomlFile;
 
@@ -30,6 +31,9 @@ pub struct Issue {
     /// Which readers get it, by their tags (`[audience]`); everyone
     /// without one.
     pub audience: Option<Audience>,
+    /// The texts that hold per-reader fields (`{{ name }}`), as written;
+    /// empty for an issue that is the same for every reader.
+    pub fields: Vec<FieldText>,
 }
 
 /// `[audience]`: the readers with any of `tags` (every reader when it is
@@ -188,6 +192,27 @@ struct RawStory {
 
 fn check_issue(file: &mut TomlFile, raw: RawIssue, id: String) -> Option<Issue> {
     let mut ok = true;
+    let mut fields = Vec::new();
+    {
+        let mut texts: Vec<(Spot, &'static str, &Spanned<String>)> = Vec::new();
+        texts.extend(raw.subject.as_ref().map(|v| (Spot::Subject, "subject", v)));
+        texts.extend(
+            raw.preheader
+                .as_ref()
+                .map(|v| (Spot::Preheader, "preheader", v)),
+        );
+        texts.extend(raw.intro.as_ref().map(|v| (Spot::Intro, "intro", v)));
+        for (i, s) in raw.story.iter().enumerate() {
+            texts.push((Spot::Headline(i), "headline", &s.headline));
+            texts.push((Spot::Body(i), "body", &s.body));
+        }
+        for (spot, key, value) in texts {
+            match file.fields(spot, key, value) {
+                Some(found) => fields.extend(found),
+                None => ok = false,
+            }
+        }
+    }
     let subject = raw.subject.as_ref().and_then(|v| {
         let l = file.line("subject", v);
         ok &= l.is_some();
@@ -262,6 +287,7 @@ fn check_issue(file: &mut TomlFile, raw: RawIssue, id: String) -> Option<Issue> 
         stories: stories.into_iter().collect::<Option<Vec<_>>>()?,
         archive: raw.archive.unwrap_or(true),
         audience,
+        fields,
     })
 }
 

@@ -40,6 +40,13 @@ impl Markdown {
                 Event::Start(Tag::Image { dest_url, .. }) => (dest_url, "image"),
                 _ => continue,
             };
+            if crate::input::fields::has_fields(dest) {
+                errors.push(MarkdownError {
+                    offset: range.start,
+                    message: format!("a field cannot be part of a {what}'s target"),
+                });
+                continue;
+            }
             if let Err(why) = check_url(dest) {
                 errors.push(MarkdownError {
                     offset: range.start,

@@ -8,6 +8,7 @@ use toml::Spanned;
 
 use crate::input::checked::Line;
 use crate::input::diagnostic::{self, Diagnostic, Diagnostics};
+use crate::input::fields::{self, FieldText, Spot};
 use crate::input::markdown::Markdown;
 
 pub struct TomlFile {
@@ -70,6 +71,31 @@ impl TomlFile {
                         Some(line),
                         format!("`{key}`: {}", e.message),
                     ));
+                }
+                None
+            }
+        }
+    }
+
+    /// The fields `value` holds (`None` when it holds none), or `None`
+    /// after reporting each problem at its line.
+    pub fn fields(
+        &mut self,
+        spot: Spot,
+        key: &'static str,
+        value: &Spanned<String>,
+    ) -> Option<Option<FieldText>> {
+        let (src, span) = (&self.src, value.span());
+        let checked = fields::check(spot, key, value.get_ref(), &self.path, |i| {
+            diagnostic::line_in_value(src, &span, i)
+        });
+        match checked {
+            Ok(found) => Some(found),
+            Err(problems) => {
+                for (i, message) in problems {
+                    let line = diagnostic::line_in_value(&self.src, &value.span(), i);
+                    self.problems
+                        .push(Diagnostic::new(&self.path, Some(line), message));
                 }
                 None
             }

@@ -110,7 +110,7 @@ pub fn dkim_key(dir: &Path, kind: &str) -> (PathBuf, String) {
 }
 
 /// dkimpy's verdict on each file, with the key record in `record_file`.
-fn dkim_verify(record_file: &Path, emls: &[PathBuf]) -> Vec<serde_json::Value> {
+pub fn dkim_verify(record_file: &Path, emls: &[PathBuf]) -> Vec<serde_json::Value> {
     let mut args = vec![record_file.to_path_buf()];
     args.extend_from_slice(emls);
     python_json("dkim_verify.py", &args)

@@ -8,6 +8,7 @@ mod compose;
 mod consent;
 mod content;
 mod edges;
+mod fields;
 mod inputs;
 mod layout;
 mod refusals;

@@ -62,6 +62,7 @@ fn sample_issue_eml_for_a_reader_with_a_non_ascii_name() {
     let to = Recipient {
         email: &email,
         name: Some(&name),
+        row: None,
     };
     let unsub = Some(unsubscriber(&config));
     let eml = Template::new(&config.newsletter, &issue.id, &parts, unsub, None)

@@ -4,7 +4,7 @@
 use textwrap::core::display_width;
 use textwrap::{Options, WordSeparator, WordSplitter};
 
-use super::{LINK, Place, dateline};
+use super::{LINK, Place, WRAP_CLOSE, WRAP_OPEN, WRAP_SEP, dateline, field_of};
 use crate::input::config::Newsletter;
 use crate::input::issue::Issue;
 use crate::input::markdown::{Block, Footnotes};
@@ -95,7 +95,7 @@ fn underlined(title: &str, mark: char) -> String {
 fn numbered(n: usize, text: &str) -> String {
     let marker = format!("{n}. ");
     let hang = " ".repeat(marker.len());
-    wrap(text, &marker, &hang)
+    wrap_for_reader(text, &marker, &hang)
 }
 
 fn wrap_block(block: &Block) -> String {
@@ -114,13 +114,24 @@ fn wrap_block(block: &Block) -> String {
         .enumerate()
         .map(|(i, part)| {
             let first = if i == 0 { &block.first } else { &block.rest };
-            wrap(part.trim(), first, &block.rest)
+            wrap_for_reader(part.trim(), first, &block.rest)
         })
         .collect::<Vec<_>>()
         .join("\n")
 }
 
-fn wrap(text: &str, first: &str, rest: &str) -> String {
+/// `wrap`, or for text that holds a field, the marks that have it
+/// wrapped once each reader's values are in (`Part`): the width of a
+/// value is not known before.
+fn wrap_for_reader(text: &str, first: &str, rest: &str) -> String {
+    if text.chars().any(|c| field_of(c).is_some()) {
+        format!("{WRAP_OPEN}{first}{WRAP_SEP}{rest}{WRAP_SEP}{text}{WRAP_CLOSE}")
+    } else {
+        wrap(text, first, rest)
+    }
+}
+
+pub(crate) fn wrap(text: &str, first: &str, rest: &str) -> String {
     let options = Options::new(WIDTH)
         .initial_indent(first)
         .subsequent_indent(rest)

@@ -9,6 +9,7 @@ use toml::Spanned;
 
 use crate::input::checked::{Line, ListId};
 use crate::input::diagnostic::Diagnostics;
+use crate::input::fields::{FieldText, Spot};
 use crate::input::markdown::Markdown;
 use crate::input::toml_file::TomlFile;
 
@@ -66,6 +67,8 @@ pub struct Newsletter {
     pub reply_to: Option<Mailbox>,
     /// The standing footer: who publishes this and why the reader gets it.
     pub about: Option<Markdown>,
+    /// `about` again when it holds per-reader fields.
+    pub about_fields: Option<FieldText>,
     /// One line per line of the address.
     pub postal_address: Option<Vec<Line>>,
     pub list_id: ListId,
@@ -210,6 +213,13 @@ fn check_newsletter(file: &mut TomlFile, raw: RawNewsletter, dir: &Path) -> Opti
         ok &= md.is_some();
         md
     });
+    let about_fields = match &raw.about {
+        Some(v) => file.fields(Spot::About, "about", v).unwrap_or_else(|| {
+            ok = false;
+            None
+        }),
+        None => None,
+    };
     let postal_address = raw.postal_address.as_ref().and_then(|v| {
         let lines = postal_lines(v.get_ref())
             .map_err(|why| file.problem_at(v.span().start, format!("`postal_address` {why}")))
@@ -228,6 +238,7 @@ fn check_newsletter(file: &mut TomlFile, raw: RawNewsletter, dir: &Path) -> Opti
         from: from?,
         reply_to,
         about,
+        about_fields,
         postal_address,
         list_id: list_id?,
         subscribers: dir.join(raw.subscribers.get_ref()),

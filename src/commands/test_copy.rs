@@ -1,0 +1,79 @@
+//! `bulletin send --to ADDRESS`: one test copy of the issue, through the
+//! configured server, logged nowhere; an issue with fields is filled from
+//! the address's own row when it is on the list.
+
+use std::path::Path;
+
+use anyhow::bail;
+
+use crate::Outcome;
+use crate::audience::subscribers::{Snapshot, Subscriber, SubscriberFile};
+use crate::commands::send::Run;
+use crate::compose::message::Recipient;
+use crate::deliver::Context;
+use crate::deliver::smtp::Failure;
+use crate::input::email::Email;
+
+/// The first row of `email` on the list, with its fields.
+fn own_row(list: &Path, email: &Email) -> anyhow::Result<Option<Subscriber>> {
+    let snapshot = Snapshot::take(list)?;
+    let key = email.fingerprint();
+    Ok(SubscriberFile::open(&snapshot)?
+        .keeping_rows(true)
+        .filter_map(Result::ok)
+        .find(|s| s.email.fingerprint() == key))
+}
+
+pub(crate) async fn send(
+    ctx: &Context,
+    run: &Run,
+    list: &Path,
+    address: &str,
+) -> anyhow::Result<Outcome> {
+    let email = Email::parse(address).map_err(|e| anyhow::anyhow!("--to: {e}"))?;
+    // An issue with fields: the address's own row when it is on the list,
+    // else each field's default (or nothing).
+    let on_list = match ctx.template.is_personal() {
+        true => own_row(list, &email)?,
+        false => None,
+    };
+    if ctx.template.is_personal() {
+        match &on_list {
+            Some(s) => println!("Fields from line {} of {}.", s.line, list.display()),
+            None => println!(
+                "{email} is not on {}: each field shows its default, or nothing.",
+                list.display()
+            ),
+        }
+    }
+    let to = Recipient {
+        email: &email,
+        name: on_list.as_ref().and_then(|s| s.name.as_ref()),
+        row: on_list.as_ref().and_then(|s| s.row.as_ref()),
+    };
+    // A new id for every test copy: a receiver that saw one id before
+    // (an earlier copy, or the reader's real one) may drop the message.
+    let id = ctx.template.test_copy_id(&email);
+    let bytes = ctx.template.build_with_id(to, ctx.date, id)?;
+    let mut conn = ctx.server.connect().await.map_err(|f| match f {
+        Failure::Unreachable { detail } => anyhow::anyhow!("{detail}"),
+        f => anyhow::anyhow!("{}: {f}", ctx.server.describe()),
+    })?;
+    let result = conn
+        .send(
+            &ctx.server,
+            ctx.template.from_address(),
+            &email.envelope(),
+            async { Ok(bytes) },
+            async { Ok(()) },
+        )
+        .await;
+    conn.quit(&ctx.server).await;
+    match result {
+        Ok(reply) => {
+            println!("Test copy of «{}» sent to {email}: {reply}", run.subject);
+            Ok(Outcome::Success)
+        }
+        Err(f) => bail!("test copy to {email} not sent: {f}"),
+    }
+}
