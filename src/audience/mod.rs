@@ -18,3 +18,4 @@ pub mod subscribers;
 pub mod tags;
 pub mod unsubscribe;
 pub mod watch;
+pub mod welcome;

@@ -28,6 +28,13 @@ use crate::input::diagnostic::Diagnostic;
 
 pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     let (config, issue) = load_inputs(config_path, &args.issue)?;
+    let welcome = config.serve.as_ref().and_then(|s| s.welcome.as_ref());
+    if args.to.is_none() && welcome.is_some_and(|w| same_file(w, &args.issue)) {
+        bail!(
+            "{}: this is the welcome issue ([serve] welcome): serve sends it to each new reader; send it with --to for a test copy",
+            args.issue.display()
+        );
+    }
     let Some(smtp) = &config.smtp else {
         bail!(
             "{}: no [smtp] section; add host, port and security to send (or use --dry-run)",
@@ -78,6 +85,13 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
         ));
     }
     runtime.block_on(send_all(&config, &parts, ctx, &run, args))
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }
 
 /// What this run sends, for reports and the log.

@@ -1,6 +1,6 @@
 //! `bulletin serve`: checks what the server needs (the `[serve]` section,
-//! the unsubscribe secret, `[smtp]` for confirmation mail), then runs the
-//! web endpoint until it is stopped.
+//! the unsubscribe secret, `[smtp]` for confirmation mail, the welcome
+//! issue), then runs the web endpoint until it is stopped.
 
 use std::path::Path;
 
@@ -11,7 +11,9 @@ use crate::Outcome;
 use crate::audience::unsubscribe::Unsubscriber;
 use crate::cli::ServeArgs;
 use crate::deliver::smtp::Server;
+use crate::compose::message::Template;
 use crate::input::config::Config;
+use crate::input::issue::Issue;
 
 pub fn run(config_path: &Path, args: &ServeArgs) -> anyhow::Result<Outcome> {
     let config = Config::load(config_path)?;
@@ -35,6 +37,13 @@ pub fn run(config_path: &Path, args: &ServeArgs) -> anyhow::Result<Outcome> {
         Some(settings) => Some(crate::compose::dkim::load(settings)?),
         None => None,
     };
+    let welcome = match &serve.welcome {
+        None => None,
+        Some(path) => Some((
+            welcome_template(&config, path)?,
+            crate::commands::log_path(&config, "welcome", None),
+        )),
+    };
     let setup = crate::web::Setup {
         newsletter: config.newsletter.clone(),
         listen: args.listen.unwrap_or(serve.listen),
@@ -46,6 +55,7 @@ pub fn run(config_path: &Path, args: &ServeArgs) -> anyhow::Result<Outcome> {
             .archive
             .as_ref()
             .map(|_| crate::commands::archive::default_dir(&config)),
+        welcome,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -53,4 +63,28 @@ pub fn run(config_path: &Path, args: &ServeArgs) -> anyhow::Result<Outcome> {
         .context("cannot start the async runtime")?;
     runtime.block_on(crate::web::serve(setup))?;
     Ok(Outcome::Success)
+}
+
+/// `[serve] welcome`: the issue read and made ready to fill in for each
+/// new reader. It has no "View in browser" link (it is not in the
+/// archive), and every field but `email` needs a default: a sign-up gives
+/// only an address, and a name when the reader cares to.
+fn welcome_template(config: &Config, path: &Path) -> anyhow::Result<Template> {
+    let mut issue = Issue::load(path)?;
+    issue.archive = false;
+    let (_, template) = crate::commands::prepare(config, &issue, true)?;
+    let needed: Vec<String> = template
+        .required_fields()
+        .into_iter()
+        .filter(|(field, _)| field != "email")
+        .map(|(field, at)| {
+            format!(
+                "{at}: the welcome issue uses {{{{ {field} }}}} without a default, but a sign-up may leave it empty; write {{{{ {field} | default(\"…\") }}}}"
+            )
+        })
+        .collect();
+    if !needed.is_empty() {
+        bail!("{}", needed.join("\n"));
+    }
+    Ok(template)
 }

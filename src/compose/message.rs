@@ -182,6 +182,15 @@ impl Template {
         self
     }
 
+    /// The fields used without `default` somewhere, each with the
+    /// `file:line` of its first such use.
+    pub fn required_fields(&self) -> Vec<(String, String)> {
+        self.personal
+            .as_ref()
+            .map(|(p, _)| p.required())
+            .unwrap_or_default()
+    }
+
     /// The fields the issue uses, by name.
     pub fn field_names(&self) -> Vec<&str> {
         self.personal

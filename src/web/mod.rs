@@ -31,7 +31,7 @@ use crate::input::checked::Line;
 use crate::input::config::{Newsletter, Serve};
 use crate::input::email::Email;
 use limit::{Limiter, client_ip};
-use mailer::{Mailer, MailerSetup};
+use mailer::{Mail, Mailer, MailerSetup, Welcome};
 use writer::{ListWriter, Outcome, Request as Change};
 
 /// Everything a request needs.
@@ -95,12 +95,22 @@ pub struct Setup {
     pub dkim: Option<Signer>,
     /// The folder `bulletin archive` writes, when `[archive]` is set.
     pub archive: Option<std::path::PathBuf>,
+    /// `[serve] welcome`: the issue ready to fill in, and its ledger's
+    /// path (`logs/welcome.csv`).
+    pub welcome: Option<(crate::compose::message::Template, std::path::PathBuf)>,
 }
 
 /// Serves until SIGINT or SIGTERM.
 pub async fn serve(setup: Setup) -> anyhow::Result<()> {
     let list_path = setup.newsletter.subscribers.clone();
-    let (list, readers) = ListWriter::start(&list_path, setup.serve.confirm_expiry)?;
+    let welcomes = match &setup.welcome {
+        Some((_, log)) => Some(Arc::new(std::sync::Mutex::new(
+            crate::audience::welcome::Ledger::read(log)?,
+        ))),
+        None => None,
+    };
+    let (list, readers) =
+        ListWriter::start(&list_path, setup.serve.confirm_expiry, welcomes.clone())?;
     // The outbox: live sign-ups whose confirmation has not gone (a
     // restart, a relay that was down).
     let ledger = crate::audience::outbox::read(&list_path)?;
@@ -114,6 +124,22 @@ pub async fn serve(setup: Setup) -> anyhow::Result<()> {
         println!(
             "bulletin serve: {} sign-ups still want their confirmation; mailing them",
             outbox.len()
+        );
+    }
+    let mut owed: Vec<Mail> = outbox.into_iter().map(Mail::Confirm).collect();
+    if let Some(ledger) = &welcomes {
+        let queued = ledger.lock().unwrap_or_else(|e| e.into_inner()).owed();
+        if !queued.is_empty() {
+            println!(
+                "bulletin serve: {} welcome(s) still owed; mailing them",
+                queued.len()
+            );
+        }
+        owed.extend(
+            queued
+                .iter()
+                .filter_map(|e| Email::parse(e).ok())
+                .map(Mail::Welcome),
         );
     }
     let tokens = Arc::new(setup.tokens);
@@ -131,8 +157,12 @@ pub async fn serve(setup: Setup) -> anyhow::Result<()> {
             list: list_path.clone(),
             resend_after: setup.serve.confirm_resend_after,
             retry_for: setup.serve.confirm_retry_for,
+            welcome: setup
+                .welcome
+                .zip(welcomes)
+                .map(|((template, _), ledger)| Welcome { template, ledger }),
         },
-        outbox,
+        owed,
         ledger,
     );
     let app = Arc::new(App {
@@ -358,7 +388,13 @@ async fn token_post<T>(
         Ok(token) => change(token),
         Err((status, what)) => return app.problem(status, what),
     };
-    match app.list.ask(change).await {
+    let asked = app.list.ask(change).await;
+    // A confirmed sign-up: its welcome (queued in the ledger by the
+    // writer) goes now; a full queue loses nothing, a restart mails it.
+    if let Ok(Outcome::NowSubscribed) = asked {
+        app.mailer.welcome(email.clone());
+    }
+    match asked {
         // Used before, or overtaken by a later unsubscribe, complaint or
         // bounce: the link changes nothing now.
         Ok(Outcome::StaleLink) => app.problem(

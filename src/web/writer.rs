@@ -15,6 +15,7 @@ use crate::audience::consent::{self, Decision, Event, Standing, Why, decide};
 use crate::audience::list_file::{self, Change, lock_exclusive};
 use crate::audience::subscribers::Status;
 use crate::audience::watch::ListWatch;
+use crate::audience::welcome;
 use crate::input::checked::Line;
 use crate::input::diagnostic::Diagnostic;
 use crate::input::email::{Email, Fingerprint};
@@ -68,6 +69,11 @@ pub struct ListWriter {
     tx: mpsc::SyncSender<(Request, Reply)>,
 }
 
+/// The welcome ledger, when `[serve] welcome` is set: a confirmation
+/// queues the address's welcome there before its `subscribed` row is
+/// written, so the welcome is owed whatever stops after.
+pub type Welcomes = Option<std::sync::Arc<std::sync::Mutex<welcome::Ledger>>>;
+
 /// Requests waiting for the writer at most: past that, a request is
 /// answered 503 at once rather than queued without end.
 pub const QUEUE: usize = 10_000;
@@ -80,8 +86,12 @@ pub const LOCK_WAIT: Duration = Duration::from_secs(5);
 impl ListWriter {
     /// Reads the list (giving it a `changed` column if it has none) and
     /// starts the thread. Returns how many readers it holds.
-    pub fn start(path: &Path, expiry: Duration) -> Result<(Self, usize), Diagnostic> {
-        Self::start_with(path, expiry, QUEUE)
+    pub fn start(
+        path: &Path,
+        expiry: Duration,
+        welcomes: Welcomes,
+    ) -> Result<(Self, usize), Diagnostic> {
+        Self::start_with(path, expiry, QUEUE, welcomes)
     }
 
     /// The same with `queue` requests waiting at most.
@@ -89,6 +99,7 @@ impl ListWriter {
         path: &Path,
         expiry: Duration,
         queue: usize,
+        welcomes: Welcomes,
     ) -> Result<(Self, usize), Diagnostic> {
         let cannot =
             |e: std::io::Error| Diagnostic::new(path, None, format!("cannot be read: {e}"));
@@ -104,7 +115,7 @@ impl ListWriter {
         let readers = watch.readers();
         let (tx, rx) = mpsc::sync_channel(queue);
         let path = path.to_path_buf();
-        std::thread::spawn(move || run(path, watch, expiry, rx));
+        std::thread::spawn(move || run(path, watch, expiry, welcomes, rx));
         Ok((Self { tx }, readers))
     }
 
@@ -124,6 +135,7 @@ fn run(
     path: PathBuf,
     mut watch: ListWatch,
     expiry: Duration,
+    welcomes: Welcomes,
     rx: mpsc::Receiver<(Request, Reply)>,
 ) {
     while let Ok(first) = rx.recv() {
@@ -131,7 +143,7 @@ fn run(
         while let Ok(more) = rx.try_recv() {
             batch.push(more);
         }
-        match apply(&path, &mut watch, expiry, &batch) {
+        match apply(&path, &mut watch, expiry, &welcomes, &batch) {
             Ok(outcomes) => {
                 for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
                     let _ = reply.send(Ok(outcome));
@@ -153,6 +165,7 @@ fn apply(
     path: &Path,
     watch: &mut ListWatch,
     expiry: Duration,
+    welcomes: &Welcomes,
     batch: &[(Request, Reply)],
 ) -> Result<Vec<Outcome>, Diagnostic> {
     let cannot = |e: std::io::Error| Diagnostic::new(path, None, format!("cannot be written: {e}"));
@@ -225,6 +238,18 @@ fn apply(
         };
         outcomes.push(outcome);
     }
+    if let Some(ledger) = welcomes {
+        let mut ledger = ledger.lock().unwrap_or_else(|e| e.into_inner());
+        for c in changes.iter().filter(|c| c.status == Status::Subscribed) {
+            if !ledger.known.contains(&c.email.key()) {
+                ledger
+                    .record(&c.email, welcome::Outcome::Queued, "", time)
+                    .map_err(|e| {
+                        Diagnostic::new(&ledger.path, None, format!("cannot be written: {e}"))
+                    })?;
+            }
+        }
+    }
     if !changes.is_empty() {
         list_file::record(path, &lock, &changes, time)?;
         watch.refresh(&lock)?;
@@ -249,7 +274,7 @@ mod tests {
         }
         std::fs::write(&path, list).expect("write");
         let (writer, _) =
-            ListWriter::start_with(&path, Duration::from_secs(3600), 4).expect("start");
+            ListWriter::start_with(&path, Duration::from_secs(3600), 4, None).expect("start");
         // A CLI command holds the lock: the writer's first batch waits.
         let held = lock_exclusive(&path).expect("lock");
         let asks: Vec<_> = (0..50)

@@ -23,3 +23,4 @@ mod starter;
 mod subscribers;
 mod tls;
 mod util;
+mod welcome;

@@ -239,6 +239,21 @@ impl Personal {
             .collect()
     }
 
+    /// Each field used without `default`, with the `file:line` of the
+    /// first text that does.
+    pub fn required(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for t in &self.texts {
+            for f in &t.required {
+                if out.iter().all(|(g, _)| g != f) {
+                    let at = format!("{}:{}", t.text.path.display(), t.text.line_of(f));
+                    out.push((f.clone(), at));
+                }
+            }
+        }
+        out
+    }
+
     /// A problem for each field that is no column of the list, at the
     /// line of the text that uses it first.
     pub fn unknown(&self, names: &FieldNames, list: &std::path::Path) -> Vec<Diagnostic> {

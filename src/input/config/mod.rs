@@ -151,7 +151,7 @@ impl Config {
         let (unsubscribe, unsubscribe_ok) =
             optional(raw.unsubscribe, |u| check_unsubscribe(&mut file, u));
         let (dkim, dkim_ok) = optional(raw.dkim, |d| check_dkim(&mut file, d, dir));
-        let (serve, serve_ok) = optional(raw.serve, |s| check_serve(&mut file, s));
+        let (serve, serve_ok) = optional(raw.serve, |s| check_serve(&mut file, s, dir));
         let (bounces, bounces_ok) = optional(raw.bounces, |b| check_bounces(&mut file, b, dir));
         let public_url = serve.as_ref().map(|s| s.public_url.clone());
         let (archive, archive_ok) = optional(raw.archive, |a| {

@@ -89,6 +89,8 @@ pub struct Serve {
     /// Tags the sign-up form offers as checkboxes (lower case); a reader's
     /// choice becomes their tags.
     pub topics: Vec<String>,
+    /// The welcome issue a confirmed sign-up gets, once per address ever.
+    pub welcome: Option<std::path::PathBuf>,
 }
 
 /// `[serve]`'s defaults for the bounds (README, "Running the web
@@ -115,6 +117,7 @@ pub(super) struct RawServe {
     confirm_resend_minutes: Option<Spanned<u64>>,
     confirm_retry_minutes: Option<Spanned<u64>>,
     topics: Option<Spanned<Vec<String>>>,
+    welcome: Option<Spanned<String>>,
 }
 
 fn default_listen() -> Spanned<String> {
@@ -129,7 +132,11 @@ fn default_expiry_days() -> Spanned<u32> {
     Spanned::new(0..0, 7)
 }
 
-pub(super) fn check_serve(file: &mut TomlFile, raw: RawServe) -> Option<Serve> {
+pub(super) fn check_serve(
+    file: &mut TomlFile,
+    raw: RawServe,
+    dir: &std::path::Path,
+) -> Option<Serve> {
     let mut ok = true;
     let listen = raw.listen.get_ref().trim().parse::<SocketAddr>();
     if listen.is_err() {
@@ -258,6 +265,15 @@ pub(super) fn check_serve(file: &mut TomlFile, raw: RawServe) -> Option<Serve> {
             out
         }
     };
+    let welcome = match &raw.welcome {
+        None => None,
+        Some(w) if w.get_ref().trim().is_empty() => {
+            file.problem_at(w.span().start, "[serve] `welcome` is the path of an issue file");
+            ok = false;
+            None
+        }
+        Some(w) => Some(dir.join(w.get_ref().trim())),
+    };
     Some(Serve {
         listen: listen.ok()?,
         public_url,
@@ -269,6 +285,7 @@ pub(super) fn check_serve(file: &mut TomlFile, raw: RawServe) -> Option<Serve> {
         confirm_resend_after: Duration::from_secs(resend * 60),
         confirm_retry_for: Duration::from_secs(retry * 60),
         topics,
+        welcome,
     })
     .filter(|_| ok)
 }
