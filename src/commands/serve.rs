@@ -10,8 +10,8 @@ use secrecy::SecretString;
 use crate::Outcome;
 use crate::audience::unsubscribe::Unsubscriber;
 use crate::cli::ServeArgs;
-use crate::deliver::smtp::Server;
 use crate::compose::message::Template;
+use crate::deliver::smtp::Server;
 use crate::input::config::Config;
 use crate::input::issue::Issue;
 

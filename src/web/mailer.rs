@@ -30,11 +30,11 @@ use crate::audience::outbox::{self, Outcome, Waiting};
 use crate::audience::unsubscribe::Unsubscriber;
 use crate::audience::welcome;
 use crate::compose::confirm;
-use crate::compose::message::{Recipient, Template};
-use crate::input::email::Email;
 use crate::compose::dkim::Signer;
+use crate::compose::message::{Recipient, Template};
 use crate::deliver::smtp::{Connection, Server};
 use crate::input::config::Newsletter;
+use crate::input::email::Email;
 use crate::input::email::ascii_domain;
 
 /// Sign-ups waiting for the mailer at most; past that a sign-up is told
@@ -264,7 +264,10 @@ fn confirmation(
     };
     let link = format!("{}/confirm/{token}", setup.public_url);
     match confirm::build(&setup.newsletter, &w.email, &link, now, setup.dkim.as_ref()) {
-        Ok(bytes) => Made::Send(ascii_domain(&setup.newsletter.from.email).into_owned(), bytes),
+        Ok(bytes) => Made::Send(
+            ascii_domain(&setup.newsletter.from.email).into_owned(),
+            bytes,
+        ),
         Err(e) => Made::Never(format!("not built: {e}")),
     }
 }
@@ -313,8 +316,14 @@ fn sent(
     let written = match mail {
         Mail::Confirm(w) => {
             last_sent.insert(w.email.key(), now);
-            outbox::record(&setup.list, &w.email, w.signed_up, Outcome::Sent, "", now)
-                .map_err(|e| format!("{}: cannot be written: {e}", outbox::path(&setup.list).display()))
+            outbox::record(&setup.list, &w.email, w.signed_up, Outcome::Sent, "", now).map_err(
+                |e| {
+                    format!(
+                        "{}: cannot be written: {e}",
+                        outbox::path(&setup.list).display()
+                    )
+                },
+            )
         }
         Mail::Welcome(email) => welcomed(setup, email, welcome::Outcome::Sent, "", now),
     };
@@ -344,9 +353,24 @@ fn give_up(setup: &MailerSetup, job: &Job, detail: &str, now: SystemTime) {
     let minutes = setup.retry_for.as_secs() / 60;
     let written = match &job.mail {
         Mail::Confirm(w) => {
-            eprintln!("confirmation to {} given up after {minutes} min: {detail}", w.email);
-            outbox::record(&setup.list, &w.email, w.signed_up, Outcome::GaveUp, detail, now)
-                .map_err(|e| format!("{}: cannot be written: {e}", outbox::path(&setup.list).display()))
+            eprintln!(
+                "confirmation to {} given up after {minutes} min: {detail}",
+                w.email
+            );
+            outbox::record(
+                &setup.list,
+                &w.email,
+                w.signed_up,
+                Outcome::GaveUp,
+                detail,
+                now,
+            )
+            .map_err(|e| {
+                format!(
+                    "{}: cannot be written: {e}",
+                    outbox::path(&setup.list).display()
+                )
+            })
         }
         Mail::Welcome(email) => {
             eprintln!("welcome to {email} given up after {minutes} min: {detail}");

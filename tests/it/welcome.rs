@@ -29,9 +29,7 @@ fn write_welcome(p: &Project) {
 fn welcomes(sink: &SmtpSink, to: &str) -> Vec<(PathBuf, String, String)> {
     let files: Vec<PathBuf> = dumped(sink)
         .into_iter()
-        .filter(|f| {
-            std::fs::read_to_string(f).is_ok_and(|m| m.contains(&format!("<{to}>")))
-        })
+        .filter(|f| std::fs::read_to_string(f).is_ok_and(|m| m.contains(&format!("<{to}>"))))
         .collect();
     if files.is_empty() {
         return Vec::new();
@@ -54,7 +52,10 @@ fn wait_for_welcome(sink: &SmtpSink, to: &str) -> (PathBuf, String, String) {
         if let Some(w) = welcomes(sink, to).into_iter().next() {
             return w;
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "no welcome to {to}");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no welcome to {to}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -86,7 +87,10 @@ fn a_confirmed_reader_is_welcomed_once_ever_with_their_own_fields() {
     let served = Served::start(&p, port, PINNED_EPOCH);
     sign_up(&served.base, "ann@example.net", "Ann <b>Lee</b>");
     let link = wait_for_mail(&sink, "ann@example.net", 1).remove(0);
-    assert!(welcomes(&sink, "ann@example.net").is_empty(), "welcomed before confirming");
+    assert!(
+        welcomes(&sink, "ann@example.net").is_empty(),
+        "welcomed before confirming"
+    );
     press(&link);
     let (file, subject, text) = wait_for_welcome(&sink, "ann@example.net");
     assert_eq!(subject, "Welcome, Ann");
@@ -95,11 +99,20 @@ fn a_confirmed_reader_is_welcomed_once_ever_with_their_own_fields() {
         "{text}"
     );
     let v = &inspect_eml(std::slice::from_ref(&file))[0];
-    assert_eq!(v["headers"]["List-Unsubscribe-Post"], "List-Unsubscribe=One-Click");
-    let unsubscribe = v["headers"]["List-Unsubscribe"].as_str().expect("header").to_owned();
+    assert_eq!(
+        v["headers"]["List-Unsubscribe-Post"],
+        "List-Unsubscribe=One-Click"
+    );
+    let unsubscribe = v["headers"]["List-Unsubscribe"]
+        .as_str()
+        .expect("header")
+        .to_owned();
     // smtp-sink's own lines come before the message; dkimpy reads from it.
     let raw = std::fs::read_to_string(&file).expect("mail");
-    let message = &raw[raw.find("Received:").or(raw.find("DKIM-Signature:")).unwrap_or(0)..];
+    let message = &raw[raw
+        .find("Received:")
+        .or(raw.find("DKIM-Signature:"))
+        .unwrap_or(0)..];
     p.write("welcome.eml", message);
     for verdict in dkim_verify(&p.path("record.txt"), &[p.path("welcome.eml")]) {
         assert_eq!(verdict["ok"], true, "{verdict}");
@@ -178,7 +191,9 @@ fn a_welcome_needing_a_field_a_sign_up_may_not_give_is_refused_at_start() {
     p.edit(WELCOME, "{{ name | default(\\\"there\\\") }}", "{{ name }}");
     p.bulletin(&["serve", "--listen", &format!("127.0.0.1:{port}")])
         .failure()
-        .stderr_has(&format!("{WELCOME}:3: the welcome issue uses {{{{ name }}}} without a default"));
+        .stderr_has(&format!(
+            "{WELCOME}:3: the welcome issue uses {{{{ name }}}} without a default"
+        ));
     // A test copy of it works as for any issue.
     p.bulletin(&["send", "--issue", WELCOME, "--to", "editor@example.net"])
         .success();

@@ -17,8 +17,6 @@ use crate::compose::render::{MAX_FIELDS, mark};
 
 mod reader;
 
-pub use reader::FieldNames;
-use reader::{Probe, Reader};
 use crate::input::checked::Line;
 use crate::input::config::Newsletter;
 use crate::input::diagnostic::{Diagnostic, Diagnostics};
@@ -26,6 +24,8 @@ use crate::input::email::Email;
 use crate::input::fields::{self, FieldText, Spot};
 use crate::input::issue::Issue;
 use crate::input::markdown::Markdown;
+pub use reader::FieldNames;
+use reader::{Probe, Reader};
 
 /// What minijinja writes around each value it puts out, so the values of
 /// one rendering can be told from the text around them (a value and the

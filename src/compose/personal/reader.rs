@@ -120,7 +120,10 @@ mod tests {
 
     #[test]
     fn first_name_is_the_names_first_word_unless_the_list_has_the_column() {
-        let r = reader(&["email", "name", "Home Town"], &["x", " Ann  Lee ", "Nara"]);
+        let r = reader(
+            &["email", "name", "Home Town"],
+            &["x", " Ann  Lee ", "Nara"],
+        );
         assert_eq!(r.get("first_name"), "Ann");
         assert_eq!(r.get("home_town"), "Nara");
         assert_eq!(r.get("email"), "ann@example.org");

@@ -268,7 +268,10 @@ pub(super) fn check_serve(
     let welcome = match &raw.welcome {
         None => None,
         Some(w) if w.get_ref().trim().is_empty() => {
-            file.problem_at(w.span().start, "[serve] `welcome` is the path of an issue file");
+            file.problem_at(
+                w.span().start,
+                "[serve] `welcome` is the path of an issue file",
+            );
             ok = false;
             None
         }
