@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::audience::list_file::{defuse, undefuse};
-use crate::audience::subscribers::{Snapshot, Status, Subscriber, SubscriberFile};
+use crate::audience::subscribers::{Columns, Snapshot, Status, Subscriber, SubscriberFile};
 use crate::input::diagnostic::Diagnostic;
 use crate::input::email::Email;
 
@@ -154,8 +154,10 @@ impl Ledger {
 /// The reader a welcome goes to, as the list has them now: `None` when
 /// they are not subscribed (left again, or never confirmed: no welcome),
 /// else their latest sign-up row (what they gave on the form), or their
-/// first row when they have none, with its fields.
-pub fn reader(list: &Path, email: &Email) -> Result<Option<Subscriber>, Diagnostic> {
+/// first row when they have none, with its fields, and the list's
+/// columns as they are now (a rewrite may have added one since `serve`
+/// started).
+pub fn reader(list: &Path, email: &Email) -> Result<Option<(Subscriber, Columns)>, Diagnostic> {
     let snap = Snapshot::take(list)?;
     let key = email.fingerprint();
     let standings = SubscriberFile::open(&snap)?.standings()?;
@@ -167,7 +169,9 @@ pub fn reader(list: &Path, email: &Email) -> Result<Option<Subscriber>, Diagnost
     }
     let mut first: Option<Subscriber> = None;
     let mut signup: Option<Subscriber> = None;
-    for s in SubscriberFile::open(&snap)?.keeping_rows(true).flatten() {
+    let rows = SubscriberFile::open(&snap)?.keeping_rows(true);
+    let columns = rows.columns().clone();
+    for s in rows.flatten() {
         if s.email.fingerprint() != key {
             continue;
         }
@@ -177,7 +181,7 @@ pub fn reader(list: &Path, email: &Email) -> Result<Option<Subscriber>, Diagnost
             first = Some(s);
         }
     }
-    Ok(signup.or(first))
+    Ok(signup.or(first).map(|s| (s, columns)))
 }
 
 #[cfg(test)]

@@ -49,7 +49,7 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
             Err(_) => None,
         };
         let personal = prepared.as_ref().filter(|(_, t)| t.is_personal());
-        let mut unfilled = crate::commands::Unfilled::default();
+        let mut unfilled = crate::commands::UnfilledReaders::default();
         match Snapshot::take(list)
             .and_then(|snap| plan::recipients(&snap, audience.as_ref(), personal.is_some()))
         {

@@ -115,13 +115,13 @@ pub fn prepare(
 /// The readers whose fields cannot be filled in (a field used without
 /// `default` is empty for them), found before anything is sent.
 #[derive(Debug, Default)]
-pub struct Unfilled {
+pub struct UnfilledReaders {
     /// The first `SHOWN`, each a `list:line: …` line.
     pub shown: Vec<Diagnostic>,
     pub count: u64,
 }
 
-impl Unfilled {
+impl UnfilledReaders {
     const SHOWN: usize = 20;
 
     /// Tries `sub`'s values; a reader they cannot be filled for is kept.

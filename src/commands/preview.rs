@@ -36,7 +36,7 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     let entries = plan::recipients(&Snapshot::take(list)?, issue.audience.as_ref(), personal)?;
     // A reader whose fields cannot be filled in is told of, and then no
     // preview is written at all (the staging folder goes).
-    let mut unfilled = crate::commands::Unfilled::default();
+    let mut unfilled = crate::commands::UnfilledReaders::default();
 
     let staging = match &args.out {
         Some(out) => Some(Staging::new(out)?),

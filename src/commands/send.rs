@@ -133,7 +133,7 @@ async fn send_all(
     // half-way.
     let personal = ctx.template.is_personal();
     if personal {
-        let mut unfilled = crate::commands::Unfilled::default();
+        let mut unfilled = crate::commands::UnfilledReaders::default();
         for entry in plan::recipients(&snapshot, run.audience.as_ref(), true)? {
             if let Entry::Due(s) = &entry {
                 unfilled.check(&ctx.template, &config.newsletter.subscribers, s);

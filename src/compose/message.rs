@@ -216,6 +216,21 @@ impl Template {
         }
     }
 
+    /// The same with the list's columns as `names` gives them (a list
+    /// rewritten since the template was made).
+    pub fn values_in(
+        &self,
+        names: &FieldNames,
+        to: Recipient<'_>,
+    ) -> Result<Vec<String>, Unfilled> {
+        match (&self.personal, to.row) {
+            (Some((p, _)), Some(row)) => {
+                p.values(&std::sync::Arc::new(names.clone()), to.email, row)
+            }
+            _ => self.values(to),
+        }
+    }
+
     /// The subject with a reader's `values`.
     pub fn subject_for(&self, values: &[String]) -> String {
         self.subject.fill("", values, as_typed)

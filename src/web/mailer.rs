@@ -32,6 +32,7 @@ use crate::audience::welcome;
 use crate::compose::confirm;
 use crate::compose::dkim::Signer;
 use crate::compose::message::{Recipient, Template};
+use crate::compose::personal::FieldNames;
 use crate::deliver::smtp::{Connection, Server};
 use crate::input::config::Newsletter;
 use crate::input::email::Email;
@@ -284,23 +285,28 @@ async fn welcome_mail(setup: &MailerSetup, email: &Email, now: SystemTime) -> Ma
     }
     // The list is read off the runtime's threads: it may be large.
     let (list, who) = (setup.list.clone(), email.clone());
-    let reader = match tokio::task::spawn_blocking(move || welcome::reader(&list, &who)).await {
-        Ok(Ok(Some(reader))) => reader,
-        // Not subscribed now (left again): no welcome; it stays owed in
-        // the ledger, for a later confirmation.
-        Ok(Ok(None)) => return Made::Nothing,
-        Ok(Err(d)) => return Made::Later(d.to_string()),
-        Err(e) => return Made::Later(e.to_string()),
-    };
+    let (reader, columns) =
+        match tokio::task::spawn_blocking(move || welcome::reader(&list, &who)).await {
+            Ok(Ok(Some(found))) => found,
+            // Not subscribed now (left again): no welcome; it stays owed in
+            // the ledger, for a later confirmation.
+            Ok(Ok(None)) => return Made::Nothing,
+            Ok(Err(d)) => return Made::Later(d.to_string()),
+            Err(e) => return Made::Later(e.to_string()),
+        };
     let to = Recipient {
         email: &reader.email,
         name: reader.name.as_ref(),
         row: reader.row.as_ref(),
     };
     let t = &welcome.template;
+    let values = match t.values_in(&FieldNames::new(&columns), to) {
+        Ok(values) => values,
+        Err(why) => return Made::Never(format!("fields not filled in: {why}")),
+    };
     let id = t.message_id(&reader.email);
     let from = t.return_path(&reader.email, &id).into_owned();
-    match t.build_with_id(to, now, id) {
+    match t.build_filled(to, now, id, &values) {
         Ok(bytes) => Made::Send(from, bytes),
         Err(e) => Made::Never(e.to_string()),
     }
