@@ -14,9 +14,6 @@ use minijinja::value::Value;
 use minijinja::{Environment, ErrorKind};
 
 use crate::compose::render::{MAX_FIELDS, mark};
-
-mod reader;
-
 use crate::input::checked::Line;
 use crate::input::config::Newsletter;
 use crate::input::diagnostic::{Diagnostic, Diagnostics};
@@ -24,12 +21,15 @@ use crate::input::email::Email;
 use crate::input::fields::{self, FieldText, Spot};
 use crate::input::issue::Issue;
 use crate::input::markdown::Markdown;
+
+mod reader;
+
 pub use reader::FieldNames;
 use reader::{Probe, Reader};
 
 /// What minijinja writes around each value it puts out, so the values of
 /// one rendering can be told from the text around them (a value and the
-/// texts hold no control characters: see `fields::check` and `clean`).
+/// texts hold no control characters: see `fields::check` and `formatter`).
 const OPEN: char = '\u{1}';
 const CLOSE: char = '\u{2}';
 
