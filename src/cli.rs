@@ -193,6 +193,11 @@ pub struct SendArgs {
     /// Refuse to send while the pre-send check has any warning.
     #[arg(long)]
     pub strict: bool,
+
+    /// When every relay's daily limit is used, keep running and go on as
+    /// room returns (rather than end with the rest still due).
+    #[arg(long, conflicts_with_all = ["dry_run", "to"])]
+    pub wait: bool,
 }
 
 #[derive(Debug, Args)]

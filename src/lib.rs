@@ -68,6 +68,21 @@ pub fn error_line(err: &anyhow::Error) -> String {
 
 /// The time stamped on messages: now, or `SOURCE_DATE_EPOCH` (seconds since
 /// 1970) when set, for reproducible previews and tests.
+/// The clock a send keeps time by (delivery log timestamps, relays'
+/// quotas): `now()` when first asked, moved on by the time since. So with
+/// `SOURCE_DATE_EPOCH` a run starts at that time and its clock still runs.
+pub fn clock() -> SystemTime {
+    static START: std::sync::OnceLock<(SystemTime, std::time::Instant)> =
+        std::sync::OnceLock::new();
+    let (at, since) = START.get_or_init(|| {
+        (
+            now().unwrap_or_else(|_| SystemTime::now()),
+            std::time::Instant::now(),
+        )
+    });
+    *at + since.elapsed()
+}
+
 pub fn now() -> anyhow::Result<SystemTime> {
     match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(s) => {

@@ -7,8 +7,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use indicatif::{ProgressBar, ProgressStyle};
-use secrecy::SecretString;
 
 use crate::Outcome;
 use crate::audience::subscribers::{Snapshot, SubscriberFile};
@@ -20,7 +18,6 @@ use crate::compose::render::Rendered;
 use crate::deliver::journal::recorder::Recorder;
 use crate::deliver::journal::{Journal, Row, Status};
 use crate::deliver::plan::{self, Counts, Entry, Skip};
-use crate::deliver::smtp::Server;
 use crate::deliver::{self, Context, Tally};
 use crate::inbound::apply;
 use crate::input::config::Config;
@@ -35,16 +32,14 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
             args.issue.display()
         );
     }
-    let Some(smtp) = &config.smtp else {
+    if config.relays.is_empty() {
         bail!(
             "{}: no [smtp] section; add host, port and security to send (or use --dry-run)",
             config.path.display()
         );
-    };
-    let password = std::env::var(&smtp.password_env)
-        .ok()
-        .map(SecretString::from);
-    let server = Server::new(smtp, password, &config.newsletter.from.email)?;
+    }
+    let log = log_path(&config, &issue.id, args.log.as_deref());
+    let relays = crate::commands::fleet::relays(&config, &log, crate::clock())?;
     let (parts, template) = prepare(&config, &issue, true)?;
     // The audience is part of what was decided to send: changing it
     // mid-send needs --force, as an edited issue does.
@@ -55,10 +50,9 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     let ctx = Arc::new(Context {
         template,
         date: crate::now()?,
-        server,
+        relays,
         sending: config.sending.clone(),
-        health: Default::default(),
-        breaker: deliver::pace::Breaker::new(config.sending.breaker),
+        wait: args.wait,
         signers: tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, |n| n.get()),
         ),
@@ -72,7 +66,7 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
 
     let run = Run {
         subject: crate::compose::render::shown(&parts.subject),
-        log: log_path(&config, &issue.id, args.log.as_deref()),
+        log,
         fingerprint,
         audience: issue.audience.clone(),
     };
@@ -170,6 +164,7 @@ async fn send_all(
                 detail: "the previous run stopped while sending this message; it may have arrived"
                     .into(),
                 message_id: id.clone(),
+                relay: String::new(),
             })
             .collect();
         journal.append(&rows)?;
@@ -228,6 +223,7 @@ async fn send_all(
         code: None,
         detail: format!("fingerprint={fingerprint}"),
         message_id: String::new(),
+        relay: String::new(),
     }])?;
     let gather = if ctx.sending.concurrency > 1 {
         deliver::journal::recorder::GATHER
@@ -236,7 +232,7 @@ async fn send_all(
     };
     let (recorder, writer) = Recorder::spawn(journal, gather);
     let tally = Arc::new(Tally::default());
-    let progress = Progress::start(due, tally.clone());
+    let progress = crate::commands::progress::Progress::start(due, tally.clone());
 
     let list_for_errors = list.clone();
     let source = plan::pending(&snapshot, history, resend, run.audience.as_ref(), personal)?
@@ -278,7 +274,7 @@ async fn send_all(
     println!(
         "Sent «{}» via {} in {secs:.1} s ({:.0} messages/s).",
         run.subject,
-        ctx.server.describe(),
+        ctx.describe(),
         tally.done() as f64 / secs.max(1e-9)
     );
     for status in [
@@ -293,11 +289,32 @@ async fn send_all(
             tally.get(status)
         );
     }
+    if ctx.relays.len() > 1 {
+        let by: Vec<String> = ctx
+            .relays
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {}",
+                    r.name,
+                    r.sent.load(std::sync::atomic::Ordering::Relaxed)
+                )
+            })
+            .collect();
+        println!("  by relay:     {}", by.join(", "));
+    }
     print_skips(&counts);
     let left = tally.left.load(std::sync::atomic::Ordering::Relaxed);
     if left > 0 {
         println!("  left during the send, not mailed: {left}");
     }
+    // Readers no relay had room for: never tried, still due.
+    let waiting = if result.is_ok() {
+        due.saturating_sub(tally.done() + left)
+    } else {
+        0
+    };
+    crate::commands::fleet::report_quotas(&ctx.relays, waiting);
     println!("  log:          {}", log.display());
     let readers = counts.due + counts.sent_before + counts.failed_before + counts.unknown_before;
     if tally.get(Status::Failed) > 0 {
@@ -308,7 +325,10 @@ async fn send_all(
         bail!("{stop}");
     }
     publish(config);
-    let outcome = outcome(&counts, &tally);
+    let outcome = match outcome(&counts, &tally) {
+        _ if waiting > 0 => Outcome::Problems,
+        o => o,
+    };
     if outcome == Outcome::Problems {
         report_unfinished(&counts, &tally);
     }
@@ -424,7 +444,7 @@ fn confirm(args: &SendArgs, ctx: &Context, run: &Run, due: u64) -> anyhow::Resul
     eprint!(
         "Send «{}» to {due} subscribers via {}? [y/N] ",
         run.subject,
-        ctx.server.describe()
+        ctx.describe()
     );
     std::io::stderr().flush()?;
     let mut answer = String::new();
@@ -432,54 +452,5 @@ fn confirm(args: &SendArgs, ctx: &Context, run: &Run, due: u64) -> anyhow::Resul
     match answer.trim().to_ascii_lowercase().as_str() {
         "y" | "yes" => Ok(()),
         _ => bail!("not sent: the send was not confirmed"),
-    }
-}
-
-/// A bar with rate and ETA on a terminal; otherwise a line every 5 seconds.
-struct Progress {
-    bar: ProgressBar,
-    ticker: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Progress {
-    fn start(total: u64, tally: Arc<Tally>) -> Self {
-        if std::io::stderr().is_terminal() {
-            let bar = ProgressBar::new(total);
-            bar.set_style(
-                ProgressStyle::with_template("{bar:40} {pos}/{len} {per_sec} ETA {eta} {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
-            let b = bar.clone();
-            let ticker = tokio::spawn(async move {
-                loop {
-                    b.set_position(tally.done());
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            });
-            return Self {
-                bar,
-                ticker: Some(ticker),
-            };
-        }
-        let start = Instant::now();
-        let ticker = tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                let done = tally.done();
-                let rate = done as f64 / start.elapsed().as_secs_f64();
-                eprintln!("progress: {done} of {total} done ({rate:.0}/s)");
-            }
-        });
-        Self {
-            bar: ProgressBar::hidden(),
-            ticker: Some(ticker),
-        }
-    }
-
-    fn finish(mut self) {
-        if let Some(t) = self.ticker.take() {
-            t.abort();
-        }
-        self.bar.finish_and_clear();
     }
 }

@@ -55,20 +55,20 @@ pub(crate) async fn send(
     // (an earlier copy, or the reader's real one) may drop the message.
     let id = ctx.template.test_copy_id(&email);
     let bytes = ctx.template.build_with_id(to, ctx.date, id)?;
-    let mut conn = ctx.server.connect().await.map_err(|f| match f {
+    let mut conn = ctx.server().connect().await.map_err(|f| match f {
         Failure::Unreachable { detail } => anyhow::anyhow!("{detail}"),
-        f => anyhow::anyhow!("{}: {f}", ctx.server.describe()),
+        f => anyhow::anyhow!("{}: {f}", ctx.server().describe()),
     })?;
     let result = conn
         .send(
-            &ctx.server,
+            ctx.server(),
             ctx.template.from_address(),
             &email.envelope(),
             async { Ok(bytes) },
             async { Ok(()) },
         )
         .await;
-    conn.quit(&ctx.server).await;
+    conn.quit(ctx.server()).await;
     match result {
         Ok(reply) => {
             println!("Test copy of «{}» sent to {email}: {reply}", run.subject);

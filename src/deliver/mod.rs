@@ -5,6 +5,7 @@
 //!
 //! Uses `input`, `audience` (the readers) and `compose` (their messages).
 
+pub mod fleet;
 pub mod journal;
 pub mod pace;
 pub mod plan;
@@ -12,34 +13,35 @@ pub mod policy;
 mod queue;
 pub mod refusal;
 pub mod smtp;
+mod worker;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
-use tokio::time::Instant;
-
 use crate::audience::subscribers::Subscriber;
 use crate::audience::watch::ListWatch;
-use crate::compose::message::{Recipient, Template};
+use crate::compose::message::Template;
 use crate::input::config::Sending;
 use crate::input::email::Email;
+use journal::Status;
 use journal::recorder::Recorder;
-use journal::{Row, Status};
-use pace::{Breaker, Health, Pacer, Refused, backoff, reply_pattern};
-use policy::{Verdict, classify};
-use queue::{Job, Queue};
-use smtp::{Connection, Server};
+use pace::Pacer;
+use queue::Queue;
+use smtp::Server;
+use worker::Worker;
 
 /// What every worker shares: fixed for the run, but for what the run
 /// learns of the relay (`health`, `breaker`) and of the list (`watch`).
 pub struct Context {
     pub template: Template,
     pub date: SystemTime,
-    pub server: Server,
+    /// The relays, in config order; one for `[smtp]`.
+    pub relays: Vec<fleet::Relay>,
     pub sending: Sending,
-    pub health: Health,
-    pub breaker: Breaker,
+    /// `send --wait`: a relay whose quota is used up waits for room
+    /// rather than ending its part of the run.
+    pub wait: bool,
     /// How many messages may be signed at once: one a core.
     pub signers: tokio::sync::Semaphore,
     /// The list's changes since the send's snapshot (readers who left
@@ -63,6 +65,32 @@ pub fn reply_status(detail: &str) -> Option<(u8, u16, u16)> {
 }
 
 impl Context {
+    /// The first relay: the one a test copy goes through.
+    pub fn server(&self) -> &Server {
+        &self.relays[0].server
+    }
+
+    /// "127.0.0.1:2525", or the relays' names and addresses.
+    pub fn describe(&self) -> String {
+        match self.relays.as_slice() {
+            [one] => one.server.describe(),
+            many => many
+                .iter()
+                .map(|r| format!("{} ({})", r.name, r.server.describe()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+
+    /// Which relays can take a reader now: not out, with room in their
+    /// quota at `now`.
+    fn able(&self, now: SystemTime) -> Vec<bool> {
+        self.relays
+            .iter()
+            .map(|r| r.out_until().is_none() && r.quota.left(now) != Some(0))
+            .collect()
+    }
+
     /// Whether the reader is still to be mailed: checked at each reader's
     /// turn, just before their `sending` row. One `stat` of the list; only
     /// when it changed, the rows appended since are read. So a reader
@@ -172,17 +200,22 @@ pub async fn deliver(
         ctx.sending.batch_size,
         ctx.sending.batch_pause,
     ));
+    let spread = Arc::new(fleet::Spread::new(ctx.relays.len()));
     let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..ctx.sending.concurrency {
-        let w = Worker {
-            ctx: ctx.clone(),
-            queue: queue.clone(),
-            pacer: pacer.clone(),
-            recorder: recorder.clone(),
-            tally: tally.clone(),
-            conn: None,
-        };
-        workers.spawn(w.run());
+    for (relay, r) in ctx.relays.iter().enumerate() {
+        for _ in 0..r.concurrency {
+            let w = Worker {
+                ctx: ctx.clone(),
+                queue: queue.clone(),
+                pacer: pacer.clone(),
+                spread: spread.clone(),
+                relay,
+                recorder: recorder.clone(),
+                tally: tally.clone(),
+                conn: None,
+            };
+            workers.spawn(w.run());
+        }
     }
     let mut first_stop = None;
     while let Some(done) = workers.join_next().await {
@@ -193,296 +226,4 @@ pub async fn deliver(
         }
     }
     first_stop.map_or(Ok(()), Err)
-}
-
-/// One reader's message with the Message-ID already logged for it, as
-/// bytes for the wire.
-fn build(ctx: &Context, sub: &Subscriber, id: String) -> Result<Vec<u8>, String> {
-    let to = Recipient {
-        email: &sub.email,
-        name: sub.name.as_ref(),
-        row: sub.row.as_ref(),
-    };
-    ctx.template
-        .build_with_id(to, ctx.date, id)
-        .map_err(|e| e.to_string())
-}
-
-struct Worker {
-    ctx: Arc<Context>,
-    queue: Arc<Queue>,
-    pacer: Arc<Pacer>,
-    recorder: Recorder,
-    tally: Arc<Tally>,
-    conn: Option<Connection>,
-}
-
-impl Worker {
-    async fn run(mut self) -> Result<(), Stop> {
-        let result = self.work().await;
-        if let Some(conn) = self.conn.take() {
-            conn.quit(&self.ctx.server).await;
-        }
-        result
-    }
-
-    async fn work(&mut self) -> Result<(), Stop> {
-        while let Some(job) = self.queue.next().await {
-            self.pacer.acquire().await;
-            if self.queue.is_stopped() {
-                // Never started: it stays due for the next run.
-                return Ok(());
-            }
-            if !self.ctx.still_subscribed(&job.sub.email) {
-                self.tally.left.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-            self.attempt(job).await?;
-        }
-        Ok(())
-    }
-
-    fn row(&self, job: &Job, status: Status, code: Option<u16>, detail: String, id: &str) -> Row {
-        Row {
-            email: job.sub.email.to_string(),
-            status,
-            attempts: job.attempts,
-            code,
-            detail,
-            message_id: id.to_owned(),
-        }
-    }
-
-    /// Records a final outcome. Not awaited: the worker's next `sending`
-    /// row waits for it, and nothing else depends on it being on disk.
-    fn finish(
-        &self,
-        job: &Job,
-        status: Status,
-        code: Option<u16>,
-        detail: String,
-        id: &str,
-    ) -> Result<(), Stop> {
-        self.recorder
-            .submit(vec![self.row(job, status, code, detail, id)])?;
-        self.tally.add(status);
-        Ok(())
-    }
-
-    /// After a refused transaction: RSET, or drop a connection that will
-    /// not take it.
-    async fn reset_or_drop(&mut self) {
-        if let Some(conn) = self.conn.as_mut()
-            && !conn.reset(&self.ctx.server).await
-        {
-            self.conn = None;
-        }
-    }
-
-    async fn attempt(&mut self, mut job: Job) -> Result<(), Stop> {
-        let shared = self.ctx.clone();
-        let ctx = &*shared;
-        job.attempts += 1;
-        let id = ctx.template.message_id(&job.sub.email);
-        // The `sending` row must be on disk before the message can arrive.
-        // Its sync, on the writer thread, overlaps the envelope commands and
-        // building the message, and is awaited before the data. Measured
-        // against smtp-sink at one connection, building before recording
-        // cost a tenth of the throughput.
-        let logged = self.recorder.record(vec![self.row(
-            &job,
-            Status::Sending,
-            None,
-            String::new(),
-            &id,
-        )])?;
-        let conn = match self.conn.take() {
-            Some(conn) => Ok(conn),
-            None => {
-                let conn = ctx.server.connect().await;
-                if conn.is_ok() {
-                    ctx.health.connected();
-                }
-                conn
-            }
-        };
-        let result = match conn {
-            Ok(conn) => {
-                let message = async {
-                    if ctx.template.is_signed() {
-                        // An RSA signature costs about 0.2 ms: sign on the
-                        // blocking pool, so every core signs while this thread
-                        // sends; no more signing at once than there are cores.
-                        let _permit = ctx.signers.acquire().await;
-                        let (ctx, sub, id) = (shared.clone(), job.sub.clone(), id.clone());
-                        tokio::task::spawn_blocking(move || build(&ctx, &sub, id))
-                            .await
-                            .unwrap_or_else(|e| Err(e.to_string()))
-                    } else {
-                        build(ctx, &job.sub, id.clone())
-                    }
-                };
-                let conn = self.conn.insert(conn);
-                conn.send(
-                    &ctx.server,
-                    &ctx.template.return_path(&job.sub.email, &id),
-                    &job.sub.email.envelope(),
-                    message,
-                    logged,
-                )
-                .await
-            }
-            Err(failure) => Err(failure),
-        };
-        let failure = match result {
-            Ok(reply) => {
-                ctx.breaker.delivered();
-                let code = reply.split(' ').next().and_then(|c| c.parse().ok());
-                return self.finish(&job, Status::Sent, code, reply, &id);
-            }
-            Err(f) => f,
-        };
-        let sender = ctx.template.return_path(&job.sub.email, &id).to_string();
-        match classify(failure, Some(&sender)) {
-            Verdict::Unreachable { detail } => {
-                self.conn = None;
-                if !ctx.health.failed() {
-                    return self.retry(job, None, detail, true, &id).await;
-                }
-                self.queue.stop();
-                // Never handed over: due again on the next run.
-                self.finish(
-                    &job,
-                    Status::Deferred,
-                    None,
-                    format!("run stopped: {detail}"),
-                    &id,
-                )?;
-                Err(Stop::Unreachable(detail))
-            }
-            Verdict::Failed { code, detail } => {
-                self.reset_or_drop().await;
-                self.finish(&job, Status::Failed, code, detail, &id)
-            }
-            Verdict::Refused {
-                code,
-                detail,
-                blame,
-            } => {
-                self.reset_or_drop().await;
-                let reader = Refused {
-                    email: job.sub.email.to_string(),
-                    message_id: id.clone(),
-                    attempts: job.attempts,
-                };
-                let pattern = reply_pattern(&detail, &reader.email);
-                let Some(streak) = ctx.breaker.refused(pattern, reader) else {
-                    // Only what changes the reader's standing is kept for
-                    // the end: the log holds every reply, and a cause that
-                    // hit a million readers must not be held in memory.
-                    if matches!(blame, refusal::Blame::Mailbox | refusal::Blame::Full) {
-                        ctx.refusals
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .push((job.sub.email.clone(), detail.clone(), blame));
-                    }
-                    return self.finish(&job, Status::Failed, Some(code), detail, &id);
-                };
-                self.queue.stop();
-                {
-                    // Not theirs after all: no bounce, no history.
-                    let named: std::collections::HashSet<&str> =
-                        streak.iter().map(|r| r.email.as_str()).collect();
-                    ctx.refusals
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .retain(|(email, _, _)| !named.contains(email.as_str()));
-                }
-                // The earlier ones were logged `failed` (and counted so);
-                // these later rows win, so the next run sends to them again.
-                let rows = streak
-                    .iter()
-                    .map(|r| Row {
-                        email: r.email.clone(),
-                        status: Status::Deferred,
-                        attempts: r.attempts,
-                        code: Some(code),
-                        detail: format!(
-                            "due again: {} readers in a row were refused with {detail}",
-                            streak.len()
-                        ),
-                        message_id: r.message_id.clone(),
-                    })
-                    .collect();
-                self.recorder.submit(rows)?;
-                let earlier = streak.len() as u64 - 1;
-                self.tally.unfail(earlier, streak.len() as u64);
-                if streak.len() < ctx.breaker.limit() {
-                    // A reader in flight when the breaker tripped: the
-                    // worker that tripped it reports the stop.
-                    return Ok(());
-                }
-                Err(Stop::Breaker(streak.len(), detail))
-            }
-            Verdict::Unknown { detail } => {
-                self.conn = None;
-                self.finish(&job, Status::Unknown, None, detail, &id)
-            }
-            Verdict::Stop { code, detail } => {
-                self.conn = None;
-                self.queue.stop();
-                let detail = match code {
-                    Some(_) => format!("{} refused {detail}", ctx.server.describe()),
-                    None => detail,
-                };
-                // Not delivered: recorded so the next run tries it again.
-                self.finish(
-                    &job,
-                    Status::Deferred,
-                    code,
-                    format!("run stopped: {detail}"),
-                    &id,
-                )?;
-                Err(Stop::Refused(detail))
-            }
-            Verdict::Retry {
-                code,
-                detail,
-                server_wide,
-                drop_connection,
-            } => {
-                if drop_connection {
-                    self.conn = None;
-                } else {
-                    self.reset_or_drop().await;
-                }
-                self.retry(job, code, detail, server_wide, &id).await
-            }
-        }
-    }
-
-    /// A transient failure: back off (the whole server when `server_wide`)
-    /// and queue the reader again, or record it `deferred` when its
-    /// attempts are used up.
-    async fn retry(
-        &mut self,
-        job: Job,
-        code: Option<u16>,
-        detail: String,
-        server_wide: bool,
-        id: &str,
-    ) -> Result<(), Stop> {
-        let sending = &self.ctx.sending;
-        let wait = backoff(sending.retry_delay, job.attempts);
-        if server_wide {
-            self.pacer.hold_until(Instant::now() + wait).await;
-        }
-        if job.attempts >= sending.max_attempts {
-            return self.finish(&job, Status::Deferred, code, detail, id);
-        }
-        self.recorder
-            .submit(vec![self.row(&job, Status::Retry, code, detail, id)])?;
-        self.queue.retry(job, Instant::now() + wait);
-        Ok(())
-    }
 }

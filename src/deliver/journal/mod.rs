@@ -23,11 +23,10 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use crate::audience::list_file::defuse;
 
-pub const HEADER: &str = "timestamp,email,status,attempts,code,detail,message_id\n";
+pub const HEADER: &str = "timestamp,email,status,attempts,code,detail,message_id,relay\n";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Status {
@@ -82,6 +81,9 @@ pub struct Row {
     pub code: Option<u16>,
     pub detail: String,
     pub message_id: String,
+    /// The relay the message went to (`[[smtp]] name`); empty for rows
+    /// not about a message. Logs written before it have no such column.
+    pub relay: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -227,7 +229,7 @@ impl Journal {
     /// Appends whole rows to the file without syncing them.
     pub fn write(&mut self, rows: &[Row]) -> io::Result<()> {
         let mut buf = Vec::with_capacity(rows.len() * 160);
-        let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+        let now = humantime::format_rfc3339_seconds(crate::clock()).to_string();
         {
             let mut w = csv::WriterBuilder::new()
                 .has_headers(false)
@@ -243,6 +245,7 @@ impl Journal {
                     &code,
                     &defuse(&r.detail),
                     &r.message_id,
+                    &r.relay,
                 ])
                 .map_err(io::Error::other)?;
             }
@@ -308,6 +311,7 @@ mod tests {
             code: Some(250),
             detail: "2.0.0 Ok".into(),
             message_id: "<x@example.org>".into(),
+            relay: String::new(),
         }
     }
 
@@ -325,6 +329,7 @@ mod tests {
                     code: None,
                     detail: "fingerprint=abc".into(),
                     message_id: String::new(),
+                    relay: String::new(),
                 },
                 row("a@example.org", Status::Sending),
                 row("a@example.org", Status::Retry),
@@ -394,7 +399,7 @@ mod tests {
         drop(j);
         let text = std::fs::read_to_string(&path).expect("read");
         assert_eq!(text.len(), rows);
-        assert!(text.ends_with("<x@example.org>\n"), "{text:?}");
+        assert!(text.ends_with("<x@example.org>,\n"), "{text:?}");
         assert!(text.contains("250 ok queued"), "{text:?}");
     }
 
@@ -422,7 +427,7 @@ mod tests {
                     .unwrap_or_default()
             )
         );
-        assert!(text.ends_with(",c@example.org,sent,1,250,2.0.0 Ok,<x@example.org>\n"));
+        assert!(text.ends_with(",c@example.org,sent,1,250,2.0.0 Ok,<x@example.org>,\n"));
     }
 
     #[test]

@@ -99,8 +99,10 @@ const LOG_BYTES_PER_READER: u64 = 200;
 
 pub(super) fn read_history(path: &Path, file: &mut File) -> Result<History, JournalError> {
     let estimate = file.metadata().map_or(0, |m| m.len()) / LOG_BYTES_PER_READER;
+    // Logs written before the `relay` column have a field less a row.
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
+        .flexible(true)
         .from_reader(WholeRows::new(file));
     let mut history = History {
         last: FingerprintMap::with_capacity_and_hasher(
@@ -171,8 +173,10 @@ pub fn failures(
         path: path.to_path_buf(),
         source,
     })?;
+    // Logs written before the `relay` column have a field less a row.
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
+        .flexible(true)
         .from_reader(WholeRows::new(&mut file));
     // Each failed reader points at its reply's pattern and its domain:
     // failures are few, and their replies and domains fewer.

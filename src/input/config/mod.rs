@@ -15,6 +15,7 @@ use crate::input::toml_file::TomlFile;
 
 mod archive;
 mod bounces;
+mod relays;
 mod serve;
 mod transport;
 
@@ -22,16 +23,22 @@ pub use archive::Archive;
 use archive::{RawArchive, check_archive};
 pub use bounces::{Bounces, Imap};
 use bounces::{RawBounces, check_bounces};
+pub use relays::Relay;
+use relays::{RawSmtps, check_relays};
 pub use serve::{CONFIRM_EXPIRY, Cidr, Serve, canonical};
 use serve::{RawServe, check_serve};
 pub use transport::{BREAKER, Security, Sending, Smtp};
-use transport::{RawSending, RawSmtp, check_sending, check_smtp};
+use transport::{RawSending, check_sending};
 
 #[derive(Debug, Clone)]
 pub struct Config {
     pub path: PathBuf,
     pub newsletter: Newsletter,
+    /// The first relay: the one confirmation mail and test copies go
+    /// through.
     pub smtp: Option<Smtp>,
+    /// Every relay a send spreads its readers over (one for `[smtp]`).
+    pub relays: Vec<Relay>,
     pub sending: Sending,
     pub unsubscribe: Option<UnsubscribeConfig>,
     pub dkim: Option<DkimSettings>,
@@ -80,7 +87,7 @@ pub struct Newsletter {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     newsletter: RawNewsletter,
-    smtp: Option<RawSmtp>,
+    smtp: Option<RawSmtps>,
     sending: Option<Spanned<RawSending>>,
     unsubscribe: Option<RawUnsubscribe>,
     dkim: Option<RawDkim>,
@@ -143,7 +150,9 @@ impl Config {
         let raw: RawConfig = file.deserialize()?;
         let dir = path.parent().unwrap_or(Path::new("."));
         let newsletter = check_newsletter(&mut file, raw.newsletter, dir);
-        let smtp = raw.smtp.and_then(|s| check_smtp(&mut file, s, dir));
+        let (relays, relays_ok) = optional(raw.smtp, |s| check_relays(&mut file, s, dir));
+        let relays = relays.unwrap_or_default();
+        let smtp = relays.first().map(|r| r.smtp.clone());
         let sending = match raw.sending {
             Some(s) => check_sending(&mut file, s),
             None => Some(Sending::default()),
@@ -159,12 +168,18 @@ impl Config {
         });
         let config = match (newsletter, sending) {
             (Some(newsletter), Some(sending))
-                if unsubscribe_ok && dkim_ok && serve_ok && bounces_ok && archive_ok =>
+                if relays_ok
+                    && unsubscribe_ok
+                    && dkim_ok
+                    && serve_ok
+                    && bounces_ok
+                    && archive_ok =>
             {
                 Some(Config {
                     path: path.to_path_buf(),
                     newsletter,
                     smtp,
+                    relays,
                     sending,
                     unsubscribe,
                     dkim,

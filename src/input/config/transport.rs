@@ -109,6 +109,20 @@ pub(super) struct RawSmtp {
     data_timeout_secs: u64,
     hello_name: Option<Spanned<String>>,
     tls_ca_file: Option<String>,
+    /// Several relays (`[[smtp]]`): see `relays.rs`.
+    pub(super) name: Option<Spanned<String>>,
+    pub(super) weight: Option<Spanned<u32>>,
+    pub(super) concurrency: Option<Spanned<usize>>,
+    pub(super) rate: Option<Spanned<f64>>,
+    pub(super) daily_limit: Option<Spanned<u64>>,
+    pub(super) warmup: Option<Spanned<Vec<u64>>>,
+}
+
+impl RawSmtp {
+    /// Where the table is, for its problems: its `host`.
+    pub(super) fn at(&self) -> usize {
+        self.host.span().start
+    }
 }
 
 fn default_password_env() -> String {
@@ -189,7 +203,7 @@ pub(super) fn check_sending(file: &mut TomlFile, raw: Spanned<RawSending>) -> Op
     })
 }
 
-pub(super) fn check_smtp(file: &mut TomlFile, raw: RawSmtp, dir: &Path) -> Option<Smtp> {
+pub(super) fn check_smtp(file: &mut TomlFile, raw: &RawSmtp, dir: &Path) -> Option<Smtp> {
     if let Some(p) = &raw.password {
         refuse_secret(file, p, "password", &raw.password_env);
         return None;
@@ -227,11 +241,11 @@ pub(super) fn check_smtp(file: &mut TomlFile, raw: RawSmtp, dir: &Path) -> Optio
         host,
         port: raw.port,
         security: raw.security,
-        username: raw.username,
-        password_env: raw.password_env,
+        username: raw.username.clone(),
+        password_env: raw.password_env.clone(),
         timeout: Duration::from_secs(raw.timeout_secs.max(1)),
         data_timeout: Duration::from_secs(raw.data_timeout_secs.max(1)),
         hello_name,
-        tls_ca_file: raw.tls_ca_file.map(|f| dir.join(f)),
+        tls_ca_file: raw.tls_ca_file.as_ref().map(|f| dir.join(f)),
     })
 }

@@ -1,0 +1,379 @@
+//! Several relays in one send. Each has its own connections, rate,
+//! health and breaker; readers are spread over the relays that can take
+//! them by weight; a relay at fault is taken out for a while and its share
+//! goes to the others; and a relay's daily quota is counted from what went
+//! through it in every delivery log, so it holds across runs and issues.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::pace::{Breaker, Health, Pacer};
+use super::smtp::Server;
+
+/// A relay at fault (unreachable, 421 or a server-wide 4xx, TLS or AUTH
+/// failing, its breaker tripped) is out for this long, doubling each time
+/// it fails again, up to `LONGEST_OUT`; a connection that works resets it.
+pub const FIRST_OUT: Duration = Duration::from_secs(30);
+pub const LONGEST_OUT: Duration = Duration::from_secs(600);
+
+/// The window a daily limit counts in.
+pub const DAY: Duration = Duration::from_secs(24 * 3600);
+
+/// One relay in a run.
+pub struct Relay {
+    pub name: String,
+    pub server: Server,
+    pub weight: u32,
+    pub concurrency: usize,
+    /// Its own rate (no batches: those are the run's).
+    pub pacer: Pacer,
+    pub health: Health,
+    pub breaker: Breaker,
+    pub quota: Quota,
+    /// Messages this run handed to it.
+    pub sent: std::sync::atomic::AtomicU64,
+    out: Mutex<Out>,
+}
+
+#[derive(Debug)]
+struct Out {
+    until: Option<Instant>,
+    next: Duration,
+    why: String,
+}
+
+impl Relay {
+    pub fn new(
+        name: String,
+        server: Server,
+        weight: u32,
+        concurrency: usize,
+        rate: f64,
+        breaker: usize,
+        quota: Quota,
+    ) -> Self {
+        Self {
+            name,
+            server,
+            weight,
+            concurrency,
+            pacer: Pacer::new(rate, 0, Duration::ZERO),
+            health: Health::default(),
+            breaker: Breaker::new(breaker),
+            quota,
+            sent: Default::default(),
+            out: Mutex::new(Out {
+                until: None,
+                next: FIRST_OUT,
+                why: String::new(),
+            }),
+        }
+    }
+
+    /// Takes it out for its back-off; returns how long.
+    pub fn take_out(&self, why: &str) -> Duration {
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        let wait = out.next;
+        // Already out (another of its connections found the same): once.
+        if out.until.is_some_and(|u| u > Instant::now()) {
+            return wait;
+        }
+        out.until = Some(Instant::now() + wait);
+        out.next = (wait * 2).min(LONGEST_OUT);
+        out.why = why.to_owned();
+        eprintln!(
+            "relay {} ({}) is out for {} s: {why}",
+            self.name,
+            self.server.describe(),
+            wait.as_secs()
+        );
+        wait
+    }
+
+    /// A connection worked: its next fault starts the back-off over.
+    pub fn connected(&self) {
+        self.health.connected();
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        if out.until.is_none_or(|u| u <= Instant::now()) {
+            out.until = None;
+            out.next = FIRST_OUT;
+        }
+    }
+
+    /// Until when it is out, if it is.
+    pub fn out_until(&self) -> Option<Instant> {
+        let out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        out.until.filter(|u| *u > Instant::now())
+    }
+
+    /// Why it was last taken out.
+    pub fn why_out(&self) -> String {
+        self.out
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .why
+            .clone()
+    }
+}
+
+/// Spreads readers by weight: a relay takes the next reader only while it
+/// is among the least advanced (readers given / weight) of the relays
+/// that can take one now. A relay that comes back is set level with the
+/// others rather than let catch up.
+pub struct Spread {
+    given: Mutex<Vec<f64>>,
+    changed: Notify,
+}
+
+impl Spread {
+    pub fn new(relays: usize) -> Self {
+        Self {
+            given: Mutex::new(vec![0.0; relays]),
+            changed: Notify::new(),
+        }
+    }
+
+    /// Whether relay `r` (of `weights`) may take the next reader, given
+    /// which relays can take one now (`able`). Taking it counts it.
+    pub fn take(&self, r: usize, weights: &[u32], able: &[bool]) -> bool {
+        let mut given = self.given.lock().unwrap_or_else(|e| e.into_inner());
+        let progress = |i: usize, g: &[f64]| g[i] / f64::from(weights[i].max(1));
+        let least = (0..given.len())
+            .filter(|&i| able[i] && i != r)
+            .map(|i| progress(i, &given))
+            .fold(f64::INFINITY, f64::min);
+        if least.is_finite() && progress(r, &given) < least - 1.0 {
+            // Back after an outage: level with the others.
+            given[r] = least * f64::from(weights[r].max(1));
+        }
+        if progress(r, &given) > least + 1e-9 {
+            return false;
+        }
+        given[r] += 1.0;
+        drop(given);
+        self.changed.notify_waiters();
+        true
+    }
+
+    /// Waits for another relay to take a reader (or a little while).
+    pub async fn wait(&self) {
+        let _ = tokio::time::timeout(Duration::from_millis(20), self.changed.notified()).await;
+    }
+}
+
+/// A relay's daily limit, counted over a rolling window from the sends
+/// every delivery log records through it, and this run's.
+pub struct Quota {
+    limit: Option<u64>,
+    window: Duration,
+    /// Sends in the window, oldest first.
+    sends: Mutex<VecDeque<SystemTime>>,
+}
+
+impl Quota {
+    pub fn new(limit: Option<u64>, window: Duration, mut sends: Vec<SystemTime>) -> Self {
+        sends.sort();
+        Self {
+            limit,
+            window,
+            sends: Mutex::new(sends.into()),
+        }
+    }
+
+    pub fn limit(&self) -> Option<u64> {
+        self.limit
+    }
+
+    fn in_window(&self, sends: &mut VecDeque<SystemTime>, now: SystemTime) {
+        while sends
+            .front()
+            .is_some_and(|t| now.duration_since(*t).unwrap_or_default() >= self.window)
+        {
+            sends.pop_front();
+        }
+    }
+
+    /// Takes one message's room at `now`, or says when there is room again.
+    pub fn take(&self, now: SystemTime) -> Result<(), SystemTime> {
+        let Some(limit) = self.limit else {
+            return Ok(());
+        };
+        let mut sends = self.sends.lock().unwrap_or_else(|e| e.into_inner());
+        self.in_window(&mut sends, now);
+        if (sends.len() as u64) < limit {
+            sends.push_back(now);
+            return Ok(());
+        }
+        // Room again when enough of the oldest have aged out.
+        let over = sends.len() as u64 - limit;
+        let oldest = sends
+            .get(usize::try_from(over).unwrap_or(0))
+            .copied()
+            .unwrap_or(now);
+        Err(oldest + self.window)
+    }
+
+    /// Gives back the room taken for a message that did not go.
+    pub fn give_back(&self) {
+        if self.limit.is_some() {
+            self.sends
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop_back();
+        }
+    }
+
+    /// Messages sent in the window at `now`.
+    pub fn used(&self, now: SystemTime) -> u64 {
+        let mut sends = self.sends.lock().unwrap_or_else(|e| e.into_inner());
+        self.in_window(&mut sends, now);
+        sends.len() as u64
+    }
+
+    /// What is left at `now`; `None` without a limit.
+    pub fn left(&self, now: SystemTime) -> Option<u64> {
+        self.limit.map(|l| l.saturating_sub(self.used(now)))
+    }
+
+    /// When there is room again, if there is none at `now`.
+    pub fn room_from(&self, now: SystemTime) -> Option<SystemTime> {
+        let limit = self.limit?;
+        let mut sends = self.sends.lock().unwrap_or_else(|e| e.into_inner());
+        self.in_window(&mut sends, now);
+        let over = (sends.len() as u64).checked_sub(limit)?;
+        sends
+            .get(usize::try_from(over).unwrap_or(0))
+            .map(|t| *t + self.window)
+    }
+}
+
+/// What the delivery logs say of each relay: its sends (`sent` or
+/// `unknown`: a relay that may have taken a message counts it) at or
+/// after `since`, and its first send ever.
+#[derive(Debug, Default)]
+pub struct Usage {
+    pub sends: HashMap<String, Vec<SystemTime>>,
+    pub first: HashMap<String, SystemTime>,
+}
+
+/// Reads every delivery log in `dir` (and `extra`, a log kept elsewhere),
+/// for the relays named. A log written before the `relay` column names
+/// none and counts for none.
+pub fn usage(dir: &Path, extra: Option<&Path>, since: SystemTime, names: &[String]) -> Usage {
+    let mut usage = Usage::default();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+        .collect();
+    if let Some(extra) = extra
+        && !files.iter().any(|f| f == extra)
+    {
+        files.push(extra.to_path_buf());
+    }
+    for file in files {
+        let Ok(f) = std::fs::File::open(&file) else {
+            continue;
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(std::io::BufReader::new(f));
+        let is_log = reader
+            .headers()
+            .is_ok_and(|h| h.get(0) == Some("timestamp") && h.get(7) == Some("relay"));
+        if !is_log {
+            continue;
+        }
+        let mut record = csv::ByteRecord::new();
+        while reader.read_byte_record(&mut record).unwrap_or(false) {
+            let relay = std::str::from_utf8(record.get(7).unwrap_or_default()).unwrap_or("");
+            if relay.is_empty() || !matches!(record.get(2), Some(b"sent" | b"unknown")) {
+                continue;
+            }
+            let Some(name) = names.iter().find(|n| n.as_str() == relay) else {
+                continue;
+            };
+            let Some(at) = std::str::from_utf8(record.get(0).unwrap_or_default())
+                .ok()
+                .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
+            else {
+                continue;
+            };
+            let first = usage.first.entry(name.clone()).or_insert(at);
+            *first = (*first).min(at);
+            if at >= since {
+                usage.sends.entry(name.clone()).or_default().push(at);
+            }
+        }
+    }
+    usage
+}
+
+/// "14:05 UTC", or with the date when it is not today.
+pub fn clock_time(at: SystemTime, now: SystemTime) -> String {
+    let stamp = humantime::format_rfc3339_seconds(at).to_string();
+    let today = humantime::format_rfc3339_seconds(now).to_string();
+    let (date, time) = stamp.split_at(10);
+    let hm = time.get(1..6).unwrap_or("");
+    if today.starts_with(date) {
+        format!("{hm} UTC")
+    } else {
+        format!("{date} {hm} UTC")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quota_counts_a_rolling_window_and_says_when_there_is_room() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let earlier: Vec<SystemTime> = (0..3).map(|i| t0 + Duration::from_secs(i * 60)).collect();
+        let q = Quota::new(Some(4), DAY, earlier);
+        let now = t0 + Duration::from_secs(3600);
+        assert_eq!(q.left(now), Some(1));
+        assert!(q.take(now).is_ok());
+        // Full: room again when the oldest send is a day old.
+        assert_eq!(q.take(now), Err(t0 + DAY));
+        assert_eq!(q.room_from(now), Some(t0 + DAY));
+        q.give_back();
+        assert_eq!(q.left(now), Some(1));
+        // A day on, the first sends have aged out.
+        assert_eq!(q.left(t0 + DAY + Duration::from_secs(61)), Some(3));
+        assert!(Quota::new(None, DAY, Vec::new()).take(now).is_ok());
+    }
+
+    #[test]
+    fn readers_are_spread_by_weight_over_the_relays_that_can_take_them() {
+        let spread = Spread::new(2);
+        let weights = [1, 3];
+        let mut given = [0, 0];
+        for _ in 0..400 {
+            for r in [0, 1] {
+                if spread.take(r, &weights, &[true, true]) {
+                    given[r] += 1;
+                }
+            }
+        }
+        let ratio = f64::from(given[1]) / f64::from(given[0]);
+        assert!((ratio - 3.0).abs() < 0.05, "{given:?}");
+        // Relay 1 out: relay 0 takes every reader.
+        for _ in 0..10 {
+            assert!(spread.take(0, &weights, &[true, false]));
+        }
+        // Back: level, not a burst to catch up.
+        let mut burst = 0;
+        while spread.take(1, &weights, &[true, true]) {
+            burst += 1;
+        }
+        assert!(burst <= 4, "{burst}");
+    }
+}
