@@ -32,6 +32,66 @@ struct Report {
     warnings: Vec<String>,
     /// Web sign-ups waiting whose confirmation mail has not gone.
     unmailed_sign_ups: u64,
+    /// Each relay's part in this issue and its quota now (with several
+    /// relays, or a daily limit).
+    relays: Vec<RelayReport>,
+}
+
+#[derive(Debug, Serialize)]
+struct RelayReport {
+    name: String,
+    /// Readers whose last row names this relay, by that row's status.
+    sent: u64,
+    failed: u64,
+    daily_limit: Option<u64>,
+    /// Sent through it in the last 24 hours, every issue's log counted.
+    used_24h: u64,
+    left: Option<u64>,
+    /// When there is room again, if there is none (RFC 3339).
+    room_from: Option<String>,
+}
+
+/// The relays' parts (from `log`) and quotas, when there is more than one
+/// relay or a limit; else nothing.
+fn relays(config: &crate::input::config::Config, log: &Path) -> anyhow::Result<Vec<RelayReport>> {
+    let limited = config
+        .relays
+        .iter()
+        .any(|r| r.daily_limit.is_some() || !r.warmup.is_empty());
+    if config.relays.len() < 2 && !limited {
+        return Ok(Vec::new());
+    }
+    let now = crate::clock();
+    let mut last: std::collections::HashMap<String, (String, String)> = Default::default();
+    if let Ok(mut reader) = csv::ReaderBuilder::new().flexible(true).from_path(log) {
+        for r in reader.records().flatten() {
+            let email = r.get(1).unwrap_or("").to_lowercase();
+            if !email.is_empty() {
+                let relay = r.get(7).unwrap_or("").to_owned();
+                last.insert(email, (r.get(2).unwrap_or("").to_owned(), relay));
+            }
+        }
+    }
+    let count = |name: &str, status: &str| {
+        last.values()
+            .filter(|(s, r)| s == status && r == name)
+            .count() as u64
+    };
+    Ok(crate::commands::fleet::relays(config, log, now)?
+        .iter()
+        .map(|r| RelayReport {
+            name: r.name.clone(),
+            sent: count(&r.name, "sent"),
+            failed: count(&r.name, "failed"),
+            daily_limit: r.quota.limit(),
+            used_24h: r.quota.used(now),
+            left: r.quota.left(now),
+            room_from: r
+                .quota
+                .room_from(now)
+                .map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+        })
+        .collect())
 }
 
 /// Sign-ups waiting on the list whose confirmation never left (the
@@ -133,6 +193,7 @@ fn report(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Report> {
         interrupted,
         warnings,
         unmailed_sign_ups: unmailed_sign_ups(&config)?,
+        relays: relays(&config, &log)?,
     })
 }
 
@@ -166,6 +227,26 @@ pub fn run(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Outcome> {
         r.skipped.invalid,
         crate::deliver::plan::damaged_note(r.skipped.damaged)
     );
+    if !r.relays.is_empty() {
+        println!("  relays:");
+    }
+    for relay in &r.relays {
+        let quota = match (relay.daily_limit, relay.left) {
+            (Some(limit), Some(left)) => format!(
+                "; {left} of {limit} left in 24 h ({} used){}",
+                relay.used_24h,
+                relay
+                    .room_from
+                    .as_ref()
+                    .map_or_else(String::new, |t| format!(", room again from {t}"))
+            ),
+            _ => "; no daily limit".to_owned(),
+        };
+        println!(
+            "    {}: {} sent, {} failed{quota}",
+            relay.name, relay.sent, relay.failed
+        );
+    }
     if r.interrupted > 0 {
         println!(
             "  {} message(s) were in flight when a run stopped; the next send records them as unknown",

@@ -67,6 +67,18 @@ pub fn warnings(config: &Config, parts: &Rendered, readers: u64) -> Vec<String> 
             "no `postal_address` in [newsletter]: CAN-SPAM asks for one in every message".into(),
         );
     }
+    // Every relay limited: the list may need more than a day.
+    let limits: Option<u64> = config
+        .relays
+        .iter()
+        .map(|r| r.daily_limit.or(r.warmup.first().copied()))
+        .sum();
+    if let Some(day) = limits.filter(|day| *day < readers && !config.relays.is_empty()) {
+        out.push(format!(
+            "{readers} readers is more than one day of every relay's daily limit ({day}): the send takes {} days; run it again each day, or keep it running with `send --wait`",
+            readers.div_ceil(day.max(1))
+        ));
+    }
     // The reader's link adds about a hundred bytes; the part is what matters.
     if parts.html.len() > GMAIL_CLIP_BYTES {
         out.push(format!(

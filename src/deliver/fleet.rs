@@ -37,6 +37,8 @@ pub struct Relay {
     pub quota: Quota,
     /// Messages this run handed to it.
     pub sent: std::sync::atomic::AtomicU64,
+    /// Its workers still at work: one that has none takes no share.
+    pub active: std::sync::atomic::AtomicUsize,
     out: Mutex<Out>,
 }
 
@@ -67,6 +69,7 @@ impl Relay {
             breaker: Breaker::new(breaker),
             quota,
             sent: Default::default(),
+            active: Default::default(),
             out: Mutex::new(Out {
                 until: None,
                 next: FIRST_OUT,

@@ -83,11 +83,15 @@ impl Context {
     }
 
     /// Which relays can take a reader now: not out, with room in their
-    /// quota at `now`.
+    /// quota at `now`, and with a worker still at work.
     fn able(&self, now: SystemTime) -> Vec<bool> {
         self.relays
             .iter()
-            .map(|r| r.out_until().is_none() && r.quota.left(now) != Some(0))
+            .map(|r| {
+                r.out_until().is_none()
+                    && r.quota.left(now) != Some(0)
+                    && r.active.load(Ordering::Relaxed) > 0
+            })
             .collect()
     }
 
@@ -204,6 +208,7 @@ pub async fn deliver(
     let mut workers = tokio::task::JoinSet::new();
     for (relay, r) in ctx.relays.iter().enumerate() {
         for _ in 0..r.concurrency {
+            r.active.fetch_add(1, Ordering::Relaxed);
             let w = Worker {
                 ctx: ctx.clone(),
                 queue: queue.clone(),

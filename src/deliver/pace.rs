@@ -32,6 +32,9 @@ pub struct Refused {
     pub email: String,
     pub message_id: String,
     pub attempts: u32,
+    /// The reader, to try again on another relay when this relay's
+    /// breaker trips (several relays).
+    pub sub: Option<crate::audience::subscribers::Subscriber>,
 }
 
 /// The permanent refusals of the run, in a row: the same reply again and
@@ -212,6 +215,7 @@ mod tests {
             email: format!("r{i}@d{}.org", i % 3),
             message_id: format!("<{i}@x>"),
             attempts: 1,
+            sub: None,
         };
         let pattern = |i: usize| {
             reply_pattern(
@@ -253,6 +257,7 @@ mod tests {
             email: format!("r{i}@gmail.com"),
             message_id: format!("<{i}@x>"),
             attempts: 1,
+            sub: None,
         };
         for i in 0..50 {
             assert!(breaker.refused("550 5.7.26 DMARC".into(), one(i)).is_none());
@@ -261,6 +266,7 @@ mod tests {
             email: format!("x@{d}"),
             message_id: "<y@x>".into(),
             attempts: 1,
+            sub: None,
         };
         assert!(
             breaker

@@ -22,6 +22,8 @@ pub struct Queue {
     seq: AtomicU64,
     /// Set when the run must end: no new message starts after it.
     stopped: std::sync::atomic::AtomicBool,
+    /// Set once the list has no reader left to hand out.
+    exhausted: std::sync::atomic::AtomicBool,
 }
 
 /// A job in the retry heap, ordered by due time then insertion.
@@ -51,7 +53,19 @@ impl Queue {
             retries: std::sync::Mutex::new(BinaryHeap::new()),
             seq: AtomicU64::new(0),
             stopped: std::sync::atomic::AtomicBool::new(false),
+            exhausted: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Whether nothing is left to hand out: the list is through and no
+    /// retry waits (a reader in flight may still come back as one).
+    pub fn is_drained(&self) -> bool {
+        self.exhausted.load(Ordering::Relaxed)
+            && self
+                .retries
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty()
     }
 
     pub fn stop(&self) {
@@ -88,6 +102,7 @@ impl Queue {
             if let Some(sub) = fresh {
                 return Some(Job { sub, attempts: 0 });
             }
+            self.exhausted.store(true, Ordering::Relaxed);
             match earliest {
                 Some(at) => tokio::time::sleep_until(at).await,
                 None => return None,

@@ -51,6 +51,7 @@ pub(super) struct Worker {
 impl Worker {
     pub(super) async fn run(mut self) -> Result<(), Stop> {
         let result = self.work().await;
+        self.relay().active.fetch_sub(1, Ordering::Relaxed);
         if let Some(conn) = self.conn.take() {
             conn.quit(&self.ctx.relays[self.relay].server).await;
         }
@@ -69,6 +70,10 @@ impl Worker {
             let fleet = self.ctx.relays.len() > 1;
             if fleet {
                 if let Some(until) = self.relay().out_until() {
+                    if self.queue.is_drained() {
+                        // Nothing left for it when it is back.
+                        return Ok(());
+                    }
                     let now = crate::clock();
                     if self.ctx.able(now).iter().all(|a| !a)
                         && self.ctx.relays.iter().all(|r| r.out_until().is_some())
@@ -174,6 +179,52 @@ impl Worker {
         }
         if status == Status::Sent {
             self.relay().sent.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// This relay's breaker tripped, with several relays: its word on us,
+    /// not on the readers. It is out, and the readers of the streak
+    /// (logged `failed` so far; these rows win) go to the others now.
+    fn hand_to_other_relays(
+        &mut self,
+        streak: Vec<Refused>,
+        code: u16,
+        detail: &str,
+    ) -> Result<(), Stop> {
+        self.conn = None;
+        let relay = self.relay();
+        let n = streak.len();
+        let rows = streak
+            .iter()
+            .map(|r| Row {
+                email: r.email.clone(),
+                status: Status::Retry,
+                attempts: r.attempts,
+                code: Some(code),
+                detail: format!(
+                    "to another relay: {n} readers in a row were refused by {} with {detail}",
+                    relay.name
+                ),
+                message_id: r.message_id.clone(),
+                relay: relay.name.clone(),
+            })
+            .collect();
+        self.recorder.submit(rows)?;
+        // The earlier ones were counted failed; the last one not yet.
+        self.tally.unfail(n as u64 - 1, 0);
+        relay.quota.give_back();
+        if n >= relay.breaker.limit() {
+            relay.take_out(&format!("{n} readers in a row refused with {detail}"));
+        }
+        for r in streak {
+            if let Some(sub) = r.sub {
+                let job = Job {
+                    sub,
+                    attempts: r.attempts.saturating_sub(1),
+                };
+                self.queue.retry(job, Instant::now());
+            }
         }
         Ok(())
     }
@@ -313,6 +364,7 @@ impl Worker {
                     email: job.sub.email.to_string(),
                     message_id: id.clone(),
                     attempts: job.attempts,
+                    sub: fleet.then(|| job.sub.clone()),
                 };
                 let pattern = reply_pattern(&detail, &reader.email);
                 let Some(streak) = relay.breaker.refused(pattern, reader) else {
@@ -339,6 +391,9 @@ impl Worker {
                         .unwrap_or_else(|e| e.into_inner())
                         .retain(|(email, _, _)| !named.contains(email.as_str()));
                 }
+                if fleet {
+                    return self.hand_to_other_relays(streak, code, &detail);
+                }
                 // The earlier ones were logged `failed` (and counted so);
                 // these later rows win, so the next run sends to them again.
                 let rows = streak
@@ -362,15 +417,6 @@ impl Worker {
                 if streak.len() < relay.breaker.limit() {
                     // A reader in flight when the breaker tripped: the
                     // worker that tripped it reports the stop.
-                    return Ok(());
-                }
-                if fleet {
-                    // This relay's word on us: it is out, the others go on.
-                    self.conn = None;
-                    relay.take_out(&format!(
-                        "{} readers in a row refused with {detail}",
-                        streak.len()
-                    ));
                     return Ok(());
                 }
                 Err(Stop::Breaker(streak.len(), detail))

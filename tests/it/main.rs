@@ -9,6 +9,7 @@ mod consent;
 mod content;
 mod edges;
 mod fields;
+mod fleet;
 mod inputs;
 mod layout;
 mod refusals;

@@ -174,3 +174,47 @@ pub(super) fn check_relays(file: &mut TomlFile, raw: RawSmtps, dir: &Path) -> Op
     }
     ok.then_some(relays)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_warmup_grows_a_step_a_day_then_the_daily_limit_holds() {
+        let smtp = Smtp {
+            host: "127.0.0.1".into(),
+            port: 25,
+            security: super::super::Security::None,
+            username: None,
+            password_env: "X".into(),
+            timeout: std::time::Duration::from_secs(1),
+            data_timeout: std::time::Duration::from_secs(1),
+            hello_name: None,
+            tls_ca_file: None,
+        };
+        let mut relay = Relay {
+            name: "new-ip".into(),
+            smtp,
+            weight: 1,
+            concurrency: None,
+            rate: None,
+            daily_limit: Some(10_000),
+            warmup: vec![500, 1000, 2500],
+        };
+        let days: Vec<Option<u64>> = (0..5).map(|d| relay.limit_on(d)).collect();
+        assert_eq!(
+            days,
+            [
+                Some(500),
+                Some(1000),
+                Some(2500),
+                Some(10_000),
+                Some(10_000)
+            ]
+        );
+        relay.daily_limit = None;
+        assert_eq!(relay.limit_on(9), Some(2500));
+        relay.warmup.clear();
+        assert_eq!(relay.limit_on(0), None);
+    }
+}
