@@ -39,6 +39,9 @@ pub struct Relay {
     pub sent: std::sync::atomic::AtomicU64,
     /// Its workers still at work: one that has none takes no share.
     pub active: std::sync::atomic::AtomicUsize,
+    /// The time of room last said to be waited for (`--wait`), so each
+    /// wait is said once, not once a connection.
+    pub said_wait: Mutex<Option<SystemTime>>,
     out: Mutex<Out>,
 }
 
@@ -70,6 +73,7 @@ impl Relay {
             quota,
             sent: Default::default(),
             active: Default::default(),
+            said_wait: Mutex::new(None),
             out: Mutex::new(Out {
                 until: None,
                 next: FIRST_OUT,

@@ -136,12 +136,18 @@ impl Worker {
     async fn wait_for_room(&self, room: SystemTime) {
         let r = self.relay();
         let now = crate::clock();
-        eprintln!(
-            "{}: {} in 24 h used; waiting for room from {}",
-            r.name,
-            r.quota.used(now),
-            fleet::clock_time(room, now)
-        );
+        let first = {
+            let mut said = r.said_wait.lock().unwrap_or_else(|e| e.into_inner());
+            said.replace(room) != Some(room)
+        };
+        if first {
+            eprintln!(
+                "{}: {} in 24 h used; waiting for room from {}",
+                r.name,
+                r.quota.used(now),
+                fleet::clock_time(room, now)
+            );
+        }
         while crate::clock() < room && !self.queue.is_stopped() {
             tokio::time::sleep(WATCH.min(room.duration_since(crate::clock()).unwrap_or_default()))
                 .await;
