@@ -241,7 +241,12 @@ fn apply(
     if let Some(ledger) = welcomes {
         let mut ledger = ledger.lock().unwrap_or_else(|e| e.into_inner());
         for c in changes.iter().filter(|c| c.status == Status::Subscribed) {
-            if !ledger.known.contains(&c.email.key()) {
+            // Owed unless it went, or is owed already; one given up is
+            // owed again by a new confirmation.
+            let key = c.email.key();
+            if !ledger.sent.contains(&key)
+                && (!ledger.known.contains(&key) || ledger.gave_up.contains(&key))
+            {
                 ledger
                     .record(&c.email, welcome::Outcome::Queued, "", time)
                     .map_err(|e| {
