@@ -86,12 +86,12 @@ fn a_confirmed_reader_is_welcomed_once_ever_with_their_own_fields() {
     p.with_dkim(&key);
     let served = Served::start(&p, port, PINNED_EPOCH);
     sign_up(&served.base, "ann@example.net", "Ann <b>Lee</b>");
-    let link = wait_for_mail(&sink, "ann@example.net", 1).remove(0);
+    let first = wait_for_mail(&sink, "ann@example.net", 1).remove(0);
     assert!(
         welcomes(&sink, "ann@example.net").is_empty(),
         "welcomed before confirming"
     );
-    press(&link);
+    press(&first);
     let (file, subject, text) = wait_for_welcome(&sink, "ann@example.net");
     assert_eq!(subject, "Welcome, Ann");
     assert!(
