@@ -91,10 +91,14 @@ fn readers_are_spread_by_weight_each_once_and_the_log_names_each_relay() {
 }
 
 #[test]
-fn a_dead_relay_and_one_answering_421_leave_every_reader_to_the_others() {
+fn a_dead_relay_one_answering_421_and_one_refusing_the_session_leave_every_reader_to_the_others() {
     let live = SmtpSink::start(&[]);
     let busy = Scripted::start(Offer::default(), |cmd, _| {
         (cmd == Cmd::Greeting).then_some(Act::Reply("421 4.3.2 too busy, try later"))
+    });
+    // Refuses the session itself, as a relay failing TLS or AUTH does.
+    let refusing = Scripted::start(Offer::default(), |cmd, _| {
+        (cmd == Cmd::Ehlo).then_some(Act::Reply("554 5.7.0 not with you"))
     });
     let dead = free_port();
     let p = fleet(
@@ -102,6 +106,7 @@ fn a_dead_relay_and_one_answering_421_leave_every_reader_to_the_others() {
         &[
             relay("dead", dead, "weight = 2"),
             relay("busy", busy.port, "weight = 2"),
+            relay("refusing", refusing.port, "weight = 2"),
             relay("live", live.port, ""),
         ],
         "concurrency = 2",
@@ -111,7 +116,8 @@ fn a_dead_relay_and_one_answering_421_leave_every_reader_to_the_others() {
         .stdout_has("sent:         300")
         .stdout_has("failed:       0")
         .stderr_has("relay dead (127.0.0.1:")
-        .stderr_has("relay busy (127.0.0.1:");
+        .stderr_has("relay busy (127.0.0.1:")
+        .stderr_has("relay refusing (127.0.0.1:");
     assert_eq!(rcpts(&live).len(), 300);
     let rows = last_rows(&p);
     assert!(rows.values().all(|(s, r)| s == "sent" && r == "live"));
