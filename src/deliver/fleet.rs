@@ -30,8 +30,10 @@ pub struct Relay {
     pub server: Server,
     pub weight: u32,
     pub concurrency: usize,
-    /// Its own rate (no batches: those are the run's).
+    /// Its own rate (no batches: those are the run's), when it has one
+    /// (`paced`).
     pub pacer: Pacer,
+    pub paced: bool,
     pub health: Health,
     pub breaker: Breaker,
     pub quota: Quota,
@@ -68,6 +70,7 @@ impl Relay {
             weight,
             concurrency,
             pacer: Pacer::new(rate, 0, Duration::ZERO),
+            paced: rate > 0.0,
             health: Health::default(),
             breaker: Breaker::new(breaker),
             quota,

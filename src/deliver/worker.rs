@@ -106,7 +106,11 @@ impl Worker {
             // Room in the relay's daily quota, or (with --wait) the wait
             // for it; without, the reader goes back for another relay or
             // the next run, and this relay's part of the run ends.
-            if let Err(room) = self.relay().quota.take(crate::clock()) {
+            let limited = self.relay().quota.limit().is_some();
+            if let Err(room) = limited
+                .then(|| self.relay().quota.take(crate::clock()))
+                .unwrap_or(Ok(()))
+            {
                 if !self.ctx.wait {
                     self.queue.retry(job, Instant::now());
                     return Ok(());
@@ -116,7 +120,9 @@ impl Worker {
                 continue;
             }
             self.pacer.acquire().await;
-            self.relay().pacer.acquire().await;
+            if self.relay().paced {
+                self.relay().pacer.acquire().await;
+            }
             if self.queue.is_stopped() {
                 // Never started: it stays due for the next run.
                 self.relay().quota.give_back();
