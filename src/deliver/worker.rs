@@ -106,11 +106,12 @@ impl Worker {
             // Room in the relay's daily quota, or (with --wait) the wait
             // for it; without, the reader goes back for another relay or
             // the next run, and this relay's part of the run ends.
-            let limited = self.relay().quota.limit().is_some();
-            if let Err(room) = limited
-                .then(|| self.relay().quota.take(crate::clock()))
-                .unwrap_or(Ok(()))
-            {
+            let room = if self.relay().quota.limit().is_some() {
+                self.relay().quota.take(crate::clock())
+            } else {
+                Ok(())
+            };
+            if let Err(room) = room {
                 if !self.ctx.wait {
                     self.queue.retry(job, Instant::now());
                     return Ok(());
