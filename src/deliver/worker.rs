@@ -74,16 +74,25 @@ impl Worker {
                         // Nothing left for it when it is back.
                         return Ok(());
                     }
-                    let now = crate::clock();
-                    if self.ctx.able(now).iter().all(|a| !a)
-                        && self.ctx.relays.iter().all(|r| r.out_until().is_some())
+                    // Every relay out, or done (its quota used, its
+                    // workers gone): nothing would send; stop as one relay
+                    // does.
+                    let done = |r: &fleet::Relay| r.active.load(Ordering::Relaxed) == 0;
+                    if self
+                        .ctx
+                        .relays
+                        .iter()
+                        .all(|r| r.out_until().is_some() || done(r))
                     {
                         self.queue.stop();
                         let why: Vec<String> = self
                             .ctx
                             .relays
                             .iter()
-                            .map(|r| format!("{}: {}", r.name, r.why_out()))
+                            .map(|r| match r.out_until() {
+                                Some(_) => format!("{}: {}", r.name, r.why_out()),
+                                None => format!("{}: its daily limit is used", r.name),
+                            })
                             .collect();
                         return Err(Stop::Unreachable(format!(
                             "every relay is out ({})",

@@ -317,3 +317,24 @@ fn a_relay_whose_breaker_trips_is_out_and_its_readers_go_to_the_other() {
         "{log}"
     );
 }
+
+#[test]
+fn a_run_with_one_relay_dead_and_the_other_out_of_quota_stops_with_the_rest_due() {
+    let sink = SmtpSink::start(&[]);
+    let dead = free_port();
+    let p = fleet(
+        20,
+        &[
+            relay("ses", sink.port, "daily_limit = 5"),
+            relay("dead", dead, ""),
+        ],
+        "concurrency = 1",
+    );
+    let started = std::time::Instant::now();
+    p.send(&[])
+        .failure()
+        .stdout_has("sent:         5")
+        .stderr_has("every relay is out (ses: its daily limit is used; dead: cannot connect");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(rcpts(&sink).len(), 5);
+}
