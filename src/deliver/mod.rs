@@ -5,6 +5,7 @@
 //!
 //! Uses `input`, `audience` (the readers) and `compose` (their messages).
 
+mod failover;
 pub mod fleet;
 pub mod journal;
 pub mod pace;

@@ -6,7 +6,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::SystemTime;
 
 use tokio::time::Instant;
 
@@ -21,7 +20,7 @@ use crate::audience::subscribers::Subscriber;
 use crate::compose::message::Recipient;
 
 /// How often a worker waiting on its relay looks again.
-const WATCH: std::time::Duration = std::time::Duration::from_secs(1);
+pub(super) const WATCH: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// One reader's message with the Message-ID already logged for it, as
 /// bytes for the wire.
@@ -58,7 +57,7 @@ impl Worker {
         result
     }
 
-    fn relay(&self) -> &fleet::Relay {
+    pub(super) fn relay(&self) -> &fleet::Relay {
         &self.ctx.relays[self.relay]
     }
 
@@ -147,30 +146,14 @@ impl Worker {
         }
     }
 
-    /// `--wait`: sleeps until the relay's quota has room (said once), or
-    /// the run stops.
-    async fn wait_for_room(&self, room: SystemTime) {
-        let r = self.relay();
-        let now = crate::clock();
-        let first = {
-            let mut said = r.said_wait.lock().unwrap_or_else(|e| e.into_inner());
-            said.replace(room) != Some(room)
-        };
-        if first {
-            eprintln!(
-                "{}: {} in 24 h used; waiting for room from {}",
-                r.name,
-                r.quota.used(now),
-                fleet::clock_time(room, now)
-            );
-        }
-        while crate::clock() < room && !self.queue.is_stopped() {
-            tokio::time::sleep(WATCH.min(room.duration_since(crate::clock()).unwrap_or_default()))
-                .await;
-        }
-    }
-
-    fn row(&self, job: &Job, status: Status, code: Option<u16>, detail: String, id: &str) -> Row {
+    pub(super) fn row(
+        &self,
+        job: &Job,
+        status: Status,
+        code: Option<u16>,
+        detail: String,
+        id: &str,
+    ) -> Row {
         Row {
             email: job.sub.email.to_string(),
             status,
@@ -202,72 +185,6 @@ impl Worker {
         if status == Status::Sent {
             self.relay().sent.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(())
-    }
-
-    /// This relay's breaker tripped, with several relays: its word on us,
-    /// not on the readers. It is out, and the readers of the streak
-    /// (logged `failed` so far; these rows win) go to the others now.
-    fn hand_to_other_relays(
-        &mut self,
-        streak: Vec<Refused>,
-        code: u16,
-        detail: &str,
-    ) -> Result<(), Stop> {
-        self.conn = None;
-        let relay = self.relay();
-        let n = streak.len();
-        let rows = streak
-            .iter()
-            .map(|r| Row {
-                email: r.email.clone(),
-                status: Status::Retry,
-                attempts: r.attempts,
-                code: Some(code),
-                detail: format!(
-                    "to another relay: {n} readers in a row were refused by {} with {detail}",
-                    relay.name
-                ),
-                message_id: r.message_id.clone(),
-                relay: relay.name.clone(),
-            })
-            .collect();
-        self.recorder.submit(rows)?;
-        // The earlier ones were counted failed; the last one not yet.
-        self.tally.unfail(n as u64 - 1, 0);
-        relay.quota.give_back();
-        if n >= relay.breaker.limit() {
-            relay.take_out(&format!("{n} readers in a row refused with {detail}"));
-        }
-        for r in streak {
-            if let Some(sub) = r.sub {
-                let job = Job {
-                    sub,
-                    attempts: r.attempts.saturating_sub(1),
-                };
-                self.queue.retry(job, Instant::now());
-            }
-        }
-        Ok(())
-    }
-
-    /// A fault of this worker's relay, with several relays: it is out for
-    /// its back-off, and the reader goes back to the queue for the others
-    /// (the try not counted against them: it was the relay's).
-    fn fail_over(&mut self, mut job: Job, detail: String, id: &str) -> Result<(), Stop> {
-        self.conn = None;
-        let relay = self.relay();
-        let wait = relay.take_out(&detail);
-        relay.quota.give_back();
-        let note = format!(
-            "relay {} out for {} s: {detail}",
-            relay.name,
-            wait.as_secs()
-        );
-        self.recorder
-            .submit(vec![self.row(&job, Status::Retry, None, note, id)])?;
-        job.attempts = job.attempts.saturating_sub(1);
-        self.queue.retry(job, Instant::now());
         Ok(())
     }
 
