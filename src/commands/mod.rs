@@ -74,8 +74,15 @@ pub fn prepare(
         None => (config.newsletter.clone(), issue.clone(), None),
         Some((personal, newsletter, skeleton)) => {
             let list = &config.newsletter.subscribers;
-            let snapshot = Snapshot::take(list)?;
-            let names = FieldNames::new(SubscriberFile::open(&snapshot)?.columns());
+            // No list yet (a new newsletter's `serve`): the columns of the
+            // list bulletin will create.
+            let columns = match list.exists() {
+                true => SubscriberFile::open(&Snapshot::take(list)?)?
+                    .columns()
+                    .clone(),
+                false => crate::audience::subscribers::Columns::new_list(),
+            };
+            let names = FieldNames::new(&columns);
             let unknown = personal.unknown(&names, list);
             if !unknown.is_empty() {
                 return Err(Diagnostics(unknown).into());

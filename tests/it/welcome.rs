@@ -201,3 +201,21 @@ fn a_welcome_needing_a_field_a_sign_up_may_not_give_is_refused_at_start() {
         .success();
     assert_eq!(welcomes(&sink, "editor@example.net").len(), 1);
 }
+
+/// A new newsletter has no list yet: `serve` starts with a welcome that
+/// holds fields (checked against the list it will create) and welcomes
+/// the first reader.
+#[test]
+fn a_new_newsletter_without_a_list_welcomes_its_first_reader() {
+    let sink = SmtpSink::start(&[]);
+    let port = free_port();
+    let p = project(port, &sink, &format!("welcome = \"{WELCOME}\""));
+    write_welcome(&p);
+    std::fs::remove_file(p.path("subscribers.example.csv")).expect("no list yet");
+    let served = Served::start(&p, port, PINNED_EPOCH);
+    sign_up(&served.base, "first@example.net", "Fay First");
+    let link = wait_for_mail(&sink, "first@example.net", 1).remove(0);
+    press(&link);
+    let (_, subject, _) = wait_for_welcome(&sink, "first@example.net");
+    assert_eq!(subject, "Welcome, Fay");
+}
