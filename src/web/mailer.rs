@@ -74,6 +74,8 @@ pub enum Mail {
 #[derive(Clone)]
 pub struct Mailer {
     tx: mpsc::Sender<Mail>,
+    /// Whether there is a welcome issue to send.
+    welcomes: bool,
 }
 
 impl Mailer {
@@ -81,8 +83,9 @@ impl Mailer {
     /// want their confirmation, welcomes the ledger says are queued.
     pub fn start(setup: MailerSetup, outbox: Vec<Mail>, ledger: outbox::Ledger) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
+        let welcomes = setup.welcome.is_some();
         tokio::spawn(run(Arc::new(setup), rx, outbox, ledger.last_sent));
-        Self { tx }
+        Self { tx, welcomes }
     }
 
     /// Queues a sign-up's mail; `false` when the queue is full.
@@ -93,7 +96,7 @@ impl Mailer {
     /// Queues a welcome (already owed in the ledger, so a full queue
     /// loses nothing: the next start mails it).
     pub fn welcome(&self, email: Email) -> bool {
-        self.tx.try_send(Mail::Welcome(email)).is_ok()
+        self.welcomes && self.tx.try_send(Mail::Welcome(email)).is_ok()
     }
 }
 
