@@ -22,6 +22,32 @@ pub fn new_file_mode(dir: &Path) -> u32 {
     }
 }
 
+/// Appends one CSV row to a side file (a ledger beside the list or in
+/// `logs/`), each field made formula-safe, synced; a new file gets
+/// `header` first.
+pub fn append_record(path: &Path, header: &str, fields: &[&str]) -> io::Result<()> {
+    let fresh = !path.exists();
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    w.write_record(
+        fields
+            .iter()
+            .map(|f| crate::audience::list_file::defuse(f).into_owned()),
+    )
+    .map_err(io::Error::other)?;
+    let mut bytes = if fresh {
+        header.as_bytes().to_vec()
+    } else {
+        Vec::new()
+    };
+    bytes.extend(
+        w.into_inner()
+            .map_err(|e| io::Error::other(e.to_string()))?,
+    );
+    append_lines(path, &bytes)
+}
+
 /// Appends whole lines to a side file beside the list (its history, its
 /// confirmations, its damaged lines), in one write, synced; created with
 /// `new_file_mode`. A line left unfinished by a write that stopped

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::audience::list_file::{defuse, undefuse};
+use crate::audience::list_file::undefuse;
 use crate::audience::standing::Standing;
 use crate::audience::subscribers::{Snapshot, SubscriberFile};
 use crate::input::diagnostic::Diagnostic;
@@ -105,32 +105,17 @@ pub fn record(
     detail: &str,
     at: SystemTime,
 ) -> std::io::Result<()> {
-    let file = path(list);
-    let fresh = !file.exists();
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(Vec::new());
-    w.write_record(
-        [
-            humantime::format_rfc3339_seconds(at).to_string().as_str(),
+    crate::audience::files::append_record(
+        &path(list),
+        HEADER,
+        &[
+            &humantime::format_rfc3339_seconds(at).to_string(),
             email.as_str(),
             &signed_up.to_string(),
             outcome.as_str(),
             detail,
-        ]
-        .map(|f| defuse(f).into_owned()),
+        ],
     )
-    .map_err(std::io::Error::other)?;
-    let mut bytes = if fresh {
-        HEADER.as_bytes().to_vec()
-    } else {
-        Vec::new()
-    };
-    bytes.extend(
-        w.into_inner()
-            .map_err(|e| std::io::Error::other(e.to_string()))?,
-    );
-    crate::audience::files::append_lines(&file, &bytes)
 }
 
 /// One live sign-up that wants its mail.

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::audience::list_file::{defuse, undefuse};
+use crate::audience::list_file::undefuse;
 use crate::audience::subscribers::{Columns, Snapshot, Status, Subscriber, SubscriberFile};
 use crate::input::diagnostic::Diagnostic;
 use crate::input::email::Email;
@@ -109,30 +109,16 @@ impl Ledger {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let fresh = !self.path.exists();
-        let mut w = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::Any(b'\n'))
-            .from_writer(Vec::new());
-        w.write_record(
-            [
-                humantime::format_rfc3339_seconds(at).to_string().as_str(),
+        crate::audience::files::append_record(
+            &self.path,
+            HEADER,
+            &[
+                &humantime::format_rfc3339_seconds(at).to_string(),
                 email.as_str(),
                 outcome.as_str(),
                 detail,
-            ]
-            .map(|f| defuse(f).into_owned()),
-        )
-        .map_err(std::io::Error::other)?;
-        let mut bytes = if fresh {
-            HEADER.as_bytes().to_vec()
-        } else {
-            Vec::new()
-        };
-        bytes.extend(
-            w.into_inner()
-                .map_err(|e| std::io::Error::other(e.to_string()))?,
-        );
-        crate::audience::files::append_lines(&self.path, &bytes)?;
+            ],
+        )?;
         let key = email.key();
         match outcome {
             Outcome::Sent => {

@@ -220,7 +220,7 @@ fn an_empty_value_without_default_stops_everything_naming_the_rows() {
             .replace("x1@example.org,X,,", "x1@example.org,X,,Kobe"),
     );
     p.send(&[]).success().stdout_has("sent:         5");
-    let dumps: Vec<PathBuf> = walk(&sink.dump_dir());
+    let dumps: Vec<PathBuf> = crate::serve::dumped(&sink);
     assert_eq!(dumps.len(), 5);
     let seen: Vec<String> = inspect_eml(&dumps)
         .into_iter()
@@ -250,7 +250,7 @@ fn a_test_copy_takes_the_addresss_row_or_the_defaults() {
     p.send(&["--to", "editor@example.net"])
         .success()
         .stdout_has("each field shows its default");
-    let dumps = walk(&sink.dump_dir());
+    let dumps = crate::serve::dumped(&sink);
     let texts: Vec<String> = inspect_eml(&dumps)
         .into_iter()
         .map(|v| v["bodies"][0].as_str().unwrap_or("").to_owned())
@@ -283,21 +283,4 @@ fn the_archive_page_shows_defaults_not_a_readers_values() {
     assert!(page.contains("Hi there, from ."), "{page}");
     assert!(page.contains("News for you"));
     assert!(!page.contains("Ann") && !page.contains("Tokyo") && !page.contains("{{"));
-}
-
-fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let path = e.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_none_or(|x| x != "tmp") {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
 }

@@ -41,8 +41,8 @@ pub type Values = Vec<String>;
 struct Compiled {
     text: FieldText,
     name: String,
-    /// The range of marks its values fill.
-    first: usize,
+    /// How many values it puts out (its marks follow the texts' before
+    /// it).
     count: usize,
     /// Every field it names, and those it needs a value of (used without
     /// `default`).
@@ -216,7 +216,6 @@ impl Personal {
             personal.texts.push(Compiled {
                 text: text.clone(),
                 name,
-                first,
                 count: values.len(),
                 fields,
                 required,
@@ -329,15 +328,20 @@ impl Personal {
     pub fn blank_values(&self) -> Values {
         let mut out = Vec::with_capacity(self.marks);
         for t in &self.texts {
-            let rendered = self
-                .lenient
-                .get_template(&t.name)
-                .and_then(|tmpl| tmpl.render(minijinja::context! {}))
-                .unwrap_or_default();
+            let rendered = self.blank(t);
             let (_, values) = split(&rendered);
             out.extend((0..t.count).map(|i| values.get(i).map_or("", |v| v).to_owned()));
         }
         out
+    }
+
+    /// A text rendered for nobody (lenient: a field without a default
+    /// is empty), values still between their markers.
+    fn blank(&self, t: &Compiled) -> String {
+        self.lenient
+            .get_template(&t.name)
+            .and_then(|tmpl| tmpl.render(minijinja::context! {}))
+            .unwrap_or_default()
     }
 }
 
@@ -395,20 +399,15 @@ pub fn for_nobody(
     let Some((personal, _, _)) = Personal::new(newsletter, issue)? else {
         return Ok((newsletter.clone(), issue.clone()));
     };
-    let values = personal.blank_values();
     let mut texts = Vec::new();
     for t in &personal.texts {
-        let rendered = personal
-            .lenient
-            .get_template(&t.name)
-            .and_then(|tmpl| tmpl.render(minijinja::context! {}))
-            .unwrap_or_default();
+        let rendered = personal.blank(t);
         let markdown = matches!(t.text.spot, Spot::Intro | Spot::Body(_) | Spot::About);
-        let (between, _) = split(&rendered);
+        let (between, values) = split(&rendered);
         let mut text = String::new();
         for (i, piece) in between.iter().enumerate() {
             text.push_str(piece);
-            if let Some(v) = (i < t.count).then(|| &values[t.first + i]) {
+            if let Some(v) = values.get(i) {
                 if markdown {
                     escape_markdown(v, &mut text);
                 } else {
