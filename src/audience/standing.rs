@@ -6,7 +6,9 @@ use std::io::{self, Read};
 
 use crate::audience::rows::{Row, RowReader};
 use crate::audience::subscribers::{Columns, Status};
-use crate::input::email::{Fingerprint, FingerprintMap, FingerprintSet, key_fingerprint};
+use crate::input::email::{Fingerprint, FingerprintMap, FingerprintSet, fingerprint_of};
+#[cfg(test)]
+use crate::input::email::key_fingerprint;
 
 /// What the list says of one address, folded from its rows in order.
 /// Sixteen bytes: `serve` holds one for every reader.
@@ -263,7 +265,7 @@ pub fn scan_rows<R: Read, S: Store>(
         if !every && store.is_empty() && matches!(judged.says, Ok((Status::Subscribed, _, _))) {
             continue;
         }
-        let key = key_fingerprint(&email.to_lowercase());
+        let key = fingerprint_of(email);
         let now = store.standing(&key);
         match judged.says {
             Ok((status, explicit, at)) => match now {

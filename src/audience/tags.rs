@@ -9,7 +9,9 @@ use std::io::Read;
 use crate::audience::rows::{Row, RowReader};
 use crate::audience::subscribers::{Columns, Snapshot};
 use crate::input::diagnostic::Diagnostic;
-use crate::input::email::{Fingerprint, FingerprintMap, key_fingerprint};
+use crate::input::email::{Fingerprint, FingerprintMap, fingerprint_of};
+#[cfg(test)]
+use crate::input::email::key_fingerprint;
 
 /// Tags as they are compared and written: lower case, sorted, each once,
 /// `;` between.
@@ -72,7 +74,7 @@ impl TagIndex {
             if id == next {
                 self.sets.push(tags);
             }
-            self.of.insert(key_fingerprint(&email.to_lowercase()), id);
+            self.of.insert(fingerprint_of(email), id);
         }
         Ok(())
     }

@@ -80,8 +80,8 @@ pub fn build(
     let mut problems = Vec::new();
     for file in &files {
         let id = file.file_stem().unwrap_or_default().to_string_lossy();
-        let log = crate::commands::log_path(config, &id, None);
-        if !was_sent(&log)? {
+        let log = crate::deliver::journal::log_path(config, &id, None);
+        if !crate::deliver::journal::has_sent(&log)? {
             continue;
         }
         match Issue::load(file) {
@@ -134,25 +134,6 @@ pub fn build(
     }
     built.removed = remove_withdrawn(out, &issues)?;
     Ok(built)
-}
-
-/// Whether the log has a `sent` row (read until the first).
-fn was_sent(log: &Path) -> anyhow::Result<bool> {
-    let file = match std::fs::File::open(log) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(e).with_context(|| format!("{}: cannot be read", log.display())),
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(std::io::BufReader::new(file));
-    let mut record = csv::ByteRecord::new();
-    while reader.read_byte_record(&mut record).unwrap_or(false) {
-        if record.get(2) == Some(b"sent") {
-            return Ok(true);
-        }
-    }
-    Ok(false)
 }
 
 /// Writes `bytes` to a temporary file beside `path`, syncs it and renames

@@ -76,7 +76,7 @@ pub fn run(config_path: &Path, args: &BouncesArgs) -> anyhow::Result<Outcome> {
         }
     })?;
     drop(processed);
-    let logs = config.path.parent().unwrap_or(Path::new(".")).join("logs");
+    let logs = crate::deliver::journal::every_log(&config, None);
     let by_digest = {
         let wanted: HashSet<String> = found
             .iter()
@@ -85,7 +85,7 @@ pub fn run(config_path: &Path, args: &BouncesArgs) -> anyhow::Result<Outcome> {
                 _ => None,
             })
             .collect();
-        apply::readers_by_digest(&logs, &wanted)?
+        apply::readers_by_digest(&logs, &wanted)
     };
     let verp = {
         let wanted: HashSet<String> = found
@@ -175,7 +175,7 @@ pub fn run(config_path: &Path, args: &BouncesArgs) -> anyhow::Result<Outcome> {
 /// The permanent failures grouped by cause (addresses and tokens masked:
 /// one line each), and a loud warning for a cause that hit many readers
 /// of an issue. Only a mailbox that is gone bounced anyone.
-fn print_causes(events: &[Event], logs: &Path) {
+fn print_causes(events: &[Event], logs: &[(String, std::path::PathBuf)]) {
     let mut groups: std::collections::BTreeMap<
         (String, String),
         std::collections::BTreeMap<String, u64>,
@@ -220,7 +220,9 @@ fn print_causes(events: &[Event], logs: &Path) {
             continue;
         }
         let total = *readers.entry(issue.as_str()).or_insert_with(|| {
-            crate::deliver::journal::read_log(&logs.join(format!("{issue}.csv")))
+            logs.iter()
+                .find(|(id, _)| id == issue)
+                .and_then(|(_, log)| crate::deliver::journal::read_log(log).ok())
                 .map_or(u64::MAX, |h| h.last.len() as u64)
         });
         for w in crate::commands::loud_causes(std::slice::from_ref(group), total) {

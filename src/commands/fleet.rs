@@ -30,11 +30,8 @@ pub fn relays(config: &Config, log: &Path, now: SystemTime) -> anyhow::Result<Ve
         .iter()
         .any(|r| r.daily_limit.is_some() || !r.warmup.is_empty());
     let usage = if limited {
-        let dir = crate::commands::log_path(config, "x", None)
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        fleet::usage(&dir, Some(log), now - window, &names)
+        let logs = crate::deliver::journal::every_log(config, Some(log));
+        fleet::usage(&logs, now - window, &names)
     } else {
         fleet::Usage::default()
     };

@@ -19,7 +19,6 @@ pub mod test_copy;
 
 use std::path::Path;
 
-use std::path::PathBuf;
 
 use crate::audience::subscribers::{Snapshot, Subscriber, SubscriberFile};
 use crate::audience::unsubscribe::Unsubscriber;
@@ -40,20 +39,6 @@ pub fn load_inputs(config: &Path, issue: &Path) -> Result<(Config, Issue), Diagn
             all.extend(i.err().into_iter().flat_map(|d| d.0));
             Err(Diagnostics(all))
         }
-    }
-}
-
-/// The issue's delivery log: `--log`, or `logs/<issue file stem>.csv`
-/// beside the config file.
-pub fn log_path(config: &Config, issue_id: &str, log: Option<&Path>) -> PathBuf {
-    match log {
-        Some(p) => p.to_path_buf(),
-        None => config
-            .path
-            .parent()
-            .unwrap_or(Path::new("."))
-            .join("logs")
-            .join(format!("{issue_id}.csv")),
     }
 }
 

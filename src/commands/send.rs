@@ -12,11 +12,12 @@ use crate::Outcome;
 use crate::audience::subscribers::{Snapshot, SubscriberFile};
 use crate::audience::watch::ListWatch;
 use crate::cli::SendArgs;
-use crate::commands::{load_inputs, log_path, prepare};
+use crate::commands::{load_inputs, prepare};
+use crate::deliver::journal::log_path;
 use crate::compose::compliance;
 use crate::compose::render::Rendered;
 use crate::deliver::journal::recorder::Recorder;
-use crate::deliver::journal::{Journal, Row, Status};
+use crate::deliver::journal::{Journal, LogRow, Status};
 use crate::deliver::plan::{self, Counts, Entry, Skip};
 use crate::deliver::{self, Context, Tally};
 use crate::inbound::apply;
@@ -153,10 +154,10 @@ async fn send_all(
     }
     // A run that died mid-message left `sending` rows with no outcome.
     if !history.interrupted.is_empty() {
-        let rows: Vec<Row> = history
+        let rows: Vec<LogRow> = history
             .interrupted
             .iter()
-            .map(|(email, id)| Row {
+            .map(|(email, id)| LogRow {
                 email: email.clone(),
                 status: Status::Unknown,
                 attempts: 0,
@@ -216,7 +217,7 @@ async fn send_all(
     }
     confirm(args, &ctx, run, due)?;
 
-    journal.append(&[Row {
+    journal.append(&[LogRow {
         email: String::new(),
         status: Status::Started,
         attempts: 0,

@@ -41,7 +41,7 @@ pub fn run(config_path: &Path, args: &ServeArgs) -> anyhow::Result<Outcome> {
         None => None,
         Some(path) => Some((
             welcome_template(&config, path)?,
-            crate::commands::log_path(&config, "welcome", None),
+            crate::deliver::journal::log_path(&config, "welcome", None),
         )),
     };
     let setup = crate::web::Setup {

@@ -9,7 +9,8 @@ use serde::Serialize;
 use crate::Outcome;
 use crate::audience::subscribers::Snapshot;
 use crate::cli::StatusArgs;
-use crate::commands::{load_inputs, log_path};
+use crate::commands::load_inputs;
+use crate::deliver::journal::log_path;
 use crate::deliver::journal::{self, History};
 use crate::deliver::plan::{self, Counts, Entry};
 
@@ -62,27 +63,14 @@ fn relays(config: &crate::input::config::Config, log: &Path) -> anyhow::Result<V
         return Ok(Vec::new());
     }
     let now = crate::clock();
-    let mut last: std::collections::HashMap<String, (String, String)> = Default::default();
-    if let Ok(mut reader) = csv::ReaderBuilder::new().flexible(true).from_path(log) {
-        for r in reader.records().flatten() {
-            let email = r.get(1).unwrap_or("").to_lowercase();
-            if !email.is_empty() {
-                let relay = r.get(7).unwrap_or("").to_owned();
-                last.insert(email, (r.get(2).unwrap_or("").to_owned(), relay));
-            }
-        }
-    }
-    let count = |name: &str, status: &str| {
-        last.values()
-            .filter(|(s, r)| s == status && r == name)
-            .count() as u64
-    };
+    let parts = journal::per_relay(log)?;
+    let part = |name: &str| parts.get(name).copied().unwrap_or_default();
     Ok(crate::commands::fleet::relays(config, log, now)?
         .iter()
         .map(|r| RelayReport {
             name: r.name.clone(),
-            sent: count(&r.name, "sent"),
-            failed: count(&r.name, "failed"),
+            sent: part(&r.name).sent,
+            failed: part(&r.name).failed,
             daily_limit: r.quota.limit(),
             used_24h: r.quota.used(now),
             left: r.quota.left(now),

@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use super::Stop;
 use super::fleet;
-use super::journal::{Row, Status};
+use super::journal::{LogRow, Status};
 use super::pace::Refused;
 use super::queue::Job;
 use super::worker::{WATCH, Worker};
@@ -48,7 +48,7 @@ impl Worker {
         let n = streak.len();
         let rows = streak
             .iter()
-            .map(|r| Row {
+            .map(|r| LogRow {
                 email: r.email.clone(),
                 status: Status::Retry,
                 attempts: r.attempts,

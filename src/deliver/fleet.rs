@@ -5,7 +5,7 @@
 //! through it in every delivery log, so it holds across runs and issues.
 
 use std::collections::{HashMap, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
@@ -271,57 +271,30 @@ pub struct Usage {
     pub first: HashMap<String, SystemTime>,
 }
 
-/// Reads every delivery log in `dir` (and `extra`, a log kept elsewhere),
-/// for the relays named. A log written before the `relay` column names
-/// none and counts for none.
-pub fn usage(dir: &Path, extra: Option<&Path>, since: SystemTime, names: &[String]) -> Usage {
+/// Reads the delivery logs given (`journal::every_log`), for the relays
+/// named. A log written before the `relay` column names none and counts
+/// for none; a file that cannot be read counts for nothing.
+pub fn usage(logs: &[(String, PathBuf)], since: SystemTime, names: &[String]) -> Usage {
     let mut usage = Usage::default();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
-        .collect();
-    if let Some(extra) = extra
-        && !files.iter().any(|f| f == extra)
-    {
-        files.push(extra.to_path_buf());
-    }
-    for file in files {
-        let Ok(f) = std::fs::File::open(&file) else {
-            continue;
-        };
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(true)
-            .from_reader(std::io::BufReader::new(f));
-        let is_log = reader
-            .headers()
-            .is_ok_and(|h| h.get(0) == Some("timestamp") && h.get(7) == Some("relay"));
-        if !is_log {
-            continue;
-        }
-        let mut record = csv::ByteRecord::new();
-        while reader.read_byte_record(&mut record).unwrap_or(false) {
-            let relay = std::str::from_utf8(record.get(7).unwrap_or_default()).unwrap_or("");
-            if relay.is_empty() || !matches!(record.get(2), Some(b"sent" | b"unknown")) {
-                continue;
+    for (_, file) in logs {
+        let _ = super::journal::each_row(file, |row| {
+            let counts = matches!(
+                row.status(),
+                super::journal::Status::Sent | super::journal::Status::Unknown
+            );
+            if let (true, Some(name), Some(at)) = (
+                counts,
+                names.iter().find(|n| n.as_str() == row.relay()),
+                row.at(),
+            ) {
+                let first = usage.first.entry(name.clone()).or_insert(at);
+                *first = (*first).min(at);
+                if at >= since {
+                    usage.sends.entry(name.clone()).or_default().push(at);
+                }
             }
-            let Some(name) = names.iter().find(|n| n.as_str() == relay) else {
-                continue;
-            };
-            let Some(at) = std::str::from_utf8(record.get(0).unwrap_or_default())
-                .ok()
-                .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
-            else {
-                continue;
-            };
-            let first = usage.first.entry(name.clone()).or_insert(at);
-            *first = (*first).min(at);
-            if at >= since {
-                usage.sends.entry(name.clone()).or_default().push(at);
-            }
-        }
+            std::ops::ControlFlow::Continue(())
+        });
     }
     usage
 }

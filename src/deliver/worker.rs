@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use tokio::time::Instant;
 
 use super::journal::recorder::Recorder;
-use super::journal::{Row, Status};
+use super::journal::{LogRow, Status};
 use super::pace::{Pacer, Refused, backoff, reply_pattern};
 use super::policy::{Verdict, classify};
 use super::queue::{Job, Queue};
@@ -153,8 +153,8 @@ impl Worker {
         code: Option<u16>,
         detail: String,
         id: &str,
-    ) -> Row {
-        Row {
+    ) -> LogRow {
+        LogRow {
             email: job.sub.email.to_string(),
             status,
             attempts: job.attempts,
@@ -337,7 +337,7 @@ impl Worker {
                 // these later rows win, so the next run sends to them again.
                 let rows = streak
                     .iter()
-                    .map(|r| Row {
+                    .map(|r| LogRow {
                         email: r.email.clone(),
                         status: Status::Deferred,
                         attempts: r.attempts,

@@ -19,7 +19,7 @@ use crate::audience::unsubscribe::Unsubscriber;
 use crate::deliver::refusal::Blame;
 use crate::inbound::classify::{Mark, Recipients, What};
 use crate::input::config::Bounces;
-use crate::input::email::Email;
+use crate::input::email::{Email, key_of};
 
 /// What happened to one reader, as the history file records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -100,7 +100,7 @@ fn read_history(path: &Path) -> anyhow::Result<History> {
             else {
                 continue;
             };
-            rows.push((time, get(1).to_lowercase(), kind, get(3), get(6)));
+            rows.push((time, key_of(&get(1)), kind, get(3), get(6)));
         }
     }
     Ok(History { rows })
@@ -283,42 +283,39 @@ pub fn apply(
 }
 
 /// Which reader and issue each digest stands for, from the delivery logs
-/// in `logs` (every `*.csv`): only the digests asked for are kept.
+/// (`journal::every_log`): only the digests asked for are kept. A log that
+/// cannot be read is passed over (said on stderr): the other logs still
+/// name their readers.
 pub fn readers_by_digest(
-    logs: &Path,
+    logs: &[(String, PathBuf)],
     wanted: &HashSet<String>,
-) -> anyhow::Result<HashMap<String, (Email, String)>> {
+) -> HashMap<String, (Email, String)> {
     let mut found = HashMap::new();
-    if wanted.is_empty() || !logs.is_dir() {
-        return Ok(found);
+    if wanted.is_empty() {
+        return found;
     }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(logs)?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "csv"))
-        .collect();
-    files.sort();
-    for file in files {
-        let issue = file
-            .file_stem()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        // Streamed: logs are big. One being written ends in zeros, which
-        // read as no address and are passed over.
-        let mut reader = csv::ReaderBuilder::new().flexible(true).from_path(&file)?;
-        for record in reader.records().flatten() {
-            let id = record.get(6).unwrap_or("");
-            let digest = id.trim_start_matches('<').split('@').next().unwrap_or("");
+    for (issue, file) in logs {
+        let read = crate::deliver::journal::each_row(file, |row| {
+            let digest = row
+                .message_id()
+                .trim_start_matches('<')
+                .split('@')
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase();
             if digest.len() == 32
-                && wanted.contains(&digest.to_ascii_lowercase())
-                && let Ok(email) = Email::parse(undefuse(record.get(1).unwrap_or("")))
+                && wanted.contains(&digest)
+                && let Ok(email) = Email::parse(row.email())
             {
-                found.insert(digest.to_ascii_lowercase(), (email, issue.clone()));
+                found.insert(digest, (email, issue.clone()));
             }
+            std::ops::ControlFlow::Continue(())
+        });
+        if let Err(e) = read {
+            eprintln!("{e}");
         }
     }
-    Ok(found)
+    found
 }
 
 /// Which reader each VERP reader part stands for: every address on the
@@ -333,7 +330,7 @@ pub struct VerpIndex {
 impl VerpIndex {
     pub fn build(
         list: &Path,
-        logs: &Path,
+        logs: &[(String, PathBuf)],
         tokens: &Unsubscriber,
         wanted: &HashSet<String>,
     ) -> anyhow::Result<Self> {
@@ -349,15 +346,9 @@ impl VerpIndex {
             }
         }
         let mut issues = HashMap::new();
-        if logs.is_dir() {
-            for entry in std::fs::read_dir(logs)?.flatten() {
-                let path = entry.path();
-                if path.extension().is_some_and(|x| x == "csv") {
-                    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
-                    if let Some(part) = tokens.verp_issue(&stem) {
-                        issues.insert(part, stem.into_owned());
-                    }
-                }
+        for (issue, _) in logs {
+            if let Some(part) = tokens.verp_issue(issue) {
+                issues.insert(part, issue.clone());
             }
         }
         Ok(Self { readers, issues })

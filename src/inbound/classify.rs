@@ -9,7 +9,7 @@ use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
 use super::plain;
 use crate::deliver::refusal::{Blame, blame};
-use crate::input::email::{Fingerprint, key_fingerprint};
+use crate::input::email::{Fingerprint, fingerprint_of};
 
 /// How a message points at the mail we sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,7 +68,7 @@ impl Recipients {
         let mut out = [None; 2];
         let mut n = 0;
         for a in addresses.into_iter().filter(|a| a.contains('@')) {
-            let key = Some(key_fingerprint(&a.to_lowercase()));
+            let key = Some(fingerprint_of(a));
             if !out[..n].contains(&key) {
                 out[n] = key;
                 n += 1;
@@ -87,7 +87,7 @@ impl Recipients {
 
     /// Whether `address` (lower-cased here) is one of them.
     pub fn contains(&self, address: &str) -> bool {
-        let key = key_fingerprint(&address.to_lowercase());
+        let key = fingerprint_of(address);
         self.0.contains(&Some(key))
     }
 }

@@ -40,17 +40,49 @@ impl Email {
         ascii_domain(&self.0)
     }
 
-    /// What makes two addresses the same reader: the whole address, case
-    /// folded. Strictly the local part is case-sensitive, but no provider
-    /// treats it so, and a reader must not get two copies.
+    /// What makes two addresses the same reader (`key_of`).
     pub fn key(&self) -> String {
-        self.as_str().to_lowercase()
+        key_of(self.as_str())
     }
 
     /// 128 bits of `key()`, for sets of readers: 16 bytes each, where the
     /// addresses themselves would cost several times that.
     pub fn fingerprint(&self) -> Fingerprint {
         key_fingerprint(&self.key())
+    }
+}
+
+/// What makes two spellings of an address the same mailbox: the whole
+/// address case folded, and the domain in its lower-case ASCII form (IDNA:
+/// `ann@bücher.de` and `ann@xn--bcher-kva.de` are one reader). Strictly
+/// the local part is case-sensitive, but no provider treats it so, and a
+/// reader must not get two copies. Every comparison of addresses (the
+/// list, the logs, bounces, `serve`, tokens) goes through this; the rows
+/// keep the spelling the reader gave.
+pub fn key_of(address: &str) -> String {
+    let address = address.trim();
+    let folded = address.to_lowercase();
+    match folded.rsplit_once('@') {
+        Some((user, domain)) if !domain.is_ascii() => match idna::domain_to_ascii(domain) {
+            Ok(ascii) => format!("{user}@{ascii}"),
+            Err(_) => folded,
+        },
+        _ => folded,
+    }
+}
+
+/// `key_fingerprint(key_of(address))`, without a copy for the usual
+/// address that is its own key already (ASCII, lower case, as bulletin
+/// writes most).
+pub fn fingerprint_of(address: &str) -> Fingerprint {
+    let address = address.trim();
+    if address
+        .bytes()
+        .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+    {
+        key_fingerprint(address)
+    } else {
+        key_fingerprint(&key_of(address))
     }
 }
 
@@ -73,7 +105,7 @@ pub fn ascii_domain(address: &Address) -> std::borrow::Cow<'_, Address> {
 /// `u128`: its alignment of 1 keeps a map entry at 17 bytes, not 32.
 pub type Fingerprint = [u8; 16];
 
-/// The fingerprint of an address already case-folded by `Email::key`.
+/// The fingerprint of an address already folded by `key_of`.
 /// Fingerprints never leave the process, so the key is random per process:
 /// nobody can craft an address that collides with another's. (SHA-256,
 /// used before, was 12% of resume planning's profile at a million readers;
@@ -116,5 +148,24 @@ pub type FingerprintSet = std::collections::HashSet<Fingerprint, BuildFingerprin
 impl fmt::Display for Email {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_spellings_of_an_international_domain_are_one_key() {
+        let u = Email::parse("Ann@Bücher.de").expect("valid");
+        let a = Email::parse("ann@XN--BCHER-KVA.de").expect("valid");
+        assert_eq!(u.key(), "ann@xn--bcher-kva.de");
+        assert_eq!(u.key(), a.key());
+        assert_eq!(u.fingerprint(), a.fingerprint());
+        assert_eq!(fingerprint_of(" ann@bücher.de"), u.fingerprint());
+        assert_eq!(fingerprint_of("ann@xn--bcher-kva.de"), u.fingerprint());
+        // The address keeps the spelling it was given.
+        assert_eq!(u.as_str(), "Ann@bücher.de");
+        assert_eq!(key_of("Bo@Example.ORG"), "bo@example.org");
     }
 }

@@ -13,11 +13,16 @@
 //! zeros are cut off when the journal is dropped, or by the next open after
 //! a crash; readers stop at the first zero byte, which no row contains.
 
+mod folder;
 mod read;
+mod record;
 pub mod recorder;
 
-pub use read::{FailureGroup, History, failures, read_log};
-use read::{read_history, rows_len};
+pub use folder::{every_log, log_path, logs_dir};
+pub use read::{FailureGroup, History, RelayPart, failures, has_sent, per_relay, read_log};
+use read::read_history;
+pub use record::{LogRecord, each_row};
+use record::rows_len;
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom};
@@ -59,7 +64,8 @@ impl Status {
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
+    /// The one parser of a log's status field.
+    pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "started" => Status::Started,
             "sending" => Status::Sending,
@@ -74,7 +80,7 @@ impl Status {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Row {
+pub struct LogRow {
     pub email: String,
     pub status: Status,
     pub attempts: u32,
@@ -217,7 +223,7 @@ impl Journal {
     }
 
     /// Appends whole rows and syncs them to disk before returning.
-    pub fn append(&mut self, rows: &[Row]) -> io::Result<()> {
+    pub fn append(&mut self, rows: &[LogRow]) -> io::Result<()> {
         self.write(rows)?;
         self.sync()
     }
@@ -227,7 +233,7 @@ impl Journal {
     }
 
     /// Appends whole rows to the file without syncing them.
-    pub fn write(&mut self, rows: &[Row]) -> io::Result<()> {
+    pub fn write(&mut self, rows: &[LogRow]) -> io::Result<()> {
         let mut buf = Vec::with_capacity(rows.len() * 160);
         let now = humantime::format_rfc3339_seconds(crate::clock()).to_string();
         {
@@ -303,8 +309,8 @@ mod tests {
     use super::*;
     use crate::input::email::key_fingerprint;
 
-    fn row(email: &str, status: Status) -> Row {
-        Row {
+    fn row(email: &str, status: Status) -> LogRow {
+        LogRow {
             email: email.into(),
             status,
             attempts: 1,
@@ -322,7 +328,7 @@ mod tests {
         {
             let mut j = Journal::open(&path).expect("open");
             j.append(&[
-                Row {
+                LogRow {
                     email: String::new(),
                     status: Status::Started,
                     attempts: 0,

@@ -1,14 +1,16 @@
-//! Reading a delivery log back: each address's last status, the sends a
-//! crash interrupted, and the failures grouped by reply; only whole rows,
-//! whatever a crash left at the end.
+//! Reading a delivery log back for what it decides: each address's last
+//! status, the sends a crash interrupted, the failures grouped by reply,
+//! whether an issue went out, each relay's part. Rows come from
+//! `record::each_row`, the one reader.
 
+use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Read};
+use std::ops::ControlFlow;
 use std::path::Path;
 
+use super::record::{each_row, each_row_of};
 use super::{JournalError, Status};
-use crate::audience::list_file::undefuse;
-use crate::input::email::{Fingerprint, FingerprintMap, key_fingerprint};
+use crate::input::email::{Fingerprint, FingerprintMap, fingerprint_of};
 
 /// What earlier runs recorded.
 #[derive(Debug, Default)]
@@ -36,62 +38,6 @@ pub fn read_log(path: &Path) -> Result<History, JournalError> {
     read_history(path, &mut file)
 }
 
-/// The whole rows of a log: reading stops at the first zero byte (the
-/// space a running or crashed send grew ahead of its rows) and leaves out
-/// a last row with no line end (torn by a crash, or still being written).
-struct WholeRows<R> {
-    inner: R,
-    /// Read from `inner`; `data[at..ready]` is whole rows not yet returned,
-    /// `data[ready..]` the start of a row whose end is not yet read.
-    data: Vec<u8>,
-    at: usize,
-    ready: usize,
-    done: bool,
-}
-
-impl<R: Read> WholeRows<R> {
-    fn new(inner: R) -> Self {
-        Self {
-            inner,
-            data: Vec::with_capacity(1 << 16),
-            at: 0,
-            ready: 0,
-            done: false,
-        }
-    }
-}
-
-impl<R: Read> Read for WholeRows<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.at == self.ready && !self.done {
-            self.data.drain(..self.ready);
-            let kept = self.data.len();
-            self.data.resize(kept + (1 << 16), 0);
-            let n = self.inner.read(&mut self.data[kept..])?;
-            self.data.truncate(kept + n);
-            match memchr::memchr(0, &self.data[kept..]) {
-                Some(zero) => {
-                    self.data.truncate(kept + zero);
-                    self.done = true;
-                }
-                None => self.done = n == 0,
-            }
-            self.at = 0;
-            self.ready = memchr::memrchr(b'\n', &self.data).map_or(0, |i| i + 1);
-        }
-        let n = buf.len().min(self.ready - self.at);
-        buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
-    }
-}
-
-/// The length of the whole rows `log` holds, read in pieces: a crashed
-/// send's log can be far larger than the memory a resume may take.
-pub(super) fn rows_len(log: impl Read) -> io::Result<u64> {
-    io::copy(&mut WholeRows::new(log), &mut io::sink())
-}
-
 /// Bytes a reader takes in a log: a `sending` and an outcome row, about
 /// 100 bytes each. Sizing the map from this avoids growing it, which at a
 /// million readers would hold the old and new tables at once.
@@ -99,11 +45,6 @@ const LOG_BYTES_PER_READER: u64 = 200;
 
 pub(super) fn read_history(path: &Path, file: &mut File) -> Result<History, JournalError> {
     let estimate = file.metadata().map_or(0, |m| m.len()) / LOG_BYTES_PER_READER;
-    // Logs written before the `relay` column have a field less a row.
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(WholeRows::new(file));
     let mut history = History {
         last: FingerprintMap::with_capacity_and_hasher(
             usize::try_from(estimate).unwrap_or(0),
@@ -112,48 +53,25 @@ pub(super) fn read_history(path: &Path, file: &mut File) -> Result<History, Jour
         ..History::default()
     };
     let mut pending: FingerprintMap<(String, String)> = FingerprintMap::default();
-    let mut record = csv::StringRecord::new();
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                return Err(bad_row(path, line, e.to_string()));
-            }
+    each_row_of(path, file, |row| {
+        if row.status() == Status::Started {
+            history.fingerprint = row.fingerprint().map(str::to_owned);
+            return ControlFlow::Continue(());
         }
-        let line = record.position().map_or(0, |p| p.line());
-        let status = Status::parse(record.get(2).unwrap_or(""))
-            .ok_or_else(|| bad_row(path, line, "unknown status".into()))?;
-        let email = undefuse(record.get(1).unwrap_or(""));
-        if status == Status::Started {
-            history.fingerprint = record
-                .get(5)
-                .and_then(|d| d.strip_prefix("fingerprint="))
-                .map(str::to_owned);
-            continue;
-        }
-        // Addresses are logged as parsed: the domain is already lower case,
-        // so most need no folding (and no copy) at all.
-        let key = if email
-            .bytes()
-            .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
-        {
-            key_fingerprint(&email.to_lowercase())
-        } else {
-            key_fingerprint(email)
-        };
+        let email = row.email();
+        // Addresses are logged as parsed: most are their own key already.
+        let key = fingerprint_of(email);
         // A `sending` row only waits in the small `pending` map for its
         // outcome; the big map, whose every touch is a cache miss at a
         // million readers, sees outcomes only.
-        if status == Status::Sending {
-            let id = record.get(6).unwrap_or("").to_owned();
-            pending.insert(key, (email.to_owned(), id));
+        if row.status() == Status::Sending {
+            pending.insert(key, (email.to_owned(), row.message_id().to_owned()));
         } else {
             pending.remove(&key);
-            history.last.insert(key, status);
+            history.last.insert(key, row.status());
         }
-    }
+        ControlFlow::Continue(())
+    })?;
     for key in pending.keys() {
         history.last.insert(*key, Status::Sending);
     }
@@ -169,44 +87,26 @@ pub fn failures(
     path: &Path,
     pattern: impl Fn(&str, &str) -> String,
 ) -> Result<Vec<FailureGroup>, JournalError> {
-    let mut file = File::open(path).map_err(|source| JournalError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    // Logs written before the `relay` column have a field less a row.
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(WholeRows::new(&mut file));
     // Each failed reader points at its reply's pattern and its domain:
     // failures are few, and their replies and domains fewer.
     let mut failed: FingerprintMap<(usize, usize)> = FingerprintMap::default();
     let mut patterns = Interned::default();
     let mut domains = Interned::default();
-    let mut record = csv::StringRecord::new();
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                return Err(bad_row(path, line, e.to_string()));
-            }
+    each_row(path, |row| {
+        let email = row.email();
+        if email.is_empty() || matches!(row.status(), Status::Started | Status::Sending) {
+            return ControlFlow::Continue(());
         }
-        let email = undefuse(record.get(1).unwrap_or(""));
-        let status = Status::parse(record.get(2).unwrap_or(""));
-        if email.is_empty() || matches!(status, Some(Status::Started | Status::Sending)) {
-            continue;
-        }
-        let key = key_fingerprint(&email.to_lowercase());
-        if status == Some(Status::Failed) {
-            let reply = patterns.index(pattern(undefuse(record.get(5).unwrap_or("")), email));
+        let key = fingerprint_of(email);
+        if row.status() == Status::Failed {
+            let reply = patterns.index(pattern(row.detail(), email));
             let domain = domains.index(crate::deliver::refusal::domain_of(email));
             failed.insert(key, (reply, domain));
         } else {
             failed.remove(&key);
         }
-    }
+        ControlFlow::Continue(())
+    })?;
     let mut counts: Vec<std::collections::HashMap<usize, u64>> =
         vec![Default::default(); patterns.names.len()];
     for (reply, domain) in failed.values() {
@@ -238,6 +138,58 @@ pub fn failures(
     Ok(groups)
 }
 
+/// Whether the log has a `sent` row (read until the first); a missing log
+/// has none.
+pub fn has_sent(path: &Path) -> Result<bool, JournalError> {
+    if !path.exists() {
+        return Ok(false);
+    }
+    let mut found = false;
+    each_row(path, |row| {
+        found = row.status() == Status::Sent;
+        if found {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })?;
+    Ok(found)
+}
+
+/// Each relay's readers in this log, by the status of their last row
+/// (`sent`, `failed`): what `status` shows per relay.
+pub fn per_relay(path: &Path) -> Result<HashMap<String, RelayPart>, JournalError> {
+    let mut last: FingerprintMap<(Status, String)> = FingerprintMap::default();
+    if path.exists() {
+        each_row(path, |row| {
+            if !row.email().is_empty() {
+                last.insert(
+                    fingerprint_of(row.email()),
+                    (row.status(), row.relay().to_owned()),
+                );
+            }
+            ControlFlow::Continue(())
+        })?;
+    }
+    let mut parts: HashMap<String, RelayPart> = HashMap::new();
+    for (status, relay) in last.into_values() {
+        let part = parts.entry(relay).or_default();
+        match status {
+            Status::Sent => part.sent += 1,
+            Status::Failed => part.failed += 1,
+            _ => {}
+        }
+    }
+    Ok(parts)
+}
+
+/// One relay's readers in a log.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RelayPart {
+    pub sent: u64,
+    pub failed: u64,
+}
+
 /// Failed readers with the same reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailureGroup {
@@ -262,49 +214,5 @@ impl Interned {
             self.names.push(name);
         }
         at
-    }
-}
-
-fn bad_row(path: &Path, line: u64, message: String) -> JournalError {
-    JournalError::BadRow {
-        path: path.to_path_buf(),
-        line,
-        message,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_whole_rows_before_the_zeros_are_read() {
-        /// Hands out one byte a call, the hardest case for the adapter.
-        struct Trickle<'a>(&'a [u8]);
-        impl Read for Trickle<'_> {
-            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-                let n = self.0.len().min(1).min(buf.len());
-                buf[..n].copy_from_slice(&self.0[..n]);
-                self.0 = &self.0[n..];
-                Ok(n)
-            }
-        }
-        for (input, whole) in [
-            (&b"a\nbc\nde"[..], &b"a\nbc\n"[..]),
-            (b"a\nbc\n\0\0x\n", b"a\nbc\n"),
-            (b"a\nb\0c\n", b"a\n"),
-            (b"abc", b""),
-            (b"", b""),
-        ] {
-            for mut reader in [
-                Box::new(WholeRows::new(Trickle(input))) as Box<dyn Read>,
-                Box::new(WholeRows::new(input)),
-            ] {
-                let mut out = Vec::new();
-                reader.read_to_end(&mut out).expect("read");
-                assert_eq!(out, whole, "{:?}", String::from_utf8_lossy(input));
-            }
-            assert_eq!(rows_len(Trickle(input)).expect("read"), whole.len() as u64);
-        }
     }
 }

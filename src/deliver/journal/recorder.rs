@@ -3,7 +3,7 @@
 
 use tokio::sync::oneshot;
 
-use super::{Journal, Row};
+use super::{Journal, LogRow};
 use crate::deliver::Stop;
 
 type Ack = Option<oneshot::Sender<Result<(), String>>>;
@@ -23,7 +23,7 @@ const IDLE_SYNC: std::time::Duration = std::time::Duration::from_millis(50);
 /// one; `submit`ted outcome rows ride along with the next sync.
 #[derive(Clone)]
 pub struct Recorder {
-    tx: std::sync::mpsc::Sender<(Vec<Row>, Ack)>,
+    tx: std::sync::mpsc::Sender<(Vec<LogRow>, Ack)>,
 }
 
 impl Recorder {
@@ -31,7 +31,7 @@ impl Recorder {
         mut journal: Journal,
         gather: std::time::Duration,
     ) -> (Self, std::thread::JoinHandle<Result<Journal, String>>) {
-        let (tx, rx) = std::sync::mpsc::channel::<(Vec<Row>, Ack)>();
+        let (tx, rx) = std::sync::mpsc::channel::<(Vec<LogRow>, Ack)>();
         let handle = std::thread::spawn(move || {
             use std::sync::mpsc::RecvTimeoutError;
             // After a failed write every later request fails too, so no
@@ -72,7 +72,7 @@ impl Recorder {
                     }
                 }
                 if failed.is_none() {
-                    let rows: Vec<Row> =
+                    let rows: Vec<LogRow> =
                         batch.iter().flat_map(|(r, _)| r.iter().cloned()).collect();
                     failed = journal.write(&rows).err().map(|e| e.to_string());
                     unsynced = true;
@@ -99,7 +99,7 @@ impl Recorder {
 
     /// Queues rows without waiting; they are synced with the next `record`,
     /// within `IDLE_SYNC`, or when the writer thread is joined.
-    pub fn submit(&self, rows: Vec<Row>) -> Result<(), Stop> {
+    pub fn submit(&self, rows: Vec<LogRow>) -> Result<(), Stop> {
         self.tx
             .send((rows, None))
             .map_err(|_| Stop::Journal("the log writer stopped".into()))
@@ -109,7 +109,7 @@ impl Recorder {
     /// rows queued before them, are on disk.
     pub fn record(
         &self,
-        rows: Vec<Row>,
+        rows: Vec<LogRow>,
     ) -> Result<impl Future<Output = Result<(), String>> + use<>, Stop> {
         let (ack, done) = oneshot::channel();
         self.tx
