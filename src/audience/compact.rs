@@ -1,12 +1,16 @@
 //! `list --compact`: the list's history folded into one row per reader,
 //! by the rules of `consent` (a suppression is never dropped; an expired
-//! sign-up is, and only it), as one rewrite under the lock.
+//! sign-up is, and only it) and of `details` (the reader's latest name,
+//! tags and columns), as one rewrite renamed over the list under the lock:
+//! the only way bulletin replaces the list (views of it notice the rename
+//! and read it again).
 
 use std::path::Path;
 use std::time::SystemTime;
 
-use crate::audience::list_file::{ListLock, read_columns, rewrite, standings};
-use crate::audience::subscribers::Status;
+use crate::audience::details::{Folded, sets_details};
+use crate::audience::list_file::{ListLock, read_columns, rewrite};
+use crate::audience::subscribers::{Snapshot, Status};
 use crate::input::diagnostic::Diagnostic;
 
 /// What `compact` did.
@@ -26,7 +30,7 @@ pub struct Compacted {
 
 /// Folds the list's history into one row per address (a rewrite, under the
 /// lock): the address's first row, with the status that counts and its
-/// time. A suppression is never dropped. A sign-up older than `expiry` is
+/// time, and the details as they stand. A suppression is never dropped. A sign-up older than `expiry` is
 /// dropped: the whole address when it had no other history, else only the
 /// sign-up (the earlier status stays). A live sign-up over an earlier
 /// status keeps its own row, so its link still works. Lines that cannot be
@@ -40,7 +44,11 @@ pub fn compact(
     if read_columns(list, lock)?.is_none() {
         return Ok(Compacted::default());
     }
-    let standings = standings(list, lock)?;
+    let snapshot = Snapshot::take_locked(list, lock)?;
+    let Folded {
+        standings, later, ..
+    } = Folded::read(&snapshot, true)?;
+    drop(snapshot);
     let now = crate::audience::consent::secs(now);
     let expiry = u32::try_from(expiry.as_secs()).unwrap_or(u32::MAX);
     let expired = |at: u32| at > 1 && at.saturating_add(expiry) < now;
@@ -80,6 +88,28 @@ pub fn compact(
             };
             if first {
                 done.readers += 1;
+                if !only_a_sign_up {
+                    // The reader's details as they stand (`details`): a
+                    // sign-up's typed text is no detail, later rows' are.
+                    let own = columns
+                        .status
+                        .and_then(|i| fields.get(i))
+                        .and_then(|s| Status::parse(s));
+                    if own.is_some_and(|s| !sets_details(s)) {
+                        for (i, f) in fields.iter_mut().enumerate() {
+                            if i != columns.email && Some(i) != columns.status {
+                                f.clear();
+                            }
+                        }
+                    }
+                    if let Some(overlay) = later.get(&key) {
+                        for (i, f) in fields.iter_mut().enumerate() {
+                            if let Some(v) = overlay.get(i) {
+                                *f = v.to_owned();
+                            }
+                        }
+                    }
+                }
                 if let Some(i) = columns.status {
                     fields[i] = standing.status.as_str().into();
                 }

@@ -270,8 +270,9 @@ pub fn record(
         bytes.extend(csv_line(&row).map_err(io_err)?);
     }
     let mut file = open_append(list).map_err(io_err)?;
-    if !fresh && !crate::audience::repair::repair_end(list, &file, &columns)? {
-        bytes.insert(0, b'\n');
+    if !fresh {
+        let end = crate::audience::repair::repair_end(list, &file, &columns)?;
+        bytes.splice(0..0, end);
     }
     file.write_all(&bytes).map_err(io_err)?;
     file.sync_data().map_err(io_err)

@@ -7,6 +7,7 @@
 
 pub mod compact;
 pub mod consent;
+pub mod details;
 pub mod files;
 pub mod lines;
 pub mod list_file;

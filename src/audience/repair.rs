@@ -1,7 +1,8 @@
 //! The list's end made whole before an append: a last line left
 //! unfinished (a write that stopped part-way, a hand edit without a line
-//! break) is moved to `<list>.damaged` and reported with its line, so the
-//! next row starts on a line of its own and no fragment swallows it.
+//! break) is ended by appending, copied to `<list>.damaged` and reported
+//! with its line, so the next row starts on a line of its own and no
+//! fragment swallows it. Nothing is ever cut off the list.
 
 use std::fs::File;
 use std::io;
@@ -11,7 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::audience::consent::judge;
 use crate::audience::files::append_lines;
 use crate::audience::list_file::undefuse;
-use crate::audience::rows::{Row, RowReader};
+use crate::audience::rows::{Row, RowReader, ended_mark};
 use crate::audience::subscribers::Columns;
 use crate::input::diagnostic::Diagnostic;
 use crate::input::email::Email;
@@ -23,21 +24,24 @@ pub fn damaged_path(list: &Path) -> PathBuf {
     list.with_file_name(name)
 }
 
-/// Makes sure the list ends with a line break. Returns `true` when it does
-/// (now), `false` when the last line is a whole row that only lacks its
-/// line break (the caller writes one). A last line that is not a whole
-/// row is appended to `<list>.damaged`, reported with its line, and cut
-/// off the list.
-pub fn repair_end(list: &Path, file: &File, columns: &Columns) -> Result<bool, Diagnostic> {
+/// What to write before the next row so that it starts a line of its
+/// own: nothing when the list ends with a line break, a line break when
+/// its last line is a whole row that only lacks one, and for a last line
+/// that is not a whole row (a write that stopped part-way), the mark that
+/// keeps it damaged (`rows::ended_mark`) and a line break. Such a line is
+/// also copied to `<list>.damaged` and reported with its line. The list is
+/// never cut: a send's watcher and `serve` read it by offset and count on
+/// it only growing.
+pub fn repair_end(list: &Path, file: &File, columns: &Columns) -> Result<Vec<u8>, Diagnostic> {
     let io_err = |e: io::Error| Diagnostic::new(list, None, format!("cannot be written: {e}"));
     let len = file.metadata().map_err(io_err)?.len();
     if len == 0 {
-        return Ok(true);
+        return Ok(Vec::new());
     }
     let mut last = [0u8; 1];
     file.read_exact_at(&mut last, len - 1).map_err(io_err)?;
     if last[0] == b'\n' {
-        return Ok(true);
+        return Ok(Vec::new());
     }
     // Find where the last line starts, reading back in blocks.
     let mut start = len;
@@ -52,22 +56,22 @@ pub fn repair_end(list: &Path, file: &File, columns: &Columns) -> Result<bool, D
         }
         start = from;
     }
+    if start == 0 {
+        // The header itself: it only lacks its line break.
+        return Ok(b"\n".to_vec());
+    }
     let mut fragment = vec![0u8; usize::try_from(len - start).unwrap_or(0)];
     file.read_exact_at(&mut fragment, start).map_err(io_err)?;
     let mut reader = RowReader::starting_at(&fragment[..], 2, true);
     reader.set_width(columns.headers.len());
     let mut row = Row::default();
-    if start == 0 {
-        // The header itself: it only lacks its line break.
-        return Ok(false);
-    }
     let whole = reader.read(&mut row).map_err(io_err)?
         && judge(&row, columns).says.is_ok()
         && row
             .text(columns.email)
             .is_some_and(|e| Email::parse(undefuse(e)).is_ok());
     if whole {
-        return Ok(false);
+        return Ok(b"\n".to_vec());
     }
     // The line number, counted only in this rare case.
     let mut line = 1u64;
@@ -83,19 +87,19 @@ pub fn repair_end(list: &Path, file: &File, columns: &Columns) -> Result<bool, D
     kept.push(b'\n');
     append_lines(&damaged, &kept)
         .map_err(|e| Diagnostic::new(&damaged, None, format!("cannot be written: {e}")))?;
-    file.set_len(start).map_err(io_err)?;
-    file.sync_data().map_err(io_err)?;
     eprintln!(
         "{}",
         Diagnostic::new(
             list,
             Some(usize::try_from(line).unwrap_or(usize::MAX)),
             format!(
-                "an unfinished row ({:?}) was moved to {}; check it and add the reader again if it was one",
+                "an unfinished row ({:?}) was ended and copied to {}; its reader (if it names one) is not mailed until you fix the line",
                 String::from_utf8_lossy(&fragment),
                 damaged.display()
             ),
         )
     );
-    Ok(true)
+    let mut end = ended_mark(columns.headers.len());
+    end.push(b'\n');
+    Ok(end)
 }

@@ -14,8 +14,21 @@ pub enum Damage {
     /// A quoted field is not closed on its line.
     OpenQuote,
     /// The file's last line, without its line break and not a whole row:
-    /// a write that stopped part-way.
+    /// a write that stopped part-way. Also such a line once bulletin has
+    /// ended it (`ended_mark`), so it stays what it was for every reader.
     Unfinished,
+}
+
+/// What bulletin appends to end an unfinished last line before the next
+/// row (`repair::repair_end`), for a list whose header has `width` fields:
+/// a quote and `width` commas. The list is only ever appended to, so the
+/// fragment stays; this keeps it damaged under any CSV reader's rules (a
+/// quote left open, or more fields than the header), and lets ours name
+/// it for what it is.
+pub fn ended_mark(width: usize) -> Vec<u8> {
+    let mut mark = vec![b'"'];
+    mark.resize(width.max(1) + 1, b',');
+    mark
 }
 
 impl Damage {
@@ -24,7 +37,9 @@ impl Damage {
             Damage::OpenQuote => {
                 "has a quote that is not closed on its line (a field may not hold a line break)"
             }
-            Damage::Unfinished => "is unfinished (the file ends part-way through it)",
+            Damage::Unfinished => {
+                "is unfinished (a write stopped part-way through it; bulletin ended it with \",,…\")"
+            }
         }
     }
 }
@@ -136,6 +151,11 @@ impl<R: Read> RowReader<R> {
                 continue;
             }
             self.split(row);
+            if let Some(w) = self.width
+                && row.raw.ends_with(&ended_mark(w))
+            {
+                row.damage = Some(Damage::Unfinished);
+            }
             if self.width.is_none() {
                 self.width = Some(row.len());
             } else if !row.terminated
@@ -271,6 +291,39 @@ mod tests {
         let got = rows("email,name,status\nann@x.org\n");
         assert_eq!(got[1].2, None);
         assert_eq!(got[1].1, vec!["ann@x.org".to_owned()]);
+    }
+
+    #[test]
+    fn a_line_bulletin_ended_stays_damaged_whatever_the_fragment() {
+        // Inside a quote, after one, mid-field, after a separator, at the
+        // start of a field's quote: every fragment ended with the mark is
+        // damaged, for our reader and by plain CSV rules alike.
+        for fragment in [
+            "ann@x.org,\"Lee, An",
+            "ann@x.org,\"Lee\"",
+            "ann@x.org,An",
+            "ann@x.org,",
+            "ann@x.org,\"",
+            "ann@x.org,Ann,unsubscr",
+            "ann@x",
+        ] {
+            let mark = String::from_utf8(ended_mark(4)).expect("ascii");
+            let text = format!("email,name,status,changed\n{fragment}{mark}\nbo@x.org,,,\n");
+            let got = rows(&text);
+            assert_eq!(got[1].2, Some(Damage::Unfinished), "{fragment:?}");
+            assert_eq!(got[2].2, None, "{fragment:?}: the next row is whole");
+            let mut plain = csv::ReaderBuilder::new()
+                .flexible(true)
+                .from_reader(text.as_bytes());
+            let first = plain.records().next().expect("a row");
+            // Plain CSV lets a quote run on past the line: then it is
+            // not a row of that line either.
+            let damaged = |r: &csv::StringRecord| r.len() > 4 || r.iter().any(|f| f.contains('\n'));
+            assert!(
+                first.as_ref().map_or(true, damaged),
+                "{fragment:?} reads whole: {first:?}"
+            );
+        }
     }
 
     #[test]

@@ -265,28 +265,39 @@ pub fn scan_rows<R: Read, S: Store>(
         if !every && store.is_empty() && matches!(judged.says, Ok((Status::Subscribed, _, _))) {
             continue;
         }
-        let key = fingerprint_of(email);
-        let now = store.standing(&key);
-        match judged.says {
-            Ok((status, explicit, at)) => match now {
-                Some(mut standing) => {
-                    standing.fold(status, at, explicit);
-                    store.set(key, standing);
-                }
-                None if every || status != Status::Subscribed => {
-                    store.set(key, Standing::new(status, at));
-                }
-                None => {}
-            },
-            Err(_) => {
-                let damaged = Standing::damaged(row.line);
-                let mut standing = now.unwrap_or(damaged);
-                standing.damaged = damaged.damaged;
-                store.set(key, standing);
-            }
-        }
+        fold_row(store, fingerprint_of(email), &judged.says, row.line, every);
     }
     Ok(())
+}
+
+/// Folds one judged row of the address `key` into `store` (see
+/// `scan_rows`; without `every`, a plainly subscribed address is left out).
+pub fn fold_row<S: Store>(
+    store: &mut S,
+    key: Fingerprint,
+    says: &Result<(Status, bool, u32), String>,
+    line: u64,
+    every: bool,
+) {
+    let now = store.standing(&key);
+    match *says {
+        Ok((status, explicit, at)) => match now {
+            Some(mut standing) => {
+                standing.fold(status, at, explicit);
+                store.set(key, standing);
+            }
+            None if every || status != Status::Subscribed => {
+                store.set(key, Standing::new(status, at));
+            }
+            None => {}
+        },
+        Err(_) => {
+            let damaged = Standing::damaged(line);
+            let mut standing = now.unwrap_or(damaged);
+            standing.damaged = damaged.damaged;
+            store.set(key, standing);
+        }
+    }
 }
 
 #[cfg(test)]

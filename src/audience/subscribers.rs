@@ -61,6 +61,9 @@ pub struct Subscriber {
     pub email: Email,
     pub name: Option<Line>,
     pub status: Status,
+    /// When bulletin wrote the row (`changed`, Unix seconds); 0 for a row
+    /// without a time (typed by hand).
+    pub changed: u32,
     /// Every field of the row (trimmed), kept when the issue has
     /// per-reader fields (`SubscriberFile::keeping_rows`).
     pub row: Option<Arc<[Box<str>]>>,
@@ -131,6 +134,29 @@ impl Snapshot {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// The same snapshot up to its last line break: what a view that
+    /// follows the file reads, so that it always stops at a line's start
+    /// (a last line without its break is read once it is ended).
+    pub fn whole_lines(&self) -> io::Result<Self> {
+        let mut end = self.len;
+        let mut block = vec![0u8; 1 << 16];
+        while end > 0 {
+            let from = end.saturating_sub(block.len() as u64);
+            let chunk = &mut block[..usize::try_from(end - from).unwrap_or(0)];
+            self.file.read_exact_at(chunk, from)?;
+            if let Some(i) = memchr::memrchr(b'\n', chunk) {
+                end = from + i as u64 + 1;
+                break;
+            }
+            end = from;
+        }
+        Ok(Self {
+            path: self.path.clone(),
+            file: self.file.clone(),
+            len: end,
+        })
     }
 
     /// A fresh reader from the start of the snapshot.
@@ -309,7 +335,7 @@ impl SubscriberFile {
         let line = self.row.line;
         let bad = |message: String| BadRow { line, message };
         let judged = judge(&self.row, &self.columns);
-        let (status, _, _) = judged.says.map_err(bad)?;
+        let (status, _, changed) = judged.says.map_err(bad)?;
         let field = |i: Option<usize>| {
             crate::audience::list_file::undefuse(i.and_then(|i| self.row.text(i)).unwrap_or(""))
         };
@@ -332,6 +358,7 @@ impl SubscriberFile {
             email,
             name,
             status,
+            changed,
             row,
         })
     }

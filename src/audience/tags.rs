@@ -1,15 +1,13 @@
 //! Readers' tags: the `tags` column (`japan; korea`, compared without
-//! case). A reader's tags are those of their latest row that has any:
-//! status changes leave the column empty and change no tags, and `bulletin
-//! subscribe EMAIL --tag …` appends a row with the merged set.
+//! case). A reader's tags are a detail like any column (`details`): those
+//! of their latest row that gives any and may set details (never a web
+//! sign-up's `pending` row); status changes leave the column empty and
+//! change no tags, and `bulletin subscribe EMAIL --tag …` appends a row
+//! with the merged set.
 
 use std::collections::HashMap;
-use std::io::Read;
 
-use crate::audience::rows::{Row, RowReader};
-use crate::audience::subscribers::{Columns, Snapshot};
-use crate::input::diagnostic::Diagnostic;
-use crate::input::email::{Fingerprint, FingerprintMap, fingerprint_of};
+use crate::input::email::{Fingerprint, FingerprintMap};
 #[cfg(test)]
 use crate::input::email::key_fingerprint;
 
@@ -37,46 +35,19 @@ pub struct TagIndex {
 }
 
 impl TagIndex {
-    /// Reads the list's tags (an empty index when it has no `tags` column).
-    pub fn read(snapshot: &Snapshot) -> Result<Self, Diagnostic> {
-        let mut reader = RowReader::new(snapshot.reader());
-        let columns = Columns::read(snapshot.path(), &mut reader)?;
-        let mut index = Self::default();
-        index
-            .scan(&mut reader, &columns)
-            .map_err(|e| Diagnostic::new(snapshot.path(), None, format!("cannot be read: {e}")))?;
-        Ok(index)
-    }
-
-    fn scan<R: Read>(
-        &mut self,
-        reader: &mut RowReader<R>,
-        columns: &Columns,
-    ) -> std::io::Result<()> {
-        let Some(at) = columns.tags else {
-            return Ok(());
-        };
-        let mut row = Row::default();
-        while reader.read(&mut row)? {
-            if row.damage.is_some() {
-                continue;
-            }
-            let (Some(email), Some(tags)) = (row.text(columns.email), row.text(at)) else {
-                continue;
-            };
-            let email = crate::audience::list_file::undefuse(email);
-            let tags = canonical([crate::audience::list_file::undefuse(tags)]);
-            if tags.is_empty() || !email.contains('@') {
-                continue;
-            }
-            let next = self.sets.len() as u32;
-            let id = *self.ids.entry(tags.clone()).or_insert(next);
-            if id == next {
-                self.sets.push(tags);
-            }
-            self.of.insert(fingerprint_of(email), id);
+    /// Sets a reader's tags (canonical; an empty set is no change: a row
+    /// that does not give tags keeps the earlier ones).
+    pub fn set(&mut self, key: Fingerprint, tags: &str) {
+        let tags = canonical([tags]);
+        if tags.is_empty() {
+            return;
         }
-        Ok(())
+        let next = self.sets.len() as u32;
+        let id = *self.ids.entry(tags.clone()).or_insert(next);
+        if id == next {
+            self.sets.push(tags);
+        }
+        self.of.insert(key, id);
     }
 
     /// Every tagged reader and their tags.
@@ -100,18 +71,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tags_compare_without_case_and_the_latest_tagged_row_counts() {
+    fn tags_compare_without_case_and_an_empty_set_changes_nothing() {
         assert_eq!(canonical(["Korea; japan ;JAPAN;"]), "japan;korea");
-        let dir = tempfile::tempdir().expect("dir");
-        let path = dir.path().join("list.csv");
-        std::fs::write(
-            &path,
-            "email,name,status,tags\nann@x.org,Ann,,Japan\nbo@x.org,Bo,,\nann@x.org,,unsubscribed,\nANN@x.org,,subscribed,japan;Staff\n",
-        )
-        .expect("write");
-        let index = TagIndex::read(&Snapshot::take(&path).expect("snap")).expect("read");
-        assert_eq!(index.of(&key_fingerprint("ann@x.org")), "japan;staff");
-        assert_eq!(index.of(&key_fingerprint("bo@x.org")), "");
+        let mut index = TagIndex::default();
+        let ann = key_fingerprint("ann@x.org");
+        index.set(ann, "Japan");
+        index.set(ann, "");
+        assert_eq!(index.of(&ann), "japan");
+        index.set(ann, "japan;Staff");
+        index.set(key_fingerprint("bo@x.org"), "STAFF; japan");
+        assert_eq!(index.of(&ann), "japan;staff");
+        assert_eq!(index.of(&key_fingerprint("cy@x.org")), "");
         assert_eq!(
             index.sets,
             vec!["japan".to_owned(), "japan;staff".to_owned()]

@@ -25,6 +25,11 @@ pub struct ListWatch {
     file_id: Option<(u64, u64)>,
     open: Option<std::sync::Arc<std::fs::File>>,
     len: u64,
+    /// The file's length when last looked at: past `len` when it ended in
+    /// part of a row (a write under way, or one a crash left for the next
+    /// writer to end), so that a poll does not read that part again and
+    /// again.
+    looked: u64,
     columns: Option<Columns>,
     last: Roster,
     /// Every address (`serve`), or only those with a change (a send).
@@ -39,6 +44,7 @@ impl ListWatch {
             file_id: None,
             open: None,
             len: 0,
+            looked: 0,
             columns: None,
             last: Roster::default(),
             every: true,
@@ -47,13 +53,16 @@ impl ListWatch {
         Ok(watch)
     }
 
-    /// Only the changes appended after `snapshot`.
+    /// Only the changes appended after `snapshot` (from its last whole
+    /// line: a row being written when it was taken is read once ended).
     pub fn after(snapshot: &Snapshot, columns: Columns) -> Self {
+        let snapshot = snapshot.whole_lines().unwrap_or_else(|_| snapshot.clone());
         Self {
             path: snapshot.path().to_path_buf(),
             file_id: snapshot.file_id().ok(),
             open: Some(snapshot.file()),
             len: snapshot.len(),
+            looked: snapshot.len(),
             columns: Some(columns),
             last: Roster::default(),
             every: false,
@@ -80,7 +89,7 @@ impl ListWatch {
     fn changed(&self) -> io::Result<bool> {
         match std::fs::metadata(&self.path) {
             Ok(meta) => {
-                Ok(Some((meta.dev(), meta.ino())) != self.file_id || meta.len() != self.len)
+                Ok(Some((meta.dev(), meta.ino())) != self.file_id || meta.len() != self.looked)
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(self.file_id.is_some()),
             Err(e) => Err(e),
@@ -106,6 +115,7 @@ impl ListWatch {
                 self.file_id = None;
                 self.open = None;
                 self.len = 0;
+                self.looked = 0;
                 return Ok(());
             }
             Err(e) => return Err(self.cannot(e)),
@@ -117,6 +127,7 @@ impl ListWatch {
         if meta.len() > self.len {
             self.read_tail(meta.len())?;
         }
+        self.looked = meta.len();
         Ok(())
     }
 
@@ -127,9 +138,15 @@ impl ListWatch {
             self.file_id = None;
             self.open = None;
             self.len = 0;
+            self.looked = 0;
             return Ok(());
         }
-        let snapshot = Snapshot::take_locked(&self.path, lock)?;
+        let taken = Snapshot::take_locked(&self.path, lock)?;
+        // A header alone without its line break is read as it is.
+        let snapshot = match taken.whole_lines().map_err(|e| self.cannot(e))? {
+            whole if whole.is_empty() => taken.clone(),
+            whole => whole,
+        };
         let mut reader = RowReader::new(snapshot.reader());
         let columns = Columns::read(&self.path, &mut reader)?;
         scan_rows(&mut reader, &columns, self.every, &mut self.last).map_err(|e| self.cannot(e))?;
@@ -137,6 +154,7 @@ impl ListWatch {
         self.file_id = snapshot.file_id().ok();
         self.open = Some(snapshot.file());
         self.len = snapshot.len();
+        self.looked = taken.len();
         Ok(())
     }
 

@@ -10,8 +10,9 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use crate::audience::details::reader_of;
 use crate::audience::list_file::undefuse;
-use crate::audience::subscribers::{Columns, Snapshot, Status, Subscriber, SubscriberFile};
+use crate::audience::subscribers::{Columns, Snapshot, Subscriber};
 use crate::input::diagnostic::Diagnostic;
 use crate::input::email::Email;
 
@@ -139,35 +140,15 @@ impl Ledger {
 
 /// The reader a welcome goes to, as the list has them now: `None` when
 /// they are not subscribed (left again, or never confirmed: no welcome),
-/// else their latest sign-up row (what they gave on the form), or their
-/// first row when they have none, with its fields, and the list's
+/// else their row with their details as they stand (`details`: what their
+/// confirmation recorded, never what a sign-up typed), and the list's
 /// columns as they are now (a rewrite may have added one since `serve`
 /// started).
 pub fn reader(list: &Path, email: &Email) -> Result<Option<(Subscriber, Columns)>, Diagnostic> {
     let snap = Snapshot::take(list)?;
-    let key = email.fingerprint();
-    let standings = SubscriberFile::open(&snap)?.standings()?;
-    let subscribed = standings
-        .get(&key)
-        .is_none_or(|s| s.status == Status::Subscribed && s.damaged == 0);
-    if !subscribed {
-        return Ok(None);
-    }
-    let mut first: Option<Subscriber> = None;
-    let mut signup: Option<Subscriber> = None;
-    let rows = SubscriberFile::open(&snap)?.keeping_rows(true);
-    let columns = rows.columns().clone();
-    for s in rows.flatten() {
-        if s.email.fingerprint() != key {
-            continue;
-        }
-        if s.status == Status::Pending {
-            signup = Some(s);
-        } else if first.is_none() {
-            first = Some(s);
-        }
-    }
-    Ok(signup.or(first).map(|s| (s, columns)))
+    Ok(reader_of(&snap, email)?
+        .filter(|(standing, _, _)| standing.mailed())
+        .map(|(_, s, columns)| (s, columns)))
 }
 
 #[cfg(test)]

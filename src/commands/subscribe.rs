@@ -11,7 +11,8 @@ use crate::audience::consent::{Decision, Event, Why, decide};
 use crate::audience::lines::Lines;
 use crate::audience::list_file::{self, lock_exclusive};
 use crate::audience::subscribers::{Snapshot, Status, SubscriberFile};
-use crate::audience::tags::{self, TagIndex};
+use crate::audience::details::Folded;
+use crate::audience::tags;
 use crate::audience::unsubscribe::Unsubscriber;
 use crate::cli::{ListArgs, SubscribeArgs, UnsubscribeArgs};
 use crate::input::checked::Line;
@@ -49,7 +50,10 @@ pub fn run(config_path: &Path, args: &SubscribeArgs) -> anyhow::Result<Outcome> 
         (String::new(), wanted.clone())
     } else {
         let snap = Snapshot::take_locked(list, &lock)?;
-        let had = TagIndex::read(&snap)?.of(&email.fingerprint()).to_owned();
+        let had = Folded::read(&snap, false)?
+            .tags
+            .of(&email.fingerprint())
+            .to_owned();
         let merged = tags::canonical([had.as_str(), wanted.as_str()]);
         (had, merged)
     };
@@ -318,7 +322,9 @@ pub fn list(config_path: &Path, args: &ListArgs) -> anyhow::Result<Outcome> {
         }
     }
     // Readers counted by their standing, as a send reads it.
-    let standings = SubscriberFile::open(&snap)?.all_standings()?;
+    let Folded {
+        standings, tags, ..
+    } = Folded::read(&snap, true)?;
     let count = |status| {
         standings
             .values()
@@ -352,7 +358,7 @@ pub fn list(config_path: &Path, args: &ListArgs) -> anyhow::Result<Outcome> {
     };
     // Subscribed readers per tag, most first.
     let mut per_tag: std::collections::BTreeMap<String, u64> = Default::default();
-    for (key, tags) in TagIndex::read(&snap)?.readers() {
+    for (key, tags) in tags.readers() {
         if standings.get(key).is_some_and(|s| s.mailed()) {
             for tag in tags.split(';') {
                 *per_tag.entry(tag.to_owned()).or_default() += 1;

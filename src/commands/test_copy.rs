@@ -7,21 +7,22 @@ use std::path::Path;
 use anyhow::bail;
 
 use crate::Outcome;
-use crate::audience::subscribers::{Snapshot, Subscriber, SubscriberFile};
+use crate::audience::details::reader_of;
+use crate::audience::subscribers::{Snapshot, Subscriber};
 use crate::commands::send::Run;
 use crate::compose::message::Recipient;
 use crate::deliver::Context;
 use crate::deliver::smtp::Failure;
 use crate::input::email::Email;
 
-/// The first row of `email` on the list, with its fields.
+/// The reader `email` on the list, with their details as a send sees
+/// them (`audience::details`).
 fn own_row(list: &Path, email: &Email) -> anyhow::Result<Option<Subscriber>> {
+    if !list.exists() {
+        return Ok(None);
+    }
     let snapshot = Snapshot::take(list)?;
-    let key = email.fingerprint();
-    Ok(SubscriberFile::open(&snapshot)?
-        .keeping_rows(true)
-        .filter_map(Result::ok)
-        .find(|s| s.email.fingerprint() == key))
+    Ok(reader_of(&snapshot, email)?.map(|(_, s, _)| s))
 }
 
 pub(crate) async fn send(

@@ -3,11 +3,10 @@
 
 use std::sync::Arc;
 
+use crate::audience::details::{Folded, settle};
 use crate::audience::subscribers::{BadRow, Snapshot, Status, Subscriber, SubscriberFile};
-use crate::audience::tags::TagIndex;
 use crate::deliver::journal::{self, History};
 use crate::input::diagnostic::Diagnostic;
-use crate::input::email::FingerprintSet;
 use crate::input::issue::Audience;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +29,8 @@ pub enum Skip {
     Damaged(u64),
     /// Not in the issue's audience (by the reader's tags).
     OutOfAudience,
-    /// The address (compared case-insensitively) came earlier in the list.
+    /// The same reader listed again by hand (a second row without a time,
+    /// for an address that never was anything but subscribed).
     Duplicate(String),
     Invalid(String),
     /// An earlier run recorded this final status (sent, failed, or unknown
@@ -43,11 +43,13 @@ pub enum Skip {
 /// The rows of an address decide its standing (`audience::consent`):
 /// bulletin records every change (an unsubscribe, a confirmed sign-up, a
 /// re-subscribe) as a row appended at the end, so an older row of a reader
-/// who left never gets them mail. Finding the standing takes a first pass;
-/// the second takes each address's first row (its name) with it.
+/// who left never gets them mail. Finding the standing takes a first pass
+/// (`details::Folded`), which also folds each reader's details (their
+/// latest name, tags and columns: `audience::details`); the second takes
+/// each address at its first row with those details put in.
 ///
 /// With an `audience`, a reader it does not take is skipped
-/// (`OutOfAudience`), by the tags their latest tagged row gives.
+/// (`OutOfAudience`), by their tags as they stand.
 ///
 /// With `rows`, each reader due carries their row's fields (for an issue
 /// with per-reader fields).
@@ -56,32 +58,35 @@ pub fn recipients(
     audience: Option<&Audience>,
     rows: bool,
 ) -> Result<impl Iterator<Item = Entry> + use<>, Diagnostic> {
-    let last = SubscriberFile::open(list)?.standings()?;
-    let audience = match audience {
-        Some(a) => Some((a.clone(), TagIndex::read(list)?)),
-        None => None,
-    };
-    // Sized from the file (a row is some 40 bytes) so the set never grows.
-    let mut seen = FingerprintSet::with_capacity_and_hasher(
-        usize::try_from(list.len() / 40).unwrap_or(0),
-        Default::default(),
-    );
+    let Folded {
+        standings: last,
+        mut seen,
+        mut later,
+        tags,
+    } = Folded::read(list, false)?;
+    let audience = audience.map(|a| (a.clone(), tags));
     let file = SubscriberFile::open(list)?.keeping_rows(rows);
+    let columns = file.columns().clone();
     Ok(file.map(move |row| match row {
         Err(BadRow { line, message }) => Entry::Skipped {
             line,
             reason: Skip::Invalid(message),
         },
-        Ok(s) => {
+        Ok(mut s) => {
             let key = s.email.fingerprint();
             let status = last.get(&key).copied();
-            let reason = if !seen.insert(key) {
-                // Met before: a status change recorded after it, or, for an
-                // address that was never anything but subscribed, the same
-                // reader listed twice.
+            // The first pass met every address; each is taken out at its
+            // first row here, so a row whose address is gone is a later one.
+            let reason = if !seen.remove(&key) {
+                // A later row: a status change or the editor's update is
+                // history. A second row typed by hand without a time, for
+                // an address that never was anything but subscribed, is
+                // the same reader listed twice.
                 match status {
-                    Some(_) => Skip::History,
-                    None => Skip::Duplicate(s.email.to_string()),
+                    None if s.changed == 0 && s.status == Status::Subscribed => {
+                        Skip::Duplicate(s.email.to_string())
+                    }
+                    _ => Skip::History,
                 }
             } else {
                 let mailed = match status {
@@ -95,7 +100,10 @@ pub fn recipients(
                 };
                 match (mailed, &audience) {
                     (Ok(()), Some((a, index))) if !a.takes(index.of(&key)) => Skip::OutOfAudience,
-                    (Ok(()), _) => return Entry::Due(s),
+                    (Ok(()), _) => {
+                        settle(&mut s, &columns, later.remove(&key).as_ref());
+                        return Entry::Due(s);
+                    }
                     (Err(skip), _) => skip,
                 }
             };

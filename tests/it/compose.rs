@@ -331,8 +331,10 @@ fn the_list_is_read_with_bom_crlf_quotes_extra_columns_and_duplicates() {
         names.contains(&"000002-b_example.org.eml".to_string()),
         "{names:?}"
     );
+    // The latest row counts for details: Ann's name is that of her second
+    // row; her address keeps the spelling of her first.
     let seen = inspect_eml(&paths_in(&p.path("preview"), "eml"));
-    assert_eq!(seen[0]["headers"]["To"], "\"Smith, Ann\" <a@example.org>");
+    assert_eq!(seen[0]["headers"]["To"], "Ann again <a@example.org>");
 }
 
 #[test]

@@ -201,7 +201,7 @@ fn a_confirm_link_works_once_and_never_after_the_reader_left() {
 /// after it is honoured by every reader of the list, and the serve's
 /// view agrees with the planner.
 #[test]
-fn an_unfinished_row_is_moved_aside_and_the_unsubscribe_after_it_is_honoured() {
+fn an_unfinished_row_is_ended_not_cut_and_the_unsubscribe_after_it_is_honoured() {
     let p = Project::sample();
     let list = p.read(LIST);
     let fragment = "ann@example.org,\"Lee, An";
@@ -215,16 +215,19 @@ fn an_unfinished_row_is_moved_aside_and_the_unsubscribe_after_it_is_honoured() {
         p.read("subscribers.example.csv.damaged"),
         format!("{fragment}\n")
     );
+    // The list only grew: the fragment is still there, ended so that it
+    // stays damaged, and the new row is on a line of its own.
     let now = p.read(LIST);
-    assert!(now.starts_with(&list), "the rows before it changed");
-    assert!(!now.contains("Lee, An"));
-    assert!(now[list.len()..].starts_with("alice@example.org,,unsubscribed,"));
+    assert!(now.starts_with(&format!("{list}{fragment}")), "{now}");
+    let after = &now[list.len() + fragment.len()..];
+    assert!(after.starts_with("\",,,,\nalice@example.org,,unsubscribed,"), "{after:?}");
     let got = mailed(&p, "after");
     assert!(!got.contains(&"alice@example.org".to_owned()), "{got:?}");
     assert!(!got.contains(&"ann@example.org".to_owned()), "{got:?}");
     p.bulletin(&["check", "--issue", "issues/2022-08-01.toml"])
-        .success()
-        .stdout_has("3 to send");
+        .failure()
+        .stderr_has("subscribers.example.csv:7: is unfinished")
+        .stderr_has("1 problem");
 }
 
 /// A damaged line in the middle (a hand edit that left a quote open)
