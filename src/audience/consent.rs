@@ -27,8 +27,14 @@ pub enum Event {
     /// The editor's `subscribe EMAIL`: the one way, besides the reader's
     /// own confirmation, back from a suppression.
     EditorSubscribe,
-    /// A row of `subscribe --from FILE`: adds new readers only.
+    /// A subscribed row of `subscribe --from FILE`: adds new readers only.
     Import,
+    /// A row of an import whose status is a suppression (`unsubscribed`,
+    /// `bounced`, `complained`, and what other tools call them): recorded
+    /// for a new address and over a reader who is mailed or signing up,
+    /// so a later import cannot subscribe them; an earlier suppression
+    /// stands.
+    ImportSuppressed(Status),
     /// The reader's mailbox is gone (a hard bounce), or soft bounces went
     /// over the limit, in mail dated `at`.
     Bounce { at: u32 },
@@ -112,6 +118,10 @@ pub fn decide(now: Option<&Standing>, event: Event) -> Decision {
             Some(Pending) => Keep(Why::StillPending),
             Some(_) => Keep(Why::Left),
         },
+        Event::ImportSuppressed(to) => match status {
+            None | Some(Subscribed | Pending) => Write(to),
+            Some(_) => Keep(Why::Left),
+        },
         Event::Bounce { at } => match now {
             Some(s) if matches!(s.status, Subscribed | Pending) && newer(at, s) => Write(Bounced),
             Some(_) => Keep(Why::Outdated),
@@ -168,8 +178,19 @@ pub const TABLE: &[(&str, [&str; 6])] = &[
         ],
     ),
     (
-        "import (`subscribe --from`)",
+        "import (`subscribe --from`), a subscribed row",
         ["subscribed", "—", "—", "—", "—", "—"],
+    ),
+    (
+        "import, an `unsubscribed` row (`bounced`, `complained` alike)",
+        [
+            "unsubscribed",
+            "unsubscribed",
+            "unsubscribed",
+            "—",
+            "—",
+            "—",
+        ],
     ),
     (
         "hard bounce, soft limit (newer)",
@@ -228,6 +249,7 @@ mod tests {
             Event::Unsubscribe,
             Event::EditorSubscribe,
             Event::Import,
+            Event::ImportSuppressed(Status::Unsubscribed),
             Event::Bounce { at: 200 },
             Event::Complaint { at: 200 },
         ];

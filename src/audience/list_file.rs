@@ -224,8 +224,8 @@ pub struct Change {
     pub tags: Option<String>,
 }
 
-/// Records status changes as rows appended at the end, in one write, then
-/// synced: the last row of an address decides its status, so a change
+/// Records status changes as rows appended at the end, then synced (an
+/// import's many rows in row-aligned pieces): the last row of an address decides its status, so a change
 /// never rewrites the file (a one-click unsubscribe on a list of a million
 /// rows costs one small write). A list without `status` and `changed`
 /// columns gets them first, by a rewrite: a change's time is what keeps
@@ -274,9 +274,23 @@ pub fn record(
         let end = crate::audience::repair::repair_end(list, &file, &columns)?;
         bytes.splice(0..0, end);
     }
-    file.write_all(&bytes).map_err(io_err)?;
+    // In pieces that end at a row's end: a big write (an import) that a
+    // kill stops part-way most likely leaves whole rows, and the next
+    // writer ends any row it did cut (`repair`).
+    let mut rest = &bytes[..];
+    while !rest.is_empty() {
+        let piece = match rest.get(..APPEND_PIECE).and_then(|p| memchr::memrchr(b'\n', p)) {
+            Some(i) => i + 1,
+            None => rest.len(),
+        };
+        file.write_all(&rest[..piece]).map_err(io_err)?;
+        rest = &rest[piece..];
+    }
     file.sync_data().map_err(io_err)
 }
+
+/// The most an append writes at once (see `record`).
+const APPEND_PIECE: usize = 1 << 16;
 
 /// Gives the list the `status` and `changed` columns if it lacks them (a
 /// rewrite, once): what `serve` needs to record sign-ups with their time.

@@ -9,6 +9,7 @@ pub mod compact;
 pub mod consent;
 pub mod details;
 pub mod files;
+pub mod import;
 pub mod lines;
 pub mod list_file;
 pub mod outbox;

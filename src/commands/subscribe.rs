@@ -1,14 +1,12 @@
 //! `bulletin subscribe`, `unsubscribe` and `list`: changes to the list, each
 //! under its lock, and a count of who is on it.
 
-use std::collections::HashSet;
 use std::path::Path;
 
 use anyhow::bail;
 
 use crate::Outcome;
 use crate::audience::consent::{Decision, Event, Why, decide};
-use crate::audience::lines::Lines;
 use crate::audience::list_file::{self, lock_exclusive};
 use crate::audience::subscribers::{Snapshot, Status, SubscriberFile};
 use crate::audience::details::Folded;
@@ -17,7 +15,7 @@ use crate::audience::unsubscribe::Unsubscriber;
 use crate::cli::{ListArgs, SubscribeArgs, UnsubscribeArgs};
 use crate::input::checked::Line;
 use crate::input::config::Config;
-use crate::input::diagnostic::{Diagnostic, Diagnostics};
+use crate::input::diagnostic::Diagnostic;
 use crate::input::email::Email;
 
 fn parse_name(name: Option<&str>) -> anyhow::Result<Option<Line>> {
@@ -102,153 +100,126 @@ pub fn run(config_path: &Path, args: &SubscribeArgs) -> anyhow::Result<Outcome> 
     Ok(Outcome::Success)
 }
 
-/// One request read from an import file.
-struct Request {
-    email: Email,
-    name: Option<Line>,
-}
-
-/// Reads an import file: a CSV with an `email` column (and `name`), a
-/// Mailchimp export, or one address per line. Bad rows come back as
-/// diagnostics with their lines.
-fn read_requests(file: &Path) -> Result<(Vec<Request>, Vec<Diagnostic>), Diagnostics> {
-    let fail = |line, msg: String| Diagnostics(vec![Diagnostic::new(file, line, msg)]);
-    let bytes = std::fs::read(file).map_err(|e| fail(None, format!("cannot be read: {e}")))?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1;
-        fail(Some(line), "is not UTF-8 text".into())
-    })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let first = text.lines().next().unwrap_or("");
-    let mut ok = Vec::new();
-    let mut bad = Vec::new();
-    let request = |line: usize, email: &str, name: &str| -> Result<Request, Diagnostic> {
-        let at = |why: String| Diagnostic::new(file, Some(line), why);
-        let email = Email::parse(list_file::undefuse(email)).map_err(at)?;
-        let name = match name.trim() {
-            "" => None,
-            n => {
-                Some(Line::parse(list_file::undefuse(n)).map_err(|why| at(format!("name {why}")))?)
-            }
-        };
-        Ok(Request { email, name })
-    };
-    let mut push = |r: Result<Request, Diagnostic>| match r {
-        Ok(r) => ok.push(r),
-        Err(d) => bad.push(d),
-    };
-    if !first.contains(',') && !first.trim().eq_ignore_ascii_case("email") {
-        // One address per line; blank lines and # comments are skipped.
-        for (i, l) in text.lines().enumerate() {
-            let l = l.trim();
-            if !l.is_empty() && !l.starts_with('#') {
-                push(request(i + 1, l, ""));
-            }
-        }
-        return Ok((ok, bad));
-    }
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(Lines::new(text.as_bytes()));
-    let headers = reader
-        .headers()
-        .map_err(|e| fail(Some(1), format!("unreadable header row: {e}")))?
-        .clone();
-    let find = |names: &[&str]| {
-        headers
-            .iter()
-            .position(|h| names.iter().any(|n| h.trim().eq_ignore_ascii_case(n)))
-    };
-    let email_col = find(&["email", "email address", "e-mail"]).ok_or_else(|| {
-        fail(
-            Some(1),
-            "no email column: expected `email` (or Mailchimp's `Email Address`)".into(),
-        )
-    })?;
-    let name_col = find(&["name"]);
-    let (first_col, last_col) = (find(&["first name"]), find(&["last name"]));
-    let mut record = csv::StringRecord::new();
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                let byte = e.position().map_or(0, |p| p.byte());
-                let line = reader.get_mut().line_at(byte) as usize;
-                push(Err(Diagnostic::new(file, Some(line), e.to_string())));
-                continue;
-            }
-        }
-        let byte = record.position().map_or(0, |p| p.byte());
-        let line = reader.get_mut().line_at(byte) as usize;
-        let get = |i: Option<usize>| i.and_then(|i| record.get(i)).unwrap_or("").trim();
-        let name = match name_col {
-            Some(_) => get(name_col).to_owned(),
-            None => format!("{} {}", get(first_col), get(last_col))
-                .trim()
-                .to_owned(),
-        };
-        push(request(line, get(Some(email_col)), &name));
-    }
-    Ok((ok, bad))
-}
-
+/// `subscribe --from FILE`: each reader of the file (their rows folded,
+/// `audience::import`) decided against the list by the one table: new
+/// subscribed readers added, suppressions recorded (never as subscribed),
+/// everyone else left as they are. Rows appended under the lock, in one
+/// write; nothing written when a row is bad (unless `--skip-invalid`).
 fn import(list: &Path, file: &Path, skip_invalid: bool) -> anyhow::Result<Outcome> {
-    let (requests, invalid) = read_requests(file)?;
-    for d in &invalid {
+    let read = crate::audience::import::read(file)?;
+    for d in &read.invalid {
         eprintln!("{d}");
     }
-    if !invalid.is_empty() && !skip_invalid {
+    if !read.invalid.is_empty() && !skip_invalid {
         bail!(
             "{}: {} invalid row(s); nothing imported. Fix them, or pass --skip-invalid to import the rest",
             file.display(),
-            invalid.len()
+            read.invalid.len()
         );
     }
     let lock = lock_exclusive(list).map_err(|e| anyhow::anyhow!("{}: {e}", list.display()))?;
     let on_list = list_file::standings(list, &lock)?;
-    let mut seen = HashSet::new();
-    let (mut already, mut left, mut pending, mut repeated) = (0u64, 0u64, 0u64, 0u64);
-    let mut new = Vec::new();
-    for r in requests {
-        let key = r.email.fingerprint();
-        if !seen.insert(key) {
-            repeated += 1;
-            continue;
-        }
-        // An import never brings back someone who left (or bounced, or
-        // complained), nor confirms a web sign-up for the reader.
-        match decide(on_list.get(&key), Event::Import) {
-            Decision::Write(_) => new.push((r.email, r.name)),
-            Decision::Keep(Why::StillPending) => pending += 1,
-            Decision::Keep(Why::Left) => left += 1,
-            Decision::Keep(_) => already += 1,
+    let mut counts = ImportCounts::default();
+    let mut changes = Vec::new();
+    for r in read.requests {
+        let event = match r.status {
+            Status::Subscribed => Event::Import,
+            Status::Pending => {
+                counts.never += 1;
+                continue;
+            }
+            suppressed => Event::ImportSuppressed(suppressed),
+        };
+        match decide(on_list.get(&r.email.fingerprint()), event) {
+            Decision::Write(status) => {
+                counts.add(status);
+                changes.push(list_file::Change {
+                    email: r.email,
+                    name: r.name,
+                    status,
+                    at: None,
+                    tags: r.tags,
+                });
+            }
+            Decision::Keep(Why::StillPending) => counts.pending += 1,
+            Decision::Keep(Why::Left) => counts.left += 1,
+            Decision::Keep(_) => counts.already += 1,
         }
     }
-    if !new.is_empty() {
-        // One rename: a crash leaves the old list or the new one.
-        list_file::rewrite(list, &lock, |_, _, _| true, &new)?;
+    if !changes.is_empty() {
+        list_file::record(list, &lock, &changes, crate::now()?)?;
     }
-    let pending = if pending > 0 {
-        format!(", {pending} pending confirmation (left as they are)")
-    } else {
-        String::new()
-    };
     println!(
-        "{}: {} added, {already} already subscribed, {left} unsubscribed earlier (left as they are){pending}, {repeated} repeated in the file, {} invalid",
+        "{}: {counts}, {} row(s) folded into an earlier one of the same reader, {} invalid",
         file.display(),
-        new.len(),
-        invalid.len()
+        read.folded,
+        read.invalid.len()
     );
-    Ok(if invalid.is_empty() {
+    Ok(if read.invalid.is_empty() {
         Outcome::Success
     } else {
         Outcome::Problems
     })
+}
+
+/// What an import did, by status.
+#[derive(Debug, Default)]
+struct ImportCounts {
+    subscribed: u64,
+    unsubscribed: u64,
+    bounced: u64,
+    complained: u64,
+    /// On the list and subscribed already.
+    already: u64,
+    /// On the list and suppressed: left as they are.
+    left: u64,
+    /// On the list with a sign-up waiting: left as they are.
+    pending: u64,
+    /// Never subscribed (pending, transactional, archived): not imported.
+    never: u64,
+}
+
+impl ImportCounts {
+    fn add(&mut self, status: Status) {
+        match status {
+            Status::Subscribed => self.subscribed += 1,
+            Status::Unsubscribed => self.unsubscribed += 1,
+            Status::Bounced => self.bounced += 1,
+            Status::Complained => self.complained += 1,
+            Status::Pending => {}
+        }
+    }
+}
+
+impl std::fmt::Display for ImportCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} added as subscribed", self.subscribed)?;
+        for (n, what) in [
+            (self.unsubscribed, "unsubscribed"),
+            (self.bounced, "bounced"),
+            (self.complained, "complained"),
+        ] {
+            if n > 0 {
+                write!(f, ", {n} added as {what} (never mailed)")?;
+            }
+        }
+        write!(
+            f,
+            ", {} already subscribed, {} unsubscribed earlier (left as they are)",
+            self.already, self.left
+        )?;
+        if self.pending > 0 {
+            write!(f, ", {} pending confirmation (left as they are)", self.pending)?;
+        }
+        if self.never > 0 {
+            write!(
+                f,
+                ", {} never subscribed (pending, transactional): not imported",
+                self.never
+            )?;
+        }
+        Ok(())
+    }
 }
 
 pub fn unsubscribe(config_path: &Path, args: &UnsubscribeArgs) -> anyhow::Result<Outcome> {

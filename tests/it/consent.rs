@@ -112,7 +112,9 @@ fn a_sign_up_never_undoes_a_complaint_a_bounce_or_an_unsubscribe() {
     );
     p.bulletin(&["subscribe", "--from", "in.csv"])
         .success()
-        .stdout_has("1 added, 0 already subscribed, 3 unsubscribed earlier (left as they are)");
+        .stdout_has(
+            "1 added as subscribed, 0 already subscribed, 3 unsubscribed earlier (left as they are)",
+        );
     let mut want = before.clone();
     want.push("new@example.org".into());
     want.sort();
