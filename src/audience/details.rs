@@ -204,3 +204,42 @@ pub fn reader_of(
     settle(&mut sub, &columns, Some(&overlay));
     Ok(Some((standing, sub, columns)))
 }
+
+/// What a web sign-up's form said (its `pending` row): a proposal the
+/// confirm page shows for the reader to correct, never a detail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proposal {
+    /// The sign-up's time (Unix seconds), as its link seals it.
+    pub at: u32,
+    pub name: Option<Line>,
+    /// Canonical tags (empty when none).
+    pub tags: String,
+}
+
+/// Each address's latest sign-up row and what its form said.
+pub fn proposals(snapshot: &Snapshot) -> Result<FingerprintMap<Proposal>, Diagnostic> {
+    let mut out = FingerprintMap::default();
+    if snapshot.is_empty() {
+        return Ok(out);
+    }
+    let file = SubscriberFile::open(snapshot)?;
+    let tags = file.columns().tags;
+    for s in file.keeping_rows(tags.is_some()).flatten() {
+        if s.status != Status::Pending {
+            continue;
+        }
+        let tags = tags
+            .and_then(|i| s.row.as_ref().and_then(|r| r.get(i)))
+            .map(|t| crate::audience::tags::canonical([&**t]))
+            .unwrap_or_default();
+        out.insert(
+            s.email.fingerprint(),
+            Proposal {
+                at: s.changed.max(1),
+                name: s.name,
+                tags,
+            },
+        );
+    }
+    Ok(out)
+}

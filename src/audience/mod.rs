@@ -10,6 +10,7 @@ pub mod consent;
 pub mod details;
 pub mod files;
 pub mod import;
+pub mod ledger;
 pub mod lines;
 pub mod list_file;
 pub mod outbox;

@@ -1,122 +1,17 @@
-//! The confirmation outbox: which web sign-ups have had their confirmation
+//! The confirmation outbox: which web sign-ups want their confirmation
 //! mail. The outbox itself is the list: every live `pending` row wants a
-//! mail. What has been done about each is a side file beside the list,
-//! `<list>.confirmations.csv` (`time,email,signed_up,outcome,detail`,
-//! outcome `sent` or `gave-up`), appended and synced: after a restart,
-//! `serve` mails the live sign-ups the file does not name, and `list`
-//! counts the pending readers whose mail never left.
+//! mail; the confirmations ledger (`ledger`, beside the list) says which
+//! were mailed, so after a restart `serve` mails the live sign-ups it does
+//! not settle, and `list` and `status` count those whose mail never left.
 
-use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::audience::list_file::undefuse;
+use crate::audience::ledger::{Outcome, State};
 use crate::audience::standing::Standing;
 use crate::audience::subscribers::{Snapshot, SubscriberFile};
 use crate::input::diagnostic::Diagnostic;
-use crate::input::email::{Email, Fingerprint, FingerprintMap, key_fingerprint};
-
-/// `<list>.confirmations.csv` beside the list.
-pub fn path(list: &Path) -> PathBuf {
-    let stem = list.file_stem().unwrap_or_default().to_string_lossy();
-    list.with_file_name(format!("{stem}.confirmations.csv"))
-}
-
-const HEADER: &str = "time,email,signed_up,outcome,detail\n";
-
-/// What happened to a sign-up's mail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Sent,
-    GaveUp,
-}
-
-impl Outcome {
-    fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Sent => "sent",
-            Outcome::GaveUp => "gave-up",
-        }
-    }
-}
-
-/// What the side file says.
-#[derive(Debug, Default)]
-pub struct Ledger {
-    /// Sign-ups (address key, sign-up time) whose mail was sent or given up.
-    pub done: HashSet<(String, u32)>,
-    /// When each address was last mailed a confirmation.
-    pub last_sent: HashMap<String, SystemTime>,
-    /// Sign-ups whose mail was sent, by the address's fingerprint.
-    pub sent: HashSet<(Fingerprint, u32)>,
-}
-
-impl Ledger {
-    /// How many sign-ups among `standings` are waiting and were never
-    /// mailed their confirmation (given up on, or not yet sent).
-    pub fn unmailed(&self, standings: &FingerprintMap<Standing>) -> u64 {
-        standings
-            .iter()
-            .filter(|(key, s)| s.signing_up() && !self.sent.contains(&(**key, s.pending)))
-            .count() as u64
-    }
-}
-
-/// Reads the side file (none yet: an empty ledger).
-pub fn read(list: &Path) -> Result<Ledger, Diagnostic> {
-    let file = path(list);
-    let mut ledger = Ledger::default();
-    if !file.exists() {
-        return Ok(ledger);
-    }
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_path(&file)
-        .map_err(|e| Diagnostic::new(&file, None, format!("cannot be read: {e}")))?;
-    for record in reader.records().flatten() {
-        let get = |i| undefuse(record.get(i).unwrap_or("")).trim().to_owned();
-        let (Ok(time), Ok(signed_up)) = (
-            humantime::parse_rfc3339_weak(&get(0)),
-            get(2).parse::<u32>(),
-        ) else {
-            continue;
-        };
-        let email = get(1).to_lowercase();
-        match get(3).as_str() {
-            "sent" => {
-                let last = ledger.last_sent.entry(email.clone()).or_insert(time);
-                *last = (*last).max(time);
-                ledger.sent.insert((key_fingerprint(&email), signed_up));
-            }
-            "gave-up" => {}
-            _ => continue,
-        }
-        ledger.done.insert((email, signed_up));
-    }
-    Ok(ledger)
-}
-
-/// Appends what happened to one sign-up's mail, synced.
-pub fn record(
-    list: &Path,
-    email: &Email,
-    signed_up: u32,
-    outcome: Outcome,
-    detail: &str,
-    at: SystemTime,
-) -> std::io::Result<()> {
-    crate::audience::files::append_record(
-        &path(list),
-        HEADER,
-        &[
-            &humantime::format_rfc3339_seconds(at).to_string(),
-            email.as_str(),
-            &signed_up.to_string(),
-            outcome.as_str(),
-            detail,
-        ],
-    )
-}
+use crate::input::email::{Email, FingerprintMap};
 
 /// One live sign-up that wants its mail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,11 +21,12 @@ pub struct Waiting {
     pub signed_up: u32,
 }
 
-/// The live sign-ups of the list (younger than `expiry` at `now`) that
-/// the ledger does not name: the outbox.
+/// The live sign-ups of the list (younger than `expiry` at `now`) whose
+/// confirmation the ledger does not settle (never tried, or to be tried
+/// again): the outbox.
 pub fn waiting(
     list: &Path,
-    ledger: &Ledger,
+    confirmations: &State,
     expiry: Duration,
     now: SystemTime,
 ) -> Result<Vec<Waiting>, Diagnostic> {
@@ -154,7 +50,10 @@ pub fn waiting(
         let live = standing.signing_up()
             && standing.damaged == 0
             && u64::from(standing.pending) + expiry.as_secs() >= now;
-        if live && seen.insert(key) && !ledger.done.contains(&(s.email.key(), standing.pending)) {
+        let settled = confirmations
+            .outcome(&s.email.key(), standing.pending)
+            .is_some_and(Outcome::settled);
+        if live && seen.insert(key) && !settled {
             out.push(Waiting {
                 email: s.email,
                 signed_up: standing.pending,
@@ -162,4 +61,74 @@ pub fn waiting(
         }
     }
     Ok(out)
+}
+
+/// How many sign-ups among `standings` are waiting and were never mailed
+/// their confirmation (not tried yet, given up on, refused): as opposed to
+/// sent, or `unknown` (counted apart).
+pub fn unmailed(confirmations: &State, standings: &FingerprintMap<Standing>) -> u64 {
+    let mailed: std::collections::HashSet<(crate::input::email::Fingerprint, u32)> = confirmations
+        .last
+        .iter()
+        .filter(|(_, o)| o.may_have_arrived())
+        .map(|((key, signed_up), _)| (crate::input::email::key_fingerprint(key), *signed_up))
+        .collect();
+    standings
+        .iter()
+        .filter(|(fp, s)| s.signing_up() && !mailed.contains(&(**fp, s.pending)))
+        .count() as u64
+}
+
+/// What the side-mail ledgers say that an editor should know.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SideMail {
+    /// Sign-ups waiting whose confirmation never left (`unmailed`).
+    pub unmailed: u64,
+    /// Confirmations and welcomes whose reply to the final dot never came
+    /// (or a kill came first): they may have arrived, and are not sent
+    /// again on their own.
+    pub unknown_confirmations: u64,
+    pub unknown_welcomes: u64,
+}
+
+/// Reads both ledgers beside `list` against its `standings` (every
+/// address's, or those not plainly subscribed: sign-ups are among them).
+pub fn side_mail(
+    list: &Path,
+    standings: &FingerprintMap<Standing>,
+) -> Result<SideMail, Diagnostic> {
+    use crate::audience::ledger::{Kind, read};
+    let confirmations = State::fold(&read(list, Kind::Confirmation)?);
+    let welcomes = State::fold(&read(list, Kind::Welcome)?);
+    Ok(SideMail {
+        unmailed: unmailed(&confirmations, standings),
+        unknown_confirmations: confirmations.unknown(),
+        unknown_welcomes: welcomes.unknown(),
+    })
+}
+
+impl std::fmt::Display for SideMail {
+    /// "; 2 sign-ups waiting whose confirmation has not gone; 1 welcome
+    /// may have arrived (`unknown`)", or nothing.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.unmailed > 0 {
+            write!(
+                f,
+                "; {} sign-up(s) waiting whose confirmation mail has not gone (see `serve`'s log)",
+                self.unmailed
+            )?;
+        }
+        for (n, what) in [
+            (self.unknown_confirmations, "confirmation"),
+            (self.unknown_welcomes, "welcome"),
+        ] {
+            if n > 0 {
+                write!(
+                    f,
+                    "; {n} {what}(s) unknown: the relay never answered the end of the message, so it may have arrived; not sent again"
+                )?;
+            }
+        }
+        Ok(())
+    }
 }

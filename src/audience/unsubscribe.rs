@@ -193,7 +193,9 @@ impl Unsubscriber {
     pub fn confirm_token(&self, email: &Email, at: SystemTime) -> Option<String> {
         let secs = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let mut payload = secs.to_be_bytes().to_vec();
-        payload.extend_from_slice(email.key().as_bytes());
+        // As the reader wrote it: the row their confirmation writes keeps
+        // their spelling (addresses are compared by `Email::key`).
+        payload.extend_from_slice(email.as_str().as_bytes());
         self.seal(CONFIRM, &payload)
     }
 

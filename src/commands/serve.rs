@@ -39,10 +39,7 @@ pub fn run(config_path: &Path, args: &ServeArgs) -> anyhow::Result<Outcome> {
     };
     let welcome = match &serve.welcome {
         None => None,
-        Some(path) => Some((
-            welcome_template(&config, path)?,
-            crate::deliver::journal::log_path(&config, "welcome", None),
-        )),
+        Some(path) => Some(welcome_template(&config, path)?),
     };
     let setup = crate::web::Setup {
         newsletter: config.newsletter.clone(),
@@ -56,6 +53,7 @@ pub fn run(config_path: &Path, args: &ServeArgs) -> anyhow::Result<Outcome> {
             .as_ref()
             .map(|_| crate::commands::archive::default_dir(&config)),
         welcome,
+        old_welcome_ledger: crate::deliver::journal::logs_dir(&config).join("welcome.csv"),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -33,6 +33,10 @@ struct Report {
     warnings: Vec<String>,
     /// Web sign-ups waiting whose confirmation mail has not gone.
     unmailed_sign_ups: u64,
+    /// Confirmations and welcomes `serve` sent whose reply to the final
+    /// dot never came: they may have arrived, and are not sent again.
+    unknown_confirmations: u64,
+    unknown_welcomes: u64,
     /// Each relay's part in this issue and its quota now (with several
     /// relays, or a daily limit).
     relays: Vec<RelayReport>,
@@ -82,16 +86,19 @@ fn relays(config: &crate::input::config::Config, log: &Path) -> anyhow::Result<V
         .collect())
 }
 
-/// Sign-ups waiting on the list whose confirmation never left (the
-/// outbox's ledger does not say `sent`): `serve`'s relay may be down.
-fn unmailed_sign_ups(config: &crate::input::config::Config) -> anyhow::Result<u64> {
+/// What the side-mail ledgers say: sign-ups waiting whose confirmation
+/// never left (`serve`'s relay may be down), and mail that may or may not
+/// have arrived.
+fn side_mail(
+    config: &crate::input::config::Config,
+) -> anyhow::Result<crate::audience::outbox::SideMail> {
     let list = &config.newsletter.subscribers;
     if !list.exists() {
-        return Ok(0);
+        return Ok(Default::default());
     }
     let snap = crate::audience::subscribers::Snapshot::take(list)?;
     let standings = crate::audience::subscribers::SubscriberFile::open(&snap)?.standings()?;
-    Ok(crate::audience::outbox::read(list)?.unmailed(&standings))
+    Ok(crate::audience::outbox::side_mail(list, &standings)?)
 }
 
 #[derive(Debug, Serialize)]
@@ -153,6 +160,7 @@ fn report(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Report> {
     };
     let readers = counts.due + counts.sent_before + counts.failed_before + counts.unknown_before;
     let warnings = crate::commands::loud_causes(&failures, readers);
+    let side = side_mail(&config)?;
     let failures = failures
         .into_iter()
         .map(|g| Failure {
@@ -180,7 +188,9 @@ fn report(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Report> {
         },
         interrupted,
         warnings,
-        unmailed_sign_ups: unmailed_sign_ups(&config)?,
+        unmailed_sign_ups: side.unmailed,
+        unknown_confirmations: side.unknown_confirmations,
+        unknown_welcomes: side.unknown_welcomes,
         relays: relays(&config, &log)?,
     })
 }
@@ -246,6 +256,16 @@ pub fn run(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Outcome> {
             "  {} web sign-up(s) wait for a confirmation mail that has not gone (see `serve`'s log)",
             r.unmailed_sign_ups
         );
+    }
+    for (n, what) in [
+        (r.unknown_confirmations, "confirmation"),
+        (r.unknown_welcomes, "welcome"),
+    ] {
+        if n > 0 {
+            println!(
+                "  {n} {what} mail(s) from `serve` are unknown: the relay never answered the end of the message, so they may have arrived; not sent again"
+            );
+        }
     }
     // A report, not a verdict: it exits 0 whenever the log could be read.
     Ok(Outcome::Success)

@@ -319,14 +319,7 @@ pub fn list(config_path: &Path, args: &ListArgs) -> anyhow::Result<Outcome> {
     } else {
         String::new()
     };
-    let unmailed = crate::audience::outbox::read(path)?.unmailed(&standings);
-    let unmailed = if unmailed > 0 {
-        format!(
-            "; {unmailed} sign-up(s) waiting whose confirmation mail has not gone (see `serve`'s log)"
-        )
-    } else {
-        String::new()
-    };
+    let unmailed = crate::audience::outbox::side_mail(path, &standings)?;
     // Subscribed readers per tag, most first.
     let mut per_tag: std::collections::BTreeMap<String, u64> = Default::default();
     for (key, tags) in tags.readers() {

@@ -212,23 +212,30 @@ pub fn apply(
         .filter(|e| !known.contains(&(e.source.clone(), e.email.key(), e.kind)))
         .collect();
     drop(known);
-    // Soft bounces: distinct issues within the window, old and new.
+    let standings = list_file::standings(list, &lock)?;
+    // Soft bounces: distinct issues within the window, old and new, and
+    // only since the reader's last change of status (the editor's
+    // `subscribe` starts their count afresh: events older than the
+    // editor's last decision never count).
     let (limit, window) = policy.map_or((3, 30), |p| (p.soft_limit, p.soft_window_days));
     let since = now - Duration::from_secs(u64::from(window) * 86_400);
+    let changed = |key: &str| {
+        standings
+            .get(&crate::input::email::key_fingerprint(key))
+            .map_or(0, |s| s.changed)
+    };
     let mut soft: HashMap<String, HashSet<String>> = HashMap::new();
     for (time, email, kind, issue, _) in &history.rows {
-        if *kind == Kind::Soft && *time >= since {
+        if *kind == Kind::Soft && *time >= since && consent::secs(*time) > changed(email) {
             soft.entry(email.clone()).or_default().insert(issue.clone());
         }
     }
     for e in &new {
-        if e.kind == Kind::Soft {
-            soft.entry(e.email.key())
-                .or_default()
-                .insert(e.issue.clone());
+        let key = e.email.key();
+        if e.kind == Kind::Soft && consent::secs(e.at) > changed(&key) {
+            soft.entry(key).or_default().insert(e.issue.clone());
         }
     }
-    let standings = list_file::standings(list, &lock)?;
     let mut decided: HashMap<String, Standing> = HashMap::new();
     let mut changes = Vec::new();
     let mut done = Changes::default();

@@ -3,40 +3,109 @@
 //! while mail keeps coming), so a burst of sign-ups is one session and a
 //! slow relay never holds up a page.
 //!
-//! Durable: the outbox is the list's live `pending` rows
-//! (`audience::outbox`), so a restart mails what was not mailed. A mail
-//! that fails is tried again with back-off (1 s, doubling, at most 5 min
-//! apart) for `confirm_retry_for` from when it was queued; then it is
-//! given up, said once on stderr and in the outbox's ledger. An address
-//! gets at most one confirmation in `confirm_resend_after`, however many
-//! sign-ups ask for one: nobody can mail-bomb an address through us.
+//! Logged like an issue (`audience::ledger`): a mail's `sending` row is
+//! synced before its bytes go, then its outcome; a mail whose reply to the
+//! final dot never came is `unknown` and is not sent again on its own, and
+//! after a kill the next start reads a `sending` row left last the same
+//! way. Every failure is judged by the one classifier (`deliver::policy`):
+//! a transient one is tried again with back-off (1 s, doubling, at most
+//! 5 min apart) for `confirm_retry_for`, then given up (said once on
+//! stderr and in the ledger); a permanent one is `failed`, and the address
+//! gets no more of our side mail for an hour; a refusal that says the
+//! mailbox does not exist goes through the consent table as a bounce (via
+//! the list's writer). An address gets at most one confirmation in
+//! `confirm_resend_after`, however many sign-ups ask: nobody can
+//! mail-bomb an address through us.
 //!
-//! A welcome is owed from the moment the writer queues it in
-//! `logs/welcome.csv` (`audience::welcome`, before the list says
-//! `subscribed`); it goes with the same back-off, only to a reader still
-//! subscribed, filled in from what they gave at sign-up, and once per
-//! address ever.
+//! A welcome is owed from the moment the writer queues it (before the list
+//! says `subscribed`); it goes only to a reader still subscribed, filled
+//! in from their details as they stand, and once per address ever.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::audience::outbox::{self, Outcome, Waiting};
+use super::writer::{ListWriter, Request as Change};
+use crate::audience::ledger::{self, Kind, Outcome, State};
+use crate::audience::outbox::Waiting;
 use crate::audience::unsubscribe::Unsubscriber;
 use crate::audience::welcome;
 use crate::compose::confirm;
 use crate::compose::dkim::Signer;
 use crate::compose::message::{Recipient, Template};
 use crate::compose::personal::FieldNames;
+use crate::deliver::policy::{Verdict, classify};
+use crate::deliver::refusal::Blame;
 use crate::deliver::smtp::{Connection, Server};
 use crate::input::config::Newsletter;
 use crate::input::email::Email;
 use crate::input::email::ascii_domain;
+
+/// After a permanent refusal, an address gets none of our side mail for
+/// this long.
+pub const REFUSED_HOLD: Duration = Duration::from_secs(3600);
+
+/// What this process knows of both side-mail ledgers: what the files said
+/// at start and every step written since. The list's writer queues
+/// welcomes here; the mailer records the rest.
+#[derive(Debug)]
+pub struct Books {
+    pub list: PathBuf,
+    pub confirmations: State,
+    pub welcomes: State,
+}
+
+impl Books {
+    pub fn read(list: &std::path::Path) -> Result<Self, crate::input::diagnostic::Diagnostic> {
+        Ok(Self {
+            list: list.to_path_buf(),
+            confirmations: State::fold(&ledger::read(list, Kind::Confirmation)?),
+            welcomes: State::fold(&ledger::read(list, Kind::Welcome)?),
+        })
+    }
+
+    /// Writes one step of a mail (synced) and notes it.
+    pub fn record(
+        &mut self,
+        kind: Kind,
+        email: &Email,
+        signed_up: u32,
+        outcome: Outcome,
+        detail: &str,
+        at: SystemTime,
+    ) -> Result<(), String> {
+        ledger::record(&self.list, kind, email, signed_up, outcome, detail, at)
+            .map_err(|d| d.to_string())?;
+        let state = match kind {
+            Kind::Confirmation => &mut self.confirmations,
+            Kind::Welcome => &mut self.welcomes,
+        };
+        state.note(&email.key(), signed_up, outcome, at);
+        Ok(())
+    }
+
+    /// Queues a confirmed reader's welcome, unless it may have reached
+    /// them already (once an address, ever) or is owed already. One given
+    /// up on, or refused, is owed again by this new confirmation.
+    pub fn queue_welcome(&mut self, email: &Email, at: SystemTime) -> Result<(), String> {
+        let key = email.key();
+        let owed = matches!(
+            self.welcomes.outcome(&key, 0),
+            Some(Outcome::Queued | Outcome::Retry)
+        );
+        if self.welcomes.reached.contains(&key) || owed {
+            return Ok(());
+        }
+        self.record(Kind::Welcome, email, 0, Outcome::Queued, "", at)
+    }
+}
+
+pub type SharedBooks = Arc<Mutex<Books>>;
 
 /// Sign-ups waiting for the mailer at most; past that a sign-up is told
 /// to try again (its row is written; the next sign-up queues its mail).
@@ -52,14 +121,11 @@ pub struct MailerSetup {
     pub list: PathBuf,
     pub resend_after: Duration,
     pub retry_for: Duration,
-    /// `[serve] welcome`: the issue, ready to fill in, and its ledger.
-    pub welcome: Option<Welcome>,
-}
-
-/// The welcome issue and who had it.
-pub struct Welcome {
-    pub template: Template,
-    pub ledger: Arc<std::sync::Mutex<welcome::Ledger>>,
+    /// `[serve] welcome`: the issue, ready to fill in.
+    pub welcome: Option<Template>,
+    pub books: SharedBooks,
+    /// The list's writer, for a bounce a refusal tells of.
+    pub writer: ListWriter,
 }
 
 /// One mail the task sends.
@@ -81,10 +147,10 @@ pub struct Mailer {
 impl Mailer {
     /// Starts the task with the mail still owed: sign-ups the list says
     /// want their confirmation, welcomes the ledger says are queued.
-    pub fn start(setup: MailerSetup, outbox: Vec<Mail>, ledger: outbox::Ledger) -> Self {
+    pub fn start(setup: MailerSetup, outbox: Vec<Mail>) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
         let welcomes = setup.welcome.is_some();
-        tokio::spawn(run(Arc::new(setup), rx, outbox, ledger.last_sent));
+        tokio::spawn(run(Arc::new(setup), rx, outbox));
         Self { tx, welcomes }
     }
 
@@ -110,12 +176,7 @@ struct Job {
 const FIRST_WAIT: Duration = Duration::from_secs(1);
 const LONGEST_WAIT: Duration = Duration::from_secs(300);
 
-async fn run(
-    setup: Arc<MailerSetup>,
-    mut rx: mpsc::Receiver<Mail>,
-    outbox: Vec<Mail>,
-    mut last_sent: HashMap<String, SystemTime>,
-) {
+async fn run(setup: Arc<MailerSetup>, mut rx: mpsc::Receiver<Mail>, outbox: Vec<Mail>) {
     let mut due: BinaryHeap<Reverse<(Instant, u64)>> = BinaryHeap::new();
     let mut jobs: HashMap<u64, Job> = HashMap::new();
     let mut next_id = 0u64;
@@ -150,7 +211,7 @@ async fn run(
             () = sleep_until(next) => {
                 let Some(Reverse((_, id))) = due.pop() else { continue };
                 let Some(job) = jobs.remove(&id) else { continue };
-                if let Some((retry, delay)) = attempt(&setup, &mut conn, &mut last_sent, job).await {
+                if let Some((retry, delay)) = attempt(&setup, &mut conn, job).await {
                     due.push(Reverse((Instant::now() + delay, id)));
                     jobs.insert(id, retry);
                 }
@@ -183,83 +244,173 @@ enum Made {
     Never(String),
 }
 
+impl Mail {
+    fn to(&self) -> &Email {
+        match self {
+            Mail::Confirm(w) => &w.email,
+            Mail::Welcome(email) => email,
+        }
+    }
+
+    /// Its ledger, and its key there (the sign-up's time for a
+    /// confirmation, 0 for a welcome).
+    fn entry(&self) -> (Kind, u32) {
+        match self {
+            Mail::Confirm(w) => (Kind::Confirmation, w.signed_up),
+            Mail::Welcome(_) => (Kind::Welcome, 0),
+        }
+    }
+}
+
 /// One try at a job's mail. Returns the job to try again and how long to
 /// wait first (the wait after it doubled), or `None` when it is done
-/// (sent, not wanted, or given up).
+/// (sent, `unknown`, refused, not wanted, or given up).
 async fn attempt(
     setup: &MailerSetup,
     conn: &mut Option<Connection>,
-    last_sent: &mut HashMap<String, SystemTime>,
-    mut job: Job,
+    job: Job,
 ) -> Option<(Job, Duration)> {
     let now = crate::now().unwrap_or_else(|_| SystemTime::now());
     let made = match &job.mail {
-        Mail::Confirm(w) => confirmation(setup, last_sent, w, now),
+        Mail::Confirm(w) => confirmation(setup, w, now),
         Mail::Welcome(email) => welcome_mail(setup, email, now).await,
     };
-    let result = match made {
+    let (from, bytes) = match made {
         Made::Nothing => return None,
         Made::Never(detail) => {
             give_up(setup, &job, &detail, now);
             return None;
         }
-        Made::Later(detail) => Err(detail),
-        Made::Send(from, bytes) => {
-            if conn.is_none() {
-                *conn = setup.server.connect().await.ok();
+        Made::Later(detail) => return again(setup, job, &detail, now),
+        Made::Send(from, bytes) => (from, bytes),
+    };
+    if conn.is_none() {
+        *conn = setup.server.connect().await.ok();
+    }
+    let Some(open) = conn.as_mut() else {
+        let detail = format!("cannot connect to {}", setup.server.describe());
+        return again(setup, job, &detail, now);
+    };
+    // On disk before the bytes can reach the relay: a kill from here on
+    // leaves `sending`, read back as `unknown`, never sent twice.
+    if let Err(e) = step(setup, &job.mail, Outcome::Sending, "", now) {
+        eprintln!("{e}");
+        return again(setup, job, &e, now);
+    }
+    let to = job.mail.to().clone();
+    let result = open
+        .send(
+            &setup.server,
+            &from,
+            &to.envelope(),
+            async { Ok(bytes) },
+            async { Ok(()) },
+        )
+        .await;
+    let verdict = match result {
+        Ok(reply) => {
+            if let Err(e) = step(setup, &job.mail, Outcome::Sent, &reply, now) {
+                eprintln!("{e}");
             }
-            let to = match &job.mail {
-                Mail::Confirm(w) => &w.email,
-                Mail::Welcome(email) => email,
-            };
-            match conn.as_mut() {
-                Some(open) => open
-                    .send(
-                        &setup.server,
-                        &from,
-                        &to.envelope(),
-                        async { Ok(bytes) },
-                        async { Ok(()) },
-                    )
-                    .await
-                    .map(|_| ())
-                    .map_err(|f| f.to_string()),
-                None => Err(format!("cannot connect to {}", setup.server.describe())),
+            return None;
+        }
+        Err(failure) => classify(failure, Some(&from.to_string())),
+    };
+    *conn = None;
+    let (outcome, detail, blame) = match verdict {
+        Verdict::Unknown { detail } => (Outcome::Unknown, detail, None),
+        Verdict::Retry { detail, .. } | Verdict::Unreachable { detail } => {
+            if let Err(e) = step(setup, &job.mail, Outcome::Retry, &detail, now) {
+                eprintln!("{e}");
             }
+            return again(setup, job, &detail, now);
+        }
+        Verdict::Refused { detail, blame, .. } => (Outcome::Failed, detail, Some(blame)),
+        Verdict::Failed { detail, .. } | Verdict::Stop { detail, .. } => {
+            (Outcome::Failed, detail, None)
         }
     };
-    match result {
-        Ok(()) => {
-            sent(setup, last_sent, &job.mail, now);
-            None
+    if let Err(e) = step(setup, &job.mail, outcome, &detail, now) {
+        eprintln!("{e}");
+    }
+    match outcome {
+        Outcome::Unknown => eprintln!(
+            "{} to {to}: no reply to the end of the message ({detail}); it may have arrived, and is not sent again",
+            what(&job.mail)
+        ),
+        _ => eprintln!("{} to {to} refused: {detail}", what(&job.mail)),
+    }
+    if blame == Some(Blame::Mailbox) {
+        // The reader's own mailbox does not exist: a bounce, decided by
+        // the one table like any other.
+        let at = crate::audience::consent::secs(now);
+        if let Err(e) = setup
+            .writer
+            .ask(Change::Bounce {
+                email: to.clone(),
+                at,
+            })
+            .await
+        {
+            eprintln!("{e}");
         }
-        Err(detail) => {
-            *conn = None;
-            if Instant::now() + job.wait > job.give_up_at {
-                give_up(setup, &job, &detail, now);
-                return None;
-            }
-            let delay = job.wait;
-            job.wait = (delay * 2).min(LONGEST_WAIT);
-            Some((job, delay))
-        }
+    }
+    None
+}
+
+fn what(mail: &Mail) -> &'static str {
+    match mail {
+        Mail::Confirm(_) => "confirmation",
+        Mail::Welcome(_) => "welcome",
     }
 }
 
-/// A sign-up's confirmation, unless the address had one lately.
-fn confirmation(
+/// Writes one step of the job's mail.
+fn step(
     setup: &MailerSetup,
-    last_sent: &HashMap<String, SystemTime>,
-    w: &Waiting,
+    mail: &Mail,
+    outcome: Outcome,
+    detail: &str,
     now: SystemTime,
-) -> Made {
-    if last_sent
-        .get(&w.email.key())
-        .is_some_and(|at| now.duration_since(*at).unwrap_or_default() < setup.resend_after)
+) -> Result<(), String> {
+    let (kind, signed_up) = mail.entry();
+    setup
+        .books
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .record(kind, mail.to(), signed_up, outcome, detail, now)
+}
+
+/// The job again after its back-off, or given up when that would pass
+/// the time allowed.
+fn again(setup: &MailerSetup, mut job: Job, detail: &str, now: SystemTime) -> Option<(Job, Duration)> {
+    if Instant::now() + job.wait > job.give_up_at {
+        give_up(setup, &job, detail, now);
+        return None;
+    }
+    let delay = job.wait;
+    job.wait = (delay * 2).min(LONGEST_WAIT);
+    Some((job, delay))
+}
+
+/// A sign-up's confirmation, unless the address had one lately (or a
+/// refusal), or this sign-up's is settled (sent, `unknown`, refused).
+fn confirmation(setup: &MailerSetup, w: &Waiting, now: SystemTime) -> Made {
+    let key = w.email.key();
     {
+        let books = setup.books.lock().unwrap_or_else(|e| e.into_inner());
+        let c = &books.confirmations;
+        let within = |at: Option<&SystemTime>, span: Duration| {
+            at.is_some_and(|at| now.duration_since(*at).unwrap_or_default() < span)
+        };
         // Mailed a confirmation lately (perhaps for this very sign-up):
         // the reader has a link; another mail now would be a nuisance.
-        return Made::Nothing;
+        if within(c.last_mailed.get(&key), setup.resend_after)
+            || within(c.last_refused.get(&key), REFUSED_HOLD)
+            || c.outcome(&key, w.signed_up).is_some_and(Outcome::settled)
+        {
+            return Made::Nothing;
+        }
     }
     let signed_up = std::time::UNIX_EPOCH + Duration::from_secs(u64::from(w.signed_up));
     let Some(token) = setup.tokens.confirm_token(&w.email, signed_up) else {
@@ -276,15 +427,21 @@ fn confirmation(
     }
 }
 
-/// The welcome issue for `email`, filled in from their sign-up row: only
-/// while they are subscribed, and never a second time.
+/// The welcome issue for `email`, filled in from their details as they
+/// stand: only while they are subscribed, only while it is owed (never a
+/// second time), and not within an hour of a refusal.
 async fn welcome_mail(setup: &MailerSetup, email: &Email, now: SystemTime) -> Made {
-    let Some(welcome) = &setup.welcome else {
+    let Some(template) = &setup.welcome else {
         return Made::Nothing;
     };
-    let done = |ledger: &welcome::Ledger| ledger.sent.contains(&email.key());
-    if done(&welcome.ledger.lock().unwrap_or_else(|e| e.into_inner())) {
-        return Made::Nothing;
+    {
+        let key = email.key();
+        let books = setup.books.lock().unwrap_or_else(|e| e.into_inner());
+        let w = &books.welcomes;
+        let owed = matches!(w.outcome(&key, 0), Some(Outcome::Queued | Outcome::Retry));
+        if w.reached.contains(&key) || !owed {
+            return Made::Nothing;
+        }
     }
     // The list is read off the runtime's threads: it may be large.
     let (list, who) = (setup.list.clone(), email.clone());
@@ -302,91 +459,27 @@ async fn welcome_mail(setup: &MailerSetup, email: &Email, now: SystemTime) -> Ma
         name: reader.name.as_ref(),
         row: reader.row.as_ref(),
     };
-    let t = &welcome.template;
-    let values = match t.values_in(&FieldNames::new(&columns), to) {
+    let values = match template.values_in(&FieldNames::new(&columns), to) {
         Ok(values) => values,
         Err(why) => return Made::Never(format!("fields not filled in: {why}")),
     };
-    let id = t.message_id(&reader.email);
-    let from = t.return_path(&reader.email, &id).into_owned();
-    match t.build_filled(to, now, id, &values) {
+    let id = template.message_id(&reader.email);
+    let from = template.return_path(&reader.email, &id).into_owned();
+    match template.build_filled(to, now, id, &values) {
         Ok(bytes) => Made::Send(from, bytes),
         Err(e) => Made::Never(e.to_string()),
     }
 }
 
-/// Noted where each kind of mail is remembered.
-fn sent(
-    setup: &MailerSetup,
-    last_sent: &mut HashMap<String, SystemTime>,
-    mail: &Mail,
-    now: SystemTime,
-) {
-    let written = match mail {
-        Mail::Confirm(w) => {
-            last_sent.insert(w.email.key(), now);
-            outbox::record(&setup.list, &w.email, w.signed_up, Outcome::Sent, "", now).map_err(
-                |e| {
-                    format!(
-                        "{}: cannot be written: {e}",
-                        outbox::path(&setup.list).display()
-                    )
-                },
-            )
-        }
-        Mail::Welcome(email) => welcomed(setup, email, welcome::Outcome::Sent, "", now),
-    };
-    if let Err(e) = written {
-        eprintln!("{e}");
-    }
-}
-
-fn welcomed(
-    setup: &MailerSetup,
-    email: &Email,
-    outcome: welcome::Outcome,
-    detail: &str,
-    now: SystemTime,
-) -> Result<(), String> {
-    let Some(welcome) = &setup.welcome else {
-        return Ok(());
-    };
-    let mut ledger = welcome.ledger.lock().unwrap_or_else(|e| e.into_inner());
-    ledger
-        .record(email, outcome, detail, now)
-        .map_err(|e| format!("{}: cannot be written: {e}", ledger.path.display()))
-}
-
 /// Said once, on stderr and in the ledger (which `list` counts).
 fn give_up(setup: &MailerSetup, job: &Job, detail: &str, now: SystemTime) {
     let minutes = setup.retry_for.as_secs() / 60;
-    let written = match &job.mail {
-        Mail::Confirm(w) => {
-            eprintln!(
-                "confirmation to {} given up after {minutes} min: {detail}",
-                w.email
-            );
-            outbox::record(
-                &setup.list,
-                &w.email,
-                w.signed_up,
-                Outcome::GaveUp,
-                detail,
-                now,
-            )
-            .map_err(|e| {
-                format!(
-                    "{}: cannot be written: {e}",
-                    outbox::path(&setup.list).display()
-                )
-            })
-        }
-        Mail::Welcome(email) => {
-            eprintln!("welcome to {email} given up after {minutes} min: {detail}");
-            welcomed(setup, email, welcome::Outcome::GaveUp, detail, now)
-        }
-    };
-    if let Err(e) = written {
+    eprintln!(
+        "{} to {} given up after {minutes} min: {detail}",
+        what(&job.mail),
+        job.mail.to()
+    );
+    if let Err(e) = step(setup, &job.mail, Outcome::GaveUp, detail, now) {
         eprintln!("{e}");
     }
 }

@@ -31,7 +31,7 @@ use crate::input::checked::Line;
 use crate::input::config::{Newsletter, Serve};
 use crate::input::email::Email;
 use limit::{Limiter, client_ip};
-use mailer::{Mail, Mailer, MailerSetup, Welcome};
+use mailer::{Mail, Mailer, MailerSetup};
 use writer::{ListWriter, Outcome, Request as Change};
 
 /// Everything a request needs.
@@ -95,31 +95,41 @@ pub struct Setup {
     pub dkim: Option<Signer>,
     /// The folder `bulletin archive` writes, when `[archive]` is set.
     pub archive: Option<std::path::PathBuf>,
-    /// `[serve] welcome`: the issue ready to fill in, and its ledger's
-    /// path (`logs/welcome.csv`).
-    pub welcome: Option<(crate::compose::message::Template, std::path::PathBuf)>,
+    /// `[serve] welcome`: the issue ready to fill in.
+    pub welcome: Option<crate::compose::message::Template>,
+    /// Where the welcome ledger was kept before it moved beside the list
+    /// (`logs/welcome.csv`): moved on start.
+    pub old_welcome_ledger: std::path::PathBuf,
 }
 
 /// Serves until SIGINT or SIGTERM.
 pub async fn serve(setup: Setup) -> anyhow::Result<()> {
     let list_path = setup.newsletter.subscribers.clone();
-    let welcomes = match &setup.welcome {
-        Some((_, log)) => Some(Arc::new(std::sync::Mutex::new(
-            crate::audience::welcome::Ledger::read(log)?,
-        ))),
-        None => None,
-    };
+    if crate::audience::ledger::adopt(&list_path, &setup.old_welcome_ledger).map_err(|e| {
+        anyhow::anyhow!("{}: cannot be moved beside the list: {e}", setup.old_welcome_ledger.display())
+    })? {
+        println!(
+            "bulletin serve: moved the welcome ledger from {} to {}",
+            setup.old_welcome_ledger.display(),
+            crate::audience::ledger::path(&list_path, crate::audience::ledger::Kind::Welcome)
+                .display()
+        );
+    }
+    let books = Arc::new(std::sync::Mutex::new(mailer::Books::read(&list_path)?));
+    let welcomes = setup.welcome.as_ref().map(|_| books.clone());
     let (list, readers) =
         ListWriter::start(&list_path, setup.serve.confirm_expiry, welcomes.clone())?;
     // The outbox: live sign-ups whose confirmation has not gone (a
     // restart, a relay that was down).
-    let ledger = crate::audience::outbox::read(&list_path)?;
-    let outbox = crate::audience::outbox::waiting(
-        &list_path,
-        &ledger,
-        setup.serve.confirm_expiry,
-        crate::now()?,
-    )?;
+    let outbox = {
+        let books = books.lock().unwrap_or_else(|e| e.into_inner());
+        crate::audience::outbox::waiting(
+            &list_path,
+            &books.confirmations,
+            setup.serve.confirm_expiry,
+            crate::now()?,
+        )?
+    };
     if !outbox.is_empty() {
         println!(
             "bulletin serve: {} sign-ups still want their confirmation; mailing them",
@@ -127,8 +137,8 @@ pub async fn serve(setup: Setup) -> anyhow::Result<()> {
         );
     }
     let mut owed: Vec<Mail> = outbox.into_iter().map(Mail::Confirm).collect();
-    if let Some(ledger) = &welcomes {
-        let queued = ledger.lock().unwrap_or_else(|e| e.into_inner()).owed();
+    if let Some(books) = &welcomes {
+        let queued = books.lock().unwrap_or_else(|e| e.into_inner()).welcomes.owed();
         if !queued.is_empty() {
             println!(
                 "bulletin serve: {} welcome(s) still owed; mailing them",
@@ -157,13 +167,11 @@ pub async fn serve(setup: Setup) -> anyhow::Result<()> {
             list: list_path.clone(),
             resend_after: setup.serve.confirm_resend_after,
             retry_for: setup.serve.confirm_retry_for,
-            welcome: setup
-                .welcome
-                .zip(welcomes)
-                .map(|((template, _), ledger)| Welcome { template, ledger }),
+            welcome: setup.welcome,
+            books,
+            writer: list.clone(),
         },
         owed,
-        ledger,
     );
     let app = Arc::new(App {
         mailer,
@@ -282,33 +290,16 @@ async fn subscribe(
             );
         }
     };
-    let name = match form.get("name").trim() {
-        "" => None,
-        n => match Line::parse(n) {
-            Ok(line) => Some(line),
-            Err(_) => {
-                return app.problem(
-                    StatusCode::BAD_REQUEST,
-                    "The name may not contain line breaks or control characters.",
-                );
-            }
-        },
+    let name = match form_name(&form) {
+        Ok(name) => name,
+        Err((status, what)) => return app.problem(status, what),
     };
     let outcome = app
         .list
         .ask(Change::SignUp {
             email: email.clone(),
-            name: name.clone(),
-            // Only the topics offered; anything else a form sends is not ours.
-            tags: {
-                let chosen = crate::audience::tags::canonical(
-                    app.topics
-                        .iter()
-                        .filter(|t| !form.get(&format!("topic-{t}")).is_empty())
-                        .map(String::as_str),
-                );
-                (!chosen.is_empty()).then_some(chosen)
-            },
+            name,
+            tags: app.chosen_topics(&form),
         })
         .await;
     match outcome {
@@ -341,6 +332,41 @@ async fn subscribe(
 /// A refusal: the status and what the page says.
 type Refusal = (StatusCode, &'static str);
 
+/// The longest name a form may give, in characters.
+pub const NAME_LIMIT: usize = 100;
+
+/// The form's `name`: none when empty; refused with a 400 page when
+/// longer than `NAME_LIMIT` or holding a line break or control character.
+fn form_name(form: &forms::Form) -> Result<Option<Line>, Refusal> {
+    match form.get("name").trim() {
+        "" => Ok(None),
+        n if n.chars().count() > NAME_LIMIT => Err((
+            StatusCode::BAD_REQUEST,
+            "The name may be at most 100 characters long. Go back and shorten it.",
+        )),
+        n => Line::parse(n).map(Some).map_err(|_| {
+            (
+                StatusCode::BAD_REQUEST,
+                "The name may not contain line breaks or control characters.",
+            )
+        }),
+    }
+}
+
+impl App {
+    /// The topics ticked on a form: only those offered; anything else a
+    /// form sends is not ours.
+    fn chosen_topics(&self, form: &forms::Form) -> Option<String> {
+        let chosen = crate::audience::tags::canonical(
+            self.topics
+                .iter()
+                .filter(|t| !form.get(&format!("topic-{t}")).is_empty())
+                .map(String::as_str),
+        );
+        (!chosen.is_empty()).then_some(chosen)
+    }
+}
+
 fn confirm_token(app: &App, token: &str) -> Result<(Email, u32), Refusal> {
     let now = crate::now().unwrap_or_else(|_| std::time::SystemTime::now());
     app.tokens
@@ -358,15 +384,21 @@ fn confirm_token(app: &App, token: &str) -> Result<(Email, u32), Refusal> {
         })
 }
 
+/// The confirm page: what the sign-up's form said (anyone may have typed
+/// it), in fields the reader can correct; what they submit is what their
+/// confirmation records. Changes nothing (scanners open links).
 async fn confirm_page(State(app): Shared, Path(token): Path<String>) -> Response {
     match confirm_token(&app, &token) {
-        Ok((email, _)) => pages::one_button(
-            app.name(),
-            "Confirm your subscription",
-            &format!("Press the button to subscribe {email}."),
-            "Confirm",
-            None,
-        ),
+        Ok((email, signed_up)) => {
+            let proposal = app.list.proposal(&email, signed_up);
+            pages::confirm_form(
+                app.name(),
+                &email,
+                proposal.as_ref().and_then(|p| p.name.as_ref().map(Line::as_str)),
+                &app.topics,
+                proposal.as_ref().map_or("", |p| p.tags.as_str()),
+            )
+        }
         Err((status, what)) => app.problem(status, what),
     }
 }
@@ -377,15 +409,16 @@ async fn token_post<T>(
     app: &App,
     request: Request,
     checked: Result<T, Refusal>,
-    change: impl FnOnce(T) -> (Email, Change),
+    change: impl FnOnce(T, &forms::Form) -> Result<(Email, Change), Refusal>,
     title: &str,
     says: impl FnOnce(&Email) -> String,
 ) -> Response {
-    if let Err(e) = forms::read(request, app.request_timeout).await {
-        return app.problem(e.status, e.what);
-    }
-    let (email, change) = match checked {
-        Ok(token) => change(token),
+    let form = match forms::read(request, app.request_timeout).await {
+        Ok(form) => form,
+        Err(e) => return app.problem(e.status, e.what),
+    };
+    let (email, change) = match checked.and_then(|token| change(token, &form)) {
+        Ok(change) => change,
         Err((status, what)) => return app.problem(status, what),
     };
     let asked = app.list.ask(change).await;
@@ -412,7 +445,17 @@ async fn confirm(State(app): Shared, Path(token): Path<String>, request: Request
         &app,
         request,
         checked,
-        |(email, signed_up)| (email.clone(), Change::Confirm { email, signed_up }),
+        |(email, signed_up), form| {
+            Ok((
+                email.clone(),
+                Change::Confirm {
+                    email,
+                    signed_up,
+                    name: form_name(form)?,
+                    tags: app.chosen_topics(form),
+                },
+            ))
+        },
         "You are subscribed",
         |email| format!("{email} will get the next issue."),
     )
@@ -449,7 +492,7 @@ async fn unsubscribe(State(app): Shared, Path(token): Path<String>, request: Req
         &app,
         request,
         checked,
-        |email| (email.clone(), Change::Unsubscribe { email }),
+        |email, _| Ok((email.clone(), Change::Unsubscribe { email })),
         "You are unsubscribed",
         |email| format!("{email} will get no more mail from {name}."),
     )

@@ -79,7 +79,7 @@ pub fn subscribe_form(newsletter: &str, topics: &[String]) -> Response {
                 label for="email" { "Email address" }
                 input type="email" id="email" name="email" required autocomplete="email";
                 label for="name" { "Name (optional)" }
-                input type="text" id="name" name="name" autocomplete="name";
+                input type="text" id="name" name="name" autocomplete="name" maxlength="100";
                 @if !topics.is_empty() {
                     fieldset class="topics" {
                         legend { "What would you like to get?" }
@@ -98,6 +98,44 @@ pub fn subscribe_form(newsletter: &str, topics: &[String]) -> Response {
                 button type="submit" { "Subscribe" }
             }
             p { small { "We will send you a mail with a link to confirm." } }
+        },
+    )
+}
+
+/// The confirm page: the name and topics the sign-up's form gave, in
+/// fields the reader can correct before confirming.
+pub fn confirm_form(
+    newsletter: &str,
+    email: &crate::input::email::Email,
+    name: Option<&str>,
+    topics: &[String],
+    chosen: &str,
+) -> Response {
+    let ticked = |t: &str| chosen.split(';').any(|c| c == t);
+    page(
+        StatusCode::OK,
+        newsletter,
+        "Confirm your subscription",
+        html! {
+            p { "Check your details, then press the button to subscribe " (email.as_str()) "." }
+            form method="post" {
+                label for="name" { "Name (optional)" }
+                input type="text" id="name" name="name" autocomplete="name" maxlength="100"
+                    value=(name.unwrap_or(""));
+                @if !topics.is_empty() {
+                    fieldset class="topics" {
+                        legend { "What would you like to get?" }
+                        @for topic in topics {
+                            label class="topic" {
+                                input type="checkbox" name={ "topic-" (topic) } value="yes"
+                                    checked[ticked(topic)];
+                                " " (topic)
+                            }
+                        }
+                    }
+                }
+                button type="submit" { "Confirm" }
+            }
         },
     )
 }

@@ -11,14 +11,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::oneshot;
 
+use std::sync::{Arc, Mutex};
+
+use super::mailer::SharedBooks;
 use crate::audience::consent::{self, Decision, Event, Standing, Why, decide};
+use crate::audience::details::{Proposal, proposals};
 use crate::audience::list_file::{self, Change, lock_exclusive};
-use crate::audience::subscribers::Status;
+use crate::audience::subscribers::{Snapshot, Status};
 use crate::audience::watch::ListWatch;
-use crate::audience::welcome;
 use crate::input::checked::Line;
 use crate::input::diagnostic::Diagnostic;
-use crate::input::email::{Email, Fingerprint};
+use crate::input::email::{Email, Fingerprint, FingerprintMap};
 
 /// What a reader asked for.
 #[derive(Debug, Clone)]
@@ -29,13 +32,23 @@ pub enum Request {
         /// The topics chosen on the form (canonical tags), if any.
         tags: Option<String>,
     },
-    /// A confirm link's press: the sign-up it was made for (Unix seconds).
+    /// A confirm link's press: the sign-up it was made for (Unix seconds),
+    /// and the details the confirm page submitted (the reader's own word:
+    /// recorded in their `subscribed` row).
     Confirm {
         email: Email,
         signed_up: u32,
+        name: Option<Line>,
+        tags: Option<String>,
     },
     Unsubscribe {
         email: Email,
+    },
+    /// A relay refused side mail to this address because the mailbox does
+    /// not exist, at `at` (Unix seconds).
+    Bounce {
+        email: Email,
+        at: u32,
     },
 }
 
@@ -60,6 +73,8 @@ pub enum Outcome {
     NowUnsubscribed,
     /// Nothing to write: already unsubscribed, or never on the list.
     NotSubscribed,
+    /// A `bounced` row was written.
+    NowBounced,
 }
 
 type Reply = oneshot::Sender<Result<Outcome, String>>;
@@ -67,12 +82,17 @@ type Reply = oneshot::Sender<Result<Outcome, String>>;
 #[derive(Clone)]
 pub struct ListWriter {
     tx: mpsc::SyncSender<(Request, Reply)>,
+    proposals: Proposals,
 }
 
-/// The welcome ledger, when `[serve] welcome` is set: a confirmation
+/// The side-mail ledgers, when `[serve] welcome` is set: a confirmation
 /// queues the address's welcome there before its `subscribed` row is
 /// written, so the welcome is owed whatever stops after.
-pub type Welcomes = Option<std::sync::Arc<std::sync::Mutex<welcome::Ledger>>>;
+pub type Welcomes = Option<SharedBooks>;
+
+/// What each live sign-up's form said (its `pending` row), for the
+/// confirm page to show: never a reader's details until they confirm.
+type Proposals = Arc<Mutex<FingerprintMap<Proposal>>>;
 
 /// Requests waiting for the writer at most: past that, a request is
 /// answered 503 at once rather than queued without end.
@@ -111,12 +131,25 @@ impl ListWriter {
             );
         }
         let watch = ListWatch::load(path, &lock)?;
+        let proposals = Arc::new(Mutex::new(proposals(&Snapshot::take_locked(path, &lock)?)?));
         drop(lock);
         let readers = watch.readers();
         let (tx, rx) = mpsc::sync_channel(queue);
         let path = path.to_path_buf();
-        std::thread::spawn(move || run(path, watch, expiry, welcomes, rx));
-        Ok((Self { tx }, readers))
+        let shared = proposals.clone();
+        std::thread::spawn(move || run(path, watch, expiry, welcomes, shared, rx));
+        Ok((Self { tx, proposals }, readers))
+    }
+
+    /// What the form of the sign-up made at `signed_up` said, while it is
+    /// the address's latest.
+    pub fn proposal(&self, email: &Email, signed_up: u32) -> Option<Proposal> {
+        self.proposals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&email.fingerprint())
+            .filter(|p| p.at == signed_up)
+            .cloned()
     }
 
     pub async fn ask(&self, request: Request) -> Result<Outcome, String> {
@@ -136,6 +169,7 @@ fn run(
     mut watch: ListWatch,
     expiry: Duration,
     welcomes: Welcomes,
+    proposals: Proposals,
     rx: mpsc::Receiver<(Request, Reply)>,
 ) {
     while let Ok(first) = rx.recv() {
@@ -143,7 +177,7 @@ fn run(
         while let Ok(more) = rx.try_recv() {
             batch.push(more);
         }
-        match apply(&path, &mut watch, expiry, &welcomes, &batch) {
+        match apply(&path, &mut watch, expiry, &welcomes, &proposals, &batch) {
             Ok(outcomes) => {
                 for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
                     let _ = reply.send(Ok(outcome));
@@ -166,6 +200,7 @@ fn apply(
     watch: &mut ListWatch,
     expiry: Duration,
     welcomes: &Welcomes,
+    proposals: &Proposals,
     batch: &[(Request, Reply)],
 ) -> Result<Vec<Outcome>, Diagnostic> {
     let cannot = |e: std::io::Error| Diagnostic::new(path, None, format!("cannot be written: {e}"));
@@ -180,17 +215,21 @@ fn apply(
     // Earlier requests of the same batch count for later ones.
     let mut now: HashMap<Fingerprint, Standing> = HashMap::new();
     let mut changes = Vec::new();
+    let mut proposed = Vec::new();
     let mut outcomes = Vec::with_capacity(batch.len());
     for (request, _) in batch {
         let (email, event) = match request {
             Request::SignUp { email, .. } => (email, Event::SignUp { renew_before }),
-            Request::Confirm { email, signed_up } => (
+            Request::Confirm {
+                email, signed_up, ..
+            } => (
                 email,
                 Event::Confirm {
                     signed_up: *signed_up,
                 },
             ),
             Request::Unsubscribe { email } => (email, Event::Unsubscribe),
+            Request::Bounce { email, at } => (email, Event::Bounce { at: *at }),
         };
         let key = email.fingerprint();
         let standing = now.get(&key).copied().or_else(|| watch.standing(key));
@@ -208,8 +247,22 @@ fn apply(
                 let mut next = standing.unwrap_or(Standing::new(status, row_at));
                 next.fold(status, row_at, true);
                 now.insert(key, next);
+                // A sign-up's row holds what its form said (a proposal for
+                // the confirm page, no detail); a confirmation's, what the
+                // reader confirmed.
                 let (name, tags) = match request {
                     Request::SignUp { name, tags, .. } if status == Status::Pending => {
+                        proposed.push((
+                            key,
+                            Proposal {
+                                at: row_at,
+                                name: name.clone(),
+                                tags: tags.clone().unwrap_or_default(),
+                            },
+                        ));
+                        (name.clone(), tags.clone())
+                    }
+                    Request::Confirm { name, tags, .. } if status == Status::Subscribed => {
                         (name.clone(), tags.clone())
                     }
                     _ => (None, None),
@@ -224,6 +277,7 @@ fn apply(
                 match status {
                     Status::Pending => Outcome::NowPending { at: row_at },
                     Status::Subscribed => Outcome::NowSubscribed,
+                    Status::Bounced => Outcome::NowBounced,
                     _ => Outcome::NowUnsubscribed,
                 }
             }
@@ -233,31 +287,28 @@ fn apply(
                 },
                 (Request::SignUp { .. }, _) => Outcome::NothingToDo,
                 (Request::Confirm { .. }, _) => Outcome::StaleLink,
-                (Request::Unsubscribe { .. }, _) => Outcome::NotSubscribed,
+                (Request::Unsubscribe { .. } | Request::Bounce { .. }, _) => {
+                    Outcome::NotSubscribed
+                }
             },
         };
         outcomes.push(outcome);
     }
-    if let Some(ledger) = welcomes {
-        let mut ledger = ledger.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(books) = welcomes {
+        let mut books = books.lock().unwrap_or_else(|e| e.into_inner());
         for c in changes.iter().filter(|c| c.status == Status::Subscribed) {
-            // Owed unless it went, or is owed already; one given up is
-            // owed again by a new confirmation.
-            let key = c.email.key();
-            if !ledger.sent.contains(&key)
-                && (!ledger.known.contains(&key) || ledger.gave_up.contains(&key))
-            {
-                ledger
-                    .record(&c.email, welcome::Outcome::Queued, "", time)
-                    .map_err(|e| {
-                        Diagnostic::new(&ledger.path, None, format!("cannot be written: {e}"))
-                    })?;
-            }
+            books
+                .queue_welcome(&c.email, time)
+                .map_err(|e| Diagnostic::new(path, None, e))?;
         }
     }
     if !changes.is_empty() {
         list_file::record(path, &lock, &changes, time)?;
         watch.refresh(&lock)?;
+    }
+    let mut proposals = proposals.lock().unwrap_or_else(|e| e.into_inner());
+    for (key, proposal) in proposed {
+        proposals.insert(key, proposal);
     }
     Ok(outcomes)
 }

@@ -132,6 +132,37 @@ fn post_in_parallel(posts: Vec<(String, Vec<(String, String)>)>) {
     }
 }
 
+/// What a browser sends when the reader presses Confirm on the confirm
+/// page as it is shown (its name field and ticked topics unchanged);
+/// `name` overrides the name field. Returns the status and page.
+pub fn confirm_as_shown(url: &str, name: Option<&str>) -> (u16, String) {
+    let (status, page) = text(client().get(url).send().expect("get"));
+    assert_eq!(status, 200, "{page}");
+    let shown = page
+        .split_once("id=\"name\"")
+        .and_then(|(_, rest)| rest.split_once("value=\""))
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(v, _)| unescape(v))
+        .unwrap_or_default();
+    let mut form = vec![("name".to_owned(), name.map_or(shown, str::to_owned))];
+    for part in page.split("<input type=\"checkbox\" name=\"").skip(1) {
+        let (field, rest) = part.split_once('"').expect("name");
+        if rest.split_once('>').is_some_and(|(attrs, _)| attrs.contains("checked")) {
+            form.push((field.to_owned(), "yes".to_owned()));
+        }
+    }
+    text(client().post(url).form(&form).send().expect("post"))
+}
+
+/// The five entities maud writes.
+pub fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
 pub fn text(r: Response) -> (u16, String) {
     let status = r.status().as_u16();
     (status, r.text().expect("body"))

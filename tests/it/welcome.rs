@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::compliance::{dkim_key, dkim_verify};
-use crate::serve::{Served, client, dumped, project, wait_for_mail};
+use crate::serve::{Served, client, confirm_as_shown, dumped, project, wait_for_mail};
 use crate::servers::{SmtpSink, free_port};
 use crate::util::{PINNED_EPOCH, Project, inspect_eml};
 
@@ -75,6 +75,12 @@ fn press(url: &str) {
     assert_eq!(status, 200, "{url}");
 }
 
+/// Confirms with the confirm page's fields as shown.
+fn confirm(url: &str) {
+    let (status, page) = confirm_as_shown(url, None);
+    assert_eq!(status, 200, "{url}: {page}");
+}
+
 #[test]
 fn a_confirmed_reader_is_welcomed_once_ever_with_their_own_fields() {
     let sink = SmtpSink::start(&[]);
@@ -91,7 +97,7 @@ fn a_confirmed_reader_is_welcomed_once_ever_with_their_own_fields() {
         welcomes(&sink, "ann@example.net").is_empty(),
         "welcomed before confirming"
     );
-    press(&first);
+    confirm(&first);
     let (file, subject, text) = wait_for_welcome(&sink, "ann@example.net");
     assert_eq!(subject, "Welcome, Ann");
     assert!(
@@ -117,9 +123,9 @@ fn a_confirmed_reader_is_welcomed_once_ever_with_their_own_fields() {
     for verdict in dkim_verify(&p.path("record.txt"), &[p.path("welcome.eml")]) {
         assert_eq!(verdict["ok"], true, "{verdict}");
     }
-    let ledger = p.read("logs/welcome.csv");
-    assert!(ledger.contains("ann@example.net,queued,"), "{ledger}");
-    assert!(ledger.contains("ann@example.net,sent,"), "{ledger}");
+    let ledger = p.read("subscribers.example.welcome.csv");
+    assert!(ledger.contains("ann@example.net,,queued,"), "{ledger}");
+    assert!(ledger.contains("ann@example.net,,sent,"), "{ledger}");
 
     // Ann leaves with the welcome's own link, comes back two hours later
     // and confirms again: no second welcome.
@@ -132,11 +138,11 @@ fn a_confirmed_reader_is_welcomed_once_ever_with_their_own_fields() {
     // The new link (smtp-sink's file names do not keep the order).
     let links = wait_for_mail(&sink, "ann@example.net", 2);
     let again = links.iter().find(|l| **l != first).expect("a new link");
-    press(again);
+    confirm(again);
     // Another reader confirming meanwhile is welcomed: the server works.
     sign_up(&served.base, "bo@example.net", "");
     let link = wait_for_mail(&sink, "bo@example.net", 1).remove(0);
-    press(&link);
+    confirm(&link);
     let (_, subject, text) = wait_for_welcome(&sink, "bo@example.net");
     assert_eq!(subject, "Welcome, reader");
     assert!(text.contains("Hi there,"), "{text}");
@@ -163,10 +169,10 @@ fn a_welcome_is_owed_across_a_relay_outage_and_a_restart() {
     let link = wait_for_mail(&sink, "cy@example.net", 1).remove(0);
     // The relay goes down; the confirmation is still recorded.
     drop(sink);
-    press(&link);
+    confirm(&link);
     std::thread::sleep(Duration::from_secs(2));
-    let ledger = p.read("logs/welcome.csv");
-    assert!(ledger.contains("cy@example.net,queued,"), "{ledger}");
+    let ledger = p.read("subscribers.example.welcome.csv");
+    assert!(ledger.contains("cy@example.net,,queued,"), "{ledger}");
     assert!(!ledger.contains(",sent,"), "{ledger}");
     // serve restarts before the relay is back.
     drop(served);
@@ -215,7 +221,7 @@ fn a_new_newsletter_without_a_list_welcomes_its_first_reader() {
     let served = Served::start(&p, port, PINNED_EPOCH);
     sign_up(&served.base, "first@example.net", "Fay First");
     let link = wait_for_mail(&sink, "first@example.net", 1).remove(0);
-    press(&link);
+    confirm(&link);
     let (_, subject, _) = wait_for_welcome(&sink, "first@example.net");
     assert_eq!(subject, "Welcome, Fay");
 }
