@@ -1,5 +1,5 @@
-//! The relays of a send as the config gives them, each with its quota as
-//! every delivery log has used it; and what a run says of the quotas.
+//! The relays of a send as the config gives them, each with its quota in
+//! the book every sender shares; and what a run says of the quotas.
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 use secrecy::SecretString;
 
 use crate::deliver::fleet::{self, DAY, Quota, Relay};
+use crate::deliver::quota::Book;
 use crate::deliver::smtp::Server;
 use crate::input::config::Config;
 
@@ -20,32 +21,50 @@ pub fn window() -> Duration {
         .map_or(DAY, Duration::from_secs)
 }
 
-/// Every relay of the config, ready to send, its quota counted at `now`
-/// from the logs beside the config (and `log`, when kept elsewhere).
-pub fn relays(config: &Config, log: &Path, now: SystemTime) -> anyhow::Result<Vec<Relay>> {
+/// The quota of the config's relay `r`: its limit on this day of its
+/// warm-up, counted in the book every sender shares (`deliver::quota`).
+/// A relay the book has not met yet is entered from what the delivery
+/// logs beside the config (and `log`, when kept elsewhere) say it sent.
+pub fn quota(
+    config: &Config,
+    r: &crate::input::config::Relay,
+    book: &std::sync::Arc<Book>,
+    log: Option<&Path>,
+    now: SystemTime,
+) -> Quota {
     let window = window();
-    let names: Vec<String> = config.relays.iter().map(|r| r.name.clone()).collect();
-    let limited = config
-        .relays
-        .iter()
-        .any(|r| r.daily_limit.is_some() || !r.warmup.is_empty());
-    let usage = if limited {
-        let logs = crate::deliver::journal::every_log(config, Some(log));
-        fleet::usage(&logs, now - window, &names)
-    } else {
-        fleet::Usage::default()
+    let limited = r.daily_limit.is_some() || !r.warmup.is_empty();
+    if !limited {
+        return Quota::new(&r.name, None, window, None);
+    }
+    let seed = |name: &str| {
+        let logs = crate::deliver::journal::every_log(config, log);
+        let usage = fleet::usage(&logs, now - window, &[name.to_owned()]);
+        (
+            usage.sends.get(name).cloned().unwrap_or_default(),
+            usage.first.get(name).copied(),
+        )
     };
+    let first = book.first(&r.name, now, &seed).unwrap_or_else(|e| {
+        eprintln!("{}: the quota book cannot be read: {e}", r.name);
+        None
+    });
+    // Warm-up days count from the relay's first send.
+    let day = first.map_or(0, |first| {
+        now.duration_since(first).unwrap_or_default().as_secs() / window.as_secs().max(1)
+    });
+    Quota::new(&r.name, r.limit_on(day), window, Some(book.clone()))
+}
+
+/// Every relay of the config, ready to send, each with its quota.
+pub fn relays(config: &Config, log: &Path, now: SystemTime) -> anyhow::Result<Vec<Relay>> {
+    let book = std::sync::Arc::new(Book::beside(&config.path));
     let mut out = Vec::new();
     for r in &config.relays {
         let password = std::env::var(&r.smtp.password_env)
             .ok()
             .map(SecretString::from);
         let server = Server::new(&r.smtp, password, &config.newsletter.from.email)?;
-        // Warm-up days count from the relay's first logged send.
-        let day = usage.first.get(&r.name).map_or(0, |first| {
-            now.duration_since(*first).unwrap_or_default().as_secs() / window.as_secs().max(1)
-        });
-        let sends = usage.sends.get(&r.name).cloned().unwrap_or_default();
         out.push(Relay::new(
             r.name.clone(),
             server,
@@ -53,7 +72,7 @@ pub fn relays(config: &Config, log: &Path, now: SystemTime) -> anyhow::Result<Ve
             r.concurrency.unwrap_or(config.sending.concurrency),
             r.rate.unwrap_or(0.0),
             config.sending.breaker,
-            Quota::new(r.limit_on(day), window, sends),
+            quota(config, r, &book, Some(log), now),
         ));
     }
     Ok(out)

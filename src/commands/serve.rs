@@ -41,7 +41,14 @@ pub fn run(config_path: &Path, args: &ServeArgs) -> anyhow::Result<Outcome> {
         None => None,
         Some(path) => Some(welcome_template(&config, path)?),
     };
+    // serve's mail counts toward the first relay's daily limit, in the
+    // book every sender shares.
+    let book = std::sync::Arc::new(crate::deliver::quota::Book::beside(&config.path));
+    let quota = config.relays.first().map(|r| {
+        crate::commands::fleet::quota(&config, r, &book, None, crate::clock())
+    });
     let setup = crate::web::Setup {
+        quota,
         newsletter: config.newsletter.clone(),
         listen: args.listen.unwrap_or(serve.listen),
         serve,

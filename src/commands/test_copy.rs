@@ -56,10 +56,25 @@ pub(crate) async fn send(
     // (an earlier copy, or the reader's real one) may drop the message.
     let id = ctx.template.test_copy_id(&email);
     let bytes = ctx.template.build_with_id(to, ctx.date, id)?;
-    let mut conn = ctx.server().connect().await.map_err(|f| match f {
-        Failure::Unreachable { detail } => anyhow::anyhow!("{detail}"),
-        f => anyhow::anyhow!("{}: {f}", ctx.server().describe()),
-    })?;
+    // A test copy counts toward the relay's daily limit like any mail.
+    let quota = &ctx.relays[0].quota;
+    if let Err(room) = quota.take(crate::clock()) {
+        bail!(
+            "test copy to {email} not sent: {}'s daily limit is used until {}",
+            ctx.relays[0].name,
+            crate::deliver::fleet::clock_time(room, crate::clock())
+        );
+    }
+    let mut conn = match ctx.server().connect().await {
+        Ok(conn) => conn,
+        Err(f) => {
+            quota.give_back();
+            return Err(match f {
+                Failure::Unreachable { detail } => anyhow::anyhow!("{detail}"),
+                f => anyhow::anyhow!("{}: {f}", ctx.server().describe()),
+            });
+        }
+    };
     let result = conn
         .send(
             ctx.server(),
@@ -75,6 +90,11 @@ pub(crate) async fn send(
             println!("Test copy of «{}» sent to {email}: {reply}", run.subject);
             Ok(Outcome::Success)
         }
-        Err(f) => bail!("test copy to {email} not sent: {f}"),
+        Err(f) => {
+            if !matches!(f, Failure::Dropped { .. }) {
+                quota.give_back();
+            }
+            bail!("test copy to {email} not sent: {f}")
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! goes to the others; and a relay's daily quota is counted from what went
 //! through it in every delivery log, so it holds across runs and issues.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
@@ -13,6 +13,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::pace::{Breaker, Health, Pacer};
+use super::quota::Book;
 use super::smtp::Server;
 
 /// A relay at fault (unreachable, 421 or a server-wide 4xx, TLS or AUTH
@@ -176,22 +177,32 @@ impl Spread {
     }
 }
 
-/// A relay's daily limit, counted over a rolling window from the sends
-/// every delivery log records through it, and this run's.
+/// A relay's daily limit, counted over a rolling window in the
+/// reservation book every sender of the newsletter shares
+/// (`deliver::quota`): a message takes its room there before it goes.
 pub struct Quota {
+    relay: String,
     limit: Option<u64>,
     window: Duration,
-    /// Sends in the window, oldest first.
-    sends: Mutex<VecDeque<SystemTime>>,
+    /// `None` without a limit: then nothing is counted.
+    book: Option<std::sync::Arc<Book>>,
+    /// This process's reservations not yet sent or given back, latest last.
+    mine: Mutex<Vec<SystemTime>>,
 }
 
 impl Quota {
-    pub fn new(limit: Option<u64>, window: Duration, mut sends: Vec<SystemTime>) -> Self {
-        sends.sort();
+    pub fn new(
+        relay: &str,
+        limit: Option<u64>,
+        window: Duration,
+        book: Option<std::sync::Arc<Book>>,
+    ) -> Self {
         Self {
+            relay: relay.to_owned(),
             limit,
             window,
-            sends: Mutex::new(sends.into()),
+            book: limit.and(book),
+            mine: Mutex::new(Vec::new()),
         }
     }
 
@@ -199,50 +210,55 @@ impl Quota {
         self.limit
     }
 
-    fn in_window(&self, sends: &mut VecDeque<SystemTime>, now: SystemTime) {
-        while sends
-            .front()
-            .is_some_and(|t| now.duration_since(*t).unwrap_or_default() >= self.window)
-        {
-            sends.pop_front();
-        }
-    }
-
-    /// Takes one message's room at `now`, or says when there is room again.
+    /// Takes one message's room at `now`, or says when there is room
+    /// again. A book that cannot be written is no room (said on stderr):
+    /// when in doubt, do not mail.
     pub fn take(&self, now: SystemTime) -> Result<(), SystemTime> {
-        let Some(limit) = self.limit else {
+        let (Some(limit), Some(book)) = (self.limit, &self.book) else {
             return Ok(());
         };
-        let mut sends = self.sends.lock().unwrap_or_else(|e| e.into_inner());
-        self.in_window(&mut sends, now);
-        if (sends.len() as u64) < limit {
-            sends.push_back(now);
-            return Ok(());
+        let nothing = |_: &str| (Vec::new(), None);
+        match book.reserve(&self.relay, limit, self.window, now, &nothing) {
+            Ok(Ok(at)) => {
+                self.mine
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(at);
+                Ok(())
+            }
+            Ok(Err(room)) => Err(room),
+            Err(e) => {
+                eprintln!("{}: the quota book cannot be written: {e}", self.relay);
+                Err(now + Duration::from_secs(60))
+            }
         }
-        // Room again when enough of the oldest have aged out.
-        let over = sends.len() as u64 - limit;
-        let oldest = sends
-            .get(usize::try_from(over).unwrap_or(0))
-            .copied()
-            .unwrap_or(now);
-        Err(oldest + self.window)
     }
 
     /// Gives back the room taken for a message that did not go.
     pub fn give_back(&self) {
-        if self.limit.is_some() {
-            self.sends
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .pop_back();
+        let Some(book) = &self.book else {
+            return;
+        };
+        let at = self.mine.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        if let Some(at) = at
+            && let Err(e) = book.give_back(&self.relay, at)
+        {
+            eprintln!("{}: the quota book cannot be written: {e}", self.relay);
         }
     }
 
-    /// Messages sent in the window at `now`.
+    fn usage(&self, now: SystemTime) -> (u64, Option<SystemTime>) {
+        match &self.book {
+            Some(book) => book
+                .usage(&self.relay, self.limit, self.window, now)
+                .unwrap_or((self.limit.unwrap_or(0), Some(now + Duration::from_secs(60)))),
+            None => (0, None),
+        }
+    }
+
+    /// Messages sent (or reserved) in the window at `now`, by every sender.
     pub fn used(&self, now: SystemTime) -> u64 {
-        let mut sends = self.sends.lock().unwrap_or_else(|e| e.into_inner());
-        self.in_window(&mut sends, now);
-        sends.len() as u64
+        self.usage(now).0
     }
 
     /// What is left at `now`; `None` without a limit.
@@ -252,13 +268,8 @@ impl Quota {
 
     /// When there is room again, if there is none at `now`.
     pub fn room_from(&self, now: SystemTime) -> Option<SystemTime> {
-        let limit = self.limit?;
-        let mut sends = self.sends.lock().unwrap_or_else(|e| e.into_inner());
-        self.in_window(&mut sends, now);
-        let over = (sends.len() as u64).checked_sub(limit)?;
-        sends
-            .get(usize::try_from(over).unwrap_or(0))
-            .map(|t| *t + self.window)
+        self.limit?;
+        self.usage(now).1
     }
 }
 
@@ -317,21 +328,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_quota_counts_a_rolling_window_and_says_when_there_is_room() {
+    fn a_quota_counts_a_rolling_window_and_gives_back_what_did_not_go() {
+        let dir = tempfile::tempdir().expect("dir");
+        let book = std::sync::Arc::new(Book::beside(&dir.path().join("config.toml")));
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        let earlier: Vec<SystemTime> = (0..3).map(|i| t0 + Duration::from_secs(i * 60)).collect();
-        let q = Quota::new(Some(4), DAY, earlier);
+        let q = Quota::new("ses", Some(4), DAY, Some(book.clone()));
+        let other = Quota::new("ses", Some(4), DAY, Some(book));
+        for i in 0..3 {
+            assert!(q.take(t0 + Duration::from_secs(i * 60)).is_ok());
+        }
         let now = t0 + Duration::from_secs(3600);
-        assert_eq!(q.left(now), Some(1));
-        assert!(q.take(now).is_ok());
-        // Full: room again when the oldest send is a day old.
+        assert_eq!(other.left(now), Some(1));
+        assert!(other.take(now).is_ok());
+        // Full for both: room again when the oldest send is a day old.
         assert_eq!(q.take(now), Err(t0 + DAY));
         assert_eq!(q.room_from(now), Some(t0 + DAY));
-        q.give_back();
+        other.give_back();
         assert_eq!(q.left(now), Some(1));
-        // A day on, the first sends have aged out.
         assert_eq!(q.left(t0 + DAY + Duration::from_secs(61)), Some(3));
-        assert!(Quota::new(None, DAY, Vec::new()).take(now).is_ok());
+        assert!(Quota::new("x", None, DAY, None).take(now).is_ok());
     }
 
     #[test]

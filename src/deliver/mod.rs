@@ -9,6 +9,7 @@ mod failover;
 pub mod fleet;
 pub mod journal;
 pub mod pace;
+pub mod quota;
 pub mod plan;
 pub mod policy;
 mod queue;

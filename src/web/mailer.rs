@@ -124,6 +124,8 @@ pub struct MailerSetup {
     /// `[serve] welcome`: the issue, ready to fill in.
     pub welcome: Option<Template>,
     pub books: SharedBooks,
+    /// The relay's daily limit, shared with every send.
+    pub quota: Option<crate::deliver::fleet::Quota>,
     /// The list's writer, for a bounce a refusal tells of.
     pub writer: ListWriter,
 }
@@ -284,10 +286,31 @@ async fn attempt(
         Made::Later(detail) => return again(setup, job, &detail, now),
         Made::Send(from, bytes) => (from, bytes),
     };
+    // Room in the relay's daily limit, taken before the mail goes; given
+    // back unless the relay took it (or may have).
+    if let Some(quota) = &setup.quota
+        && let Err(room) = quota.take(crate::clock())
+    {
+        let wait = room
+            .duration_since(crate::clock())
+            .unwrap_or_default()
+            .max(FIRST_WAIT);
+        if Instant::now() + wait > job.give_up_at {
+            give_up(setup, &job, "the relay's daily limit is used", now);
+            return None;
+        }
+        return Some((job, wait));
+    }
+    let give_back = || {
+        if let Some(quota) = &setup.quota {
+            quota.give_back();
+        }
+    };
     if conn.is_none() {
         *conn = setup.server.connect().await.ok();
     }
     let Some(open) = conn.as_mut() else {
+        give_back();
         let detail = format!("cannot connect to {}", setup.server.describe());
         return again(setup, job, &detail, now);
     };
@@ -295,6 +318,7 @@ async fn attempt(
     // leaves `sending`, read back as `unknown`, never sent twice.
     if let Err(e) = step(setup, &job.mail, Outcome::Sending, "", now) {
         eprintln!("{e}");
+        give_back();
         return again(setup, job, &e, now);
     }
     let to = job.mail.to().clone();
@@ -317,6 +341,9 @@ async fn attempt(
         Err(failure) => classify(failure, Some(&from.to_string())),
     };
     *conn = None;
+    if !matches!(verdict, Verdict::Unknown { .. }) {
+        give_back();
+    }
     let (outcome, detail, blame) = match verdict {
         Verdict::Unknown { detail } => (Outcome::Unknown, detail, None),
         Verdict::Retry { detail, .. } | Verdict::Unreachable { detail } => {

@@ -97,6 +97,8 @@ pub struct Setup {
     pub archive: Option<std::path::PathBuf>,
     /// `[serve] welcome`: the issue ready to fill in.
     pub welcome: Option<crate::compose::message::Template>,
+    /// The first relay's daily limit, which serve's mail counts toward.
+    pub quota: Option<crate::deliver::fleet::Quota>,
     /// Where the welcome ledger was kept before it moved beside the list
     /// (`logs/welcome.csv`): moved on start.
     pub old_welcome_ledger: std::path::PathBuf,
@@ -168,6 +170,7 @@ pub async fn serve(setup: Setup) -> anyhow::Result<()> {
             resend_after: setup.serve.confirm_resend_after,
             retry_for: setup.serve.confirm_retry_for,
             welcome: setup.welcome,
+            quota: setup.quota,
             books,
             writer: list.clone(),
         },
