@@ -25,7 +25,12 @@ use crate::input::email::{Email, FingerprintMap};
 /// become a subscription).
 pub fn parse_status(value: &str) -> Option<Status> {
     Some(
-        match value.trim().to_ascii_lowercase().replace(['_', '-'], " ").as_str() {
+        match value
+            .trim()
+            .to_ascii_lowercase()
+            .replace(['_', '-'], " ")
+            .as_str()
+        {
             "" | "subscribed" => Status::Subscribed,
             "unsubscribed" => Status::Unsubscribed,
             "bounced" | "cleaned" => Status::Bounced,
@@ -96,8 +101,8 @@ impl Read {
                 Err(why) => return self.invalid.push(at(format!("name {why}"))),
             },
         };
-        let tags = Some(crate::audience::tags::canonical([undefuse(row.tags)]))
-            .filter(|t| !t.is_empty());
+        let tags =
+            Some(crate::audience::tags::canonical([undefuse(row.tags)])).filter(|t| !t.is_empty());
         let explicit = !row.status.trim().is_empty();
         let key = email.fingerprint();
         match index.get_mut(&key) {
@@ -262,7 +267,10 @@ mod tests {
         // An empty status after a suppression lifts nothing.
         assert_eq!(by("ann@x.org").status, Status::Unsubscribed);
         assert_eq!(by("bo@x.org").status, Status::Subscribed);
-        assert_eq!(by("bo@x.org").name.as_ref().map(Line::as_str), Some("Bo Lee"));
+        assert_eq!(
+            by("bo@x.org").name.as_ref().map(Line::as_str),
+            Some("Bo Lee")
+        );
         assert_eq!(by("bo@x.org").tags.as_deref(), Some("staff"));
         // A sign-up never confirmed: nothing to import, and its text is
         // no detail.

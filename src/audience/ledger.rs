@@ -300,8 +300,11 @@ mod tests {
         assert!(state.reached.contains("bo@example.org"));
         // The welcome ledger as it was first written, without signed_up.
         let old = dir.path().join("old.csv");
-        std::fs::write(&old, "time,email,outcome,detail\n1970-01-01T00:00:00Z,cy@x.org,sent,\n")
-            .expect("write");
+        std::fs::write(
+            &old,
+            "time,email,outcome,detail\n1970-01-01T00:00:00Z,cy@x.org,sent,\n",
+        )
+        .expect("write");
         let list2 = dir.path().join("two.csv");
         assert!(adopt(&list2, &old).expect("move"));
         let rows = read(&list2, Kind::Welcome).expect("read");

@@ -279,7 +279,10 @@ pub fn record(
     // writer ends any row it did cut (`repair`).
     let mut rest = &bytes[..];
     while !rest.is_empty() {
-        let piece = match rest.get(..APPEND_PIECE).and_then(|p| memchr::memrchr(b'\n', p)) {
+        let piece = match rest
+            .get(..APPEND_PIECE)
+            .and_then(|p| memchr::memrchr(b'\n', p))
+        {
             Some(i) => i + 1,
             None => rest.len(),
         };

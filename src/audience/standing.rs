@@ -6,9 +6,9 @@ use std::io::{self, Read};
 
 use crate::audience::rows::{Row, RowReader};
 use crate::audience::subscribers::{Columns, Status};
-use crate::input::email::{Fingerprint, FingerprintMap, FingerprintSet, fingerprint_of};
 #[cfg(test)]
 use crate::input::email::key_fingerprint;
+use crate::input::email::{Fingerprint, FingerprintMap, FingerprintSet, fingerprint_of};
 
 /// What the list says of one address, folded from its rows in order.
 /// Sixteen bytes: `serve` holds one for every reader.

@@ -7,9 +7,9 @@
 
 use std::collections::HashMap;
 
-use crate::input::email::{Fingerprint, FingerprintMap};
 #[cfg(test)]
 use crate::input::email::key_fingerprint;
+use crate::input::email::{Fingerprint, FingerprintMap};
 
 /// Tags as they are compared and written: lower case, sorted, each once,
 /// `;` between.

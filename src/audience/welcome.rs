@@ -20,4 +20,3 @@ pub fn reader(list: &Path, email: &Email) -> Result<Option<(Subscriber, Columns)
         .filter(|(standing, _, _)| standing.mailed())
         .map(|(_, s, columns)| (s, columns)))
 }
-

@@ -19,7 +19,6 @@ pub mod test_copy;
 
 use std::path::Path;
 
-
 use crate::audience::subscribers::{Snapshot, Subscriber, SubscriberFile};
 use crate::audience::unsubscribe::Unsubscriber;
 use crate::compose::message::{Recipient, Template};

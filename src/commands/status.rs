@@ -125,7 +125,9 @@ struct Skipped {
 fn report(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Report> {
     let (config, issue) = load_inputs(config_path, &args.issue)?;
     let log = log_path(&config, &issue.id, args.log.as_deref());
-    let log_found = log.exists();
+    // A file there that is not a delivery log (the welcome ledger kept in
+    // `logs/` before it moved beside the list) is none.
+    let log_found = log.exists() && journal::is_log(&log);
     let history = if log_found {
         journal::read_log(&log)?
     } else {

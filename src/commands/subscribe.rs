@@ -7,9 +7,9 @@ use anyhow::bail;
 
 use crate::Outcome;
 use crate::audience::consent::{Decision, Event, Why, decide};
+use crate::audience::details::Folded;
 use crate::audience::list_file::{self, lock_exclusive};
 use crate::audience::subscribers::{Snapshot, Status, SubscriberFile};
-use crate::audience::details::Folded;
 use crate::audience::tags;
 use crate::audience::unsubscribe::Unsubscriber;
 use crate::cli::{ListArgs, SubscribeArgs, UnsubscribeArgs};
@@ -209,7 +209,11 @@ impl std::fmt::Display for ImportCounts {
             self.already, self.left
         )?;
         if self.pending > 0 {
-            write!(f, ", {} pending confirmation (left as they are)", self.pending)?;
+            write!(
+                f,
+                ", {} pending confirmation (left as they are)",
+                self.pending
+            )?;
         }
         if self.never > 0 {
             write!(

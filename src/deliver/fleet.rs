@@ -220,10 +220,7 @@ impl Quota {
         let nothing = |_: &str| (Vec::new(), None);
         match book.reserve(&self.relay, limit, self.window, now, &nothing) {
             Ok(Ok(at)) => {
-                self.mine
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(at);
+                self.mine.lock().unwrap_or_else(|e| e.into_inner()).push(at);
                 Ok(())
             }
             Ok(Err(room)) => Err(room),

@@ -270,7 +270,12 @@ impl Book {
 
     /// The relay's first send the book knows, entering it from the logs
     /// first if need be.
-    pub fn first(&self, relay: &str, now: SystemTime, seed: Seed) -> io::Result<Option<SystemTime>> {
+    pub fn first(
+        &self,
+        relay: &str,
+        now: SystemTime,
+        seed: Seed,
+    ) -> io::Result<Option<SystemTime>> {
         let _lock = self.locked(true)?;
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         self.refresh(&mut cache)?;
@@ -297,7 +302,12 @@ impl Book {
             if let Some(first) = cache.first.get(relay).filter(|f| **f < since) {
                 line(*first, relay, 1);
             }
-            for (t, n) in cache.rows.get(relay).into_iter().flat_map(|r| r.range(since..)) {
+            for (t, n) in cache
+                .rows
+                .get(relay)
+                .into_iter()
+                .flat_map(|r| r.range(since..))
+            {
                 if *n != 0 {
                     line(*t, relay, *n);
                 }
@@ -336,9 +346,15 @@ mod tests {
         assert_eq!(taken[4], Err(t0 + day));
         // One did not go: room again at once, for either process.
         a.give_back("ses", t0).expect("io");
-        let (used, room) = b.usage("ses", Some(4), day, t0 + Duration::from_secs(400)).expect("io");
+        let (used, room) = b
+            .usage("ses", Some(4), day, t0 + Duration::from_secs(400))
+            .expect("io");
         assert_eq!((used, room), (3, None));
-        assert!(b.reserve("ses", 4, day, t0 + Duration::from_secs(500), &none).expect("io").is_ok());
+        assert!(
+            b.reserve("ses", 4, day, t0 + Duration::from_secs(500), &none)
+                .expect("io")
+                .is_ok()
+        );
         // A day on, the first have aged out.
         let later = t0 + day + Duration::from_secs(61);
         assert_eq!(a.usage("ses", Some(4), day, later).expect("io").0, 3);
@@ -358,8 +374,15 @@ mod tests {
             ),
             _ => (Vec::new(), None),
         };
-        assert_eq!(book.reserve("ses", 4, day, now, &logged).expect("io"), Ok(now));
-        assert!(book.reserve("ses", 4, day, now, &logged).expect("io").is_err());
+        assert_eq!(
+            book.reserve("ses", 4, day, now, &logged).expect("io"),
+            Ok(now)
+        );
+        assert!(
+            book.reserve("ses", 4, day, now, &logged)
+                .expect("io")
+                .is_err()
+        );
         assert_eq!(
             book.first("ses", now, &logged).expect("io"),
             Some(now - Duration::from_secs(5 * 86_400))

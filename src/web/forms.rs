@@ -7,6 +7,8 @@ use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::{StatusCode, header};
 
+use crate::input::checked::Line;
+
 /// The largest body taken; a bigger one is refused with 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
@@ -24,7 +26,39 @@ impl Form {
     pub fn get(&self, name: &str) -> &str {
         self.0.get(name).map_or("", String::as_str)
     }
+
+    /// The reader's name (a sign-up's or a confirmation's): none when
+    /// empty; refused (400) when longer than `NAME_LIMIT` characters or
+    /// holding a line break or control character.
+    pub fn name(&self) -> Result<Option<Line>, FormError> {
+        match self.get("name").trim() {
+            "" => Ok(None),
+            n if n.chars().count() > NAME_LIMIT => Err(FormError {
+                status: StatusCode::BAD_REQUEST,
+                what: "The name may be at most 100 characters long. Go back and shorten it.",
+            }),
+            n => Line::parse(n).map(Some).map_err(|_| FormError {
+                status: StatusCode::BAD_REQUEST,
+                what: "The name may not contain line breaks or control characters.",
+            }),
+        }
+    }
+
+    /// The topics ticked (`topic-<tag>`), canonical: only those `offered`;
+    /// anything else a form sends is not ours.
+    pub fn topics(&self, offered: &[String]) -> Option<String> {
+        let chosen = crate::audience::tags::canonical(
+            offered
+                .iter()
+                .filter(|t| !self.get(&format!("topic-{t}")).is_empty())
+                .map(String::as_str),
+        );
+        (!chosen.is_empty()).then_some(chosen)
+    }
 }
+
+/// The longest name a form may give, in characters.
+pub const NAME_LIMIT: usize = 100;
 
 /// Reads the form in `request`, whose body must arrive within `timeout`.
 /// An empty body is an empty form.

@@ -24,14 +24,15 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::books::SharedBooks;
 use super::writer::{ListWriter, Request as Change};
-use crate::audience::ledger::{self, Kind, Outcome, State};
+use crate::audience::ledger::{Kind, Outcome};
 use crate::audience::outbox::Waiting;
 use crate::audience::unsubscribe::Unsubscriber;
 use crate::audience::welcome;
@@ -49,63 +50,6 @@ use crate::input::email::ascii_domain;
 /// After a permanent refusal, an address gets none of our side mail for
 /// this long.
 pub const REFUSED_HOLD: Duration = Duration::from_secs(3600);
-
-/// What this process knows of both side-mail ledgers: what the files said
-/// at start and every step written since. The list's writer queues
-/// welcomes here; the mailer records the rest.
-#[derive(Debug)]
-pub struct Books {
-    pub list: PathBuf,
-    pub confirmations: State,
-    pub welcomes: State,
-}
-
-impl Books {
-    pub fn read(list: &std::path::Path) -> Result<Self, crate::input::diagnostic::Diagnostic> {
-        Ok(Self {
-            list: list.to_path_buf(),
-            confirmations: State::fold(&ledger::read(list, Kind::Confirmation)?),
-            welcomes: State::fold(&ledger::read(list, Kind::Welcome)?),
-        })
-    }
-
-    /// Writes one step of a mail (synced) and notes it.
-    pub fn record(
-        &mut self,
-        kind: Kind,
-        email: &Email,
-        signed_up: u32,
-        outcome: Outcome,
-        detail: &str,
-        at: SystemTime,
-    ) -> Result<(), String> {
-        ledger::record(&self.list, kind, email, signed_up, outcome, detail, at)
-            .map_err(|d| d.to_string())?;
-        let state = match kind {
-            Kind::Confirmation => &mut self.confirmations,
-            Kind::Welcome => &mut self.welcomes,
-        };
-        state.note(&email.key(), signed_up, outcome, at);
-        Ok(())
-    }
-
-    /// Queues a confirmed reader's welcome, unless it may have reached
-    /// them already (once an address, ever) or is owed already. One given
-    /// up on, or refused, is owed again by this new confirmation.
-    pub fn queue_welcome(&mut self, email: &Email, at: SystemTime) -> Result<(), String> {
-        let key = email.key();
-        let owed = matches!(
-            self.welcomes.outcome(&key, 0),
-            Some(Outcome::Queued | Outcome::Retry)
-        );
-        if self.welcomes.reached.contains(&key) || owed {
-            return Ok(());
-        }
-        self.record(Kind::Welcome, email, 0, Outcome::Queued, "", at)
-    }
-}
-
-pub type SharedBooks = Arc<Mutex<Books>>;
 
 /// Sign-ups waiting for the mailer at most; past that a sign-up is told
 /// to try again (its row is written; the next sign-up queues its mail).
@@ -338,7 +282,7 @@ async fn attempt(
             }
             return None;
         }
-        Err(failure) => classify(failure, Some(&from.to_string())),
+        Err(failure) => classify(failure, Some(from.as_ref())),
     };
     *conn = None;
     if !matches!(verdict, Verdict::Unknown { .. }) {
@@ -410,7 +354,12 @@ fn step(
 
 /// The job again after its back-off, or given up when that would pass
 /// the time allowed.
-fn again(setup: &MailerSetup, mut job: Job, detail: &str, now: SystemTime) -> Option<(Job, Duration)> {
+fn again(
+    setup: &MailerSetup,
+    mut job: Job,
+    detail: &str,
+    now: SystemTime,
+) -> Option<(Job, Duration)> {
     if Instant::now() + job.wait > job.give_up_at {
         give_up(setup, &job, detail, now);
         return None;

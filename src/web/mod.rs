@@ -7,6 +7,7 @@
 //! confirmation mail) and `deliver` (its SMTP connection).
 
 mod archive;
+mod books;
 mod forms;
 mod limit;
 mod listen;
@@ -108,7 +109,10 @@ pub struct Setup {
 pub async fn serve(setup: Setup) -> anyhow::Result<()> {
     let list_path = setup.newsletter.subscribers.clone();
     if crate::audience::ledger::adopt(&list_path, &setup.old_welcome_ledger).map_err(|e| {
-        anyhow::anyhow!("{}: cannot be moved beside the list: {e}", setup.old_welcome_ledger.display())
+        anyhow::anyhow!(
+            "{}: cannot be moved beside the list: {e}",
+            setup.old_welcome_ledger.display()
+        )
     })? {
         println!(
             "bulletin serve: moved the welcome ledger from {} to {}",
@@ -117,7 +121,7 @@ pub async fn serve(setup: Setup) -> anyhow::Result<()> {
                 .display()
         );
     }
-    let books = Arc::new(std::sync::Mutex::new(mailer::Books::read(&list_path)?));
+    let books = Arc::new(std::sync::Mutex::new(books::Books::read(&list_path)?));
     let welcomes = setup.welcome.as_ref().map(|_| books.clone());
     let (list, readers) =
         ListWriter::start(&list_path, setup.serve.confirm_expiry, welcomes.clone())?;
@@ -140,7 +144,11 @@ pub async fn serve(setup: Setup) -> anyhow::Result<()> {
     }
     let mut owed: Vec<Mail> = outbox.into_iter().map(Mail::Confirm).collect();
     if let Some(books) = &welcomes {
-        let queued = books.lock().unwrap_or_else(|e| e.into_inner()).welcomes.owed();
+        let queued = books
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .welcomes
+            .owed();
         if !queued.is_empty() {
             println!(
                 "bulletin serve: {} welcome(s) still owed; mailing them",
@@ -293,16 +301,16 @@ async fn subscribe(
             );
         }
     };
-    let name = match form_name(&form) {
+    let name = match form.name() {
         Ok(name) => name,
-        Err((status, what)) => return app.problem(status, what),
+        Err(e) => return app.problem(e.status, e.what),
     };
     let outcome = app
         .list
         .ask(Change::SignUp {
             email: email.clone(),
             name,
-            tags: app.chosen_topics(&form),
+            tags: form.topics(&app.topics),
         })
         .await;
     match outcome {
@@ -335,41 +343,6 @@ async fn subscribe(
 /// A refusal: the status and what the page says.
 type Refusal = (StatusCode, &'static str);
 
-/// The longest name a form may give, in characters.
-pub const NAME_LIMIT: usize = 100;
-
-/// The form's `name`: none when empty; refused with a 400 page when
-/// longer than `NAME_LIMIT` or holding a line break or control character.
-fn form_name(form: &forms::Form) -> Result<Option<Line>, Refusal> {
-    match form.get("name").trim() {
-        "" => Ok(None),
-        n if n.chars().count() > NAME_LIMIT => Err((
-            StatusCode::BAD_REQUEST,
-            "The name may be at most 100 characters long. Go back and shorten it.",
-        )),
-        n => Line::parse(n).map(Some).map_err(|_| {
-            (
-                StatusCode::BAD_REQUEST,
-                "The name may not contain line breaks or control characters.",
-            )
-        }),
-    }
-}
-
-impl App {
-    /// The topics ticked on a form: only those offered; anything else a
-    /// form sends is not ours.
-    fn chosen_topics(&self, form: &forms::Form) -> Option<String> {
-        let chosen = crate::audience::tags::canonical(
-            self.topics
-                .iter()
-                .filter(|t| !form.get(&format!("topic-{t}")).is_empty())
-                .map(String::as_str),
-        );
-        (!chosen.is_empty()).then_some(chosen)
-    }
-}
-
 fn confirm_token(app: &App, token: &str) -> Result<(Email, u32), Refusal> {
     let now = crate::now().unwrap_or_else(|_| std::time::SystemTime::now());
     app.tokens
@@ -397,7 +370,9 @@ async fn confirm_page(State(app): Shared, Path(token): Path<String>) -> Response
             pages::confirm_form(
                 app.name(),
                 &email,
-                proposal.as_ref().and_then(|p| p.name.as_ref().map(Line::as_str)),
+                proposal
+                    .as_ref()
+                    .and_then(|p| p.name.as_ref().map(Line::as_str)),
                 &app.topics,
                 proposal.as_ref().map_or("", |p| p.tags.as_str()),
             )
@@ -454,8 +429,8 @@ async fn confirm(State(app): Shared, Path(token): Path<String>, request: Request
                 Change::Confirm {
                     email,
                     signed_up,
-                    name: form_name(form)?,
-                    tags: app.chosen_topics(form),
+                    name: form.name().map_err(|e| (e.status, e.what))?,
+                    tags: form.topics(&app.topics),
                 },
             ))
         },

@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 
 use std::sync::{Arc, Mutex};
 
-use super::mailer::SharedBooks;
+use super::books::SharedBooks;
 use crate::audience::consent::{self, Decision, Event, Standing, Why, decide};
 use crate::audience::details::{Proposal, proposals};
 use crate::audience::list_file::{self, Change, lock_exclusive};
@@ -287,9 +287,7 @@ fn apply(
                 },
                 (Request::SignUp { .. }, _) => Outcome::NothingToDo,
                 (Request::Confirm { .. }, _) => Outcome::StaleLink,
-                (Request::Unsubscribe { .. } | Request::Bounce { .. }, _) => {
-                    Outcome::NotSubscribed
-                }
+                (Request::Unsubscribe { .. } | Request::Bounce { .. }, _) => Outcome::NotSubscribed,
             },
         };
         outcomes.push(outcome);

@@ -470,8 +470,16 @@ fn kill_9_while_reading_bounces_then_a_rerun_ends_as_a_clean_run() {
             let wrote = p.read(LIST) != untouched;
             let unmarked = files_in(&p.path("returns/new")).len();
             p.bulletin(&["bounces", "--maildir", "returns"]).success();
+            // The list only grows: a row the kill cut stays, ended so that
+            // it is damaged (and the reader's later row settles them).
+            let ended = |text: String| -> String {
+                text.lines()
+                    .filter(|l| !l.ends_with("\",,,,"))
+                    .map(|l| format!("{l}\n"))
+                    .collect()
+            };
             assert_eq!(
-                p.read(LIST),
+                ended(p.read(LIST)),
                 want,
                 "after a kill at {percent}%: not what a clean run leaves"
             );

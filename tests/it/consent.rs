@@ -222,7 +222,10 @@ fn an_unfinished_row_is_ended_not_cut_and_the_unsubscribe_after_it_is_honoured()
     let now = p.read(LIST);
     assert!(now.starts_with(&format!("{list}{fragment}")), "{now}");
     let after = &now[list.len() + fragment.len()..];
-    assert!(after.starts_with("\",,,,\nalice@example.org,,unsubscribed,"), "{after:?}");
+    assert!(
+        after.starts_with("\",,,,\nalice@example.org,,unsubscribed,"),
+        "{after:?}"
+    );
     let got = mailed(&p, "after");
     assert!(!got.contains(&"alice@example.org".to_owned()), "{got:?}");
     assert!(!got.contains(&"ann@example.org".to_owned()), "{got:?}");

@@ -147,7 +147,10 @@ pub fn confirm_as_shown(url: &str, name: Option<&str>) -> (u16, String) {
     let mut form = vec![("name".to_owned(), name.map_or(shown, str::to_owned))];
     for part in page.split("<input type=\"checkbox\" name=\"").skip(1) {
         let (field, rest) = part.split_once('"').expect("name");
-        if rest.split_once('>').is_some_and(|(attrs, _)| attrs.contains("checked")) {
+        if rest
+            .split_once('>')
+            .is_some_and(|(attrs, _)| attrs.contains("checked"))
+        {
             form.push((field.to_owned(), "yes".to_owned()));
         }
     }

@@ -355,7 +355,10 @@ fn kill_9_during_an_import_leaves_the_old_rows_and_a_rerun_finishes_it() {
                 continue;
             }
             let email = line.split(',').next().expect("email").to_owned();
-            assert!(seen.insert(email.clone()), "{email} twice after kill at {delay:?}");
+            assert!(
+                seen.insert(email.clone()),
+                "{email} twice after kill at {delay:?}"
+            );
         }
         assert!(held <= 1, "{held} rows cut");
         // A cut row whose address can be made out holds that reader (the

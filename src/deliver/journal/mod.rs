@@ -19,10 +19,10 @@ mod record;
 pub mod recorder;
 
 pub use folder::{every_log, log_path, logs_dir};
-pub use read::{FailureGroup, History, RelayPart, failures, has_sent, per_relay, read_log};
 use read::read_history;
-pub use record::{LogRecord, each_row};
+pub use read::{FailureGroup, History, RelayPart, failures, has_sent, per_relay, read_log};
 use record::rows_len;
+pub use record::{LogRecord, each_row, is_log};
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom};

@@ -141,7 +141,9 @@ pub fn failures(
 /// Whether the log has a `sent` row (read until the first); a missing log
 /// has none.
 pub fn has_sent(path: &Path) -> Result<bool, JournalError> {
-    if !path.exists() {
+    // A file there that is not a delivery log (the welcome ledger kept in
+    // `logs/` before it moved beside the list) says nothing was sent.
+    if !path.exists() || !super::record::is_log(path) {
         return Ok(false);
     }
     let mut found = false;

@@ -161,7 +161,7 @@ fn is_log_header(header: &csv::StringRecord) -> bool {
 }
 
 /// Whether the file at `path` starts with a delivery log's header.
-pub(super) fn is_log(path: &Path) -> bool {
+pub fn is_log(path: &Path) -> bool {
     let Ok(file) = File::open(path) else {
         return false;
     };
@@ -226,10 +226,7 @@ pub(super) fn each_row_of(
             bad_row(
                 path,
                 line,
-                format!(
-                    "unknown status {:?}",
-                    record.get(col::STATUS).unwrap_or("")
-                ),
+                format!("unknown status {:?}", record.get(col::STATUS).unwrap_or("")),
             )
         })?;
         if visit(&LogRecord {
@@ -250,7 +247,6 @@ fn bad_row(path: &Path, line: u64, message: String) -> JournalError {
         message,
     }
 }
-
 
 #[cfg(test)]
 mod tests {
