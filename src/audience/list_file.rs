@@ -383,6 +383,12 @@ fn rewrite_with(
                 if row.damage.is_some() {
                     damaged += 1;
                     out.write_all(&row.raw).map_err(io_err)?;
+                    if !row.terminated {
+                        // An unfinished last line, ended as an append
+                        // would end it: damaged still, never a row.
+                        out.write_all(&crate::audience::rows::ended_mark(width))
+                            .map_err(io_err)?;
+                    }
                     out.write_all(b"\n").map_err(io_err)?;
                     continue;
                 }

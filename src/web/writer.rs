@@ -233,6 +233,15 @@ fn apply(
         };
         let key = email.fingerprint();
         let standing = now.get(&key).copied().or_else(|| watch.standing(key));
+        // A refusal of mail `serve` sent for the reader as they stand (a
+        // sign-up's confirmation, a confirmed reader's welcome) is about
+        // that standing, even within the second it was made.
+        let event = match (event, standing) {
+            (Event::Bounce { at }, Some(s)) => Event::Bounce {
+                at: at.max(s.changed.max(s.pending).saturating_add(1)),
+            },
+            (event, _) => event,
+        };
         let outcome = match decide(standing.as_ref(), event) {
             Decision::Write(status) => {
                 // A sign-up's time is later than anything the address had,
