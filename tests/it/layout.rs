@@ -89,3 +89,44 @@ fn the_use_finder_finds_what_a_file_names() {
         vec!["deliver".to_owned(), "input".to_owned()]
     );
 }
+
+/// One reader of delivery logs (ARCHITECTURE.md, "The delivery log"): no
+/// code outside the journal splits a log line. Every file that opens a CSV
+/// reader owns the one format it reads, named here; any other file doing
+/// so, or naming the `logs` folder, fails this test.
+#[test]
+fn only_the_journal_reads_delivery_logs_and_each_csv_format_has_one_reader() {
+    // Each file allowed a CSV reader, and what it reads.
+    let owners = [
+        ("deliver/journal/record.rs", "delivery logs"),
+        ("audience/rows.rs", "the subscriber list"),
+        ("audience/import.rs", "import files"),
+        ("audience/ledger.rs", "the side-mail ledgers"),
+        ("inbound/apply.rs", "the bounce history"),
+    ];
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let mut broken = Vec::new();
+    for file in &files {
+        let rel = file
+            .strip_prefix(src())
+            .expect("under src")
+            .to_string_lossy()
+            .into_owned();
+        let text = std::fs::read_to_string(file).expect("read");
+        let reads_csv = ["csv::Reader", "csv::ReaderBuilder", "csv_core::Reader"]
+            .iter()
+            .any(|r| text.contains(r));
+        if reads_csv && !owners.iter().any(|(owner, _)| *owner == rel) {
+            broken.push(format!("{rel} opens a CSV reader of its own"));
+        }
+        let in_journal = rel.starts_with("deliver/journal/");
+        if !in_journal && (text.contains("join(\"logs\")") || text.contains("\"logs/")) {
+            broken.push(format!("{rel} finds the logs folder itself"));
+        }
+        if !in_journal && text.contains("journal::HEADER") {
+            broken.push(format!("{rel} knows the log's columns"));
+        }
+    }
+    assert!(broken.is_empty(), "{broken:#?}");
+}
