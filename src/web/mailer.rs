@@ -369,8 +369,10 @@ fn again(
     Some((job, delay))
 }
 
-/// A sign-up's confirmation, unless the address had one lately (or a
-/// refusal), or this sign-up's is settled (sent, `unknown`, refused).
+/// A sign-up's confirmation, unless the address had one lately (sent, or
+/// `unknown`: it may have arrived) or a refusal within the hour. (After a
+/// restart only the sign-ups whose mail is not settled are queued:
+/// `outbox::waiting`; a reader asking again is a new reason to mail.)
 fn confirmation(setup: &MailerSetup, w: &Waiting, now: SystemTime) -> Made {
     let key = w.email.key();
     {
@@ -383,7 +385,6 @@ fn confirmation(setup: &MailerSetup, w: &Waiting, now: SystemTime) -> Made {
         // the reader has a link; another mail now would be a nuisance.
         if within(c.last_mailed.get(&key), setup.resend_after)
             || within(c.last_refused.get(&key), REFUSED_HOLD)
-            || c.outcome(&key, w.signed_up).is_some_and(Outcome::settled)
         {
             return Made::Nothing;
         }
