@@ -87,12 +87,15 @@ impl Folded {
         let cannot = |e: io::Error| Diagnostic::new(path, None, format!("cannot be read: {e}"));
         let mut reader = RowReader::new(snapshot.reader());
         let columns = Columns::read(path, &mut reader)?;
-        // Sized from the file (a row is some 40 bytes) so the set never grows.
+        // Sized from the file (a row is some 40 bytes) so that neither the
+        // set nor the tags grow, which would hold two tables at once.
+        let rows = usize::try_from(snapshot.len() / 40).unwrap_or(0);
         let mut folded = Folded {
-            seen: FingerprintSet::with_capacity_and_hasher(
-                usize::try_from(snapshot.len() / 40).unwrap_or(0),
-                Default::default(),
-            ),
+            seen: FingerprintSet::with_capacity_and_hasher(rows, Default::default()),
+            tags: match columns.tags {
+                Some(_) => TagIndex::with_capacity(rows),
+                None => TagIndex::default(),
+            },
             ..Folded::default()
         };
         let mut row = Row::default();

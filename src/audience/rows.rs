@@ -19,6 +19,15 @@ pub enum Damage {
     Unfinished,
 }
 
+/// Whether `raw` ends with `ended_mark(width)` (without making one: this
+/// is asked of every line).
+fn ends_with_mark(raw: &[u8], width: usize) -> bool {
+    let width = width.max(1);
+    raw.len() > width
+        && raw[raw.len() - width..].iter().all(|b| *b == b',')
+        && raw[raw.len() - width - 1] == b'"'
+}
+
 /// What bulletin appends to end an unfinished last line before the next
 /// row (`repair::repair_end`), for a list whose header has `width` fields:
 /// a quote and `width` commas. The list is only ever appended to, so the
@@ -152,7 +161,7 @@ impl<R: Read> RowReader<R> {
             }
             self.split(row);
             if let Some(w) = self.width
-                && row.raw.ends_with(&ended_mark(w))
+                && ends_with_mark(&row.raw, w)
             {
                 row.damage = Some(Damage::Unfinished);
             }

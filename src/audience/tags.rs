@@ -35,6 +35,16 @@ pub struct TagIndex {
 }
 
 impl TagIndex {
+    /// For about `readers` tagged readers: sized once, so that the map
+    /// never holds its old and new tables at once while it grows (at a
+    /// million readers, 20 MiB more at the peak of a pass).
+    pub fn with_capacity(readers: usize) -> Self {
+        Self {
+            of: FingerprintMap::with_capacity_and_hasher(readers, Default::default()),
+            ..Self::default()
+        }
+    }
+
     /// Sets a reader's tags (canonical; an empty set is no change: a row
     /// that does not give tags keeps the earlier ones).
     pub fn set(&mut self, key: Fingerprint, tags: &str) {
