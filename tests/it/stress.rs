@@ -86,7 +86,7 @@ fn one_run(seed: u64) -> BTreeMap<Did, usize> {
     p.dry_run("preview").success();
     // Half the runs start while the list ends in a row a killed writer
     // left unfinished (not a reader): the send's snapshot holds it.
-    let torn_at_start = seed % 2 == 0;
+    let torn_at_start = seed.is_multiple_of(2);
     if torn_at_start {
         p.write(LIST, format!("{list}torn0@exa"));
     }
