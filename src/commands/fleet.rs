@@ -82,6 +82,10 @@ pub fn relays(config: &Config, log: &Path, now: SystemTime) -> anyhow::Result<Ve
 /// is used up ("ses: 100 in 24 h used; capacity from 14:05 UTC"), then how
 /// many wait. Nothing when no quota stopped the run.
 pub fn report_quotas(relays: &[Relay], waiting: u64) {
+    // The run is over: room taken ahead and not used goes back.
+    for r in relays {
+        r.quota.release();
+    }
     let now = crate::clock();
     let full: Vec<&Relay> = relays
         .iter()

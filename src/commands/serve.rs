@@ -44,10 +44,9 @@ pub fn run(config_path: &Path, args: &ServeArgs) -> anyhow::Result<Outcome> {
     // serve's mail counts toward the first relay's daily limit, in the
     // book every sender shares.
     let book = std::sync::Arc::new(crate::deliver::quota::Book::beside(&config.path));
-    let quota = config
-        .relays
-        .first()
-        .map(|r| crate::commands::fleet::quota(&config, r, &book, None, crate::clock()));
+    let quota = config.relays.first().map(|r| {
+        crate::commands::fleet::quota(&config, r, &book, None, crate::clock()).one_at_a_time()
+    });
     let setup = crate::web::Setup {
         quota,
         newsletter: config.newsletter.clone(),

@@ -180,15 +180,37 @@ impl Spread {
 /// A relay's daily limit, counted over a rolling window in the
 /// reservation book every sender of the newsletter shares
 /// (`deliver::quota`): a message takes its room there before it goes.
+/// Room is taken a few messages at a time (one synced write, not one a
+/// message); what this process took and did not use is kept for its next
+/// messages while it is fresh, and given back to the book when it is not,
+/// or when the quota is dropped (a kill leaves it taken: the relay gets
+/// less, never more).
 pub struct Quota {
     relay: String,
     limit: Option<u64>,
     window: Duration,
     /// `None` without a limit: then nothing is counted.
     book: Option<std::sync::Arc<Book>>,
-    /// This process's reservations not yet sent or given back, latest last.
-    mine: Mutex<Vec<SystemTime>>,
+    held: Mutex<Held>,
+    /// Reservations taken at once, at most (`AHEAD` for a send).
+    ahead: u64,
 }
+
+/// This process's reservations: those a message is using (latest last)
+/// and those taken ahead, unused.
+#[derive(Default)]
+struct Held {
+    taken: Vec<SystemTime>,
+    spare: Vec<SystemTime>,
+}
+
+/// Reservations taken at once, at most.
+const AHEAD: u64 = 32;
+
+/// A spare reservation older than this is given back rather than used: it
+/// counts from when it was taken, and the relay counts from when the
+/// message arrives.
+const FRESH: Duration = Duration::from_secs(1);
 
 impl Quota {
     pub fn new(
@@ -202,12 +224,34 @@ impl Quota {
             limit,
             window,
             book: limit.and(book),
-            mine: Mutex::new(Vec::new()),
+            held: Mutex::new(Held::default()),
+            ahead: AHEAD,
         }
+    }
+
+    /// Takes room one message at a time: for a sender of a few messages
+    /// now and then (`serve`, a test copy), which would otherwise hold room
+    /// it does not use.
+    #[must_use]
+    pub fn one_at_a_time(mut self) -> Self {
+        self.ahead = 1;
+        self
     }
 
     pub fn limit(&self) -> Option<u64> {
         self.limit
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn to_book(&self, at: &[SystemTime]) {
+        if let Some(book) = &self.book
+            && let Err(e) = book.give_back(&self.relay, at)
+        {
+            eprintln!("{}: the quota book cannot be written: {e}", self.relay);
+        }
     }
 
     /// Takes one message's room at `now`, or says when there is room
@@ -217,10 +261,25 @@ impl Quota {
         let (Some(limit), Some(book)) = (self.limit, &self.book) else {
             return Ok(());
         };
+        let mut held = self.held();
+        let stale: Vec<SystemTime> = {
+            let (fresh, stale) = held
+                .spare
+                .iter()
+                .partition(|t| now.duration_since(**t).unwrap_or_default() < FRESH);
+            held.spare = fresh;
+            stale
+        };
+        self.to_book(&stale);
+        if let Some(at) = held.spare.pop() {
+            held.taken.push(at);
+            return Ok(());
+        }
         let nothing = |_: &str| (Vec::new(), None);
-        match book.reserve(&self.relay, limit, self.window, now, &nothing) {
-            Ok(Ok(at)) => {
-                self.mine.lock().unwrap_or_else(|e| e.into_inner()).push(at);
+        match book.reserve(&self.relay, limit, self.window, now, self.ahead, &nothing) {
+            Ok(Ok(n)) => {
+                held.taken.push(now);
+                held.spare.extend((1..n).map(|_| now));
                 Ok(())
             }
             Ok(Err(room)) => Err(room),
@@ -231,17 +290,19 @@ impl Quota {
         }
     }
 
-    /// Gives back the room taken for a message that did not go.
+    /// Gives back the room taken for a message that did not go (kept for
+    /// this process's next message while fresh).
     pub fn give_back(&self) {
-        let Some(book) = &self.book else {
-            return;
-        };
-        let at = self.mine.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        if let Some(at) = at
-            && let Err(e) = book.give_back(&self.relay, at)
-        {
-            eprintln!("{}: the quota book cannot be written: {e}", self.relay);
+        let mut held = self.held();
+        if let Some(at) = held.taken.pop() {
+            held.spare.push(at);
         }
+    }
+
+    /// Gives every reservation taken ahead and unused back to the book.
+    pub fn release(&self) {
+        let spare = std::mem::take(&mut self.held().spare);
+        self.to_book(&spare);
     }
 
     fn usage(&self, now: SystemTime) -> (u64, Option<SystemTime>) {
@@ -253,9 +314,11 @@ impl Quota {
         }
     }
 
-    /// Messages sent (or reserved) in the window at `now`, by every sender.
+    /// Messages sent (or reserved) in the window at `now`, by every sender,
+    /// less what this process holds unused.
     pub fn used(&self, now: SystemTime) -> u64 {
-        self.usage(now).0
+        let spare = self.held().spare.len() as u64;
+        self.usage(now).0.saturating_sub(spare)
     }
 
     /// What is left at `now`; `None` without a limit.
@@ -266,7 +329,16 @@ impl Quota {
     /// When there is room again, if there is none at `now`.
     pub fn room_from(&self, now: SystemTime) -> Option<SystemTime> {
         self.limit?;
+        if self.left(now).is_some_and(|l| l > 0) {
+            return None;
+        }
         self.usage(now).1
+    }
+}
+
+impl Drop for Quota {
+    fn drop(&mut self) {
+        self.release();
     }
 }
 
@@ -330,19 +402,25 @@ mod tests {
         let book = std::sync::Arc::new(Book::beside(&dir.path().join("config.toml")));
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
         let q = Quota::new("ses", Some(4), DAY, Some(book.clone()));
-        let other = Quota::new("ses", Some(4), DAY, Some(book));
-        for i in 0..3 {
-            assert!(q.take(t0 + Duration::from_secs(i * 60)).is_ok());
-        }
+        let other = Quota::new("ses", Some(4), DAY, Some(book)).one_at_a_time();
+        // A send's first take reserves ahead: all four, one used.
+        assert!(q.take(t0).is_ok());
+        assert_eq!(other.take(t0), Err(t0 + DAY));
+        assert_eq!(q.left(t0), Some(3), "its own spares are room to it");
+        // What it did not use goes back to the book for others.
+        q.release();
+        assert_eq!(other.left(t0), Some(3));
         let now = t0 + Duration::from_secs(3600);
-        assert_eq!(other.left(now), Some(1));
-        assert!(other.take(now).is_ok());
+        for _ in 0..3 {
+            assert!(other.take(now).is_ok());
+        }
         // Full for both: room again when the oldest send is a day old.
         assert_eq!(q.take(now), Err(t0 + DAY));
         assert_eq!(q.room_from(now), Some(t0 + DAY));
         other.give_back();
+        other.release();
         assert_eq!(q.left(now), Some(1));
-        assert_eq!(q.left(t0 + DAY + Duration::from_secs(61)), Some(3));
+        assert_eq!(q.left(t0 + DAY + Duration::from_secs(61)), Some(2));
         assert!(Quota::new("x", None, DAY, None).take(now).is_ok());
     }
 

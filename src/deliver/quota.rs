@@ -212,42 +212,56 @@ impl Book {
         self.refresh(cache)
     }
 
-    /// Reserves one message on `relay` at `now` if the book holds fewer
-    /// than `limit` for it in the window; else says when there is room.
+    /// Reserves up to `want` messages on `relay` at `now`, as many as the
+    /// book leaves under `limit` in the window; when none, says when there
+    /// is room.
     pub fn reserve(
         &self,
         relay: &str,
         limit: u64,
         window: Duration,
         now: SystemTime,
+        want: u64,
         seed: Seed,
-    ) -> io::Result<Result<SystemTime, SystemTime>> {
+    ) -> io::Result<Result<u64, SystemTime>> {
         let _lock = self.locked(true)?;
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         self.refresh(&mut cache)?;
         let now_s = secs(now);
         self.enter(&mut cache, relay, seed, now_s)?;
         let since = now_s.saturating_sub(window.as_secs()) + 1;
-        if cache.used(relay, since) >= limit {
+        let used = cache.used(relay, since);
+        if used >= limit {
             let room = cache
                 .room_from(relay, limit, since, window.as_secs())
                 .unwrap_or(now_s + window.as_secs());
             return Ok(Err(time(room)));
         }
+        let granted = want.max(1).min(limit - used);
         // Synced: a reservation lost to a power cut would let the relay
         // take more than its limit.
-        self.append(&[(now_s, relay, 1)], true)?;
+        let n = i64::try_from(granted).unwrap_or(i64::MAX);
+        self.append(&[(now_s, relay, n)], true)?;
         self.refresh(&mut cache)?;
         if cache.count > PRUNE_AFTER {
             self.prune(&mut cache, since)?;
         }
-        Ok(Ok(now))
+        Ok(Ok(granted))
     }
 
-    /// Gives back a reservation made at `at` for a message that did not go.
-    pub fn give_back(&self, relay: &str, at: SystemTime) -> io::Result<()> {
+    /// Gives back reservations (made at each time given) for messages that
+    /// did not go.
+    pub fn give_back(&self, relay: &str, at: &[SystemTime]) -> io::Result<()> {
+        if at.is_empty() {
+            return Ok(());
+        }
+        let mut by_time: BTreeMap<u64, i64> = BTreeMap::new();
+        for t in at {
+            *by_time.entry(secs(*t)).or_default() -= 1;
+        }
+        let rows: Vec<(u64, &str, i64)> = by_time.into_iter().map(|(t, n)| (t, relay, n)).collect();
         let _lock = self.locked(true)?;
-        self.append(&[(secs(at), relay, -1)], false)
+        self.append(&rows, false)
     }
 
     /// What the book holds for `relay` now: messages in the window, and
@@ -340,20 +354,21 @@ mod tests {
         for i in 0..6u64 {
             let book = if i % 2 == 0 { &a } else { &b };
             let at = t0 + Duration::from_secs(i * 60);
-            taken.push(book.reserve("ses", 4, day, at, &none).expect("io"));
+            taken.push(book.reserve("ses", 4, day, at, 1, &none).expect("io"));
         }
         assert_eq!(taken.iter().filter(|r| r.is_ok()).count(), 4);
         assert_eq!(taken[4], Err(t0 + day));
         // One did not go: room again at once, for either process.
-        a.give_back("ses", t0).expect("io");
+        a.give_back("ses", &[t0]).expect("io");
         let (used, room) = b
             .usage("ses", Some(4), day, t0 + Duration::from_secs(400))
             .expect("io");
         assert_eq!((used, room), (3, None));
-        assert!(
-            b.reserve("ses", 4, day, t0 + Duration::from_secs(500), &none)
-                .expect("io")
-                .is_ok()
+        // Asked for three, given the one left.
+        assert_eq!(
+            b.reserve("ses", 4, day, t0 + Duration::from_secs(500), 3, &none)
+                .expect("io"),
+            Ok(1)
         );
         // A day on, the first have aged out.
         let later = t0 + day + Duration::from_secs(61);
@@ -375,11 +390,11 @@ mod tests {
             _ => (Vec::new(), None),
         };
         assert_eq!(
-            book.reserve("ses", 4, day, now, &logged).expect("io"),
-            Ok(now)
+            book.reserve("ses", 4, day, now, 8, &logged).expect("io"),
+            Ok(1)
         );
         assert!(
-            book.reserve("ses", 4, day, now, &logged)
+            book.reserve("ses", 4, day, now, 1, &logged)
                 .expect("io")
                 .is_err()
         );
