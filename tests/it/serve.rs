@@ -80,8 +80,14 @@ pub fn client() -> Client {
 /// pointing there, confirmation mail going to `sink`, and `extra` keys in
 /// `[serve]`.
 pub fn project(port: u16, sink: &SmtpSink, extra: &str) -> Project {
+    project_on(port, sink.port, "", extra)
+}
+
+/// The same with mail going to a relay on `relay`, `smtp` keys added to
+/// `[smtp]`.
+pub fn project_on(port: u16, relay: u16, smtp: &str, extra: &str) -> Project {
     let p = Project::sample();
-    p.with_server(sink.port, "", "").edit(
+    p.with_server(relay, smtp, "").edit(
         "config.toml",
         "url = \"https://alliance-digest.example.org/unsubscribe/{token}\"",
         &format!("url = \"http://127.0.0.1:{port}/unsubscribe/{{token}}\""),

@@ -11,24 +11,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::scripted::{Act, Cmd, Offer, Scripted};
-use crate::serve::{Served, client, confirm_as_shown, project, rows_of, text, wait_for_mail};
+use crate::serve::{
+    Served, client, confirm_as_shown, project, project_on, rows_of, text, wait_for_mail,
+};
 use crate::servers::{SmtpSink, free_port};
 use crate::util::{PINNED_EPOCH, Project, inspect_eml};
+use crate::welcome::{WELCOME, write_welcome};
 
 const LIST: &str = "subscribers.example.csv";
-const WELCOME: &str = "issues/welcome.toml";
-
-fn write_welcome(p: &Project) {
-    p.write(
-        WELCOME,
-        "subject = \"Welcome, {{ first_name | default(\\\"reader\\\") }}\"\n\
-         date = 2022-07-01\n\
-         [[story]]\n\
-         headline = \"What you will get\"\n\
-         body = \"A digest every other week.\"\n",
-    );
-}
-
 fn sign_up(base: &str, form: &[(&str, &str)]) -> (u16, String) {
     text(
         client()
@@ -37,23 +27,6 @@ fn sign_up(base: &str, form: &[(&str, &str)]) -> (u16, String) {
             .send()
             .expect("post"),
     )
-}
-
-/// The sample project served on `port`, its mail going to a relay on
-/// `relay` (`smtp` keys added to `[smtp]`), `serve` keys in `[serve]`.
-fn served_project(port: u16, relay: u16, smtp: &str, serve: &str) -> Project {
-    let p = Project::sample();
-    p.with_server(relay, smtp, "").edit(
-        "config.toml",
-        "url = \"https://alliance-digest.example.org/unsubscribe/{token}\"",
-        &format!("url = \"http://127.0.0.1:{port}/unsubscribe/{{token}}\""),
-    );
-    let config = p.read("config.toml");
-    p.write(
-        "config.toml",
-        format!("{config}\n[serve]\npublic_url = \"http://127.0.0.1:{port}\"\n{serve}\n"),
-    );
-    p
 }
 
 /// Messages the scripted relay stored for `to`.
@@ -184,7 +157,7 @@ fn a_confirmation_whose_reply_was_lost_is_sent_once_across_a_kill() {
         (cmd == Cmd::Dot).then_some(Act::Stall(Duration::from_secs(60)))
     });
     let port = free_port();
-    let p = served_project(port, relay.port, "data_timeout_secs = 2", "");
+    let p = project_on(port, relay.port, "data_timeout_secs = 2", "");
     let served = Served::start(&p, port, PINNED_EPOCH);
     sign_up(&served.base, &[("email", "vic@example.net")]);
     wait_until("nothing stored", || {
@@ -234,7 +207,7 @@ fn a_welcome_whose_reply_was_lost_is_sent_once_across_a_kill() {
             .then_some(Act::Stall(Duration::from_secs(60)))
     });
     let port = free_port();
-    let p = served_project(
+    let p = project_on(
         port,
         relay.port,
         "data_timeout_secs = 2",
@@ -278,7 +251,7 @@ fn a_confirmation_refused_for_an_unknown_mailbox_bounces_the_address() {
         ))
     });
     let port = free_port();
-    let p = served_project(port, relay.port, "", "");
+    let p = project_on(port, relay.port, "", "");
     let served = Served::start(&p, port, PINNED_EPOCH);
     sign_up(&served.base, &[("email", "ghost@example.net")]);
     wait_until("not bounced", || {

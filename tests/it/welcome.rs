@@ -11,9 +11,9 @@ use crate::serve::{Served, client, confirm_as_shown, dumped, project, wait_for_m
 use crate::servers::{SmtpSink, free_port};
 use crate::util::{PINNED_EPOCH, Project, inspect_eml};
 
-const WELCOME: &str = "issues/welcome.toml";
+pub const WELCOME: &str = "issues/welcome.toml";
 
-fn write_welcome(p: &Project) {
+pub fn write_welcome(p: &Project) {
     p.write(
         WELCOME,
         "subject = \"Welcome, {{ first_name | default(\\\"reader\\\") }}\"\n\
