@@ -219,28 +219,35 @@ pub struct Proposal {
     pub tags: String,
 }
 
-/// Each address's latest sign-up row and what its form said.
+/// Each address's latest sign-up row and what its form said. Only
+/// `pending` rows are looked at closely: this is read over the whole list
+/// when `serve` starts.
 pub fn proposals(snapshot: &Snapshot) -> Result<FingerprintMap<Proposal>, Diagnostic> {
     let mut out = FingerprintMap::default();
     if snapshot.is_empty() {
         return Ok(out);
     }
-    let file = SubscriberFile::open(snapshot)?;
-    let tags = file.columns().tags;
-    for s in file.keeping_rows(tags.is_some()).flatten() {
-        if s.status != Status::Pending {
+    let path = snapshot.path();
+    let cannot = |e: io::Error| Diagnostic::new(path, None, format!("cannot be read: {e}"));
+    let mut reader = RowReader::new(snapshot.reader());
+    let columns = Columns::read(path, &mut reader)?;
+    let mut row = Row::default();
+    while reader.read(&mut row).map_err(cannot)? {
+        let judged = judge(&row, &columns);
+        let (Some(email), Ok((Status::Pending, _, at))) = (judged.email, judged.says) else {
             continue;
-        }
-        let tags = tags
-            .and_then(|i| s.row.as_ref().and_then(|r| r.get(i)))
-            .map(|t| crate::audience::tags::canonical([&**t]))
-            .unwrap_or_default();
+        };
+        let text = |i: Option<usize>| {
+            crate::audience::list_file::undefuse(i.and_then(|i| row.text(i)).unwrap_or(""))
+        };
         out.insert(
-            s.email.fingerprint(),
+            fingerprint_of(email),
             Proposal {
-                at: s.changed.max(1),
-                name: s.name,
-                tags,
+                at: at.max(1),
+                name: Some(text(columns.name))
+                    .filter(|n| !n.is_empty())
+                    .and_then(|n| Line::parse(n).ok()),
+                tags: crate::audience::tags::canonical([text(columns.tags)]),
             },
         );
     }
