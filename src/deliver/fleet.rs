@@ -196,13 +196,17 @@ pub struct Quota {
     ahead: u64,
 }
 
-/// This process's reservations: those a message is using (latest last)
-/// and those taken ahead, unused.
+/// This process's reservations: those messages took (latest last; only
+/// the latest `IN_FLIGHT` are kept, more than can be in flight at once,
+/// since a message that went says nothing) and those taken ahead, unused.
 #[derive(Default)]
 struct Held {
     taken: Vec<SystemTime>,
     spare: Vec<SystemTime>,
 }
+
+/// More messages than a relay's connections can have in flight at once.
+const IN_FLIGHT: usize = 1024;
 
 /// Reservations taken at once, at most.
 const AHEAD: u64 = 32;
@@ -271,6 +275,9 @@ impl Quota {
             stale
         };
         self.to_book(&stale);
+        if held.taken.len() >= 2 * IN_FLIGHT {
+            held.taken.drain(..IN_FLIGHT);
+        }
         if let Some(at) = held.spare.pop() {
             held.taken.push(at);
             return Ok(());
