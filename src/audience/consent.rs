@@ -24,8 +24,13 @@ pub enum Event {
     /// The reader asked to leave (one-click, mailto, or the editor's
     /// `unsubscribe EMAIL` on their behalf).
     Unsubscribe,
+    /// The reader pressed "Undo" on the page that said they were
+    /// unsubscribed (carrying the same keyed token): back to subscribed,
+    /// but only while that unsubscribe, made at `unsubscribed_at`, is
+    /// still their last change. (`serve` offers it for a day.)
+    Undo { unsubscribed_at: u32 },
     /// The editor's `subscribe EMAIL`: the one way, besides the reader's
-    /// own confirmation, back from a suppression.
+    /// own confirmation or undo, back from a suppression.
     EditorSubscribe,
     /// A subscribed row of `subscribe --from FILE`: adds new readers only.
     Import,
@@ -106,6 +111,20 @@ pub fn decide(now: Option<&Standing>, event: Event) -> Decision {
             Some(_) => Keep(Why::Already),
             None => Keep(Why::NotOnList),
         },
+        // Their own unsubscribe, undone while nothing came after it.
+        Event::Undo { unsubscribed_at } => match now {
+            Some(s)
+                if s.status == Unsubscribed
+                    && !pending
+                    && s.damaged == 0
+                    && unsubscribed_at != 0
+                    && s.changed == unsubscribed_at =>
+            {
+                Write(Subscribed)
+            }
+            Some(_) => Keep(Why::StaleLink),
+            None => Keep(Why::NotOnList),
+        },
         // The editor's word settles a reader held by a row that cannot
         // be read, too.
         Event::EditorSubscribe => match now {
@@ -165,6 +184,10 @@ pub const TABLE: &[(&str, [&str; 6])] = &[
     (
         "unsubscribe (one-click, mailto, CLI)",
         ["—", "unsubscribed", "unsubscribed", "—²", "—", "—"],
+    ),
+    (
+        "undo of the reader's latest unsubscribe",
+        ["—", "—", "—", "subscribed³", "—", "—"],
     ),
     (
         "editor's `subscribe EMAIL`",
@@ -247,6 +270,9 @@ mod tests {
             Event::SignUp { renew_before: 0 },
             Event::Confirm { signed_up: 500 },
             Event::Unsubscribe,
+            Event::Undo {
+                unsubscribed_at: 100,
+            },
             Event::EditorSubscribe,
             Event::Import,
             Event::ImportSuppressed(Status::Unsubscribed),
@@ -267,7 +293,7 @@ mod tests {
                     .split(' ')
                     .next()
                     .unwrap_or("")
-                    .trim_end_matches(['¹', '²']);
+                    .trim_end_matches(['¹', '²', '³']);
                 assert_eq!(got, want, "{name} from {status:?}");
             }
         }

@@ -30,12 +30,12 @@ const UNSUBSCRIBE: &str = "bulletin/unsubscribe";
 const CONFIRM: &str = "bulletin/confirm";
 
 /// Why a confirmation token was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenError {
     /// Not made with this secret for this list, or damaged.
     Invalid,
-    /// Genuine, but older than the expiry.
-    Expired,
+    /// Genuine, but older than the expiry: made for this address.
+    Expired(Email),
 }
 
 /// Shown in place of a real token when a dry-run has no secret.
@@ -217,9 +217,15 @@ impl Unsubscriber {
             .ok_or(TokenError::Invalid)?;
         let asked = UNIX_EPOCH + Duration::from_secs(secs);
         if asked + expiry < now {
-            return Err(TokenError::Expired);
+            return Err(TokenError::Expired(email));
         }
         Ok((email, secs))
+    }
+
+    /// The one-click link with `PREVIEW_TOKEN` for a token: the real
+    /// address, plainly not a reader's.
+    pub fn preview_url(&self) -> String {
+        self.url.replace("{token}", PREVIEW_TOKEN)
     }
 
     /// The one-click https link for a reader.
@@ -364,7 +370,7 @@ mod tests {
         );
         assert_eq!(
             u.verify_confirm(&token, at + 8 * day, 7 * day),
-            Err(TokenError::Expired)
+            Err(TokenError::Expired(ann.clone()))
         );
         assert!(!token.contains("ann"));
         // Neither kind passes for the other, nor another secret's.

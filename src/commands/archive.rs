@@ -4,6 +4,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use anyhow::{Context, bail};
 
@@ -76,24 +77,27 @@ pub fn build(
         Err(e) => return Err(e).with_context(|| format!("{}", archive.issues.display())),
     };
     files.sort();
-    let mut issues: Vec<Issue> = Vec::new();
+    let mut issues: Vec<(Issue, Option<SystemTime>)> = Vec::new();
     let mut problems = Vec::new();
+    let sent = |id: &str| {
+        crate::deliver::journal::first_sent(&crate::deliver::journal::log_path(config, id, None))
+    };
     for file in &files {
         let id = file.file_stem().unwrap_or_default().to_string_lossy();
-        let log = crate::deliver::journal::log_path(config, &id, None);
-        if !crate::deliver::journal::has_sent(&log)? {
+        let Some(at) = sent(&id)? else {
             continue;
-        }
+        };
         match Issue::load(file) {
-            Ok(issue) => issues.push(issue),
+            Ok(issue) => issues.push((issue, Some(at))),
             Err(Diagnostics(ds)) => problems.extend(ds),
         }
     }
     for file in extra {
         match Issue::load(file) {
             Ok(issue) => {
-                issues.retain(|i| i.id != issue.id);
-                issues.push(issue);
+                issues.retain(|(i, _)| i.id != issue.id);
+                let at = sent(&issue.id)?;
+                issues.push((issue, at));
             }
             Err(Diagnostics(ds)) => problems.extend(ds),
         }
@@ -101,7 +105,7 @@ pub fn build(
     if !problems.is_empty() {
         return Err(Diagnostics(problems).into());
     }
-    issues.retain(|i| i.archive);
+    issues.retain(|(i, _)| i.archive);
     let signup = config
         .serve
         .as_ref()
@@ -110,13 +114,16 @@ pub fn build(
     // or nothing, never a reader's value.
     let mut newsletter = config.newsletter.clone();
     let mut plain = Vec::with_capacity(issues.len());
-    for issue in &issues {
+    for (issue, sent) in &issues {
         let (n, i) = crate::compose::personal::for_nobody(&config.newsletter, issue)?;
         newsletter = n;
-        plain.push(i);
+        plain.push(site::Published {
+            issue: i,
+            sent: *sent,
+        });
     }
     let issues = plain;
-    let site = site::build(&newsletter, archive, &issues, signup.as_deref())?;
+    let site = site::build(&newsletter, archive, &issues, signup.as_deref());
     let mut built = Built {
         issues: issues.len(),
         ..Built::default()
@@ -164,12 +171,12 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 
 /// Removes the pages of issues no longer published (now `archive =
 /// false`): a folder of the site that holds only our `index.html`.
-fn remove_withdrawn(out: &Path, published: &[Issue]) -> anyhow::Result<usize> {
+fn remove_withdrawn(out: &Path, published: &[site::Published]) -> anyhow::Result<usize> {
     let mut removed = 0;
     for entry in std::fs::read_dir(out)?.flatten() {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !path.is_dir() || published.iter().any(|i| i.id == name) {
+        if !path.is_dir() || published.iter().any(|p| p.issue.id == name) {
             continue;
         }
         let only_ours = std::fs::read_dir(&path)?

@@ -113,16 +113,23 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
         );
     }
     if tally.due == 0 {
-        write_previews(crate::audience::unsubscribe::PREVIEW_TOKEN, &[])?;
+        write_previews(&template.preview_unsubscribe_url().unwrap_or_default(), &[])?;
     }
     let written = match (staging, &args.out) {
         (Some(stage), Some(out)) => Some(stage.install(out)?),
         _ => None,
     };
-    println!(
-        "Dry run of «{}»: nothing was sent.",
-        crate::compose::render::shown(&parts.subject)
-    );
+    match &issue.title {
+        // The public's name for it, and the subject readers get.
+        Some(title) => println!(
+            "Dry run of «{title}» (subject «{}»): nothing was sent.",
+            crate::compose::render::shown(&parts.subject)
+        ),
+        None => println!(
+            "Dry run of «{}»: nothing was sent.",
+            crate::compose::render::shown(&parts.subject)
+        ),
+    }
     println!("  recipients:   {}", tally.due);
     if let Some(a) = &issue.audience {
         println!(

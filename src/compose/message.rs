@@ -364,6 +364,12 @@ impl Template {
         self.unsubscribe.as_ref().map(|u| u.url(email))
     }
 
+    /// The unsubscribe link with a visible placeholder token: what a
+    /// preview for nobody in particular shows.
+    pub fn preview_unsubscribe_url(&self) -> Option<String> {
+        self.unsubscribe.as_ref().map(|u| u.preview_url())
+    }
+
     /// The message for one reader as bytes for the wire, DKIM-signed when
     /// configured.
     pub fn build(&self, to: Recipient<'_>, date: SystemTime) -> Result<Vec<u8>, MessageError> {

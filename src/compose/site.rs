@@ -1,15 +1,19 @@
 //! The web archive's files: an index of the published issues, newest
-//! first, and an Atom feed with each issue's full content; each issue's
-//! page is the email's own template (`render::Place::Web`). Pure: the same
-//! issues give the same bytes (dates come from the issues, never the
-//! clock), so the folder can live in git or be synced file by file.
+//! first, a page an issue, and an Atom feed, all in the one look
+//! (`look::page`). An issue's page and its feed entry show its content
+//! only (`render::fragment`): no mail furniture, no footer. Pure: the
+//! same issues and send times give the same bytes (never the clock), so
+//! the folder can live in git or be synced file by file.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use atom_syndication::{Content, Entry, Feed, FixedDateTime, Link, Person, Text};
-use maud::{DOCTYPE, PreEscaped, html};
+use maud::{Markup, html};
 
-use crate::compose::render::{self, Place, RenderError, WebHead};
+use crate::compose::look::{self, Ways};
+use crate::compose::render;
 use crate::input::config::{Archive, Newsletter};
-use crate::input::issue::Issue;
+use crate::input::issue::{Issue, IssueDate};
 
 /// The feed's file name, under the site's root.
 pub const FEED: &str = "feed.xml";
@@ -24,130 +28,289 @@ pub struct File {
     pub bytes: Vec<u8>,
 }
 
-/// Every file of the site for `issues` (published ones, any order).
+/// An issue to publish, and when it was first sent (its delivery log's
+/// first `sent` row), if it was.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub issue: Issue,
+    pub sent: Option<SystemTime>,
+}
+
+impl Published {
+    /// When the issue came out: its first send; for one published without
+    /// a send, noon UTC of its date (the same calendar day from UTC−11 to
+    /// UTC+11, where midnight is the evening before in the Americas).
+    fn time(&self) -> SystemTime {
+        self.sent.unwrap_or_else(|| match self.issue.date {
+            Some(d) => noon(d),
+            None => UNIX_EPOCH,
+        })
+    }
+
+    /// The day shown beside it: its date, else the day it was sent.
+    fn day(&self) -> IssueDate {
+        self.issue.date.unwrap_or_else(|| day_of(self.time()))
+    }
+}
+
+/// Every file of the site for `issues` (any order); `signup` is the
+/// sign-up page, when `serve` runs.
 pub fn build(
     newsletter: &Newsletter,
     archive: &Archive,
-    issues: &[Issue],
+    issues: &[Published],
     signup: Option<&str>,
-) -> Result<Vec<File>, RenderError> {
-    let mut issues: Vec<&Issue> = issues.iter().collect();
-    issues.sort_by(|a, b| b.date.cmp(&a.date).then_with(|| b.id.cmp(&a.id)));
-    let feed_url = format!("{}/{FEED}", archive.url);
-    let mut files = Vec::new();
-    let mut pages = Vec::new();
-    for issue in &issues {
-        let page = archive.page_url(&issue.id);
-        let rendered = render::render_for(
-            newsletter,
-            issue,
-            Place::Web {
-                page: &page,
-                feed: &feed_url,
-                signup,
-            },
-        )?;
-        let html = rendered.html.with("");
-        files.push(File {
-            path: format!("{}/index.html", issue.id),
-            bytes: html.clone().into_bytes(),
-        });
-        pages.push((*issue, page, html));
-    }
+) -> Vec<File> {
+    let mut issues: Vec<&Published> = issues.iter().collect();
+    // Newest first: by the issue's day, then by when it went out.
+    issues.sort_by(|a, b| {
+        (b.day(), b.time())
+            .cmp(&(a.day(), a.time()))
+            .then_with(|| b.issue.id.cmp(&a.issue.id))
+    });
+    let site = Site {
+        newsletter,
+        archive,
+        feed: format!("{}/{FEED}", archive.url),
+        index: format!("{}/", archive.url),
+        signup,
+    };
+    let mut files: Vec<File> = issues
+        .iter()
+        .map(|p| File {
+            path: format!("{}/index.html", p.issue.id),
+            bytes: site.page(p).into_string().into_bytes(),
+        })
+        .collect();
     files.push(File {
         path: "index.html".into(),
-        bytes: index(newsletter, archive, &pages, &feed_url).into_bytes(),
+        bytes: site.index(&issues).into_string().into_bytes(),
     });
     files.push(File {
         path: FEED.into(),
-        bytes: feed(newsletter, archive, &pages, &feed_url).into_bytes(),
+        bytes: site.feed(&issues).into_bytes(),
     });
-    Ok(files)
+    files
 }
 
-fn title(newsletter: &Newsletter, archive: &Archive) -> String {
-    archive
-        .title
-        .clone()
-        .unwrap_or_else(|| newsletter.name.to_string())
+struct Site<'a> {
+    newsletter: &'a Newsletter,
+    archive: &'a Archive,
+    feed: String,
+    index: String,
+    signup: Option<&'a str>,
 }
 
-const STYLE: &str = concat!(
-    "*,*::before,*::after{box-sizing:border-box}",
-    "body{font-family:Georgia,'Times New Roman',serif;max-width:40em;margin:0 auto;padding:1em;",
-    "line-height:1.5;color:#1d1d1b;background:#f2f2ef;overflow-wrap:anywhere}",
-    "main{background:#fff;padding:1em 1.25em 1.5em;border-top:4px solid #1d3557}",
-    "h1{color:#1d3557;font-size:1.8em;line-height:1.2;margin:.2em 0 .3em}",
-    ".lede{color:#5b5b57;margin:0 0 1em}",
-    "ol{list-style:none;padding:0;margin:0}",
-    "li{border-top:1px solid #dcdcd6;padding:.8em 0}",
-    "li h2{font-size:1.15em;line-height:1.3;margin:.1em 0 .2em}",
-    "a{color:#1d4e89}",
-    ".date{font-size:.85em;letter-spacing:.06em;text-transform:uppercase;color:#a4161a}",
-    ".preheader{margin:.2em 0 0;color:#5b5b57}",
-    ":focus-visible{outline:3px solid #a4161a;outline-offset:2px}",
-    "@media (prefers-color-scheme:dark){body{background:#121212;color:#e6e6e3}",
-    "main{background:#1e1e1e}h1{color:#9cc3f0}a{color:#8ab4f8}.lede,.preheader{color:#b8b8b2}}",
-);
+impl Site<'_> {
+    fn title(&self) -> String {
+        self.archive
+            .title
+            .clone()
+            .unwrap_or_else(|| self.newsletter.name.to_string())
+    }
 
-fn index(
-    newsletter: &Newsletter,
-    archive: &Archive,
-    pages: &[(&Issue, String, String)],
-    feed_url: &str,
-) -> String {
-    let title = title(newsletter, archive);
-    let description = archive
-        .description
-        .clone()
-        .unwrap_or_else(|| format!("Every issue of {} so far.", newsletter.name));
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) }
-                (render::web_head(&WebHead {
-                    kind: "website",
-                    title: &title,
-                    description: &description,
-                    url: &format!("{}/", archive.url),
-                    feed: feed_url,
-                    feed_title: &title,
-                    site_name: None,
-                }))
-                style { (PreEscaped(STYLE)) }
-            }
-            body {
-                main {
-                    h1 { (title) }
-                    p class="lede" {
-                        (description) " "
-                        a href=(feed_url) { "Follow the feed" } "."
+    /// What the feed and the index say the newsletter is: the archive's
+    /// `description`, else the newsletter's `about` as plain text.
+    fn about(&self) -> Option<String> {
+        self.archive.description.clone().or_else(|| {
+            self.newsletter.about.as_ref().map(|about| {
+                let mut notes = crate::input::markdown::Footnotes::default();
+                about
+                    .to_text(&mut notes)
+                    .iter()
+                    .map(|b| b.text.replace('\n', " "))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+        })
+    }
+
+    fn page(&self, p: &Published) -> Markup {
+        let issue = &p.issue;
+        let title = issue.title(self.newsletter);
+        let url = self.archive.page_url(&issue.id);
+        let head = web_head(&WebHead {
+            kind: "article",
+            title: &title,
+            description: &issue.preheader(),
+            url: &url,
+            feed: &self.feed,
+            feed_title: self.newsletter.name.as_str(),
+            site_name: Some(self.newsletter.name.as_str()),
+        });
+        look::page(
+            &look::Page {
+                newsletter: self.newsletter.name.as_str(),
+                title: &title,
+                head,
+                index: true,
+                ways: Ways {
+                    signup: self.signup,
+                    archive: Some(&self.index),
+                },
+            },
+            html! {
+                p class="dateline" {
+                    time datetime=(iso_day(p.day())) { (p.day()) }
+                    @if let (Some(n), crate::input::issue::Layout::Digest) = (issue.number, issue.layout) {
+                        " · No. " (n)
                     }
-                    ol {
-                        @for (issue, page, _) in pages {
-                            li {
-                                p class="date" { time datetime=(iso_date(issue)) { (issue.date) } }
-                                h2 { a href=(page) { (issue.subject(newsletter)) } }
-                                p class="preheader" { (issue.preheader()) }
-                            }
+                }
+                article { (render::fragment(issue)) }
+            },
+        )
+    }
+
+    fn index(&self, issues: &[&Published]) -> Markup {
+        let title = self.title();
+        let description = self
+            .about()
+            .unwrap_or_else(|| format!("Every issue of {} so far.", self.newsletter.name));
+        let head = web_head(&WebHead {
+            kind: "website",
+            title: &title,
+            description: &description,
+            url: &self.index,
+            feed: &self.feed,
+            feed_title: &title,
+            site_name: None,
+        });
+        look::page(
+            &look::Page {
+                newsletter: self.newsletter.name.as_str(),
+                title: &title,
+                head,
+                index: true,
+                ways: Ways {
+                    signup: self.signup,
+                    archive: None,
+                },
+            },
+            html! {
+                p class="lede" {
+                    (description) " "
+                    @if let Some(signup) = self.signup {
+                        a href=(signup) { "Subscribe" } " or "
+                    }
+                    a href=(self.feed) { "follow the feed" } "."
+                }
+                ol class="issues" {
+                    @for p in issues {
+                        li {
+                            p class="date" { time datetime=(iso_day(p.day())) { (p.day()) } }
+                            h2 { a href=(self.archive.page_url(&p.issue.id)) { (p.issue.title(self.newsletter)) } }
+                            p class="preheader" { (p.issue.preheader()) }
                         }
                     }
                 }
-            }
+            },
+        )
+    }
+
+    fn feed(&self, issues: &[&Published]) -> String {
+        let mut feed = Feed::default();
+        feed.set_id(self.index.clone());
+        feed.set_title(self.title());
+        if let Some(about) = self.about() {
+            feed.set_subtitle(Some(Text::plain(about)));
+        }
+        feed.set_links(vec![
+            link(self.feed.clone(), "self", "application/atom+xml"),
+            link(self.index.clone(), "alternate", "text/html"),
+        ]);
+        let mut author = Person::default();
+        author.set_name(
+            self.newsletter
+                .from
+                .name
+                .clone()
+                .unwrap_or_else(|| self.newsletter.name.to_string()),
+        );
+        author.set_email(Some(self.newsletter.from.email.to_string()));
+        feed.set_authors(vec![author.clone()]);
+        // The newest issue's time: the same files for the same issues.
+        feed.set_updated(issues.first().map(|p| fixed(p.time())).unwrap_or_default());
+        let entries: Vec<Entry> = issues
+            .iter()
+            .take(FEED_ENTRIES)
+            .map(|p| {
+                let page = self.archive.page_url(&p.issue.id);
+                let mut entry = Entry::default();
+                entry.set_id(page.clone());
+                entry.set_title(p.issue.title(self.newsletter));
+                entry.set_published(Some(fixed(p.time())));
+                entry.set_updated(fixed(p.time()));
+                entry.set_authors(vec![author.clone()]);
+                entry.set_links(vec![link(page, "alternate", "text/html")]);
+                entry.set_summary(Some(Text::plain(p.issue.preheader())));
+                let mut content = Content::default();
+                content.set_content_type(Some("html".to_owned()));
+                content.set_value(Some(render::fragment(&p.issue).into_string()));
+                entry.set_content(Some(content));
+                entry
+            })
+            .collect();
+        feed.set_entries(entries);
+        let mut xml = feed.to_string();
+        xml.push('\n');
+        xml
+    }
+}
+
+/// What a page on the web says of itself in its head.
+struct WebHead<'a> {
+    /// Open Graph's type: `article` for an issue, `website` for the index.
+    kind: &'a str,
+    title: &'a str,
+    description: &'a str,
+    /// The page's own (canonical) URL.
+    url: &'a str,
+    feed: &'a str,
+    feed_title: &'a str,
+    site_name: Option<&'a str>,
+}
+
+/// The head's links and Open Graph tags of an archive page: its canonical
+/// URL, the feed a browser or reader can discover, and what a link
+/// preview shows.
+fn web_head(h: &WebHead<'_>) -> Markup {
+    html! {
+        link rel="canonical" href=(h.url);
+        link rel="alternate" type="application/atom+xml" title=(h.feed_title) href=(h.feed);
+        meta property="og:type" content=(h.kind);
+        meta property="og:title" content=(h.title);
+        meta property="og:description" content=(h.description);
+        meta property="og:url" content=(h.url);
+        @if let Some(name) = h.site_name {
+            meta property="og:site_name" content=(name);
         }
     }
-    .into_string()
 }
 
-fn iso_date(issue: &Issue) -> String {
-    issue.date.rfc3339()[..10].to_owned()
+fn iso_day(d: IssueDate) -> String {
+    format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)
 }
 
-fn date(issue: &Issue) -> FixedDateTime {
-    FixedDateTime::parse_from_rfc3339(&issue.date.rfc3339()).unwrap_or_default()
+fn noon(d: IssueDate) -> SystemTime {
+    humantime::parse_rfc3339(&format!("{}T12:00:00Z", iso_day(d))).unwrap_or(UNIX_EPOCH)
+}
+
+/// The UTC calendar day of `t`.
+fn day_of(t: SystemTime) -> IssueDate {
+    let s = humantime::format_rfc3339_seconds(t).to_string();
+    let n = |r: std::ops::Range<usize>| s.get(r).and_then(|v| v.parse::<u16>().ok());
+    let small = |v: Option<u16>| v.and_then(|v| u8::try_from(v).ok()).unwrap_or(1);
+    IssueDate {
+        year: n(0..4).unwrap_or(1970),
+        month: small(n(5..7)),
+        day: small(n(8..10)),
+    }
+}
+
+fn fixed(t: SystemTime) -> FixedDateTime {
+    let secs = t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+    let s = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs.as_secs()));
+    FixedDateTime::parse_from_rfc3339(&s.to_string()).unwrap_or_default()
 }
 
 fn link(href: String, rel: &str, mime: &str) -> Link {
@@ -156,60 +319,4 @@ fn link(href: String, rel: &str, mime: &str) -> Link {
     link.set_rel(rel);
     link.set_mime_type(Some(mime.to_owned()));
     link
-}
-
-fn feed(
-    newsletter: &Newsletter,
-    archive: &Archive,
-    pages: &[(&Issue, String, String)],
-    feed_url: &str,
-) -> String {
-    let mut feed = Feed::default();
-    feed.set_id(format!("{}/", archive.url));
-    feed.set_title(title(newsletter, archive));
-    if let Some(description) = &archive.description {
-        feed.set_subtitle(Some(Text::plain(description.clone())));
-    }
-    feed.set_links(vec![
-        link(feed_url.to_owned(), "self", "application/atom+xml"),
-        link(format!("{}/", archive.url), "alternate", "text/html"),
-    ]);
-    let mut author = Person::default();
-    author.set_name(
-        newsletter
-            .from
-            .name
-            .clone()
-            .unwrap_or_else(|| newsletter.name.to_string()),
-    );
-    feed.set_authors(vec![author]);
-    // The newest issue's date: the same files for the same issues.
-    feed.set_updated(
-        pages
-            .first()
-            .map(|(issue, _, _)| date(issue))
-            .unwrap_or_default(),
-    );
-    let entries: Vec<Entry> = pages
-        .iter()
-        .take(FEED_ENTRIES)
-        .map(|(issue, page, html)| {
-            let mut entry = Entry::default();
-            entry.set_id(page.clone());
-            entry.set_title(issue.subject(newsletter));
-            entry.set_published(Some(date(issue)));
-            entry.set_updated(date(issue));
-            entry.set_links(vec![link(page.clone(), "alternate", "text/html")]);
-            entry.set_summary(Some(Text::plain(issue.preheader())));
-            let mut content = Content::default();
-            content.set_content_type(Some("html".to_owned()));
-            content.set_value(Some(html.clone()));
-            entry.set_content(Some(content));
-            entry
-        })
-        .collect();
-    feed.set_entries(entries);
-    let mut xml = feed.to_string();
-    xml.push('\n');
-    xml
 }

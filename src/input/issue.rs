@@ -20,7 +20,13 @@ pub struct Issue {
     /// log and, with the address, its Message-IDs.
     pub id: String,
     pub subject: Option<Line>,
-    pub date: IssueDate,
+    /// The name the public sees (archive, feed, Open Graph, the dry-run's
+    /// folder): needed when the subject holds fields, so a page never
+    /// shows a default where a reader's name was.
+    pub title: Option<Line>,
+    /// The issue's date; a letter may go without one.
+    pub date: Option<IssueDate>,
+    pub layout: Layout,
     pub number: Option<u32>,
     pub preheader: Option<Line>,
     pub intro: Option<Markdown>,
@@ -65,6 +71,17 @@ impl Audience {
         }
         parts.join("; ")
     }
+}
+
+/// How the stories are laid out (`layout`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layout {
+    /// A dateline (and number), the Headlines list, then the Details.
+    #[default]
+    Digest,
+    /// A letter: no dateline or number, no Headlines/Details, the stories
+    /// as plain sections (one story: just its text). The welcome mail.
+    Letter,
 }
 
 #[derive(Debug, Clone)]
@@ -119,24 +136,54 @@ impl Issue {
     /// The subject line: the issue's own, or "<name>: <date>" (with the
     /// number, when there is one).
     pub fn subject(&self, newsletter: &Newsletter) -> String {
-        match (&self.subject, self.number) {
-            (Some(s), _) => s.to_string(),
-            (None, Some(n)) => format!("{} No. {n}: {}", newsletter.name, self.date),
-            (None, None) => format!("{}: {}", newsletter.name, self.date),
+        match (&self.subject, self.number, self.date) {
+            (Some(s), _, _) => s.to_string(),
+            (None, Some(n), Some(date)) => format!("{} No. {n}: {date}", newsletter.name),
+            (None, _, Some(date)) => format!("{}: {date}", newsletter.name),
+            (None, _, None) => newsletter.name.to_string(),
         }
     }
 
-    /// The hidden line inbox lists show after the subject: the issue's own,
-    /// or the headlines.
+    /// The issue's name for the public (the archive, the feed, link
+    /// previews): its `title`, else its subject (which then holds no
+    /// field: `load` refuses that).
+    pub fn title(&self, newsletter: &Newsletter) -> String {
+        match &self.title {
+            Some(t) => t.to_string(),
+            None => self.subject(newsletter),
+        }
+    }
+
+    /// The hidden line inbox lists show after the subject: the issue's own;
+    /// else a digest's headlines, or the opening words of a letter.
     pub fn preheader(&self) -> String {
-        match &self.preheader {
-            Some(p) => p.to_string(),
-            None => self
+        if let Some(p) = &self.preheader {
+            return p.to_string();
+        }
+        match self.layout {
+            Layout::Digest => self
                 .stories
                 .iter()
                 .map(|s| s.headline.as_str())
                 .collect::<Vec<_>>()
                 .join(" · "),
+            Layout::Letter => {
+                let opening = self
+                    .intro
+                    .as_ref()
+                    .or(self.stories.first().map(|s| &s.body));
+                let mut notes = crate::input::markdown::Footnotes::default();
+                let words = opening
+                    .map(|md| {
+                        md.to_text(&mut notes)
+                            .iter()
+                            .map(|b| b.text.replace('\n', " "))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
+                    .unwrap_or_default();
+                shortened(&words, 120)
+            }
         }
     }
 
@@ -159,11 +206,32 @@ impl Issue {
     }
 }
 
+/// `text` cut at a word to at most `max` characters, with "…" when cut.
+fn shortened(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out = String::new();
+    for word in text.split_whitespace() {
+        if out.chars().count() + word.chars().count() + 1 > max {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out.push('…');
+    out
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawIssue {
     subject: Option<Spanned<String>>,
-    date: Spanned<toml::value::Datetime>,
+    title: Option<Spanned<String>>,
+    date: Option<Spanned<toml::value::Datetime>>,
+    layout: Option<Spanned<String>>,
     number: Option<u32>,
     preheader: Option<Spanned<String>>,
     intro: Option<Spanned<String>>,
@@ -228,16 +296,56 @@ fn check_issue(file: &mut TomlFile, raw: RawIssue, id: String) -> Option<Issue> 
         ok &= md.is_some();
         md
     });
-    let date = match (raw.date.get_ref().date, raw.date.get_ref().time) {
-        (Some(d), None) => Some(IssueDate {
-            year: d.year,
-            month: d.month,
-            day: d.day,
-        }),
-        _ => {
+    let title = raw.title.as_ref().and_then(|v| {
+        let l = file.line("title", v);
+        ok &= l.is_some();
+        l
+    });
+    // A subject that holds a field names nobody on a public page: the
+    // archive and the feed need a `title` then.
+    if let Some(subject) = &raw.subject
+        && raw.title.is_none()
+        && raw.archive != Some(false)
+        && fields.iter().any(|f| f.spot == Spot::Subject)
+    {
+        file.problem_at(
+            subject.span().start,
+            "the subject holds a reader's field, and the archive and feed show an issue's title to everyone: add `title = \"…\"` (the name for the public), or `archive = false`",
+        );
+        ok = false;
+    }
+    let layout = match raw.layout.as_ref().map(|v| (v.get_ref().as_str(), v)) {
+        None | Some(("digest", _)) => Layout::Digest,
+        Some(("letter", _)) => Layout::Letter,
+        Some((other, v)) => {
             file.problem_at(
-                raw.date.span().start,
-                "`date` must be a plain date such as 2022-08-01, without a time",
+                v.span().start,
+                format!("`layout` is \"digest\" (the default) or \"letter\", not {other:?}"),
+            );
+            ok = false;
+            Layout::Digest
+        }
+    };
+    let date = match &raw.date {
+        Some(date) => match (date.get_ref().date, date.get_ref().time) {
+            (Some(d), None) => Some(Some(IssueDate {
+                year: d.year,
+                month: d.month,
+                day: d.day,
+            })),
+            _ => {
+                file.problem_at(
+                    date.span().start,
+                    "`date` must be a plain date such as 2022-08-01, without a time",
+                );
+                None
+            }
+        },
+        None if layout == Layout::Letter => Some(None),
+        None => {
+            file.problem_at(
+                0,
+                "the issue has no `date`: a digest carries a dateline; add `date = 2026-12-02`, or `layout = \"letter\"` for a letter without one",
             );
             None
         }
@@ -280,7 +388,9 @@ fn check_issue(file: &mut TomlFile, raw: RawIssue, id: String) -> Option<Issue> 
     Some(Issue {
         id,
         subject,
+        title,
         date: date?,
+        layout,
         number: raw.number,
         preheader,
         intro,

@@ -138,6 +138,9 @@ pub struct Block {
     pub text: String,
     /// Code: kept line for line, never wrapped.
     pub verbatim: bool,
+    /// The text of an item of a tight list (no blank line between items in
+    /// the Markdown): it follows the item before on the next line.
+    pub tight: bool,
 }
 
 struct TextWalker<'a> {
@@ -150,6 +153,9 @@ struct TextWalker<'a> {
     marker: Option<String>,
     link_stack: Vec<String>,
     verbatim: bool,
+    /// Inside a paragraph: a loose list's items are paragraphs, a tight
+    /// list's are not.
+    paragraph: bool,
 }
 
 impl<'a> TextWalker<'a> {
@@ -163,6 +169,7 @@ impl<'a> TextWalker<'a> {
             marker: None,
             link_stack: Vec::new(),
             verbatim: false,
+            paragraph: false,
         }
     }
 
@@ -202,7 +209,11 @@ impl<'a> TextWalker<'a> {
 
     fn start(&mut self, tag: Tag<'_>) {
         match tag {
-            Tag::Paragraph | Tag::Heading { .. } | Tag::HtmlBlock => self.flush(),
+            Tag::Paragraph => {
+                self.flush();
+                self.paragraph = true;
+            }
+            Tag::Heading { .. } | Tag::HtmlBlock => self.flush(),
             Tag::BlockQuote(_) => {
                 self.flush();
                 self.quote_depth += 1;
@@ -251,9 +262,11 @@ impl<'a> TextWalker<'a> {
 
     fn end(&mut self, tag: TagEnd) {
         match tag {
-            TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::HtmlBlock | TagEnd::Item => {
-                self.flush()
+            TagEnd::Paragraph => {
+                self.flush();
+                self.paragraph = false;
             }
+            TagEnd::Heading(_) | TagEnd::HtmlBlock | TagEnd::Item => self.flush(),
             TagEnd::BlockQuote(_) => {
                 self.flush();
                 self.quote_depth = self.quote_depth.saturating_sub(1);
@@ -312,11 +325,13 @@ impl<'a> TextWalker<'a> {
             None if self.verbatim => (format!("{quote}    "), format!("{quote}    ")),
             None => (quote.clone(), quote),
         };
+        let tight = !self.lists.is_empty() && !self.paragraph && !self.verbatim;
         self.blocks.push(Block {
             first,
             rest,
             text,
             verbatim: self.verbatim,
+            tight,
         });
     }
 }

@@ -46,12 +46,12 @@ impl Form {
 
     /// The topics ticked (`topic-<tag>`), canonical: only those `offered`;
     /// anything else a form sends is not ours.
-    pub fn topics(&self, offered: &[String]) -> Option<String> {
+    pub fn topics(&self, offered: &[crate::input::config::Topic]) -> Option<String> {
         let chosen = crate::audience::tags::canonical(
             offered
                 .iter()
-                .filter(|t| !self.get(&format!("topic-{t}")).is_empty())
-                .map(String::as_str),
+                .filter(|t| !self.get(&format!("topic-{}", t.tag)).is_empty())
+                .map(|t| t.tag.as_str()),
         );
         (!chosen.is_empty()).then_some(chosen)
     }

@@ -58,6 +58,8 @@ pub const QUEUE: usize = 10_000;
 /// Everything the mailer needs.
 pub struct MailerSetup {
     pub newsletter: Newsletter,
+    /// How long a confirm link lasts (the mail says so).
+    pub expiry: Duration,
     pub server: Server,
     pub dkim: Option<Signer>,
     pub tokens: Arc<Unsubscriber>,
@@ -395,7 +397,14 @@ fn confirmation(setup: &MailerSetup, w: &Waiting, now: SystemTime) -> Made {
         return Made::Nothing;
     };
     let link = format!("{}/confirm/{token}", setup.public_url);
-    match confirm::build(&setup.newsletter, &w.email, &link, now, setup.dkim.as_ref()) {
+    match confirm::build(
+        &setup.newsletter,
+        &w.email,
+        &link,
+        setup.expiry,
+        now,
+        setup.dkim.as_ref(),
+    ) {
         Ok(bytes) => Made::Send(
             ascii_domain(&setup.newsletter.from.email).into_owned(),
             bytes,

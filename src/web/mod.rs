@@ -10,6 +10,7 @@ mod archive;
 mod books;
 mod forms;
 mod limit;
+mod links;
 mod listen;
 mod mailer;
 mod pages;
@@ -25,26 +26,26 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 
-use crate::audience::unsubscribe::{TokenError, Unsubscriber};
+use crate::audience::unsubscribe::Unsubscriber;
 use crate::compose::dkim::Signer;
 use crate::deliver::smtp::Server;
-use crate::input::checked::Line;
 use crate::input::config::{Newsletter, Serve};
 use crate::input::email::Email;
 use limit::{Limiter, client_ip};
 use mailer::{Mail, Mailer, MailerSetup};
+use pages::Pages;
 use writer::{ListWriter, Outcome, Request as Change};
 
 /// Everything a request needs.
 struct App {
-    newsletter: Newsletter,
     tokens: Arc<Unsubscriber>,
     /// How long a request's body may take to arrive.
     request_timeout: Duration,
     /// The web archive's folder, served under `/archive/`.
     archive: Option<std::path::PathBuf>,
-    /// The topics the sign-up form offers.
-    topics: Vec<String>,
+    /// Every page, in the one look (with the topics the sign-up form
+    /// offers).
+    pages: Pages,
     expiry: Duration,
     trusted_proxy: Vec<crate::input::config::Cidr>,
     list: ListWriter,
@@ -55,12 +56,8 @@ struct App {
 type Shared = State<Arc<App>>;
 
 impl App {
-    fn name(&self) -> &str {
-        self.newsletter.name.as_str()
-    }
-
     fn problem(&self, status: StatusCode, what: &str) -> Response {
-        pages::problem(status, self.name(), what)
+        self.pages.problem(status, what)
     }
 
     /// 503 with `Retry-After`: the change was not made (the list was
@@ -170,6 +167,7 @@ pub async fn serve(setup: Setup) -> anyhow::Result<()> {
     let mailer = Mailer::start(
         MailerSetup {
             newsletter: setup.newsletter.clone(),
+            expiry: setup.serve.confirm_expiry,
             server: setup.smtp,
             dkim: setup.dkim,
             tokens: tokens.clone(),
@@ -184,13 +182,19 @@ pub async fn serve(setup: Setup) -> anyhow::Result<()> {
         },
         owed,
     );
+    let pages = Pages {
+        newsletter: setup.newsletter.name.to_string(),
+        signup: format!("{}/subscribe", setup.serve.public_url),
+        archive_url: format!("{}/archive/", setup.serve.public_url),
+        archive: setup.archive.clone(),
+        topics: setup.serve.topics.clone(),
+    };
     let app = Arc::new(App {
         mailer,
-        newsletter: setup.newsletter,
         tokens,
         request_timeout: setup.serve.request_timeout,
+        pages,
         archive: setup.archive,
-        topics: setup.serve.topics.clone(),
         expiry: setup.serve.confirm_expiry,
         trusted_proxy: setup.serve.trusted_proxy,
         list,
@@ -203,6 +207,7 @@ pub async fn serve(setup: Setup) -> anyhow::Result<()> {
     );
     let router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/", get(subscribe_page).post(subscribe))
         .route(
             "/archive",
             get(|| async { axum::response::Redirect::permanent("/archive/") }),
@@ -210,10 +215,17 @@ pub async fn serve(setup: Setup) -> anyhow::Result<()> {
         .route("/archive/", get(archive_index))
         .route("/archive/{*path}", get(archive_file))
         .route("/subscribe", get(subscribe_page).post(subscribe))
-        .route("/confirm/{token}", get(confirm_page).post(confirm))
+        .route(
+            "/confirm/{token}",
+            get(links::confirm_page).post(links::confirm),
+        )
         .route(
             "/unsubscribe/{token}",
-            get(unsubscribe_page).post(unsubscribe),
+            get(links::unsubscribe_page).post(links::unsubscribe),
+        )
+        .route(
+            "/unsubscribe/{token}/undo",
+            axum::routing::post(links::undo),
         )
         .fallback(not_found)
         .with_state(app);
@@ -255,7 +267,7 @@ async fn archive_file(
 }
 
 async fn archive_at(app: &App, rel: &str, headers: &HeaderMap) -> Response {
-    let missing = app.problem(StatusCode::NOT_FOUND, "There is no page here.");
+    let missing = app.pages.not_found();
     match &app.archive {
         Some(dir) => archive::get(dir, rel, headers, missing).await,
         None => missing,
@@ -263,11 +275,11 @@ async fn archive_at(app: &App, rel: &str, headers: &HeaderMap) -> Response {
 }
 
 async fn not_found(State(app): Shared) -> Response {
-    app.problem(StatusCode::NOT_FOUND, "There is no page here.")
+    app.pages.not_found()
 }
 
 async fn subscribe_page(State(app): Shared) -> Response {
-    pages::subscribe_form(app.name(), &app.topics)
+    app.pages.subscribe_form()
 }
 
 async fn subscribe(
@@ -290,7 +302,7 @@ async fn subscribe(
     // A filled honeypot is a bot: it is told what a person is told, and
     // nothing happens.
     if !form.get("website").is_empty() {
-        return pages::check_inbox(app.name());
+        return app.pages.check_inbox();
     }
     let email = match Email::parse(form.get("email")) {
         Ok(email) => email,
@@ -310,7 +322,7 @@ async fn subscribe(
         .ask(Change::SignUp {
             email: email.clone(),
             name,
-            tags: form.topics(&app.topics),
+            tags: form.topics(&app.pages.topics),
         })
         .await;
     match outcome {
@@ -337,142 +349,5 @@ async fn subscribe(
         Err(e) => return app.list_error(&e),
     }
     // The same answer whether or not the address was on the list.
-    pages::check_inbox(app.name())
-}
-
-/// A refusal: the status and what the page says.
-type Refusal = (StatusCode, &'static str);
-
-fn confirm_token(app: &App, token: &str) -> Result<(Email, u32), Refusal> {
-    let now = crate::now().unwrap_or_else(|_| std::time::SystemTime::now());
-    app.tokens
-        .verify_confirm(token, now, app.expiry)
-        .map(|(email, secs)| (email, u32::try_from(secs).unwrap_or(u32::MAX)))
-        .map_err(|e| match e {
-            TokenError::Expired => (
-                StatusCode::GONE,
-                "This confirmation link has expired. Please sign up again for a new one.",
-            ),
-            TokenError::Invalid => (
-                StatusCode::BAD_REQUEST,
-                "This confirmation link is not valid. Check that it was copied whole.",
-            ),
-        })
-}
-
-/// The confirm page: what the sign-up's form said (anyone may have typed
-/// it), in fields the reader can correct; what they submit is what their
-/// confirmation records. Changes nothing (scanners open links).
-async fn confirm_page(State(app): Shared, Path(token): Path<String>) -> Response {
-    match confirm_token(&app, &token) {
-        Ok((email, signed_up)) => {
-            let proposal = app.list.proposal(&email, signed_up);
-            pages::confirm_form(
-                app.name(),
-                &email,
-                proposal
-                    .as_ref()
-                    .and_then(|p| p.name.as_ref().map(Line::as_str)),
-                &app.topics,
-                proposal.as_ref().map_or("", |p| p.tags.as_str()),
-            )
-        }
-        Err((status, what)) => app.problem(status, what),
-    }
-}
-
-/// A token's POST: the body read (within its limit), the token checked,
-/// the change made by the list's writer, and the page that says so.
-async fn token_post<T>(
-    app: &App,
-    request: Request,
-    checked: Result<T, Refusal>,
-    change: impl FnOnce(T, &forms::Form) -> Result<(Email, Change), Refusal>,
-    title: &str,
-    says: impl FnOnce(&Email) -> String,
-) -> Response {
-    let form = match forms::read(request, app.request_timeout).await {
-        Ok(form) => form,
-        Err(e) => return app.problem(e.status, e.what),
-    };
-    let (email, change) = match checked.and_then(|token| change(token, &form)) {
-        Ok(change) => change,
-        Err((status, what)) => return app.problem(status, what),
-    };
-    let asked = app.list.ask(change).await;
-    // A confirmed sign-up: its welcome (queued in the ledger by the
-    // writer) goes now; a full queue loses nothing, a restart mails it.
-    if let Ok(Outcome::NowSubscribed) = asked {
-        app.mailer.welcome(email.clone());
-    }
-    match asked {
-        // Used before, or overtaken by a later unsubscribe, complaint or
-        // bounce: the link changes nothing now.
-        Ok(Outcome::StaleLink) => app.problem(
-            StatusCode::GONE,
-            "This link is no longer valid: it was used already, or the address changed since. If you confirmed before, you are subscribed; otherwise please sign up again.",
-        ),
-        Ok(_) => pages::done(app.name(), title, &says(&email)),
-        Err(e) => app.list_error(&e),
-    }
-}
-
-async fn confirm(State(app): Shared, Path(token): Path<String>, request: Request) -> Response {
-    let checked = confirm_token(&app, &token);
-    token_post(
-        &app,
-        request,
-        checked,
-        |(email, signed_up), form| {
-            Ok((
-                email.clone(),
-                Change::Confirm {
-                    email,
-                    signed_up,
-                    name: form.name().map_err(|e| (e.status, e.what))?,
-                    tags: form.topics(&app.topics),
-                },
-            ))
-        },
-        "You are subscribed",
-        |email| format!("{email} will get the next issue."),
-    )
-    .await
-}
-
-fn unsubscribe_token(app: &App, token: &str) -> Result<Email, Refusal> {
-    app.tokens.verify(token).ok_or((
-        StatusCode::BAD_REQUEST,
-        "This unsubscribe link is not valid. Check that it was copied whole.",
-    ))
-}
-
-async fn unsubscribe_page(State(app): Shared, Path(token): Path<String>) -> Response {
-    match unsubscribe_token(&app, &token) {
-        Ok(email) => pages::one_button(
-            app.name(),
-            "Unsubscribe",
-            &format!("Press the button to stop {} for {email}.", app.name()),
-            "Unsubscribe",
-            Some(("List-Unsubscribe", "One-Click")),
-        ),
-        Err((status, what)) => app.problem(status, what),
-    }
-}
-
-/// RFC 8058 one-click: the body is `List-Unsubscribe=One-Click`
-/// (urlencoded or multipart), with no cookies; the answer is a page, never
-/// a redirect. The token alone decides; unsubscribing twice is fine.
-async fn unsubscribe(State(app): Shared, Path(token): Path<String>, request: Request) -> Response {
-    let checked = unsubscribe_token(&app, &token);
-    let name = app.name().to_owned();
-    token_post(
-        &app,
-        request,
-        checked,
-        |email, _| Ok((email.clone(), Change::Unsubscribe { email })),
-        "You are unsubscribed",
-        |email| format!("{email} will get no more mail from {name}."),
-    )
-    .await
+    app.pages.check_inbox()
 }

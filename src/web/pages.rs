@@ -1,182 +1,285 @@
-//! The server's pages: small, usable without JavaScript, every value
-//! escaped by maud. Forms post to the page's own address (no `action`), so
-//! they work behind a proxy at any path.
+//! The server's pages, in the newsletter's one look (`compose::look`):
+//! small, usable without JavaScript, every value escaped by maud, and
+//! each with a way on (sign up, the archive). Forms post to the page's
+//! own address (no `action`), so they work behind a proxy at any path.
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use maud::{DOCTYPE, Markup, html};
+use maud::{Markup, html};
 
-/// The pages look like the newsletter: its palette and type (those of
-/// the email's HTML part), on any width down to a 360 px phone (borders
-/// and padding inside the width, nothing wider than the screen), with a
-/// focus ring that shows where the keyboard is.
-const STYLE: &str = concat!(
-    "*,*::before,*::after{box-sizing:border-box}",
-    "html{-webkit-text-size-adjust:100%}",
-    "body{font-family:Georgia,'Times New Roman',serif;max-width:36em;margin:2em auto;padding:0 1em;",
-    "line-height:1.5;color:#1d1d1b;background:#f2f2ef;overflow-wrap:anywhere}",
-    "main{background:#fff;padding:1em 1.25em 1.5em;border-top:4px solid #1d3557}",
-    "h1{color:#1d3557;font-size:1.6em;line-height:1.2;margin:.2em 0 .6em}",
-    ".masthead{margin:0 0 .5em;font-size:.9em;letter-spacing:.08em;text-transform:uppercase;color:#a4161a}",
-    "a{color:#1d4e89}",
-    "label{display:block;margin:.8em 0 .2em}",
-    "fieldset{border:1px solid #dcdcd6;margin:1em 0 0;padding:.4em .8em .8em}",
-    ".topic{margin:.3em 0}",
-    "input[type=email],input[type=text]{display:block;width:100%;max-width:100%;padding:.5em;",
-    "font:inherit;border:1px solid #8a8a84;border-radius:3px}",
-    "button{margin-top:1em;padding:.6em 1.4em;font:inherit;color:#fff;background:#1d3557;",
-    "border:0;border-radius:3px;cursor:pointer}",
-    ":focus-visible{outline:3px solid #a4161a;outline-offset:2px}",
-    ".hp{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}",
-    "@media (prefers-color-scheme:dark){body{background:#121212;color:#e6e6e3}",
-    "main{background:#1e1e1e}h1{color:#9cc3f0}a{color:#8ab4f8}}",
-);
+use crate::compose::look::{self, Ways};
+use crate::input::config::Topic;
+use crate::input::email::Email;
 
-/// A whole page with its status code.
-pub fn page(status: StatusCode, newsletter: &str, title: &str, body: Markup) -> Response {
-    let markup = html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="robots" content="noindex";
-                title { (title) " · " (newsletter) }
-                style { (STYLE) }
-            }
-            body {
-                main {
-                    p class="masthead" { (newsletter) }
-                    h1 { (title) }
-                    (body)
-                }
+/// What every page needs to know of the newsletter.
+pub struct Pages {
+    pub newsletter: String,
+    /// The sign-up page (`{public_url}/subscribe`; `GET /` shows it too):
+    /// links are absolute, so they work behind a proxy at any path.
+    pub signup: String,
+    /// The archive's index (`{public_url}/archive/`).
+    pub archive_url: String,
+    /// The archive's folder, served under `/archive/` (linked once it has
+    /// an index).
+    pub archive: Option<std::path::PathBuf>,
+    /// The topics the sign-up form offers.
+    pub topics: Vec<Topic>,
+}
+
+impl Pages {
+    /// Whether the archive has an index to link to.
+    fn has_archive(&self) -> bool {
+        self.archive
+            .as_ref()
+            .is_some_and(|dir| dir.join("index.html").is_file())
+    }
+
+    /// "Read the issues so far", when there are any.
+    fn issues_so_far(&self) -> Markup {
+        html! {
+            @if self.has_archive() {
+                p { a href=(self.archive_url) { "Read the issues so far" } "." }
             }
         }
-    };
-    (status, Html(markup.into_string())).into_response()
-}
+    }
 
-/// A page that says what went wrong.
-pub fn problem(status: StatusCode, newsletter: &str, what: &str) -> Response {
-    page(
-        status,
-        newsletter,
-        "Something is not right",
-        html! { p { (what) } },
-    )
-}
+    fn ways(&self, signup: bool) -> Ways<'_> {
+        Ways {
+            signup: signup.then_some(self.signup.as_str()),
+            archive: self.has_archive().then_some(self.archive_url.as_str()),
+        }
+    }
 
-/// The sign-up form. `website` is the honeypot: hidden from people (off
-/// screen, out of the tab order, hidden from screen readers), filled by
-/// bots that fill every field.
-pub fn subscribe_form(newsletter: &str, topics: &[String]) -> Response {
-    page(
-        StatusCode::OK,
-        newsletter,
-        "Subscribe",
+    /// A whole page with its status code; `signup` offers the sign-up
+    /// page at its foot.
+    fn page(&self, status: StatusCode, title: &str, signup: bool, body: Markup) -> Response {
+        let markup = look::page(
+            &look::Page {
+                newsletter: &self.newsletter,
+                title,
+                head: html! {},
+                index: false,
+                ways: self.ways(signup),
+            },
+            body,
+        );
+        (status, Html(markup.into_string())).into_response()
+    }
+
+    /// A page that says what went wrong, and where to go from here.
+    pub fn problem(&self, status: StatusCode, what: &str) -> Response {
+        self.page(
+            status,
+            "Something is not right",
+            true,
+            html! { p { (what) } },
+        )
+    }
+
+    pub fn not_found(&self) -> Response {
+        self.page(
+            StatusCode::NOT_FOUND,
+            "There is no page here",
+            true,
+            html! { p { "The address may be mistyped, or the page has moved." } },
+        )
+    }
+
+    /// The sign-up form, for the sign-up page (posting to its own
+    /// address) and for the page of a stale link (posting to the sign-up
+    /// page's).
+    fn signup_fields(&self, elsewhere: bool) -> Markup {
         html! {
-            form method="post" {
+            form method="post" action=[elsewhere.then_some(self.signup.as_str())] {
                 label for="email" { "Email address" }
                 input type="email" id="email" name="email" required autocomplete="email";
                 label for="name" { "Name (optional)" }
                 input type="text" id="name" name="name" autocomplete="name" maxlength="100";
-                @if !topics.is_empty() {
-                    fieldset class="topics" {
-                        legend { "What would you like to get?" }
-                        @for topic in topics {
-                            label class="topic" {
-                                input type="checkbox" name={ "topic-" (topic) } value="yes";
-                                " " (topic)
-                            }
-                        }
-                    }
-                }
+                (self.topic_boxes(|_| false))
+                // The honeypot: hidden from people (off screen, out of the
+                // tab order, hidden from screen readers), filled by bots
+                // that fill every field.
                 div class="hp" aria-hidden="true" {
                     label for="website" { "Leave this empty" }
                     input type="text" id="website" name="website" tabindex="-1" autocomplete="off";
                 }
                 button type="submit" { "Subscribe" }
             }
-            p { small { "We will send you a mail with a link to confirm." } }
-        },
-    )
-}
+            p class="muted" { small { "We will send you a mail with a link to confirm." } }
+        }
+    }
 
-/// The confirm page: the name and topics the sign-up's form gave, in
-/// fields the reader can correct before confirming.
-pub fn confirm_form(
-    newsletter: &str,
-    email: &crate::input::email::Email,
-    name: Option<&str>,
-    topics: &[String],
-    chosen: &str,
-) -> Response {
-    let ticked = |t: &str| chosen.split(';').any(|c| c == t);
-    page(
-        StatusCode::OK,
-        newsletter,
-        "Confirm your subscription",
+    fn topic_boxes(&self, ticked: impl Fn(&str) -> bool) -> Markup {
         html! {
-            p { "Check your details, then press the button to subscribe " (email.as_str()) "." }
-            form method="post" {
-                label for="name" { "Name (optional)" }
-                input type="text" id="name" name="name" autocomplete="name" maxlength="100"
-                    value=(name.unwrap_or(""));
-                @if !topics.is_empty() {
-                    fieldset class="topics" {
-                        legend { "What would you like to get?" }
-                        @for topic in topics {
-                            label class="topic" {
-                                input type="checkbox" name={ "topic-" (topic) } value="yes"
-                                    checked[ticked(topic)];
-                                " " (topic)
-                            }
+            @if !self.topics.is_empty() {
+                fieldset class="topics" {
+                    legend { "What would you like to get?" }
+                    @for topic in &self.topics {
+                        label class="topic" {
+                            input type="checkbox" name={ "topic-" (topic.tag) } value="yes"
+                                checked[ticked(&topic.tag)];
+                            " " (topic.label)
                         }
                     }
                 }
-                button type="submit" { "Confirm" }
             }
-        },
-    )
-}
+        }
+    }
 
-pub fn check_inbox(newsletter: &str) -> Response {
-    page(
-        StatusCode::OK,
-        newsletter,
-        "Check your inbox",
-        html! {
-            p { "If the address is right, a mail with a confirmation link is on its way. Open it and press “Confirm” to subscribe." }
-        },
-    )
-}
+    pub fn subscribe_form(&self) -> Response {
+        self.page(
+            StatusCode::OK,
+            "Subscribe",
+            false,
+            self.signup_fields(false),
+        )
+    }
 
-/// A page with one button that posts to the page's own address, with
-/// `hidden` as a form field (the unsubscribe page sends what RFC 8058's
-/// one-click POST sends).
-pub fn one_button(
-    newsletter: &str,
-    title: &str,
-    text: &str,
-    button: &str,
-    hidden: Option<(&str, &str)>,
-) -> Response {
-    page(
-        StatusCode::OK,
-        newsletter,
-        title,
-        html! {
-            p { (text) }
-            form method="post" {
-                @if let Some((name, value)) = hidden {
-                    input type="hidden" name=(name) value=(value);
+    /// The confirm page: the name and topics the sign-up's form gave, in
+    /// fields the reader can correct before confirming.
+    pub fn confirm_form(&self, email: &Email, name: Option<&str>, chosen: &str) -> Response {
+        self.page(
+            StatusCode::OK,
+            "Confirm your subscription",
+            false,
+            html! {
+                p { "Check your details, then press the button to subscribe " (email.as_str()) "." }
+                form method="post" {
+                    label for="name" { "Name (optional)" }
+                    input type="text" id="name" name="name" autocomplete="name" maxlength="100"
+                        value=(name.unwrap_or(""));
+                    (self.topic_boxes(|t| chosen.split(';').any(|c| c == t)))
+                    button type="submit" { "Confirm" }
                 }
-                button type="submit" { (button) }
-            }
-        },
-    )
-}
+            },
+        )
+    }
 
-pub fn done(newsletter: &str, title: &str, text: &str) -> Response {
-    page(StatusCode::OK, newsletter, title, html! { p { (text) } })
+    pub fn check_inbox(&self) -> Response {
+        self.page(
+            StatusCode::OK,
+            "Check your inbox",
+            false,
+            html! {
+                p { "If the address is right, a mail with a confirmation link is on its way. Open it and press “Confirm” to subscribe." }
+                p class="muted" { "Nothing there after a few minutes? Look in the spam folder, or sign up again." }
+            },
+        )
+    }
+
+    pub fn subscribed(&self, email: &Email) -> Response {
+        self.page(
+            StatusCode::OK,
+            "You are subscribed",
+            false,
+            html! {
+                p { (email.as_str()) " will get the next issue." }
+                @if self.has_archive() {
+                    p { "Until then, " a href=(self.archive_url) { "read the issues so far" } "." }
+                }
+            },
+        )
+    }
+
+    /// A confirm link that was used, expired or overtaken. A reader who is
+    /// subscribed is told so; anyone else gets the sign-up form.
+    pub fn stale_confirm(&self, status: StatusCode, subscribed: bool, why: &str) -> Response {
+        if subscribed {
+            return self.page(
+                status,
+                "You are subscribed already",
+                false,
+                html! {
+                    p { "This confirmation link was used before: you are on the list, and nothing more is needed." }
+                    (self.issues_so_far())
+                },
+            );
+        }
+        self.page(
+            status,
+            "This link no longer works",
+            false,
+            html! {
+                p { (why) " Sign up again below for a fresh link." }
+                (self.signup_fields(true))
+            },
+        )
+    }
+
+    /// The unsubscribe page: one button that posts what RFC 8058's
+    /// one-click POST sends.
+    pub fn unsubscribe_form(&self, email: &Email) -> Response {
+        self.page(
+            StatusCode::OK,
+            "Unsubscribe",
+            false,
+            html! {
+                p { "Press the button to stop " (self.newsletter) " for " (email.as_str()) "." }
+                form method="post" {
+                    input type="hidden" name="List-Unsubscribe" value="One-Click";
+                    button type="submit" { "Unsubscribe" }
+                }
+            },
+        )
+    }
+
+    /// "You are unsubscribed", with "Undo" while `undo` (the unsubscribe's
+    /// time, Unix seconds) is within the day and still the last change.
+    pub fn unsubscribed(&self, email: &Email, undo: Option<(&str, u32)>) -> Response {
+        self.page(
+            StatusCode::OK,
+            "You are unsubscribed",
+            undo.is_none(),
+            html! {
+                p { (email.as_str()) " will get no more mail from " (self.newsletter) "." }
+                @if let Some((action, at)) = undo {
+                    form method="post" action=(action) {
+                        input type="hidden" name="at" value=(at);
+                        p { "Pressed by mistake? You can undo it today." }
+                        button type="submit" { "Undo: keep me subscribed" }
+                    }
+                }
+            },
+        )
+    }
+
+    pub fn resubscribed(&self, email: &Email) -> Response {
+        self.page(
+            StatusCode::OK,
+            "You are subscribed again",
+            false,
+            html! {
+                p { (email.as_str()) " will get the next issue of " (self.newsletter) ", as before." }
+                (self.issues_so_far())
+            },
+        )
+    }
+
+    /// An undo that came too late, or after a later change.
+    pub fn undo_stale(&self, subscribed: bool) -> Response {
+        if subscribed {
+            return self.resubscribed_already();
+        }
+        self.page(
+            StatusCode::GONE,
+            "This can no longer be undone",
+            false,
+            html! {
+                p { "The unsubscribe is more than a day old, or something changed since. To get the newsletter again, sign up below." }
+                (self.signup_fields(true))
+            },
+        )
+    }
+
+    fn resubscribed_already(&self) -> Response {
+        self.page(
+            StatusCode::OK,
+            "You are subscribed",
+            false,
+            html! {
+                p { "You are on the list: nothing more is needed." }
+                (self.issues_so_far())
+            },
+        )
+    }
 }

@@ -44,6 +44,18 @@ pub enum Request {
     Unsubscribe {
         email: Email,
     },
+    /// "Undo" on the page that said the reader is unsubscribed: back to
+    /// subscribed while the unsubscribe made at `unsubscribed_at` is still
+    /// their last change.
+    Undo {
+        email: Email,
+        unsubscribed_at: u32,
+    },
+    /// Nothing to change: whether the address is subscribed now (what a
+    /// stale confirm link's page says).
+    Look {
+        email: Email,
+    },
     /// A relay refused side mail to this address because the mailbox does
     /// not exist, at `at` (Unix seconds).
     Bounce {
@@ -66,13 +78,18 @@ pub enum Outcome {
     NothingToDo,
     /// A `subscribed` row was written.
     NowSubscribed,
-    /// The confirm link is not for the live sign-up (used, or overtaken
-    /// by an unsubscribe, a complaint or a bounce): nothing changed.
-    StaleLink,
-    /// An `unsubscribed` row was written.
-    NowUnsubscribed,
+    /// The confirm or undo link is not for the reader's live state (used,
+    /// or overtaken by a later change): nothing changed. Whether the
+    /// address is subscribed now.
+    StaleLink { subscribed: bool },
+    /// An `unsubscribed` row was written at `at` (Unix seconds).
+    NowUnsubscribed { at: u32 },
     /// Nothing to write: already unsubscribed, or never on the list.
     NotSubscribed,
+    /// An undo wrote a `subscribed` row (no welcome: they read it before).
+    Resubscribed,
+    /// The answer to a `Look`.
+    Standing { subscribed: bool },
     /// A `bounced` row was written.
     NowBounced,
 }
@@ -216,6 +233,8 @@ fn apply(
     let mut now: HashMap<Fingerprint, Standing> = HashMap::new();
     let mut changes = Vec::new();
     let mut proposed = Vec::new();
+    // Confirmed sign-ups: their welcome is owed.
+    let mut welcome: Vec<Email> = Vec::new();
     let mut outcomes = Vec::with_capacity(batch.len());
     for (request, _) in batch {
         let (email, event) = match request {
@@ -229,7 +248,24 @@ fn apply(
                 },
             ),
             Request::Unsubscribe { email } => (email, Event::Unsubscribe),
+            Request::Undo {
+                email,
+                unsubscribed_at,
+            } => (
+                email,
+                Event::Undo {
+                    unsubscribed_at: *unsubscribed_at,
+                },
+            ),
             Request::Bounce { email, at } => (email, Event::Bounce { at: *at }),
+            Request::Look { email } => {
+                let key = email.fingerprint();
+                let standing = now.get(&key).copied().or_else(|| watch.standing(key));
+                outcomes.push(Outcome::Standing {
+                    subscribed: standing.is_some_and(|s| s.mailed()),
+                });
+                continue;
+            }
         };
         let key = email.fingerprint();
         let standing = now.get(&key).copied().or_else(|| watch.standing(key));
@@ -272,6 +308,7 @@ fn apply(
                         (name.clone(), tags.clone())
                     }
                     Request::Confirm { name, tags, .. } if status == Status::Subscribed => {
+                        welcome.push(email.clone());
                         (name.clone(), tags.clone())
                     }
                     _ => (None, None),
@@ -283,11 +320,12 @@ fn apply(
                     at: (row_at != at).then(|| UNIX_EPOCH + Duration::from_secs(u64::from(row_at))),
                     tags,
                 });
-                match status {
-                    Status::Pending => Outcome::NowPending { at: row_at },
-                    Status::Subscribed => Outcome::NowSubscribed,
-                    Status::Bounced => Outcome::NowBounced,
-                    _ => Outcome::NowUnsubscribed,
+                match (status, request) {
+                    (Status::Pending, _) => Outcome::NowPending { at: row_at },
+                    (Status::Subscribed, Request::Undo { .. }) => Outcome::Resubscribed,
+                    (Status::Subscribed, _) => Outcome::NowSubscribed,
+                    (Status::Bounced, _) => Outcome::NowBounced,
+                    _ => Outcome::NowUnsubscribed { at: row_at },
                 }
             }
             Decision::Keep(why) => match (request, why) {
@@ -295,17 +333,22 @@ fn apply(
                     at: standing.map_or(at, |s| s.pending),
                 },
                 (Request::SignUp { .. }, _) => Outcome::NothingToDo,
-                (Request::Confirm { .. }, _) => Outcome::StaleLink,
-                (Request::Unsubscribe { .. } | Request::Bounce { .. }, _) => Outcome::NotSubscribed,
+                (Request::Confirm { .. } | Request::Undo { .. }, _) => Outcome::StaleLink {
+                    subscribed: standing.is_some_and(|s| s.mailed()),
+                },
+                (
+                    Request::Unsubscribe { .. } | Request::Bounce { .. } | Request::Look { .. },
+                    _,
+                ) => Outcome::NotSubscribed,
             },
         };
         outcomes.push(outcome);
     }
     if let Some(books) = welcomes {
         let mut books = books.lock().unwrap_or_else(|e| e.into_inner());
-        for c in changes.iter().filter(|c| c.status == Status::Subscribed) {
+        for email in &welcome {
             books
-                .queue_welcome(&c.email, time)
+                .queue_welcome(email, time)
                 .map_err(|e| Diagnostic::new(path, None, e))?;
         }
     }
@@ -353,7 +396,7 @@ mod tests {
         let mut refused = 0;
         for ask in asks {
             match ask.await.expect("task") {
-                (i, Ok(Outcome::NowUnsubscribed)) => recorded.push(i),
+                (i, Ok(Outcome::NowUnsubscribed { .. })) => recorded.push(i),
                 (_, Ok(other)) => panic!("{other:?}"),
                 (_, Err(e)) => {
                     assert!(e.contains("busy"), "{e}");

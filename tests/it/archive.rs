@@ -71,9 +71,52 @@ fn a_sent_issue_is_published_with_a_feed_a_feed_reader_accepts() {
     assert_eq!(e["title"], "US-Japan Alliance Digest: August 1, 2022");
     assert_eq!(e["link"], format!("{base}/2022-08-01/"));
     assert_eq!(e["id"], format!("{base}/2022-08-01/"));
-    assert_eq!(e["published"], "2022-08-01T00:00:00+00:00");
+    // Dated by the first send (the log's first `sent` row), not midnight.
+    let first_sent = p
+        .log_rows()
+        .into_iter()
+        .find(|r| r.status == "sent")
+        .expect("a sent row")
+        .timestamp;
+    assert_eq!(
+        e["published"].as_str().map(|s| s.replace("+00:00", "Z")),
+        Some(first_sent.clone()),
+        "{e}"
+    );
+    assert_eq!(e["updated"], e["published"]);
+    assert_eq!(
+        e["author"], "US-Japan Alliance Digest (digest@example.org)",
+        "{e}"
+    );
+    assert_eq!(f["author_detail"]["email"], "digest@example.org", "{f}");
+    // The issue's content only: its stories, each once, with their links;
+    // no document, stylesheet, preheader, Headlines list or footer.
     let content = e["content"].as_str().expect("content");
     assert!(content.contains("Blinken"), "not the full issue: {content}");
+    for furniture in [
+        "<style",
+        "<!DOCTYPE",
+        "<title",
+        "preheader",
+        "Headlines",
+        "Unsubscribe",
+        "with the link in any issue",
+        "<table",
+    ] {
+        assert!(!content.contains(furniture), "{furniture} in {content}");
+    }
+    let issue = p.read("issues/2022-08-01.toml");
+    let first_headline = issue
+        .lines()
+        .filter_map(|l| l.strip_prefix("headline = \""))
+        .nth(1)
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("a headline");
+    assert_eq!(
+        content.matches(first_headline).count(),
+        1,
+        "{first_headline} shown more than once: {content}"
+    );
     assert!(
         e["summary"]
             .as_str()
@@ -271,7 +314,9 @@ fn the_view_in_browser_link_leads_to_the_issues_page() {
     assert_eq!(r.status(), 200);
     let body = r.text().expect("body");
     assert_eq!(body, p.read("archive/2022-08-01/index.html"));
-    assert!(body.contains("<title>US-Japan Alliance Digest: August 1, 2022</title>"));
+    assert!(body.contains(
+        "<title>US-Japan Alliance Digest: August 1, 2022 · US-Japan Alliance Digest</title>"
+    ));
 }
 
 /// The index and an issue's page in Chromium at 360 and 1000 px: they

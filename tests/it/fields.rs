@@ -39,6 +39,7 @@ fn personal_issue(p: &Project, headline_field: &str) {
         ISSUE,
         format!(
             "subject = \"News for {{{{ first_name | default(\\\"you\\\") }}}}\"\n\
+             title = \"News from the Alliance\"\n\
              intro = \"\"\"\nHi {{{{ name | default(\"there\") }}}}, from {{{{ city_name }}}}.\n\"\"\"\n{issue}"
         ),
     );
@@ -281,6 +282,37 @@ fn the_archive_page_shows_defaults_not_a_readers_values() {
     p.bulletin(&["archive", "--issue", ISSUE]).success();
     let page = p.read("archive/2022-08-01/index.html");
     assert!(page.contains("Hi there, from ."), "{page}");
-    assert!(page.contains("News for you"));
+    // The public title, not the subject's default ("News for you").
+    assert!(page.contains("<h1>News from the Alliance</h1>"), "{page}");
+    assert!(!page.contains("News for you"), "{page}");
     assert!(!page.contains("Ann") && !page.contains("Tokyo") && !page.contains("{{"));
+}
+
+/// A subject with a field and no `title` would show the public a
+/// default on the archive and in the feed: `check`, the dry-run and
+/// `send` stop at the subject's line, and nothing is sent or written.
+#[test]
+fn a_personal_subject_needs_a_title_for_the_public() {
+    let p = Project::sample();
+    readers(&p);
+    personal_issue(&p, "");
+    let issue = p
+        .read(ISSUE)
+        .replace("title = \"News from the Alliance\"\n", "");
+    p.write(ISSUE, &issue);
+    let line = issue
+        .lines()
+        .position(|l| l.starts_with("subject = "))
+        .expect("subject")
+        + 1;
+    let at = format!("{ISSUE}:{line}:");
+    p.bulletin(&["check", "--issue", ISSUE])
+        .failure()
+        .stderr_has(&at)
+        .stderr_has("title");
+    p.dry_run("preview").failure().stderr_has(&at);
+    assert!(!p.path("preview").exists(), "a preview was written");
+    // `archive = false` keeps it off the public pages: then it may go.
+    p.write(ISSUE, format!("archive = false\n{issue}"));
+    p.bulletin(&["check", "--issue", ISSUE]).success();
 }

@@ -12,6 +12,7 @@ mod fields;
 mod fleet;
 mod inputs;
 mod layout;
+mod look;
 mod refusals;
 mod relays;
 mod returned;

@@ -71,3 +71,60 @@ fn sample_issue_eml_for_a_reader_with_a_non_ascii_name() {
     let eml = String::from_utf8(eml).expect("7-bit");
     insta::assert_snapshot!("sample_eml", eml.replace("\r\n", "\n"));
 }
+
+/// The first mail a reader ever gets from us: the sign-up's confirmation,
+/// branded like an issue (text and HTML parts).
+#[test]
+fn confirmation_mail() {
+    let config = Config::load(&repo_root().join("config.toml")).expect("config");
+    let (text, html) = bulletin::compose::confirm::parts(
+        &config.newsletter,
+        "https://alliance-digest.example.org/confirm/TOKEN",
+        Duration::from_secs(7 * 86_400),
+    )
+    .expect("parts");
+    assert!(text.contains("works for 7 days"), "{text}");
+    insta::assert_snapshot!("confirmation_text", text);
+    insta::assert_snapshot!("confirmation_html", html.replace("><", ">\n<"));
+}
+
+/// An issue with `layout = "letter"`: no dateline, no Headlines/Details;
+/// with several stories each under its headline, with one just its text.
+#[test]
+fn letter_layout() {
+    let config = Config::load(&repo_root().join("config.toml")).expect("config");
+    let dir = tempfile::tempdir().expect("dir");
+    let letter = |stories: &str| -> render::Rendered {
+        let path = dir.path().join("letter.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "subject = \"Welcome to the Digest\"\nlayout = \"letter\"\n\
+                 intro = \"Thank you for signing up.\"\n{stories}"
+            ),
+        )
+        .expect("write");
+        let issue = Issue::load(&path).expect("a letter needs no date");
+        render::render(&config.newsletter, &issue, true).expect("render")
+    };
+    let two = letter(
+        "[[story]]\nheadline = \"What to expect\"\nbody = \"A digest every other week:\\n\\n- the news\\n- the reading\\n\"\n\
+         [[story]]\nheadline = \"Who we are\"\nbody = \"Two editors.\"\n",
+    );
+    let url = unsubscriber(&config).url(&zoe());
+    let text = two.text_for(&url);
+    // A tight list stays tight in the text part.
+    assert!(text.contains("- the news\n- the reading"), "{text}");
+    insta::assert_snapshot!("letter_text", text);
+    insta::assert_snapshot!("letter_html", two.html_for(&url).replace("><", ">\n<"));
+    let one =
+        letter("[[story]]\nheadline = \"What to expect\"\nbody = \"A digest every other week.\"\n");
+    for part in [one.text_for(&url), one.html_for(&url)] {
+        assert!(!part.contains("What to expect"), "{part}");
+        assert!(
+            !part.contains("Headlines") && !part.contains("Details"),
+            "{part}"
+        );
+        assert!(part.contains("A digest every other week."), "{part}");
+    }
+}

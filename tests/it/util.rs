@@ -144,7 +144,7 @@ impl Project {
         )
     }
 
-    /// The delivery log's rows, as (email, status, attempts, code, detail, message_id).
+    /// The delivery log's rows, as (timestamp, email, status, attempts, code, detail, message_id).
     pub fn log_rows(&self) -> Vec<LogRow> {
         let mut reader = csv::Reader::from_path(self.path("logs/2022-08-01.csv")).expect("log");
         reader
@@ -152,6 +152,7 @@ impl Project {
             .map(|r| {
                 let r = r.expect("row");
                 LogRow {
+                    timestamp: r[0].to_owned(),
                     email: r[1].to_owned(),
                     status: r[2].to_owned(),
                     attempts: r[3].parse().expect("attempts"),
@@ -189,6 +190,7 @@ impl Project {
 
 #[derive(Debug, Clone)]
 pub struct LogRow {
+    pub timestamp: String,
     pub email: String,
     pub status: String,
     pub attempts: u32,

@@ -17,7 +17,8 @@ pub fn write_welcome(p: &Project) {
     p.write(
         WELCOME,
         "subject = \"Welcome, {{ first_name | default(\\\"reader\\\") }}\"\n\
-         date = 2022-07-01\n\
+         layout = \"letter\"\n\
+         archive = false\n\
          intro = \"Hi {{ name | default(\\\"there\\\") }}, thank you for signing up with {{ email }}.\"\n\
          [[story]]\n\
          headline = \"What you will get\"\n\
@@ -200,7 +201,7 @@ fn a_welcome_needing_a_field_a_sign_up_may_not_give_is_refused_at_start() {
     p.bulletin(&["serve", "--listen", &format!("127.0.0.1:{port}")])
         .failure()
         .stderr_has(&format!(
-            "{WELCOME}:3: the welcome issue uses {{{{ name }}}} without a default"
+            "{WELCOME}:4: the welcome issue uses {{{{ name }}}} without a default"
         ));
     // A test copy of it works as for any issue.
     p.bulletin(&["send", "--issue", WELCOME, "--to", "editor@example.net"])

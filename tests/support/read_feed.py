@@ -23,12 +23,15 @@ def read(path):
         "self": self_link,
         "updated": d.feed.get("updated"),
         "author": d.feed.get("author"),
+        "author_detail": dict(d.feed.get("author_detail") or {}),
+        "subtitle": d.feed.get("subtitle"),
         "entries": [
             {
                 "id": e.get("id"),
                 "title": e.get("title"),
                 "link": e.get("link"),
                 "published": e.get("published"),
+                "author": e.get("author"),
                 "updated": e.get("updated"),
                 "summary": e.get("summary"),
                 "content": (e.get("content") or [{}])[0].get("value"),

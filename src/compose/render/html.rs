@@ -4,41 +4,48 @@
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::{LINK, Place, RenderError, dateline};
+use crate::compose::look::{mail_head, paint};
 use crate::input::config::Newsletter;
-use crate::input::issue::Issue;
+use crate::input::issue::{Issue, Layout};
 
-/// Inlined into `style` attributes; only the `@media` rule stays a stylesheet.
+/// Inlined into `style` attributes; only the `@media` rule stays a
+/// stylesheet. Painted from the one palette (`look`).
 const CSS: &str = r#"
-body { margin: 0; padding: 0; background-color: #f2f2ef; }
-.outer { background-color: #f2f2ef; }
-.container { width: 100%; max-width: 600px; background-color: #ffffff; }
-.cell { padding: 20px 32px; font-family: Georgia, 'Times New Roman', serif; font-size: 16px; line-height: 1.55; color: #1d1d1b; }
-.masthead { padding-top: 32px; border-bottom: 3px solid #1d3557; }
-h1 { margin: 0 0 4px 0; font-size: 28px; line-height: 1.2; color: #1d3557; }
-.dateline { margin: 0; font-size: 14px; color: #5b5b57; }
-h2 { margin: 0 0 12px 0; padding-bottom: 6px; font-size: 13px; letter-spacing: 0.08em; text-transform: uppercase; color: #a4161a; border-bottom: 1px solid #dcdcd6; }
-h3 { margin: 24px 0 8px 0; font-size: 18px; line-height: 1.3; color: #1d1d1b; }
+body { margin: 0; padding: 0; background-color: $page; }
+.outer { background-color: $page; }
+.container { width: 100%; max-width: 600px; background-color: $paper; }
+.cell { padding: 20px 32px; font-family: Georgia, 'Times New Roman', serif; font-size: 16px; line-height: 1.55; color: $ink; }
+.masthead { padding-top: 32px; border-bottom: 3px solid $navy; }
+h1 { margin: 0 0 4px 0; font-size: 28px; line-height: 1.2; color: $navy; }
+.dateline { margin: 0; font-size: 14px; color: $muted; }
+h2 { margin: 0 0 12px 0; padding-bottom: 6px; font-size: 13px; letter-spacing: 0.08em; text-transform: uppercase; color: $accent; border-bottom: 1px solid $rule; }
+h3 { margin: 24px 0 8px 0; font-size: 18px; line-height: 1.3; color: $ink; }
 p { margin: 0 0 12px 0; }
-a { color: #1d4e89; }
+a { color: $link; }
 ul, ol { margin: 0 0 12px 0; padding-left: 22px; }
 li { margin: 0 0 6px 0; }
 img { max-width: 100%; height: auto; }
-blockquote { margin: 0 0 12px 0; padding-left: 12px; border-left: 3px solid #dcdcd6; color: #5b5b57; }
+blockquote { margin: 0 0 12px 0; padding-left: 12px; border-left: 3px solid $rule; color: $muted; }
 pre { white-space: pre-wrap; font-size: 14px; }
 .more { font-size: 14px; }
-.footer { font-size: 13px; line-height: 1.5; color: #5b5b57; background-color: #f8f8f5; }
+.footer { font-size: 13px; line-height: 1.5; color: $muted; background-color: $footer; }
 .address { margin: 0; }
 .unsubscribe { margin: 12px 0 0 0; }
 .preheader { display: none; mso-hide: all; max-height: 0; max-width: 0; overflow: hidden; }
 .online { padding-top: 8px; padding-bottom: 0; font-size: 13px; text-align: right; }
 @media (prefers-color-scheme: dark) {
-  body, .outer { background-color: #121212 !important; }
-  .container, .footer { background-color: #1e1e1e !important; }
-  .cell, h3, .dateline, .footer, blockquote { color: #e6e6e3 !important; }
-  h1 { color: #9cc3f0 !important; }
-  a { color: #8ab4f8 !important; }
+  body, .outer { background-color: $d_page !important; }
+  .container, .footer { background-color: $d_paper !important; }
+  .cell, h3, .footer { color: $d_ink !important; }
+  .dateline, blockquote { color: $d_muted !important; }
+  .masthead { border-bottom-color: $d_navy !important; }
+  h1 { color: $d_navy !important; }
+  h2 { color: $d_accent !important; border-bottom-color: $d_rule !important; }
+  a { color: $d_link !important; }
 }
 "#;
+
+static PAINTED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| paint(CSS));
 
 fn inliner() -> css_inline::CSSInliner<'static> {
     css_inline::CSSInliner::options()
@@ -58,35 +65,14 @@ pub fn render_html(
 
 fn document(newsletter: &Newsletter, issue: &Issue, place: Place<'_>) -> Markup {
     let subject = issue.subject(newsletter);
-    let (unsubscribe, online) = match place {
-        Place::Mail {
-            unsubscribe,
-            online,
-        } => (unsubscribe, online),
-        Place::Web { .. } => (false, None),
-    };
+    let Place::Mail {
+        unsubscribe,
+        online,
+    } = place;
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="color-scheme" content="light dark";
-                meta name="supported-color-schemes" content="light dark";
-                title { (subject) }
-                @if let Place::Web { page, feed, .. } = place {
-                    (web_head(&WebHead {
-                        kind: "article",
-                        title: &subject,
-                        description: &issue.preheader(),
-                        url: page,
-                        feed,
-                        feed_title: newsletter.name.as_str(),
-                        site_name: Some(newsletter.name.as_str()),
-                    }))
-                }
-                style { (PreEscaped(CSS)) }
-            }
+            (mail_head(&subject, &PAINTED))
             body {
                 div class="preheader" { (issue.preheader()) }
                 table role="presentation" class="outer" width="100%" cellpadding="0" cellspacing="0" border="0" {
@@ -99,30 +85,33 @@ fn document(newsletter: &Newsletter, issue: &Issue, place: Place<'_>) -> Markup 
                             }
                             tr { td class="cell masthead" {
                                 h1 { (newsletter.name) }
-                                p class="dateline" { (dateline(issue)) }
+                                @if let Some(dateline) = dateline(issue) {
+                                    p class="dateline" { (dateline) }
+                                }
                             } }
                             @if let Some(intro) = &issue.intro {
                                 tr { td class="cell intro" { (PreEscaped(intro.to_html())) } }
                             }
-                            tr { td class="cell" {
-                                h2 { "Headlines" }
-                                ul class="headlines" {
-                                    @for (i, story) in issue.stories.iter().enumerate() {
-                                        li { a href={ "#story-" (i + 1) } { (story.headline) } }
-                                    }
+                            @match issue.layout {
+                                Layout::Digest => {
+                                    tr { td class="cell" {
+                                        h2 { "Headlines" }
+                                        ul class="headlines" {
+                                            @for (i, story) in issue.stories.iter().enumerate() {
+                                                li { a href={ "#story-" (i + 1) } { (story.headline) } }
+                                            }
+                                        }
+                                    } }
+                                    tr { td class="cell" {
+                                        h2 { "Details" }
+                                        (stories(issue, "h3"))
+                                    } }
                                 }
-                            } }
-                            tr { td class="cell" {
-                                h2 { "Details" }
-                                @for (i, story) in issue.stories.iter().enumerate() {
-                                    h3 id={ "story-" (i + 1) } { (story.headline) }
-                                    (PreEscaped(story.body.to_html()))
-                                    @if let Some(link) = &story.link {
-                                        p class="more" { a href=(link) { "Read more" } }
-                                    }
+                                Layout::Letter => {
+                                    tr { td class="cell letter" { (stories(issue, "h3")) } }
                                 }
-                            } }
-                            (footer(newsletter, unsubscribe, place))
+                            }
+                            (footer(newsletter, unsubscribe))
                         }
                     } }
                 }
@@ -131,37 +120,41 @@ fn document(newsletter: &Newsletter, issue: &Issue, place: Place<'_>) -> Markup 
     }
 }
 
-/// What a page on the web says of itself in its head.
-pub struct WebHead<'a> {
-    /// Open Graph's type: `article` for an issue, `website` for the index.
-    pub kind: &'a str,
-    pub title: &'a str,
-    pub description: &'a str,
-    /// The page's own (canonical) URL.
-    pub url: &'a str,
-    pub feed: &'a str,
-    pub feed_title: &'a str,
-    pub site_name: Option<&'a str>,
-}
-
-/// The head's links and Open Graph tags of an archive page: its canonical
-/// URL, the feed a browser or reader can discover, and what a link
-/// preview shows.
-pub fn web_head(h: &WebHead<'_>) -> Markup {
+/// The stories, each under its headline (a heading of level `level`),
+/// with its "Read more" link; a letter's one story is just its text.
+fn stories(issue: &Issue, level: &str) -> Markup {
+    let bare = issue.layout == Layout::Letter && issue.stories.len() == 1;
     html! {
-        link rel="canonical" href=(h.url);
-        link rel="alternate" type="application/atom+xml" title=(h.feed_title) href=(h.feed);
-        meta property="og:type" content=(h.kind);
-        meta property="og:title" content=(h.title);
-        meta property="og:description" content=(h.description);
-        meta property="og:url" content=(h.url);
-        @if let Some(name) = h.site_name {
-            meta property="og:site_name" content=(name);
+        @for (i, story) in issue.stories.iter().enumerate() {
+            @if !bare {
+                @if level == "h2" {
+                    h2 id={ "story-" (i + 1) } { (story.headline) }
+                } @else {
+                    h3 id={ "story-" (i + 1) } { (story.headline) }
+                }
+            }
+            (PreEscaped(story.body.to_html()))
+            @if let Some(link) = &story.link {
+                p class="more" { a href=(link) { "Read more" } }
+            }
         }
     }
 }
 
-fn footer(newsletter: &Newsletter, unsubscribe: bool, place: Place<'_>) -> Markup {
+/// The issue's own content as an HTML fragment: the intro and the
+/// stories with their links, and nothing else (no document, stylesheet,
+/// preheader, Headlines list or footer). What the archive's page and each
+/// feed entry show: a reader that drops styles shows each story once.
+pub fn fragment(issue: &Issue) -> Markup {
+    html! {
+        @if let Some(intro) = &issue.intro {
+            (PreEscaped(intro.to_html()))
+        }
+        (stories(issue, "h2"))
+    }
+}
+
+fn footer(newsletter: &Newsletter, unsubscribe: bool) -> Markup {
     html! {
         tr { td class="cell footer" {
             @if let Some(about) = &newsletter.about {
@@ -180,12 +173,6 @@ fn footer(newsletter: &Newsletter, unsubscribe: bool, place: Place<'_>) -> Marku
                 p class="unsubscribe" {
                     "\n" a href=(LINK) { "Unsubscribe" } "\n"
                     " from " (newsletter.name) " with one click."
-                }
-            }
-            @if let Place::Web { signup: Some(signup), .. } = place {
-                p class="unsubscribe" {
-                    a href=(signup) { "Subscribe" } " to " (newsletter.name)
-                    ", or change your subscription, with the link in any issue you got."
                 }
             }
         } }

@@ -6,9 +6,9 @@ mod html;
 mod text;
 
 use crate::input::config::Newsletter;
-use crate::input::issue::Issue;
+use crate::input::issue::{Issue, Layout};
 
-pub use html::{WebHead, render_html, web_head};
+pub use html::{fragment, render_html};
 pub use text::{WIDTH, render_text};
 
 /// Stands in the rendered parts where each reader's unsubscribe link goes.
@@ -243,23 +243,16 @@ pub fn html_attr(url: &str) -> String {
 #[error("could not inline the email's stylesheet: {0}")]
 pub struct RenderError(#[from] css_inline::InlineError);
 
-/// Where the issue is read, which decides its two reader-facing extras.
+/// Where the issue is read: in a reader's mail, whose footer carries the
+/// reader's one-click link when `unsubscribe` (`LINK` until a reader's is
+/// put in), and whose top a "View in browser" link to the issue's page
+/// when it has one. (The archive's pages show `fragment` in the page
+/// shell instead: `compose::site`.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Place<'a> {
-    /// In a reader's mail: the footer carries the reader's one-click link
-    /// when `unsubscribe` (`LINK` until a reader's is put in), and the top
-    /// a "View in browser" link to the issue's page when it has one.
     Mail {
         unsubscribe: bool,
         online: Option<&'a str>,
-    },
-    /// On the issue's page in the web archive: nobody's link in it; the
-    /// footer points to the sign-up page, and the head names the feed and
-    /// what link previews show (Open Graph).
-    Web {
-        page: &'a str,
-        feed: &'a str,
-        signup: Option<&'a str>,
     },
 }
 
@@ -280,8 +273,7 @@ pub fn render(
     )
 }
 
-/// The same, for a place (a mail with a "View in browser" link, or the
-/// archive's page: then only its HTML is of use).
+/// The same, for a place (a mail with a "View in browser" link).
 pub fn render_for(
     newsletter: &Newsletter,
     issue: &Issue,
@@ -294,12 +286,17 @@ pub fn render_for(
     })
 }
 
-/// The dateline under the masthead: "August 1, 2022", with "No. 12" when numbered.
-fn dateline(issue: &Issue) -> String {
-    match issue.number {
-        Some(n) => format!("{} · No. {n}", issue.date),
-        None => issue.date.to_string(),
+/// The dateline under a digest's masthead: "August 1, 2022", with "No.
+/// 12" when numbered. A letter has none.
+fn dateline(issue: &Issue) -> Option<String> {
+    if issue.layout == Layout::Letter {
+        return None;
     }
+    let date = issue.date?;
+    Some(match issue.number {
+        Some(n) => format!("{date} · No. {n}"),
+        None => date.to_string(),
+    })
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use textwrap::{Options, WordSeparator, WordSplitter};
 
 use super::{LINK, Place, WRAP_CLOSE, WRAP_OPEN, WRAP_SEP, dateline, field_of};
 use crate::input::config::Newsletter;
-use crate::input::issue::Issue;
+use crate::input::issue::{Issue, Layout};
 use crate::input::markdown::{Block, Footnotes};
 
 /// Where lines are wrapped. Only a single word longer than this (a long
@@ -31,28 +31,38 @@ pub fn render_text(newsletter: &Newsletter, issue: &Issue, place: Place<'_>) -> 
         out.push(format!("View in browser: {online}"));
     }
 
-    out.push(format!(
-        "{}\n{}",
-        underlined(newsletter.name.as_str(), '='),
-        dateline(issue)
-    ));
+    let masthead = underlined(newsletter.name.as_str(), '=');
+    out.push(match dateline(issue) {
+        Some(dateline) => format!("{masthead}\n{dateline}"),
+        None => masthead,
+    });
     if let Some(intro) = &issue.intro {
-        out.extend(intro.to_text(&mut links).iter().map(wrap_block));
+        push_blocks(&mut out, &intro.to_text(&mut links));
     }
 
-    out.push(underlined("Headlines", '-'));
-    let list: Vec<String> = issue
-        .stories
-        .iter()
-        .enumerate()
-        .map(|(i, s)| numbered(i + 1, s.headline.as_str()))
-        .collect();
-    out.push(list.join("\n"));
-
-    out.push(underlined("Details", '-'));
+    match issue.layout {
+        Layout::Digest => {
+            out.push(underlined("Headlines", '-'));
+            let list: Vec<String> = issue
+                .stories
+                .iter()
+                .enumerate()
+                .map(|(i, s)| numbered(i + 1, s.headline.as_str()))
+                .collect();
+            out.push(list.join("\n"));
+            out.push(underlined("Details", '-'));
+        }
+        Layout::Letter => {}
+    }
+    let one_letter = issue.layout == Layout::Letter && issue.stories.len() == 1;
     for (i, story) in issue.stories.iter().enumerate() {
-        out.push(numbered(i + 1, story.headline.as_str()));
-        out.extend(story.body.to_text(&mut links).iter().map(wrap_block));
+        match issue.layout {
+            Layout::Digest => out.push(numbered(i + 1, story.headline.as_str())),
+            // A letter's one story is just its text.
+            Layout::Letter if one_letter => {}
+            Layout::Letter => out.push(underlined(story.headline.as_str(), '-')),
+        }
+        push_blocks(&mut out, &story.body.to_text(&mut links));
         if let Some(link) = &story.link {
             out.push(format!("Read more [{}]", links.number(link)));
         }
@@ -60,7 +70,7 @@ pub fn render_text(newsletter: &Newsletter, issue: &Issue, place: Place<'_>) -> 
 
     let mut footer: Vec<String> = Vec::new();
     if let Some(about) = &newsletter.about {
-        footer.extend(about.to_text(&mut links).iter().map(wrap_block));
+        push_blocks(&mut footer, &about.to_text(&mut links));
     }
     if let Some(address) = &newsletter.postal_address {
         let lines: Vec<String> = address.iter().map(|l| wrap(l.as_str(), "", "")).collect();
@@ -84,6 +94,23 @@ pub fn render_text(newsletter: &Newsletter, issue: &Issue, place: Place<'_>) -> 
     let mut text = out.join("\n\n");
     text.push('\n');
     text
+}
+
+/// Each block wrapped, as paragraphs (a blank line between them), but
+/// the items of a tight list on consecutive lines.
+fn push_blocks(out: &mut Vec<String>, blocks: &[Block]) {
+    let mut previous_tight = false;
+    for block in blocks {
+        let text = wrap_block(block);
+        match out.last_mut() {
+            Some(last) if block.tight && previous_tight => {
+                last.push('\n');
+                last.push_str(&text);
+            }
+            _ => out.push(text),
+        }
+        previous_tight = block.tight;
+    }
 }
 
 fn underlined(title: &str, mark: char) -> String {

@@ -138,24 +138,23 @@ pub fn failures(
     Ok(groups)
 }
 
-/// Whether the log has a `sent` row (read until the first); a missing log
-/// has none.
-pub fn has_sent(path: &Path) -> Result<bool, JournalError> {
-    // A file there that is not a delivery log (the welcome ledger kept in
-    // `logs/` before it moved beside the list) says nothing was sent.
+/// When the issue was first sent: the time of the log's first `sent` row
+/// (`None` when nothing was sent). What the archive's feed dates it by.
+pub fn first_sent(path: &Path) -> Result<Option<std::time::SystemTime>, JournalError> {
     if !path.exists() || !super::record::is_log(path) {
-        return Ok(false);
+        return Ok(None);
     }
-    let mut found = false;
+    let mut first = None;
     each_row(path, |row| {
-        found = row.status() == Status::Sent;
-        if found {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
+        if row.status() == Status::Sent
+            && let Some(at) = row.at()
+        {
+            first = Some(at);
+            return ControlFlow::Break(());
         }
+        ControlFlow::Continue(())
     })?;
-    Ok(found)
+    Ok(first)
 }
 
 /// Each relay's readers in this log, by the status of their last row

@@ -25,7 +25,7 @@ pub use bounces::{Bounces, Imap};
 use bounces::{RawBounces, check_bounces};
 pub use relays::Relay;
 use relays::{RawSmtps, check_relays};
-pub use serve::{CONFIRM_EXPIRY, Cidr, Serve, canonical};
+pub use serve::{CONFIRM_EXPIRY, Cidr, Serve, Topic, canonical};
 use serve::{RawServe, check_serve};
 pub use transport::{BREAKER, Security, Sending, Smtp};
 use transport::{RawSending, check_sending};

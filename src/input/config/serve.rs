@@ -86,11 +86,27 @@ pub struct Serve {
     /// How long a confirmation is retried (with back-off) before it is
     /// given up on.
     pub confirm_retry_for: Duration,
-    /// Tags the sign-up form offers as checkboxes (lower case); a reader's
-    /// choice becomes their tags.
-    pub topics: Vec<String>,
+    /// Tags the sign-up form offers as checkboxes, each with the label
+    /// readers see; a reader's choice becomes their tags.
+    pub topics: Vec<Topic>,
     /// The welcome issue a confirmed sign-up gets, once per address ever.
     pub welcome: Option<std::path::PathBuf>,
+}
+
+/// A topic of the sign-up form: a tag (lower case) and its label (the
+/// tag itself when none is given).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topic {
+    pub tag: String,
+    pub label: String,
+}
+
+/// A topic as written: a bare tag, or `{ tag = "japan", label = "Japan desk" }`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawTopic {
+    Tag(String),
+    Labelled { tag: String, label: String },
 }
 
 /// `[serve]`'s defaults for the bounds (README, "Running the web
@@ -116,7 +132,7 @@ pub(super) struct RawServe {
     request_timeout_secs: Option<Spanned<u64>>,
     confirm_resend_minutes: Option<Spanned<u64>>,
     confirm_retry_minutes: Option<Spanned<u64>>,
-    topics: Option<Spanned<Vec<String>>>,
+    topics: Option<Spanned<Vec<RawTopic>>>,
     welcome: Option<Spanned<String>>,
 }
 
@@ -244,22 +260,36 @@ pub(super) fn check_serve(
     let topics = match &raw.topics {
         None => Vec::new(),
         Some(t) => {
-            let mut out: Vec<String> = Vec::new();
+            let mut out: Vec<Topic> = Vec::new();
             for topic in t.get_ref() {
-                let topic = topic.trim().to_lowercase();
-                let fine = !topic.is_empty()
-                    && topic.len() <= 40
-                    && topic
+                let (tag, label) = match topic {
+                    RawTopic::Tag(tag) => (tag.trim().to_lowercase(), tag.trim().to_owned()),
+                    RawTopic::Labelled { tag, label } => {
+                        (tag.trim().to_lowercase(), label.trim().to_owned())
+                    }
+                };
+                let fine = !tag.is_empty()
+                    && tag.len() <= 40
+                    && tag
                         .chars()
                         .all(|c| c.is_alphanumeric() || c == '-' || c == '_');
+                let label_fine = !label.is_empty()
+                    && label.chars().count() <= 80
+                    && !label.chars().any(char::is_control);
                 if !fine {
                     file.problem_at(
                         t.span().start,
-                        "[serve] `topics` are tags: letters, digits, `-` and `_`, 40 at most each",
+                        "[serve] `topics` are tags (letters, digits, `-` and `_`, 40 at most each), or { tag = \"japan\", label = \"Japan desk\" }",
                     );
                     ok = false;
-                } else if !out.contains(&topic) {
-                    out.push(topic);
+                } else if !label_fine {
+                    file.problem_at(
+                        t.span().start,
+                        format!("[serve] topic {tag:?}: its `label` must be one line of at most 80 characters"),
+                    );
+                    ok = false;
+                } else if !out.iter().any(|o| o.tag == tag) {
+                    out.push(Topic { tag, label });
                 }
             }
             out

@@ -1,0 +1,222 @@
+//! The pages a reader's links open: the confirm link of a sign-up and the
+//! unsubscribe link of every issue (with "Undo" for a day). A GET never
+//! changes anything (scanners open links); each POST asks the list's
+//! writer, and every answer has a way on.
+
+use std::time::SystemTime;
+
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use super::{App, Change, Outcome, Shared, forms};
+use crate::audience::unsubscribe::TokenError;
+use crate::input::checked::Line;
+use crate::input::email::Email;
+
+/// How long "Undo" is offered after an unsubscribe, in seconds.
+pub const UNDO_FOR: u32 = 86_400;
+
+const INVALID_CONFIRM: &str =
+    "This confirmation link is not valid. Check that it was copied whole.";
+const USED_CONFIRM: &str = "This confirmation link was used already, or the address changed since.";
+const EXPIRED_CONFIRM: &str = "This confirmation link has expired.";
+
+fn now() -> SystemTime {
+    crate::now().unwrap_or_else(|_| SystemTime::now())
+}
+
+/// A confirm token's address and sign-up time; an expired one's address.
+enum Confirm {
+    Live(Email, u32),
+    Expired(Email),
+    Invalid,
+}
+
+fn confirm_token(app: &App, token: &str) -> Confirm {
+    match app.tokens.verify_confirm(token, now(), app.expiry) {
+        Ok((email, secs)) => Confirm::Live(email, u32::try_from(secs).unwrap_or(u32::MAX)),
+        Err(TokenError::Expired(email)) => Confirm::Expired(email),
+        Err(TokenError::Invalid) => Confirm::Invalid,
+    }
+}
+
+/// Whether `email` is subscribed now (the writer's view of the list).
+async fn subscribed(app: &App, email: &Email) -> Result<bool, String> {
+    match app
+        .list
+        .ask(Change::Look {
+            email: email.clone(),
+        })
+        .await?
+    {
+        Outcome::Standing { subscribed } => Ok(subscribed),
+        _ => Ok(false),
+    }
+}
+
+/// A stale confirm link's page: "subscribed already", or the sign-up form.
+async fn stale(app: &App, email: &Email, why: &str) -> Response {
+    match subscribed(app, email).await {
+        Ok(is) => app.pages.stale_confirm(StatusCode::GONE, is, why),
+        Err(e) => app.list_error(&e),
+    }
+}
+
+/// The confirm page: what the sign-up's form said (anyone may have typed
+/// it), in fields the reader can correct; what they submit is what their
+/// confirmation records. A reader subscribed already is told so.
+pub async fn confirm_page(State(app): Shared, Path(token): Path<String>) -> Response {
+    let (email, signed_up) = match confirm_token(&app, &token) {
+        Confirm::Live(email, at) => (email, at),
+        Confirm::Expired(email) => return stale(&app, &email, EXPIRED_CONFIRM).await,
+        Confirm::Invalid => return app.problem(StatusCode::BAD_REQUEST, INVALID_CONFIRM),
+    };
+    match subscribed(&app, &email).await {
+        Ok(true) => {
+            return app
+                .pages
+                .stale_confirm(StatusCode::GONE, true, USED_CONFIRM);
+        }
+        Ok(false) => {}
+        Err(e) => return app.list_error(&e),
+    }
+    let proposal = app.list.proposal(&email, signed_up);
+    app.pages.confirm_form(
+        &email,
+        proposal
+            .as_ref()
+            .and_then(|p| p.name.as_ref().map(Line::as_str)),
+        proposal.as_ref().map_or("", |p| p.tags.as_str()),
+    )
+}
+
+pub async fn confirm(State(app): Shared, Path(token): Path<String>, request: Request) -> Response {
+    let (email, signed_up) = match confirm_token(&app, &token) {
+        Confirm::Live(email, at) => (email, at),
+        Confirm::Expired(email) => return stale(&app, &email, EXPIRED_CONFIRM).await,
+        Confirm::Invalid => return app.problem(StatusCode::BAD_REQUEST, INVALID_CONFIRM),
+    };
+    let form = match forms::read(request, app.request_timeout).await {
+        Ok(form) => form,
+        Err(e) => return app.problem(e.status, e.what),
+    };
+    let name = match form.name() {
+        Ok(name) => name,
+        Err(e) => return app.problem(e.status, e.what),
+    };
+    let asked = app
+        .list
+        .ask(Change::Confirm {
+            email: email.clone(),
+            signed_up,
+            name,
+            tags: form.topics(&app.pages.topics),
+        })
+        .await;
+    match asked {
+        // A confirmed sign-up: its welcome (queued in the ledger by the
+        // writer) goes now; a full queue loses nothing, a restart mails it.
+        Ok(Outcome::NowSubscribed) => {
+            app.mailer.welcome(email.clone());
+            app.pages.subscribed(&email)
+        }
+        // Used before, or overtaken by a later unsubscribe, complaint or
+        // bounce: the link changes nothing now.
+        Ok(Outcome::StaleLink { subscribed }) => {
+            app.pages
+                .stale_confirm(StatusCode::GONE, subscribed, USED_CONFIRM)
+        }
+        Ok(_) => app.pages.subscribed(&email),
+        Err(e) => app.list_error(&e),
+    }
+}
+
+/// The address an unsubscribe token names, or the page that says the
+/// link is not valid.
+fn unsubscribe_token(app: &App, token: &str) -> Result<Email, Box<Response>> {
+    app.tokens.verify(token).ok_or_else(|| {
+        Box::new(app.problem(
+            StatusCode::BAD_REQUEST,
+            "This unsubscribe link is not valid. Check that it was copied whole.",
+        ))
+    })
+}
+
+pub async fn unsubscribe_page(State(app): Shared, Path(token): Path<String>) -> Response {
+    match unsubscribe_token(&app, &token) {
+        Ok(email) => app.pages.unsubscribe_form(&email),
+        Err(page) => *page,
+    }
+}
+
+/// RFC 8058 one-click: the body is `List-Unsubscribe=One-Click`
+/// (urlencoded or multipart), with no cookies; the answer is a page, never
+/// a redirect. The token alone decides; unsubscribing twice is fine. The
+/// page offers "Undo" for the unsubscribe this press made (not for one
+/// made before, which may be the editor's on the reader's word).
+pub async fn unsubscribe(
+    State(app): Shared,
+    Path(token): Path<String>,
+    request: Request,
+) -> Response {
+    let email = match unsubscribe_token(&app, &token) {
+        Ok(email) => email,
+        Err(page) => return *page,
+    };
+    if let Err(e) = forms::read(request, app.request_timeout).await {
+        return app.problem(e.status, e.what);
+    }
+    let undo = match app
+        .list
+        .ask(Change::Unsubscribe {
+            email: email.clone(),
+        })
+        .await
+    {
+        Ok(Outcome::NowUnsubscribed { at }) => Some(at),
+        Ok(_) => None,
+        Err(e) => return app.list_error(&e),
+    };
+    // The form posts beside this page's own address, behind any proxy.
+    let action = format!("{token}/undo");
+    app.pages
+        .unsubscribed(&email, undo.map(|at| (action.as_str(), at)))
+}
+
+/// "Undo" on the unsubscribed page: the same token, and the unsubscribe's
+/// time. Subscribes again only while that unsubscribe is the reader's
+/// last change, and for a day.
+pub async fn undo(State(app): Shared, Path(token): Path<String>, request: Request) -> Response {
+    let email = match unsubscribe_token(&app, &token) {
+        Ok(email) => email,
+        Err(page) => return *page,
+    };
+    let form = match forms::read(request, app.request_timeout).await {
+        Ok(form) => form,
+        Err(e) => return app.problem(e.status, e.what),
+    };
+    let Ok(at) = form.get("at").parse::<u32>() else {
+        return app.problem(StatusCode::BAD_REQUEST, "The form could not be read.");
+    };
+    let now = crate::audience::consent::secs(now());
+    if now.saturating_sub(at) > UNDO_FOR {
+        return match subscribed(&app, &email).await {
+            Ok(is) => app.pages.undo_stale(is),
+            Err(e) => app.list_error(&e),
+        };
+    }
+    match app
+        .list
+        .ask(Change::Undo {
+            email: email.clone(),
+            unsubscribed_at: at,
+        })
+        .await
+    {
+        Ok(Outcome::Resubscribed) => app.pages.resubscribed(&email),
+        Ok(Outcome::StaleLink { subscribed }) => app.pages.undo_stale(subscribed),
+        Ok(_) => app.pages.undo_stale(false),
+        Err(e) => app.list_error(&e),
+    }
+}
