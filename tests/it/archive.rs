@@ -150,6 +150,32 @@ fn a_sent_issue_is_published_with_a_feed_a_feed_reader_accepts() {
             format!("{base}/2022-08-01/").as_str()
         ]
     );
+    // Published before a send: dated noon UTC of its date (the same day
+    // from UTC-11 to UTC+11). Sent for real, it is dated by that send.
+    let published = |f: &serde_json::Value, i: usize| {
+        f["entries"][i]["published"]
+            .as_str()
+            .map(|s| s.replace("+00:00", "Z"))
+    };
+    assert_eq!(published(&f, 0).as_deref(), Some("2022-08-15T12:00:00Z"));
+    p.bulletin(&["send", "--issue", "issues/2022-08-15.toml", "--yes"])
+        .success()
+        .stdout_has("sent:         4");
+    let second_sent = csv::Reader::from_path(p.path("logs/2022-08-15.csv"))
+        .expect("log")
+        .records()
+        .map(|r| r.expect("row"))
+        .find(|r| &r[2] == "sent")
+        .map(|r| r[0].to_owned())
+        .expect("a sent row");
+    let f = feed(&dir.join("feed.xml"));
+    assert_eq!(f["bozo"], false, "{f}");
+    assert_eq!(published(&f, 0), Some(second_sent), "{f}");
+    assert_eq!(published(&f, 1), Some(first_sent.clone()), "{f}");
+    for e in f["entries"].as_array().expect("entries") {
+        let content = e["content"].as_str().expect("content");
+        assert!(!content.contains("<style") && !content.contains("Unsubscribe"));
+    }
     // The same inputs, the same bytes; nothing rewritten.
     let before = tree(&dir);
     p.bulletin(&["archive", "--issue", "issues/2022-08-15.toml"])
