@@ -28,6 +28,7 @@ const TAG_LEN: usize = 16;
 /// The labels that keep the two kinds of token apart.
 const UNSUBSCRIBE: &str = "bulletin/unsubscribe";
 const CONFIRM: &str = "bulletin/confirm";
+const UNDO: &str = "bulletin/undo";
 
 /// Why a confirmation token was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,6 +198,24 @@ impl Unsubscriber {
         // their spelling (addresses are compared by `Email::key`).
         payload.extend_from_slice(email.as_str().as_bytes());
         self.seal(CONFIRM, &payload)
+    }
+
+    /// The token of an "Undo" button: the address and the time of the
+    /// unsubscribe it would undo (Unix seconds), sealed under a label of
+    /// its own. Only the page of the press that unsubscribed makes one.
+    pub fn undo_token(&self, email: &Email, at: u32) -> Option<String> {
+        let mut payload = at.to_be_bytes().to_vec();
+        payload.extend_from_slice(email.key().as_bytes());
+        self.seal(UNDO, &payload)
+    }
+
+    /// The address and unsubscribe time an undo token was made for.
+    pub fn verify_undo(&self, token: &str) -> Option<(Email, u32)> {
+        let payload = self.open(UNDO, token)?;
+        let (at, key) = payload.split_at_checked(4)?;
+        let at = u32::from_be_bytes(at.try_into().ok()?);
+        let email = Email::parse(std::str::from_utf8(key).ok()?).ok()?;
+        Some((email, at))
     }
 
     /// The address a confirmation token was made for and when its sign-up

@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use crate::Outcome;
 use crate::cli::ArchiveArgs;
 use crate::compose::site;
+use crate::deliver::journal::FirstSent;
 use crate::input::config::{Archive, Config};
 use crate::input::diagnostic::Diagnostics;
 use crate::input::issue::Issue;
@@ -84,11 +85,13 @@ pub fn build(
     };
     for file in &files {
         let id = file.file_stem().unwrap_or_default().to_string_lossy();
-        let Some(at) = sent(&id)? else {
-            continue;
+        let at = match sent(&id)? {
+            FirstSent::Never => continue,
+            FirstSent::At(at) => Some(at),
+            FirstSent::Undated => None,
         };
         match Issue::load(file) {
-            Ok(issue) => issues.push((issue, Some(at))),
+            Ok(issue) => issues.push((issue, at)),
             Err(Diagnostics(ds)) => problems.extend(ds),
         }
     }
@@ -96,7 +99,20 @@ pub fn build(
         match Issue::load(file) {
             Ok(issue) => {
                 issues.retain(|(i, _)| i.id != issue.id);
-                let at = sent(&issue.id)?;
+                let at = match sent(&issue.id)? {
+                    FirstSent::At(at) => Some(at),
+                    FirstSent::Never | FirstSent::Undated => None,
+                };
+                // Dated by its send, or else by its `date`: a letter
+                // without one has nothing to be dated by.
+                if at.is_none() && issue.date.is_none() {
+                    problems.push(crate::input::diagnostic::Diagnostic::new(
+                        file,
+                        None,
+                        "has no `date` and was never sent: add a `date` to publish it before a send",
+                    ));
+                    continue;
+                }
                 issues.push((issue, at));
             }
             Err(Diagnostics(ds)) => problems.extend(ds),
@@ -113,6 +129,11 @@ pub fn build(
     // Pages are for nobody in particular: each field shows its default,
     // or nothing, never a reader's value.
     let mut newsletter = config.newsletter.clone();
+    if issues.is_empty() && newsletter.about_fields.is_some() {
+        // `about` for nobody in particular: with no issue to render it
+        // with, left out rather than shown with its fields' marks.
+        newsletter.about = None;
+    }
     let mut plain = Vec::with_capacity(issues.len());
     for (issue, sent) in &issues {
         let (n, i) = crate::compose::personal::for_nobody(&config.newsletter, issue)?;

@@ -113,15 +113,10 @@ impl Site<'_> {
     /// `description`, else the newsletter's `about` as plain text.
     fn about(&self) -> Option<String> {
         self.archive.description.clone().or_else(|| {
-            self.newsletter.about.as_ref().map(|about| {
-                let mut notes = crate::input::markdown::Footnotes::default();
-                about
-                    .to_text(&mut notes)
-                    .iter()
-                    .map(|b| b.text.replace('\n', " "))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
+            self.newsletter
+                .about
+                .as_ref()
+                .map(crate::input::markdown::Markdown::plain_words)
         })
     }
 
@@ -228,8 +223,16 @@ impl Site<'_> {
         );
         author.set_email(Some(self.newsletter.from.email.to_string()));
         feed.set_authors(vec![author.clone()]);
-        // The newest issue's time: the same files for the same issues.
-        feed.set_updated(issues.first().map(|p| fixed(p.time())).unwrap_or_default());
+        // The latest entry's time (an older issue may go out later): the
+        // same files for the same issues and logs.
+        feed.set_updated(
+            issues
+                .iter()
+                .map(|p| p.time())
+                .max()
+                .map(fixed)
+                .unwrap_or_default(),
+        );
         let entries: Vec<Entry> = issues
             .iter()
             .take(FEED_ENTRIES)

@@ -172,16 +172,7 @@ impl Issue {
                     .intro
                     .as_ref()
                     .or(self.stories.first().map(|s| &s.body));
-                let mut notes = crate::input::markdown::Footnotes::default();
-                let words = opening
-                    .map(|md| {
-                        md.to_text(&mut notes)
-                            .iter()
-                            .map(|b| b.text.replace('\n', " "))
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    })
-                    .unwrap_or_default();
+                let words = opening.map(Markdown::plain_words).unwrap_or_default();
                 shortened(&words, 120)
             }
         }
@@ -297,6 +288,14 @@ fn check_issue(file: &mut TomlFile, raw: RawIssue, id: String) -> Option<Issue> 
         md
     });
     let title = raw.title.as_ref().and_then(|v| {
+        if v.get_ref().contains("{{") {
+            file.problem_at(
+                v.span().start,
+                "`title` is what everyone sees (the archive, the feed): it cannot hold a reader's field",
+            );
+            ok = false;
+            return None;
+        }
         let l = file.line("title", v);
         ok &= l.is_some();
         l

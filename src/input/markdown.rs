@@ -72,6 +72,25 @@ impl Markdown {
         out
     }
 
+    /// The words alone, on one line: no link numbers, no emphasis marks,
+    /// code as typed. What an inbox preview line shows.
+    pub fn plain_words(&self) -> String {
+        let mut out = String::new();
+        for event in parser(&self.0) {
+            match event {
+                Event::Text(s) | Event::Code(s) => out.push_str(&s),
+                Event::SoftBreak | Event::HardBreak => out.push(' '),
+                // A block's end parts words; an inline element's does not.
+                Event::End(
+                    TagEnd::Link | TagEnd::Emphasis | TagEnd::Strong | TagEnd::Strikethrough,
+                ) => {}
+                Event::End(_) => out.push(' '),
+                _ => {}
+            }
+        }
+        out.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
     /// Plain-text blocks; link targets are numbered into `links`.
     pub fn to_text(&self, links: &mut Footnotes) -> Vec<Block> {
         TextWalker::new(links).run(parser(&self.0))
@@ -139,7 +158,8 @@ pub struct Block {
     /// Code: kept line for line, never wrapped.
     pub verbatim: bool,
     /// The text of an item of a tight list (no blank line between items in
-    /// the Markdown): it follows the item before on the next line.
+    /// the Markdown) that follows the item before it, or opens a list
+    /// nested in that item: it goes on the next line, with no blank line.
     pub tight: bool,
 }
 
@@ -156,6 +176,10 @@ struct TextWalker<'a> {
     /// Inside a paragraph: a loose list's items are paragraphs, a tight
     /// list's are not.
     paragraph: bool,
+    /// Items begun in each open list (parallel to `lists`).
+    items: Vec<u32>,
+    /// Whether the block being gathered is the first text of its item.
+    item_start: bool,
 }
 
 impl<'a> TextWalker<'a> {
@@ -170,6 +194,8 @@ impl<'a> TextWalker<'a> {
             link_stack: Vec::new(),
             verbatim: false,
             paragraph: false,
+            items: Vec::new(),
+            item_start: false,
         }
     }
 
@@ -225,9 +251,14 @@ impl<'a> TextWalker<'a> {
             Tag::List(start) => {
                 self.flush();
                 self.lists.push(start);
+                self.items.push(0);
             }
             Tag::Item => {
                 self.flush();
+                if let Some(n) = self.items.last_mut() {
+                    *n += 1;
+                }
+                self.item_start = true;
                 let marker = match self.lists.last_mut() {
                     Some(Some(n)) => {
                         let m = format!("{n}. ");
@@ -278,6 +309,7 @@ impl<'a> TextWalker<'a> {
             TagEnd::List(_) => {
                 self.flush();
                 self.lists.pop();
+                self.items.pop();
             }
             TagEnd::Emphasis => self.text.push('_'),
             TagEnd::Strong => self.text.push('*'),
@@ -325,7 +357,14 @@ impl<'a> TextWalker<'a> {
             None if self.verbatim => (format!("{quote}    "), format!("{quote}    ")),
             None => (quote.clone(), quote),
         };
-        let tight = !self.lists.is_empty() && !self.paragraph && !self.verbatim;
+        // An item's own text in a tight list joins the line before it when
+        // an item of the same list came before, or when its list is nested
+        // in an item (it follows that item's text); the first item of a
+        // list on its own never joins what came before the list.
+        let in_tight_item = !self.lists.is_empty() && !self.paragraph && !self.verbatim;
+        let item_start = std::mem::take(&mut self.item_start);
+        let follows_item = self.items.last().is_some_and(|&n| n > 1) || self.items.len() > 1;
+        let tight = in_tight_item && item_start && follows_item;
         self.blocks.push(Block {
             first,
             rest,
@@ -342,6 +381,31 @@ mod tests {
 
     fn md(s: &str) -> Markdown {
         Markdown::parse(s).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    /// Which blocks join the line before them (a tight list's later items,
+    /// and a nested list's first); a list's first item never does.
+    #[test]
+    fn only_a_tight_lists_later_and_nested_items_join_the_line_before() {
+        let tight = |s: &str| -> Vec<bool> {
+            let mut notes = Footnotes::default();
+            md(s).to_text(&mut notes).iter().map(|b| b.tight).collect()
+        };
+        assert_eq!(tight("- a\n- b\n- c\n"), [false, true, true]);
+        assert_eq!(tight("- a\n- b\n\n1. c\n"), [false, true, false]);
+        assert_eq!(tight("- a\n  - b\n"), [false, true]);
+        assert_eq!(tight("Intro:\n\n- a\n- b\n"), [false, false, true]);
+        assert_eq!(tight("- x\n\n> - q\n"), [false, false]);
+        assert_eq!(tight("- a\n\n- b\n"), [false, false]);
+    }
+
+    #[test]
+    fn plain_words_have_no_marks_or_link_numbers() {
+        assert_eq!(
+            md("Welcome to [our site](https://example.org), we are _really_\nglad. `x`")
+                .plain_words(),
+            "Welcome to our site, we are really glad. x"
+        );
     }
 
     #[test]

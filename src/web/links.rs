@@ -5,10 +5,13 @@
 
 use std::time::SystemTime;
 
-use axum::extract::{Path, Request, State};
-use axum::http::StatusCode;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
+use super::limit::client_ip;
 use super::{App, Change, Outcome, Shared, forms};
 use crate::audience::unsubscribe::TokenError;
 use crate::input::checked::Line;
@@ -153,8 +156,10 @@ pub async fn unsubscribe_page(State(app): Shared, Path(token): Path<String>) -> 
 /// RFC 8058 one-click: the body is `List-Unsubscribe=One-Click`
 /// (urlencoded or multipart), with no cookies; the answer is a page, never
 /// a redirect. The token alone decides; unsubscribing twice is fine. The
-/// page offers "Undo" for the unsubscribe this press made (not for one
-/// made before, which may be the editor's on the reader's word).
+/// page offers "Undo" for the unsubscribe this press made, of a reader
+/// who was being mailed (not for one made before, which may be the
+/// editor's on the reader's word, nor over a sign-up that never was
+/// confirmed).
 pub async fn unsubscribe(
     State(app): Shared,
     Path(token): Path<String>,
@@ -174,20 +179,35 @@ pub async fn unsubscribe(
         })
         .await
     {
-        Ok(Outcome::NowUnsubscribed { at }) => Some(at),
+        Ok(Outcome::NowUnsubscribed { at, undoable: true }) => app.tokens.undo_token(&email, at),
         Ok(_) => None,
         Err(e) => return app.list_error(&e),
     };
     // The form posts beside this page's own address, behind any proxy.
     let action = format!("{token}/undo");
     app.pages
-        .unsubscribed(&email, undo.map(|at| (action.as_str(), at)))
+        .unsubscribed(&email, undo.as_deref().map(|undo| (action.as_str(), undo)))
 }
 
-/// "Undo" on the unsubscribed page: the same token, and the unsubscribe's
-/// time. Subscribes again only while that unsubscribe is the reader's
-/// last change, and for a day.
-pub async fn undo(State(app): Shared, Path(token): Path<String>, request: Request) -> Response {
+/// "Undo" on the unsubscribed page: the same unsubscribe token, and the
+/// undo token that page sealed (the address and the unsubscribe's time).
+/// Subscribes again only within a day, while that unsubscribe is the
+/// reader's last change. Any other case gets one neutral page, whatever
+/// the reader's status. Limited per client like sign-ups.
+pub async fn undo(
+    State(app): Shared,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    request: Request,
+) -> Response {
+    let ip = client_ip(peer.ip(), &headers, &app.trusted_proxy);
+    if !app.limiter.allow(ip) {
+        return app.problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many requests from your address. Please wait a minute and try again.",
+        );
+    }
     let email = match unsubscribe_token(&app, &token) {
         Ok(email) => email,
         Err(page) => return *page,
@@ -196,15 +216,12 @@ pub async fn undo(State(app): Shared, Path(token): Path<String>, request: Reques
         Ok(form) => form,
         Err(e) => return app.problem(e.status, e.what),
     };
-    let Ok(at) = form.get("at").parse::<u32>() else {
-        return app.problem(StatusCode::BAD_REQUEST, "The form could not be read.");
+    let Some((sealed_for, at)) = app.tokens.verify_undo(form.get("undo")) else {
+        return app.pages.undo_stale();
     };
     let now = crate::audience::consent::secs(now());
-    if now.saturating_sub(at) > UNDO_FOR {
-        return match subscribed(&app, &email).await {
-            Ok(is) => app.pages.undo_stale(is),
-            Err(e) => app.list_error(&e),
-        };
+    if sealed_for.fingerprint() != email.fingerprint() || now.saturating_sub(at) > UNDO_FOR {
+        return app.pages.undo_stale();
     }
     match app
         .list
@@ -215,8 +232,7 @@ pub async fn undo(State(app): Shared, Path(token): Path<String>, request: Reques
         .await
     {
         Ok(Outcome::Resubscribed) => app.pages.resubscribed(&email),
-        Ok(Outcome::StaleLink { subscribed }) => app.pages.undo_stale(subscribed),
-        Ok(_) => app.pages.undo_stale(false),
+        Ok(_) => app.pages.undo_stale(),
         Err(e) => app.list_error(&e),
     }
 }

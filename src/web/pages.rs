@@ -223,18 +223,18 @@ impl Pages {
         )
     }
 
-    /// "You are unsubscribed", with "Undo" while `undo` (the unsubscribe's
-    /// time, Unix seconds) is within the day and still the last change.
-    pub fn unsubscribed(&self, email: &Email, undo: Option<(&str, u32)>) -> Response {
+    /// "You are unsubscribed", with "Undo" when `undo` gives the form's
+    /// action and its sealed token.
+    pub fn unsubscribed(&self, email: &Email, undo: Option<(&str, &str)>) -> Response {
         self.page(
             StatusCode::OK,
             "You are unsubscribed",
             undo.is_none(),
             html! {
                 p { (email.as_str()) " will get no more mail from " (self.newsletter) "." }
-                @if let Some((action, at)) = undo {
+                @if let Some((action, token)) = undo {
                     form method="post" action=(action) {
-                        input type="hidden" name="at" value=(at);
+                        input type="hidden" name="undo" value=(token);
                         p { "Pressed by mistake? You can undo it today." }
                         button type="submit" { "Undo: keep me subscribed" }
                     }
@@ -255,30 +255,17 @@ impl Pages {
         )
     }
 
-    /// An undo that came too late, or after a later change.
-    pub fn undo_stale(&self, subscribed: bool) -> Response {
-        if subscribed {
-            return self.resubscribed_already();
-        }
+    /// An undo that came too late, was used, or came after a later change.
+    /// The same page whatever the reader's status (it tells nobody whether
+    /// the address is on the list).
+    pub fn undo_stale(&self) -> Response {
         self.page(
             StatusCode::GONE,
             "This can no longer be undone",
             false,
             html! {
-                p { "The unsubscribe is more than a day old, or something changed since. To get the newsletter again, sign up below." }
+                p { "The unsubscribe is more than a day old, was undone already, or something changed since. If you do not get the newsletter and want it, sign up below." }
                 (self.signup_fields(true))
-            },
-        )
-    }
-
-    fn resubscribed_already(&self) -> Response {
-        self.page(
-            StatusCode::OK,
-            "You are subscribed",
-            false,
-            html! {
-                p { "You are on the list: nothing more is needed." }
-                (self.issues_so_far())
             },
         )
     }

@@ -82,8 +82,11 @@ pub enum Outcome {
     /// or overtaken by a later change): nothing changed. Whether the
     /// address is subscribed now.
     StaleLink { subscribed: bool },
-    /// An `unsubscribed` row was written at `at` (Unix seconds).
-    NowUnsubscribed { at: u32 },
+    /// An `unsubscribed` row was written at `at` (Unix seconds); it may be
+    /// undone (`undoable`) when the reader was being mailed before it,
+    /// with no sign-up waiting: an undo never subscribes anyone who was
+    /// not.
+    NowUnsubscribed { at: u32, undoable: bool },
     /// Nothing to write: already unsubscribed, or never on the list.
     NotSubscribed,
     /// An undo wrote a `subscribed` row (no welcome: they read it before).
@@ -193,6 +196,23 @@ fn run(
         let mut batch = vec![first];
         while let Ok(more) = rx.try_recv() {
             batch.push(more);
+        }
+        // A look changes nothing: answered from the list as last read,
+        // without its lock (a CLI command holding it does not make a
+        // confirm page wait). What it answers only picks a page to show.
+        let (looks, batch): (Vec<_>, Vec<_>) = batch
+            .into_iter()
+            .partition(|(r, _)| matches!(r, Request::Look { .. }));
+        for (request, reply) in looks {
+            if let Request::Look { email } = request {
+                let subscribed = watch
+                    .standing(email.fingerprint())
+                    .is_some_and(|s| s.mailed());
+                let _ = reply.send(Ok(Outcome::Standing { subscribed }));
+            }
+        }
+        if batch.is_empty() {
+            continue;
         }
         match apply(&path, &mut watch, expiry, &welcomes, &proposals, &batch) {
             Ok(outcomes) => {
@@ -325,7 +345,10 @@ fn apply(
                     (Status::Subscribed, Request::Undo { .. }) => Outcome::Resubscribed,
                     (Status::Subscribed, _) => Outcome::NowSubscribed,
                     (Status::Bounced, _) => Outcome::NowBounced,
-                    _ => Outcome::NowUnsubscribed { at: row_at },
+                    _ => Outcome::NowUnsubscribed {
+                        at: row_at,
+                        undoable: standing.is_some_and(|s| s.mailed() && !s.signing_up()),
+                    },
                 }
             }
             Decision::Keep(why) => match (request, why) {

@@ -316,3 +316,25 @@ fn a_personal_subject_needs_a_title_for_the_public() {
     p.write(ISSUE, format!("archive = false\n{issue}"));
     p.bulletin(&["check", "--issue", ISSUE]).success();
 }
+
+/// The title is for everyone: a field in it is refused at its line.
+#[test]
+fn a_title_cannot_hold_a_field() {
+    let p = Project::sample();
+    readers(&p);
+    personal_issue(&p, "");
+    let issue = p.read(ISSUE).replace(
+        "title = \"News from the Alliance\"",
+        "title = \"News for {{ first_name }}\"",
+    );
+    p.write(ISSUE, &issue);
+    let line = issue
+        .lines()
+        .position(|l| l.starts_with("title = "))
+        .expect("title")
+        + 1;
+    p.bulletin(&["check", "--issue", ISSUE])
+        .failure()
+        .stderr_has(&format!("{ISSUE}:{line}:"))
+        .stderr_has("cannot hold a reader's field");
+}

@@ -23,7 +23,7 @@ fn site(sink: &SmtpSink) -> (Project, Served) {
         port,
         sink,
         &format!(
-            "topics = [{{ tag = \"japan\", label = \"Japan desk\" }}, \"korea\"]\nwelcome = \"{WELCOME}\""
+            "topics = [{{ tag = \"japan\", label = \"Japan desk\" }}, \"korea\"]\nwelcome = \"{WELCOME}\"\nsubscribe_limit_per_minute = 100"
         ),
     );
     write_welcome(&p);
@@ -59,7 +59,7 @@ fn get(url: &str) -> (u16, String) {
     text(client().get(url).send().expect("get"))
 }
 
-/// The `value` of the hidden `at` field of the undo form, and its action.
+/// The undo form's action and the value of its sealed `undo` field.
 fn undo_form(page: &str) -> (String, String) {
     let action = page
         .split_once("action=\"")
@@ -67,7 +67,7 @@ fn undo_form(page: &str) -> (String, String) {
         .map(|(a, _)| a.to_owned())
         .unwrap_or_else(|| panic!("no undo form: {page}"));
     let at = page
-        .split_once("name=\"at\" value=\"")
+        .split_once("name=\"undo\" value=\"")
         .and_then(|(_, r)| r.split_once('"'))
         .map(|(a, _)| a.to_owned())
         .expect("at");
@@ -119,13 +119,8 @@ fn every_page_and_mail_reads_in_light_and_dark_at_phone_and_desktop_width() {
     let (action, at) = undo_form(&page);
     let undo = format!("{unsubscribe}/undo");
     assert!(undo.ends_with(&action), "{action}");
-    files.push(keep(d, "resubscribed", post(&undo, &[("at", &at)]), 200));
-    files.push(keep(
-        d,
-        "subscribed-again",
-        post(&undo, &[("at", "12345")]),
-        200,
-    ));
+    files.push(keep(d, "resubscribed", post(&undo, &[("undo", &at)]), 200));
+    files.push(keep(d, "undo-stale", post(&undo, &[("undo", &at)]), 410));
     // A stale link of someone not subscribed: the sign-up form in the page.
     p.bulletin(&["unsubscribe", "new@example.org"]).success();
     files.push(keep(d, "stale-link", post(&link, &[]), 410));
@@ -262,7 +257,7 @@ fn every_page_has_a_way_on_and_an_unsubscribe_can_be_undone_for_a_day() {
         "unsubscribed"
     );
     let undo = format!("{unsubscribe}/undo");
-    let (status, page) = post(&undo, &[("at", &at)]);
+    let (status, page) = post(&undo, &[("undo", &at)]);
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("subscribed again"), "{page}");
     assert_eq!(
@@ -270,13 +265,45 @@ fn every_page_has_a_way_on_and_an_unsubscribe_can_be_undone_for_a_day() {
         "subscribed"
     );
     let before = p.read("subscribers.example.csv");
-    let (status, page) = post(&undo, &[("at", &at)]);
-    assert_eq!(status, 200, "{page}");
-    assert!(page.contains("You are subscribed"), "{page}");
+    let (status, page) = post(&undo, &[("undo", &at)]);
+    assert_eq!(status, 410, "{page}");
+    assert!(page.contains("no longer be undone"), "{page}");
     assert_eq!(
         p.read("subscribers.example.csv"),
         before,
         "a second undo wrote"
+    );
+    // A made-up undo (a bare time, a damaged token) is refused.
+    for forged in ["12345", "", &at[1..]] {
+        let (status, _) = post(&undo, &[("undo", forged), ("at", "12345")]);
+        assert_eq!(status, 410, "{forged}");
+    }
+    assert_eq!(
+        p.read("subscribers.example.csv"),
+        before,
+        "a forged undo wrote"
+    );
+
+    // Undo never subscribes someone who was not mailed: a sign-up still
+    // waiting, then that address's unsubscribe link, offers no undo.
+    let secret = secrecy::SecretString::from(crate::util::UNSUBSCRIBE_SECRET.to_owned());
+    let config = bulletin::input::config::Config::load(&p.path("config.toml")).expect("config");
+    let tokens = bulletin::audience::unsubscribe::Unsubscriber::new(
+        config.unsubscribe.as_ref().expect("[unsubscribe]"),
+        config.newsletter.list_id.as_str(),
+        Some(secret),
+    );
+    post(&signup, &[("email", "wes@example.org")]);
+    let wes = bulletin::input::email::Email::parse("wes@example.org").expect("email");
+    let (status, page) = post(&tokens.url(&wes), &[("List-Unsubscribe", "One-Click")]);
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        !page.contains("name=\"undo\""),
+        "undo over a sign-up: {page}"
+    );
+    assert_eq!(
+        rows_of(&p, "wes@example.org").last().expect("row")[2],
+        "unsubscribed"
     );
 
     // An undo after a later change (here the editor's unsubscribe) is
@@ -291,7 +318,7 @@ fn every_page_has_a_way_on_and_an_unsubscribe_can_be_undone_for_a_day() {
     p.bulletin_with(&["unsubscribe", "alice@example.org"], &on)
         .success();
     let before = p.read("subscribers.example.csv");
-    let (status, page) = post(&undo, &[("at", &at)]);
+    let (status, page) = post(&undo, &[("undo", &at)]);
     assert_eq!(status, 410, "{page}");
     assert!(page.contains("name=\"email\""), "{page}");
     assert_eq!(p.read("subscribers.example.csv"), before);
@@ -312,7 +339,7 @@ fn every_page_has_a_way_on_and_an_unsubscribe_can_be_undone_for_a_day() {
     let later = (PINNED_EPOCH.parse::<u64>().expect("epoch") + 2 * 86_400).to_string();
     let served = Served::start(&p, port, &later);
     let before = p.read("subscribers.example.csv");
-    let (status, page) = post(&undo, &[("at", &at)]);
+    let (status, page) = post(&undo, &[("undo", &at)]);
     assert_eq!(status, 410, "{page}");
     assert!(page.contains("no longer be undone"), "{page}");
     assert_eq!(p.read("subscribers.example.csv"), before);

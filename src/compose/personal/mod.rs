@@ -420,7 +420,15 @@ pub fn for_nobody(
         }
         texts.push((t.text.clone(), text));
     }
-    replaced(newsletter, issue, &texts).map_err(|d| Diagnostics(vec![d]))
+    let (newsletter, mut public) =
+        replaced(newsletter, issue, &texts).map_err(|d| Diagnostics(vec![d]))?;
+    // A preheader written for each reader shows its default to nobody in
+    // particular ("Hi Reader"): the public pages take the issue's own
+    // fallback (its headlines, or a letter's opening words) instead.
+    if issue.fields.iter().any(|f| f.spot == Spot::Preheader) {
+        public.preheader = None;
+    }
+    Ok((newsletter, public))
 }
 
 /// A value in Markdown that reads as typed: every ASCII punctuation

@@ -97,19 +97,17 @@ pub fn render_text(newsletter: &Newsletter, issue: &Issue, place: Place<'_>) -> 
 }
 
 /// Each block wrapped, as paragraphs (a blank line between them), but
-/// the items of a tight list on consecutive lines.
+/// the items of a tight list on consecutive lines (`Block::tight`).
 fn push_blocks(out: &mut Vec<String>, blocks: &[Block]) {
-    let mut previous_tight = false;
-    for block in blocks {
+    for (i, block) in blocks.iter().enumerate() {
         let text = wrap_block(block);
         match out.last_mut() {
-            Some(last) if block.tight && previous_tight => {
+            Some(last) if block.tight && i > 0 => {
                 last.push('\n');
                 last.push_str(&text);
             }
             _ => out.push(text),
         }
-        previous_tight = block.tight;
     }
 }
 

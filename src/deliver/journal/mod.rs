@@ -20,7 +20,9 @@ pub mod recorder;
 
 pub use folder::{every_log, log_path, logs_dir};
 use read::read_history;
-pub use read::{FailureGroup, History, RelayPart, failures, first_sent, per_relay, read_log};
+pub use read::{
+    FailureGroup, FirstSent, History, RelayPart, failures, first_sent, per_relay, read_log,
+};
 use record::rows_len;
 pub use record::{LogRecord, each_row, is_log};
 

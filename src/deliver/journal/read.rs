@@ -138,21 +138,38 @@ pub fn failures(
     Ok(groups)
 }
 
-/// When the issue was first sent: the time of the log's first `sent` row
-/// (`None` when nothing was sent). What the archive's feed dates it by.
-pub fn first_sent(path: &Path) -> Result<Option<std::time::SystemTime>, JournalError> {
+/// Whether and when an issue was first sent, by its log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstSent {
+    /// No `sent` row (or no log).
+    Never,
+    /// The time of the first `sent` row.
+    At(std::time::SystemTime),
+    /// Sent, but no `sent` row has a readable time (a hand-edited log).
+    Undated,
+}
+
+/// When the issue was first sent: the time of the log's first `sent` row.
+/// What the archive publishes by, and dates its feed entry by.
+pub fn first_sent(path: &Path) -> Result<FirstSent, JournalError> {
     if !path.exists() || !super::record::is_log(path) {
-        return Ok(None);
+        return Ok(FirstSent::Never);
     }
-    let mut first = None;
+    let mut first = FirstSent::Never;
     each_row(path, |row| {
-        if row.status() == Status::Sent
-            && let Some(at) = row.at()
-        {
-            first = Some(at);
-            return ControlFlow::Break(());
+        if row.status() != Status::Sent {
+            return ControlFlow::Continue(());
         }
-        ControlFlow::Continue(())
+        match row.at() {
+            Some(at) => {
+                first = FirstSent::At(at);
+                ControlFlow::Break(())
+            }
+            None => {
+                first = FirstSent::Undated;
+                ControlFlow::Continue(())
+            }
+        }
     })?;
     Ok(first)
 }
