@@ -29,6 +29,8 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
     }
 
     let mut summary = Vec::new();
+    // A personalised subject, as the first reader gets it.
+    let mut first_subject: Option<String> = None;
     let mut readers = 0u64;
     if let Ok(config) = &config {
         let list = &config.newsletter.subscribers;
@@ -63,6 +65,19 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                             due += 1;
                             if let Some((_, template)) = personal {
                                 unfilled.check(template, list, &s);
+                                if first_subject.is_none() {
+                                    first_subject = prepared.as_ref().map(|(parts, _)| {
+                                        crate::commands::subject_for_editor(
+                                            &parts.subject,
+                                            template,
+                                            Some(crate::compose::message::Recipient {
+                                                email: &s.email,
+                                                name: s.name.as_ref(),
+                                                row: s.row.as_ref(),
+                                            }),
+                                        )
+                                    });
+                                }
                             }
                         }
                         Entry::Skipped {
@@ -73,7 +88,7 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                             reason: Skip::OutOfAudience,
                             ..
                         } => outside += 1,
-                        Entry::Skipped { line, reason } => {
+                        Entry::Skipped { line, reason, .. } => {
                             skipped += 1;
                             if let Skip::Held(status) = reason {
                                 held.add(status);
@@ -176,10 +191,17 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                 ));
             }
             summary.push(format!(
-                "{}: «{}», {} stories, HTML {} bytes, text {} bytes",
+                "{}: {}, {} {}, HTML {} bytes, text {} bytes",
                 args.issue.display(),
-                crate::compose::render::shown(&parts.subject),
+                first_subject
+                    .clone()
+                    .unwrap_or_else(|| crate::commands::subject_for_editor(
+                        &parts.subject,
+                        template,
+                        None
+                    )),
                 issue.stories.len(),
+                crate::commands::plural(issue.stories.len(), "story", "stories"),
                 parts.html.len(),
                 parts.text.len()
             ));

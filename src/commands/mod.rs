@@ -41,6 +41,106 @@ pub fn load_inputs(config: &Path, issue: &Path) -> Result<(Config, Issue), Diagn
     }
 }
 
+/// The subject in quotes as the editor is shown it: `«…»` as it is; or,
+/// when it holds a reader's field, as `to` gets it, marked as
+/// personalised (with `{…}` where a value goes when there is no reader).
+pub fn subject_for_editor(subject: &str, template: &Template, to: Option<Recipient<'_>>) -> String {
+    if !holds_field(subject) {
+        return format!("«{subject}»");
+    }
+    let part = render::Part::split(String::from(subject));
+    match to.and_then(|to| template.values(to).ok().map(|v| (to.email, v))) {
+        Some((email, values)) => format!(
+            "«{}» (personalised: as {email} gets it)",
+            part.fill("", &values, render::as_typed)
+        ),
+        None => format!("«{}» (personalised)", render::shown(subject)),
+    }
+}
+
+/// Whether a rendered text holds a field's mark.
+fn holds_field(text: &str) -> bool {
+    text.chars().any(|c| render::field_of(c).is_some())
+}
+
+/// `one` or `many` by `n`: "1 story", "2 stories".
+pub fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 { one } else { many }
+}
+
+/// The first reader a send of `issue` would mail (for showing a
+/// personalised subject as it goes out), if any; read only when the
+/// subject holds a field.
+pub fn first_reader(
+    config: &Config,
+    issue: &Issue,
+    template: &Template,
+    subject: &str,
+) -> Option<Subscriber> {
+    if !holds_field(subject) || !template.is_personal() {
+        return None;
+    }
+    let snapshot = Snapshot::take(&config.newsletter.subscribers).ok()?;
+    crate::deliver::plan::recipients(&snapshot, issue.audience.as_ref(), true)
+        .ok()?
+        .find_map(|e| match e {
+            crate::deliver::plan::Entry::Due(s) => Some(s),
+            _ => None,
+        })
+}
+
+/// Refuses a send (or its dry-run) of the welcome issue to the whole
+/// list: `serve` sends it to each new reader; `--to` makes a test copy.
+pub fn refuse_welcome(config: &Config, args: &crate::cli::SendArgs) -> anyhow::Result<()> {
+    let welcome = config.serve.as_ref().and_then(|s| s.welcome.as_ref());
+    if args.to.is_none() && welcome.is_some_and(|w| same_file(w, &args.issue)) {
+        anyhow::bail!(
+            "{}: this is the welcome issue ([serve] welcome): serve sends it to each new reader; send it with --to for a test copy",
+            args.issue.display()
+        );
+    }
+    Ok(())
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// What a send decided to send, as its log's `started` rows record it:
+/// the template's fingerprint, with the audience.
+pub fn send_fingerprint(template: &Template, issue: &Issue) -> String {
+    match &issue.audience {
+        None => template.fingerprint().to_owned(),
+        Some(a) => format!("{}+audience({})", template.fingerprint(), a.describe()),
+    }
+}
+
+/// Refuses to resume a log started for another issue or config, unless
+/// `force`: the rest of the list would get a different issue.
+pub fn refuse_changed(
+    history: &crate::deliver::journal::History,
+    fingerprint: &str,
+    force: bool,
+    issue: &Path,
+    log: &Path,
+) -> anyhow::Result<()> {
+    if let Some(before) = &history.fingerprint
+        && before != fingerprint
+        && !force
+    {
+        anyhow::bail!(
+            "{}: the issue or config changed since {} was started (fingerprint {before}, now {fingerprint}); \
+             resuming would send the rest of the list a different issue. Pass --force to send it anyway",
+            issue.display(),
+            log.display()
+        );
+    }
+    Ok(())
+}
+
 /// The issue rendered and its message template built: unsubscribe links
 /// when the config has them, DKIM signing when it has a key. A real send
 /// needs the unsubscribe secret (`need_secret`); a preview can do without.

@@ -15,16 +15,83 @@ use crate::compose::render::{as_html, as_typed, html_attr};
 use crate::deliver::plan::{self, Entry, Skip};
 use crate::input::diagnostic::Diagnostic;
 
+/// Every list reader and what a send would do with them, beside the previews.
+const RECIPIENTS: &str = "recipients.csv";
+
+/// The rows of `recipients.csv`: `line,email,outcome,why`, in list order.
+#[derive(Default)]
+struct Fates {
+    rows: Vec<(u64, String, &'static str, String)>,
+}
+
+impl Fates {
+    fn add(&mut self, line: u64, email: &str, outcome: &'static str, why: &str) {
+        self.rows
+            .push((line, email.to_owned(), outcome, why.to_owned()));
+    }
+
+    /// A skipped row, unless it is only a reader's history (a later row
+    /// of someone already listed).
+    fn skipped(&mut self, line: u64, email: &str, reason: &Skip) {
+        use crate::deliver::journal::Status as Logged;
+        let (outcome, why) = match reason {
+            Skip::History => return,
+            Skip::Unsubscribed => ("not mailed", "unsubscribed".to_owned()),
+            Skip::Held(status) => ("not mailed", status.as_str().to_owned()),
+            Skip::Damaged(bad) => ("not mailed", format!("unreadable line {bad}")),
+            Skip::OutOfAudience => ("not mailed", "not in audience".to_owned()),
+            Skip::Duplicate(_) => ("not mailed", "listed twice".to_owned()),
+            Skip::Invalid(message) => ("not mailed", format!("unreadable line {line}: {message}")),
+            Skip::Done(Logged::Sent) => ("not mailed", "already sent".to_owned()),
+            Skip::Done(Logged::Failed) => (
+                "not mailed",
+                "failed before (--retry-failed sends again)".to_owned(),
+            ),
+            Skip::Done(_) => (
+                "not mailed",
+                "may have arrived before (--resend-unknown sends again)".to_owned(),
+            ),
+        };
+        self.rows.push((line, email.to_owned(), outcome, why));
+    }
+
+    fn csv(&self) -> anyhow::Result<Vec<u8>> {
+        let mut out = csv::Writer::from_writer(Vec::new());
+        out.write_record(["line", "email", "outcome", "why"])?;
+        for (line, email, outcome, why) in &self.rows {
+            out.write_record([line.to_string().as_str(), email, outcome, why])?;
+        }
+        out.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
+    }
+}
+
 /// Marks a folder as one of our previews, which a later dry-run may replace.
 const MARKER: &str = ".bulletin-preview";
 
 pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     let (config, issue) = load_inputs(config_path, &args.issue)?;
+    // What `send` refuses, the dry-run refuses the same way.
+    crate::commands::refuse_welcome(&config, args)?;
     if let Some(out) = &args.out {
         check_replaceable(out)?;
     }
     let newsletter = &config.newsletter;
     let (parts, template) = prepare(&config, &issue, false)?;
+    // The delivery log, read as `send` reads it (never written): readers
+    // an earlier run settled are not due, and a log started for another
+    // issue is refused without --force.
+    let log = crate::deliver::journal::log_path(&config, &issue.id, args.log.as_deref());
+    let history = if crate::deliver::journal::is_log(&log) {
+        crate::deliver::journal::read_log(&log)?
+    } else {
+        crate::deliver::journal::History::default()
+    };
+    let fingerprint = crate::commands::send_fingerprint(&template, &issue);
+    crate::commands::refuse_changed(&history, &fingerprint, args.force, &args.issue, &log)?;
+    let resend = plan::Resend {
+        unknown: args.resend_unknown,
+        failed: args.retry_failed,
+    };
     if config.unsubscribe.is_some() && !template.has_unsubscribe_secret() {
         eprintln!(
             "note: the unsubscribe secret is not set, so previews carry a placeholder token; a real send needs it"
@@ -33,7 +100,14 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     let date = crate::now()?;
     let list = &newsletter.subscribers;
     let personal = template.is_personal();
-    let entries = plan::recipients(&Snapshot::take(list)?, issue.audience.as_ref(), personal)?;
+    let entries = plan::pending(
+        &Snapshot::take(list)?,
+        std::sync::Arc::new(history),
+        resend,
+        issue.audience.as_ref(),
+        personal,
+    )?;
+
     // A reader whose fields cannot be filled in is told of, and then no
     // preview is written at all (the staging folder goes).
     let mut unfilled = crate::commands::UnfilledReaders::default();
@@ -42,6 +116,8 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
         Some(out) => Some(Staging::new(out)?),
         None => None,
     };
+    // Every reader and what a send would do with them, with --out.
+    let mut fates = staging.as_ref().map(|_| Fates::default());
     // The previews show the first reader's message (their values).
     let write_previews = |url: &str, values: &[String]| -> anyhow::Result<()> {
         if let Some(stage) = &staging {
@@ -54,6 +130,8 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     };
 
     let mut tally = Tally::default();
+    // The subject as the first reader gets it (personalised or not).
+    let mut first_subject: Option<String> = None;
     for entry in entries {
         match entry {
             Entry::Due(s) => {
@@ -69,10 +147,25 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
                         continue;
                     }
                 };
+                if args.limit.is_some_and(|n| tally.due >= n) {
+                    tally.beyond_limit += 1;
+                    if let Some(f) = fates.as_mut() {
+                        f.add(s.line, s.email.as_str(), "not yet", "beyond --limit");
+                    }
+                    continue;
+                }
                 let bytes =
                     template.build_filled(to, date, template.message_id(&s.email), &values)?;
                 tally.due += 1;
+                if let Some(f) = fates.as_mut() {
+                    f.add(s.line, s.email.as_str(), "would get it", "");
+                }
                 if tally.due == 1 {
+                    first_subject = Some(crate::commands::subject_for_editor(
+                        &parts.subject,
+                        &template,
+                        Some(to),
+                    ));
                     let url = template.unsubscribe_url(&s.email).unwrap_or_default();
                     write_previews(&url, &values)?;
                 }
@@ -82,23 +175,34 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
                     stage.write(&eml_name(tally.due, s.email.as_str()), &bytes)?;
                 }
             }
-            Entry::Skipped { line, reason } => match reason {
-                Skip::Unsubscribed => tally.unsubscribed += 1,
-                Skip::Held(status) => tally.held.add(status),
-                // A dry-run ignores the delivery log; history rows are
-                // the same reader again.
-                Skip::Done(_) | Skip::History => {}
-                Skip::Duplicate(_) => tally.duplicate += 1,
-                Skip::Invalid(message) => {
-                    tally.invalid += 1;
-                    eprintln!("{}", Diagnostic::new(list, Some(line as usize), message));
+            Entry::Skipped {
+                line,
+                email,
+                reason,
+            } => {
+                if let Some(f) = fates.as_mut() {
+                    f.skipped(line, &email, &reason);
                 }
-                Skip::OutOfAudience => tally.outside += 1,
-                Skip::Damaged(bad) => {
-                    tally.damaged += 1;
-                    eprintln!("{}", damaged_reader(list, line, bad));
+                match reason {
+                    Skip::Unsubscribed => tally.unsubscribed += 1,
+                    Skip::Held(status) => tally.held.add(status),
+                    // History rows are the same reader again.
+                    Skip::History => {}
+                    Skip::Done(crate::deliver::journal::Status::Sent) => tally.sent_before += 1,
+                    Skip::Done(crate::deliver::journal::Status::Failed) => tally.failed_before += 1,
+                    Skip::Done(_) => tally.unknown_before += 1,
+                    Skip::Duplicate(_) => tally.duplicate += 1,
+                    Skip::Invalid(message) => {
+                        tally.invalid += 1;
+                        eprintln!("{}", Diagnostic::new(list, Some(line as usize), message));
+                    }
+                    Skip::OutOfAudience => tally.outside += 1,
+                    Skip::Damaged(bad) => {
+                        tally.damaged += 1;
+                        eprintln!("{}", damaged_reader(list, line, bad));
+                    }
                 }
-            },
+            }
         }
     }
 
@@ -115,27 +219,42 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     if tally.due == 0 {
         write_previews(&template.preview_unsubscribe_url().unwrap_or_default(), &[])?;
     }
+    if let (Some(stage), Some(fates)) = (&staging, &fates) {
+        stage.write(RECIPIENTS, &fates.csv()?)?;
+    }
     let written = match (staging, &args.out) {
         (Some(stage), Some(out)) => Some(stage.install(out)?),
         _ => None,
     };
+    let subject = first_subject
+        .unwrap_or_else(|| crate::commands::subject_for_editor(&parts.subject, &template, None));
     match &issue.title {
         // The public's name for it, and the subject readers get.
-        Some(title) => println!(
-            "Dry run of «{title}» (subject «{}»): nothing was sent.",
-            crate::compose::render::shown(&parts.subject)
-        ),
-        None => println!(
-            "Dry run of «{}»: nothing was sent.",
-            crate::compose::render::shown(&parts.subject)
-        ),
+        Some(title) => println!("Dry run of «{title}» (subject {subject}): nothing was sent."),
+        None => println!("Dry run of {subject}: nothing was sent."),
     }
+    // The numbers `send` would act on now: the readers it would mail,
+    // and those an earlier run settled (by the delivery log).
     println!("  recipients:   {}", tally.due);
+    let settled = tally.sent_before + tally.failed_before + tally.unknown_before;
+    if settled > 0 {
+        println!(
+            "  sent before:  {} (by {}); failed: {}, may have arrived: {}",
+            tally.sent_before,
+            log.display(),
+            tally.failed_before,
+            tally.unknown_before
+        );
+    }
+    if tally.beyond_limit > 0 {
+        println!("  left:         {} (beyond --limit)", tally.beyond_limit);
+    }
     if let Some(a) = &issue.audience {
+        let readers = tally.due + tally.beyond_limit + settled;
         println!(
             "  audience:     {} of {} readers ({})",
-            tally.due,
-            tally.due + tally.outside,
+            readers,
+            readers + tally.outside,
             a.describe()
         );
     }
@@ -158,7 +277,7 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     }
     if let Some(out) = written {
         println!(
-            "  written:      {} ({} .eml files, preview.html, preview.txt)",
+            "  written:      {} ({} .eml files, preview.html, preview.txt, recipients.csv)",
             out.display(),
             tally.due
         );
@@ -178,6 +297,12 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
 #[derive(Default)]
 struct Tally {
     due: u64,
+    /// Due, but past `--limit`: a later run's.
+    beyond_limit: u64,
+    /// Settled by an earlier run, by the delivery log.
+    sent_before: u64,
+    failed_before: u64,
+    unknown_before: u64,
     bytes: u64,
     largest: usize,
     unsubscribed: u64,

@@ -26,13 +26,7 @@ use crate::input::diagnostic::Diagnostic;
 
 pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     let (config, issue) = load_inputs(config_path, &args.issue)?;
-    let welcome = config.serve.as_ref().and_then(|s| s.welcome.as_ref());
-    if args.to.is_none() && welcome.is_some_and(|w| same_file(w, &args.issue)) {
-        bail!(
-            "{}: this is the welcome issue ([serve] welcome): serve sends it to each new reader; send it with --to for a test copy",
-            args.issue.display()
-        );
-    }
+    crate::commands::refuse_welcome(&config, args)?;
     if config.relays.is_empty() {
         bail!(
             "{}: no [smtp] section; add host, port and security to send (or use --dry-run)",
@@ -44,10 +38,7 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     let (parts, template) = prepare(&config, &issue, true)?;
     // The audience is part of what was decided to send: changing it
     // mid-send needs --force, as an edited issue does.
-    let fingerprint = match &issue.audience {
-        None => template.fingerprint().to_owned(),
-        Some(a) => format!("{}+audience({})", template.fingerprint(), a.describe()),
-    };
+    let fingerprint = crate::commands::send_fingerprint(&template, &issue);
     let ctx = Arc::new(Context {
         template,
         date: crate::now()?,
@@ -66,7 +57,19 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
         .context("cannot start the async runtime")?;
 
     let run = Run {
-        subject: crate::compose::render::shown(&parts.subject),
+        subject: {
+            let first =
+                crate::commands::first_reader(&config, &issue, &ctx.template, &parts.subject);
+            crate::commands::subject_for_editor(
+                &parts.subject,
+                &ctx.template,
+                first.as_ref().map(|s| crate::compose::message::Recipient {
+                    email: &s.email,
+                    name: s.name.as_ref(),
+                    row: s.row.as_ref(),
+                }),
+            )
+        },
         log,
         fingerprint,
         audience: issue.audience.clone(),
@@ -74,19 +77,11 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     if let Some(address) = &args.to {
         return runtime.block_on(crate::commands::test_copy::send(
             &ctx,
-            &run,
             &config.newsletter.subscribers,
             address,
         ));
     }
     runtime.block_on(send_all(&config, &parts, ctx, &run, args))
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
 }
 
 /// What this run sends, for reports and the log.
@@ -141,17 +136,7 @@ async fn send_all(
     }
     let mut journal = Journal::open(log)?;
     let mut history = journal.read_history()?;
-    if let Some(before) = &history.fingerprint
-        && before != fingerprint
-        && !args.force
-    {
-        bail!(
-            "{}: the issue or config changed since {} was started (fingerprint {before}, now {fingerprint}); \
-             resuming would send the rest of the list a different issue. Pass --force to send it anyway",
-            issue_path.display(),
-            log.display()
-        );
-    }
+    crate::commands::refuse_changed(&history, fingerprint, args.force, issue_path, log)?;
     // A run that died mid-message left `sending` rows with no outcome.
     if !history.interrupted.is_empty() {
         let rows: Vec<LogRow> = history
@@ -242,6 +227,7 @@ async fn send_all(
             Entry::Skipped {
                 line,
                 reason: Skip::Invalid(message),
+                ..
             } => {
                 eprintln!(
                     "{}",
@@ -252,6 +238,7 @@ async fn send_all(
             Entry::Skipped {
                 line,
                 reason: Skip::Damaged(bad),
+                ..
             } => {
                 eprintln!(
                     "{}",
@@ -273,7 +260,7 @@ async fn send_all(
 
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "Sent «{}» via {} in {secs:.1} s ({:.0} messages/s).",
+        "Sent {} via {} in {secs:.1} s ({:.0} messages/s).",
         run.subject,
         ctx.describe(),
         tally.done() as f64 / secs.max(1e-9)
@@ -443,7 +430,7 @@ fn confirm(args: &SendArgs, ctx: &Context, run: &Run, due: u64) -> anyhow::Resul
         bail!("no terminal to confirm on: pass --yes to send without asking");
     }
     eprint!(
-        "Send «{}» to {due} subscribers via {}? [y/N] ",
+        "Send {} to {due} subscribers via {}? [y/N] ",
         run.subject,
         ctx.describe()
     );

@@ -9,7 +9,6 @@ use anyhow::bail;
 use crate::Outcome;
 use crate::audience::details::reader_of;
 use crate::audience::subscribers::{Snapshot, Subscriber};
-use crate::commands::send::Run;
 use crate::compose::message::Recipient;
 use crate::deliver::Context;
 use crate::deliver::smtp::Failure;
@@ -25,12 +24,7 @@ fn own_row(list: &Path, email: &Email) -> anyhow::Result<Option<Subscriber>> {
     Ok(reader_of(&snapshot, email)?.map(|(_, s, _)| s))
 }
 
-pub(crate) async fn send(
-    ctx: &Context,
-    run: &Run,
-    list: &Path,
-    address: &str,
-) -> anyhow::Result<Outcome> {
+pub(crate) async fn send(ctx: &Context, list: &Path, address: &str) -> anyhow::Result<Outcome> {
     let email = Email::parse(address).map_err(|e| anyhow::anyhow!("--to: {e}"))?;
     // An issue with fields: the address's own row when it is on the list,
     // else each field's default (or nothing).
@@ -56,6 +50,12 @@ pub(crate) async fn send(
     // (an earlier copy, or the reader's real one) may drop the message.
     let id = ctx.template.test_copy_id(&email);
     let bytes = ctx.template.build_with_id(to, ctx.date, id)?;
+    // Its subject as this address gets it.
+    let shown = crate::commands::subject_for_editor(
+        &ctx.template.subject_source(),
+        &ctx.template,
+        Some(to),
+    );
     // A test copy counts toward the relay's daily limit like any mail.
     let quota = &ctx.relays[0].quota;
     if let Err(room) = quota.take(crate::clock()) {
@@ -87,7 +87,7 @@ pub(crate) async fn send(
     conn.quit(ctx.server()).await;
     match result {
         Ok(reply) => {
-            println!("Test copy of «{}» sent to {email}: {reply}", run.subject);
+            println!("Test copy of {shown} sent to {email}: {reply}");
             Ok(Outcome::Success)
         }
         Err(f) => {

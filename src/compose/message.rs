@@ -231,6 +231,11 @@ impl Template {
         }
     }
 
+    /// The subject as rendered, with fields' marks.
+    pub fn subject_source(&self) -> String {
+        self.subject.source.clone()
+    }
+
     /// The subject with a reader's `values`.
     pub fn subject_for(&self, values: &[String]) -> String {
         self.subject.fill("", values, as_typed)
@@ -454,12 +459,8 @@ fn text_part(body: Body) -> SinglePart {
 
 fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-    s
+    let digits = bytes.iter().flat_map(|b| [b >> 4, b & 15]);
+    digits.map(|d| char::from(DIGITS[usize::from(d)])).collect()
 }
 
 #[cfg(test)]

@@ -12,7 +12,13 @@ use crate::input::issue::Audience;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
     Due(Subscriber),
-    Skipped { line: u64, reason: Skip },
+    /// A row not mailed: its line, its address as written (empty when the
+    /// row cannot be read), and why.
+    Skipped {
+        line: u64,
+        email: String,
+        reason: Skip,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +76,7 @@ pub fn recipients(
     Ok(file.map(move |row| match row {
         Err(BadRow { line, message }) => Entry::Skipped {
             line,
+            email: String::new(),
             reason: Skip::Invalid(message),
         },
         Ok(mut s) => {
@@ -109,6 +116,7 @@ pub fn recipients(
             };
             Entry::Skipped {
                 line: s.line,
+                email: s.email.to_string(),
                 reason,
             }
         }
@@ -140,11 +148,13 @@ pub fn pending(
                 Some(journal::Status::Failed) if resend.failed => Entry::Due(s),
                 Some(st @ (journal::Status::Sent | journal::Status::Failed)) => Entry::Skipped {
                     line: s.line,
+                    email: s.email.to_string(),
                     reason: Skip::Done(st),
                 },
                 Some(journal::Status::Unknown | journal::Status::Sending) if !resend.unknown => {
                     Entry::Skipped {
                         line: s.line,
+                        email: s.email.to_string(),
                         reason: Skip::Done(journal::Status::Unknown),
                     }
                 }

@@ -201,7 +201,7 @@ fn a_sent_issue_is_published_with_a_feed_a_feed_reader_accepts() {
 #[test]
 fn the_archive_holds_no_readers_address_name_or_token() {
     let (p, _sink, _port) = sent("");
-    p.dry_run("preview").success();
+    p.dry_run_fresh("preview").success();
     let mut secrets: Vec<String> = Vec::new();
     for (email, name) in [
         ("alice@example.org", "Alice Example"),
@@ -317,7 +317,7 @@ fn serve_serves_the_archive_with_caching_and_nothing_outside_it() {
 fn the_view_in_browser_link_leads_to_the_issues_page() {
     let (p, _sink, port) = sent("");
     let served = Served::start(&p, port, PINNED_EPOCH);
-    p.dry_run("preview").success();
+    p.dry_run_fresh("preview").success();
     let eml = p
         .files_in("preview")
         .into_iter()

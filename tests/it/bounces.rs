@@ -189,7 +189,7 @@ fn real_dsns_from_postfix_mark_exactly_the_refused_readers() {
         .stdout_has("0 readers were marked bounced");
     assert_eq!(p.read(LIST), after);
     // Skipped by the next send.
-    p.dry_run("next")
+    p.dry_run_fresh("next")
         .success()
         .stdout_has("recipients:   20")
         .stdout_has("5 bounced");
@@ -300,7 +300,7 @@ fn reports_complaints_and_unsubscribes_each_do_what_they_should() {
         ],
     );
     log_with(&p, "2022-08-15", &[("dana@example.org", &digest(5))]);
-    p.dry_run("preview").success();
+    p.dry_run_fresh("preview").success();
     let token = mailto_token(&p, "zoe");
     let verp = |d: &str| format!("bounces+{}@example.org", d.to_uppercase());
     let mails = vec![
@@ -367,7 +367,7 @@ fn one_soft_bounce_is_not_enough_and_a_mailed_unsubscribe_unsubscribes() {
     let p = Project::sample();
     with_bounces(&p, "");
     log_with(&p, "2022-08-01", &[("bob@example.org", &digest(7))]);
-    p.dry_run("preview").success();
+    p.dry_run_fresh("preview").success();
     let token = mailto_token(&p, "alice");
     let dir = maildir_with(
         &p,
@@ -533,7 +533,7 @@ fn a_send_time_refusal_about_the_mailbox_is_a_hard_bounce() {
     let history = p.read("subscribers.example.bounces.csv");
     assert!(history.contains(",send:2022-08-01"), "{history}");
     // The next send leaves them out.
-    p.dry_run("next").success().stdout_has("11 bounced");
+    p.dry_run_fresh("next").success().stdout_has("11 bounced");
 }
 
 #[test]

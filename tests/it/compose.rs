@@ -75,7 +75,18 @@ fn dry_run_writes_one_eml_per_subscribed_reader_and_the_previews() {
             "000004-dana_example.org.eml",
             "preview.html",
             "preview.txt",
+            "recipients.csv",
         ]
+    );
+    // Every reader on the list, with what a send would do and why.
+    assert_eq!(
+        p.read("preview/recipients.csv"),
+        "line,email,outcome,why\n\
+         2,alice@example.org,would get it,\n\
+         3,bob@example.org,would get it,\n\
+         4,zoe@example.org,would get it,\n\
+         5,dana@example.org,would get it,\n\
+         6,erin@example.org,not mailed,unsubscribed\n"
     );
     // No staging folder is left beside it, and no delivery log is written.
     let top = p.top_level();

@@ -338,3 +338,28 @@ fn a_title_cannot_hold_a_field() {
         .stderr_has(&format!("{ISSUE}:{line}:"))
         .stderr_has("cannot hold a reader's field");
 }
+
+/// A personalised subject is shown to the editor as a reader gets it,
+/// marked as personalised: by `check`, the dry-run, a test copy and the
+/// summary of a send; never as `{…}`.
+#[test]
+fn the_editor_sees_a_personalised_subject_as_a_reader_gets_it() {
+    let sink = crate::servers::SmtpSink::start(&[]);
+    let p = Project::sample();
+    readers(&p);
+    personal_issue(&p, "");
+    p.with_server(sink.port, "", "");
+    let first = "«News for *Ann*» (personalised: as ann@example.org gets it)";
+    for run in [
+        p.bulletin(&["check", "--issue", ISSUE]),
+        p.dry_run("preview"),
+        p.send(&[]),
+    ] {
+        let out = format!("{}{}", run.stdout, run.stderr);
+        assert!(out.contains(first), "{out}");
+        assert!(!out.contains("{…}"), "{out}");
+    }
+    p.bulletin(&["send", "--issue", ISSUE, "--to", "jo@example.org"])
+        .success()
+        .stdout_has("Test copy of «News for Jürgen» (personalised: as jo@example.org gets it)");
+}

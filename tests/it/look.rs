@@ -38,7 +38,7 @@ fn site(sink: &SmtpSink) -> (Project, Served) {
         "editor@example.org",
     ])
     .success();
-    p.dry_run("preview").success();
+    p.dry_run_fresh("preview").success();
     let served = Served::start(&p, port, PINNED_EPOCH);
     (p, served)
 }

@@ -6,6 +6,7 @@ mod bounces;
 pub mod compliance;
 mod compose;
 mod consent;
+mod console;
 mod content;
 mod edges;
 mod fields;

@@ -76,7 +76,9 @@ fn dmarc_and_full_mailbox_reports_from_postfix_bounce_nobody() {
     );
     assert_eq!(history.lines().filter(|l| l.contains(",soft,")).count(), 3);
     // Everyone is mailed the next issue.
-    p.dry_run("next").success().stdout_has("recipients:   28");
+    p.dry_run_fresh("next")
+        .success()
+        .stdout_has("recipients:   28");
 }
 
 /// A relay that refuses our VERP envelope sender (a Postfix that knows no

@@ -360,7 +360,7 @@ fn the_server_receives_exactly_what_the_dry_run_wrote() {
         );
         p.with_readers(3)
             .with_server(server.port, "", "concurrency = 1");
-        p.dry_run("preview").success();
+        p.dry_run_fresh("preview").success();
         p.send(&[]).success();
         let messages = server.messages();
         assert_eq!(messages.len(), 3);
@@ -566,6 +566,8 @@ fn message_ids_are_new_for_test_copies_and_edits_and_kept_for_resends() {
             "--dry-run",
             "--out",
             "again",
+            "--log",
+            "logs/not-sent.csv",
         ],
         &[],
     );
@@ -582,6 +584,8 @@ fn message_ids_are_new_for_test_copies_and_edits_and_kept_for_resends() {
             "--dry-run",
             "--out",
             "other",
+            "--log",
+            "logs/not-sent.csv",
         ],
         &[("BULLETIN_UNSUBSCRIBE_SECRET", "another secret")],
     )
@@ -604,6 +608,8 @@ fn message_ids_are_new_for_test_copies_and_edits_and_kept_for_resends() {
         "--dry-run",
         "--out",
         "edited",
+        "--log",
+        "logs/not-sent.csv",
     ])
     .success();
     let edited = String::from_utf8(eml(&p, "edited", "r0@example.org")).expect("utf-8");

@@ -165,7 +165,9 @@ fn bounces_are_processed_once_and_never_outrank_the_editor() {
         .stdout_has("0 readers were marked bounced")
         .stdout_has("2 reports older than the reader's last change");
     assert_eq!(statuses(&p)[&bob.0], "subscribed");
-    p.dry_run("next").success().stdout_has("recipients:   1");
+    p.dry_run_fresh("next")
+        .success()
+        .stdout_has("recipients:   1");
 }
 
 /// `--delete-processed` over IMAP removes our reports with `UID EXPUNGE`

@@ -29,7 +29,7 @@ fn rcpts(sink: &SmtpSink) -> Vec<String> {
 
 /// The recipients a dry-run into `out` would mail, with their To header.
 fn planned(p: &Project, out: &str) -> Vec<String> {
-    p.dry_run(out).success();
+    p.dry_run_fresh(out).success();
     let files = paths_in(&p.path(out), "eml");
     crate::util::inspect_eml(&files)
         .into_iter()
@@ -130,7 +130,9 @@ fn the_latest_row_counts_for_details_and_compaction_keeps_what_a_send_sees() {
     assert!(!check.stdout.contains("listed earlier"), "{}", check.stdout);
     let before = planned(&p, "before");
     assert_eq!(before, vec!["Ann Lee <ann@x.org>", "Bo <bo@x.org>"]);
-    p.dry_run("counts").success().stdout_has("0 duplicate");
+    p.dry_run_fresh("counts")
+        .success()
+        .stdout_has("0 duplicate");
     p.bulletin(&["list", "--compact"]).success();
     assert_eq!(p.read(LIST).lines().count(), 4, "one row a reader");
     assert_eq!(planned(&p, "after"), before);

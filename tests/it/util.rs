@@ -97,6 +97,23 @@ impl Project {
         ])
     }
 
+    /// A dry-run of the sample issue as a new issue would go: with a
+    /// delivery log of its own that no send wrote (so every reader on the
+    /// list is due), as after a send the tests want every reader's .eml.
+    pub fn dry_run_fresh(&self, out: &str) -> Run {
+        let log = format!("{out}.no-send-yet.csv");
+        self.bulletin(&[
+            "send",
+            "--issue",
+            "issues/2022-08-01.toml",
+            "--dry-run",
+            "--out",
+            out,
+            "--log",
+            &log,
+        ])
+    }
+
     /// `send --yes` of the sample issue, with more arguments.
     pub fn send(&self, more: &[&str]) -> Run {
         let mut args = vec!["send", "--issue", "issues/2022-08-01.toml", "--yes"];
