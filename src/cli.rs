@@ -52,7 +52,7 @@ pub enum Command {
     List(ListArgs),
     /// Summarise an issue's delivery log without sending anything.
     #[command(
-        after_help = "Examples:\n  bulletin status --issue issues/2022-08-01.toml\n  bulletin status --issue issues/2022-08-01.toml --json"
+        after_help = "Examples:\n  bulletin status\n  bulletin status --issue issues/2022-08-01.toml\n  bulletin status --json"
     )]
     Status(StatusArgs),
     /// Answer one-click unsubscribes and confirm web sign-ups (an HTTP server).
@@ -202,9 +202,10 @@ pub struct SendArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// The issue file (TOML).
+    /// The issue file (TOML) [default: the issue sent last, by the logs in
+    /// logs/ and its file in the issues folder].
     #[arg(long, value_name = "FILE")]
-    pub issue: PathBuf,
+    pub issue: Option<PathBuf>,
 
     /// The delivery log [default: logs/<issue file stem>.csv beside the config].
     #[arg(long, value_name = "PATH")]
@@ -251,9 +252,26 @@ pub struct UnsubscribeArgs {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Show every row too.
+    /// Show every reader as they stand: email, name, status, tags, since.
     #[arg(long, conflicts_with = "compact")]
     pub all: bool,
+
+    /// Only readers with this status (repeatable): subscribed, pending,
+    /// unsubscribed, bounced, complained, held.
+    #[arg(long, value_name = "STATUS", conflicts_with = "compact")]
+    pub status: Vec<String>,
+
+    /// Only readers with this tag (repeatable: every one of them).
+    #[arg(long, value_name = "TAG", conflicts_with = "compact")]
+    pub tag: Vec<String>,
+
+    /// Every row of one reader, oldest first.
+    #[arg(long, value_name = "EMAIL", conflicts_with_all = ["compact", "all"])]
+    pub history: Option<String>,
+
+    /// The readers as a JSON array (with --status and --tag), for scripts.
+    #[arg(long, conflicts_with = "compact")]
+    pub json: bool,
 
     /// Fold the list's history into one row per reader (their last status),
     /// and drop sign-ups never confirmed within the expiry.

@@ -45,7 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Status(args) => commands::status::run(&cli.config, &args),
         Command::Subscribe(args) => commands::subscribe::run(&cli.config, &args),
         Command::Unsubscribe(args) => commands::subscribe::unsubscribe(&cli.config, &args),
-        Command::List(args) => commands::subscribe::list(&cli.config, &args),
+        Command::List(args) => commands::list::run(&cli.config, &args),
         Command::Serve(args) => commands::serve::run(&cli.config, &args),
         Command::Bounces(args) => commands::bounces::run(&cli.config, &args),
         Command::Archive(args) => commands::archive::run(&cli.config, &args),
@@ -56,6 +56,36 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
 }
 
 /// The one line (or, for input problems, one line each) printed for an error.
+/// Output piped into a reader that stops early (`bulletin list --all |
+/// head`) ends the program quietly, as `git` and `cat` do, with the
+/// status a shell gives a process ended by SIGPIPE (141), rather than a
+/// panic and a stack trace. (Rust ignores SIGPIPE, so a write to a
+/// closed pipe is an error, which `println!` turns into a panic.)
+pub fn quiet_on_closed_pipe() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        previous(info);
+    }));
+}
+
+/// Whether `err` is a write to a pipe whose reader went away: the
+/// program then ends quietly with 141, as `quiet_on_closed_pipe` says.
+pub fn is_closed_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 pub fn error_line(err: &anyhow::Error) -> String {
     if let Some(d) = err.downcast_ref::<input::diagnostic::Diagnostics>() {
         return d.to_string();

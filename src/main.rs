@@ -5,9 +5,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    bulletin::quiet_on_closed_pipe();
     let cli = bulletin::cli::Cli::parse();
     match bulletin::run(cli) {
         Ok(outcome) => outcome.exit_code(),
+        Err(err) if bulletin::is_closed_pipe(&err) => ExitCode::from(141),
         Err(err) => {
             eprintln!("{}", bulletin::error_line(&err));
             ExitCode::FAILURE

@@ -20,5 +20,6 @@ pub mod standing;
 pub mod subscribers;
 pub mod tags;
 pub mod unsubscribe;
+pub mod view;
 pub mod watch;
 pub mod welcome;

@@ -15,6 +15,12 @@ use crate::input::issue::Issue;
 
 pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
     let mut errors = 0usize;
+    // Warnings said on stderr, counted for the last line.
+    let warnings = std::cell::Cell::new(0usize);
+    let warn = |line: &dyn std::fmt::Display| {
+        warnings.set(warnings.get() + 1);
+        eprintln!("{line}");
+    };
     let mut report = |d: &Diagnostic| {
         errors += 1;
         eprintln!("{d}");
@@ -97,16 +103,13 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                                 Skip::Invalid(message) => {
                                     report(&Diagnostic::new(list, Some(line as usize), message))
                                 }
-                                Skip::Duplicate(email) => eprintln!(
-                                    "{}",
-                                    Diagnostic::new(
-                                        list,
-                                        Some(line as usize),
-                                        format!(
-                                            "warning: {email} is listed earlier too; it gets one copy"
-                                        ),
-                                    )
-                                ),
+                                Skip::Duplicate(email) => warn(&Diagnostic::new(
+                                    list,
+                                    Some(line as usize),
+                                    format!(
+                                        "warning: {email} is listed earlier too; it gets one copy"
+                                    ),
+                                )),
                                 Skip::Damaged(bad) => report(&Diagnostic::new(
                                     list,
                                     Some(line as usize),
@@ -159,7 +162,7 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                 if args.strict {
                     report(&warning);
                 } else {
-                    eprintln!("{warning}");
+                    warn(&warning);
                 }
             }
             if let Some(archive) = &config.archive
@@ -169,19 +172,16 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                     .join(&issue.id)
                     .join("index.html");
                 if !page.exists() {
-                    eprintln!(
-                        "{}",
-                        Diagnostic::new(
-                            &config.path,
-                            None,
-                            format!(
-                                "warning: every message links to {} (\"View in browser\"), which is not published yet ({} is missing); a send that completes publishes it, or run `bulletin archive --issue {}`",
-                                archive.page_url(&issue.id),
-                                page.display(),
-                                args.issue.display()
-                            ),
-                        )
-                    );
+                    warn(&Diagnostic::new(
+                        &config.path,
+                        None,
+                        format!(
+                            "warning: every message links to {} (\"View in browser\"), which is not published yet ({} is missing); a send that completes publishes it, or run `bulletin archive --issue {}`",
+                            archive.page_url(&issue.id),
+                            page.display(),
+                            args.issue.display()
+                        ),
+                    ));
                 }
             }
             if template.is_personal() {
@@ -208,14 +208,28 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
         }
     }
 
+    let warnings = warnings.get();
+    let counted = |n: usize, one: &'static str, many: &'static str| {
+        format!("{n} {}", crate::commands::plural(n, one, many))
+    };
     if errors > 0 {
-        eprintln!("{errors} problem(s) found");
+        match warnings {
+            0 => eprintln!("{} found", counted(errors, "problem", "problems")),
+            w => eprintln!(
+                "{} and {} found",
+                counted(errors, "problem", "problems"),
+                counted(w, "warning", "warnings")
+            ),
+        }
         return Ok(Outcome::Problems);
     }
     for line in summary {
         println!("{line}");
     }
-    println!("ok");
+    match warnings {
+        0 => println!("ok"),
+        w => println!("ok, {} (above)", counted(w, "warning", "warnings")),
+    }
     Ok(Outcome::Success)
 }
 

@@ -80,8 +80,14 @@ fn subcommand_section(sub: &clap::Command, out: &mut Vec<u8>) -> std::io::Result
 pub fn man() -> anyhow::Result<Outcome> {
     let mut out = Vec::new();
     let command = Cli::command();
-    clap_mangen::Man::new(command.clone())
-        .render(&mut out)
+    // clap_mangen's sections but its list of subcommands, which points to
+    // `bulletin-check(1)` pages that do not exist: they are all below.
+    let page = clap_mangen::Man::new(command.clone());
+    page.render_title(&mut out)
+        .and_then(|()| page.render_name_section(&mut out))
+        .and_then(|()| page.render_synopsis_section(&mut out))
+        .and_then(|()| page.render_description_section(&mut out))
+        .and_then(|()| page.render_options_section(&mut out))
         .context("cannot render the manual page")?;
     writeln!(out, ".SH \"COMMANDS IN DETAIL\"")?;
     for sub in command.get_subcommands() {

@@ -9,6 +9,7 @@ pub mod check;
 pub mod docs;
 pub mod fleet;
 pub mod init;
+pub mod list;
 pub mod preview;
 pub mod progress;
 pub mod send;
@@ -198,6 +199,22 @@ pub fn prepare(
     let mut template = Template::new(newsletter, &issue.id, &parts, unsubscribe, dkim);
     if let Some(b) = &config.bounces {
         template = template.with_bounces(&b.address);
+    }
+    if let Some(sender) = &config.newsletter.sender_id {
+        // The campaign is the issue; the audience names who it went to.
+        let audience = match &issue.audience {
+            None => "all".to_owned(),
+            Some(a) => a
+                .tags
+                .iter()
+                .cloned()
+                .chain(a.exclude.iter().map(|t| format!("-{t}")))
+                .collect::<Vec<_>>()
+                .join("+"),
+        };
+        template = template.with_feedback_id(crate::compose::headers::feedback_id(
+            &issue.id, &audience, sender,
+        ));
     }
     if let Some((personal, names)) = personal {
         template = template.with_fields(personal, names);

@@ -259,8 +259,25 @@ async fn send_all(
         .map_err(|e| anyhow::anyhow!("{}: cannot write the delivery log: {e}", log.display()))?;
 
     let secs = started.elapsed().as_secs_f64();
+    // A run that stopped or reached nobody says so first: the cause, and
+    // what is still due.
+    let sent_now = tally.get(Status::Sent);
+    let still_due = due.saturating_sub(sent_now + tally.get(Status::Failed));
+    match &result {
+        Err(stop) => println!(
+            "Stopped after {sent_now} of {due}: {stop}. Still due: {still_due}; run the same command again to go on."
+        ),
+        Ok(()) if sent_now == 0 => println!(
+            "Reached nobody: {} deferred, {} failed, {} unknown (the causes are below). Still due: {still_due}; run the same command again to retry.",
+            tally.get(Status::Deferred),
+            tally.get(Status::Failed),
+            tally.get(Status::Unknown)
+        ),
+        Ok(()) => {}
+    }
     println!(
-        "Sent {} via {} in {secs:.1} s ({:.0} messages/s).",
+        "{} {} via {} in {secs:.1} s ({:.0} messages/s).",
+        if sent_now > 0 { "Sent" } else { "Tried" },
         run.subject,
         ctx.describe(),
         tally.done() as f64 / secs.max(1e-9)

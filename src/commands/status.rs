@@ -17,6 +17,8 @@ use crate::deliver::plan::{self, Counts, Entry};
 /// The figures `status` prints, the same for both forms.
 #[derive(Debug, Serialize)]
 struct Report {
+    /// The issue file reported on.
+    issue: String,
     log: String,
     log_found: bool,
     sent: u64,
@@ -122,8 +124,49 @@ struct Skipped {
     damaged: u64,
 }
 
+/// The issue sent last: the log whose first `sent` row is the latest,
+/// and its issue file in the issues folder (`[archive] issues`, else
+/// `issues/` beside the config).
+fn latest_issue(config_path: &Path) -> anyhow::Result<std::path::PathBuf> {
+    let config = crate::input::config::Config::load(config_path)?;
+    let mut latest: Option<(std::time::SystemTime, String)> = None;
+    for (id, path) in journal::every_log(&config, None) {
+        if let journal::FirstSent::At(at) = journal::first_sent(&path)?
+            && latest.as_ref().is_none_or(|(t, _)| at > *t)
+        {
+            latest = Some((at, id));
+        }
+    }
+    let Some((_, id)) = latest else {
+        anyhow::bail!(
+            "{}: no issue was sent yet (no delivery log with a sent row); name one with --issue",
+            journal::logs_dir(&config).display()
+        );
+    };
+    let folder = match &config.archive {
+        Some(a) => a.issues.clone(),
+        None => config
+            .path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("issues"),
+    };
+    let file = folder.join(format!("{id}.toml"));
+    if !file.exists() {
+        anyhow::bail!(
+            "{}: the issue sent last ({id}) has no file here; name it with --issue",
+            file.display()
+        );
+    }
+    Ok(file)
+}
+
 fn report(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Report> {
-    let (config, issue) = load_inputs(config_path, &args.issue)?;
+    let issue_file = match &args.issue {
+        Some(file) => file.clone(),
+        None => latest_issue(config_path)?,
+    };
+    let (config, issue) = load_inputs(config_path, &issue_file)?;
     let log = log_path(&config, &issue.id, args.log.as_deref());
     // A file there that is not a delivery log (the welcome ledger kept in
     // `logs/` before it moved beside the list) is none.
@@ -173,6 +216,7 @@ fn report(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Report> {
         })
         .collect();
     Ok(Report {
+        issue: issue_file.display().to_string(),
         log: log.display().to_string(),
         log_found,
         sent: counts.sent_before,
@@ -204,7 +248,7 @@ pub fn run(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Success);
     }
     let found = if r.log_found { "found" } else { "no sends yet" };
-    println!("{} ({found})", r.log);
+    println!("{}: {} ({found})", r.issue, r.log);
     println!("  sent:         {}", r.sent);
     println!("  failed:       {}", r.failed);
     for f in r.failures.iter().take(10) {

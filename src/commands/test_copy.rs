@@ -49,7 +49,15 @@ pub(crate) async fn send(ctx: &Context, list: &Path, address: &str) -> anyhow::R
     // A new id for every test copy: a receiver that saw one id before
     // (an earlier copy, or the reader's real one) may drop the message.
     let id = ctx.template.test_copy_id(&email);
-    let bytes = ctx.template.build_with_id(to, ctx.date, id)?;
+    // Its subject marked `[Test]`, so it is never taken for the issue.
+    let values = ctx
+        .template
+        .values(to)
+        .map_err(|why| anyhow::anyhow!("test copy to {email} not built: {why}"))?;
+    let subject = format!("[Test] {}", ctx.template.subject_for(&values));
+    let bytes = ctx
+        .template
+        .build_message(to, ctx.date, id, &values, subject)?;
     // Its subject as this address gets it.
     let shown = crate::commands::subject_for_editor(
         &ctx.template.subject_source(),
@@ -70,7 +78,10 @@ pub(crate) async fn send(ctx: &Context, list: &Path, address: &str) -> anyhow::R
         Err(f) => {
             quota.give_back();
             return Err(match f {
-                Failure::Unreachable { detail } => anyhow::anyhow!("{detail}"),
+                // Both name the relay already.
+                Failure::Unreachable { detail } | Failure::Fatal { detail } => {
+                    anyhow::anyhow!("{detail}")
+                }
                 f => anyhow::anyhow!("{}: {f}", ctx.server().describe()),
             });
         }

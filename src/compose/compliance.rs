@@ -40,6 +40,17 @@ pub fn warnings(config: &Config, parts: &Rendered, readers: u64) -> Vec<String> 
             }
         }
     }
+    for relay in &config.relays {
+        let smtp = &relay.smtp;
+        if smtp.username.is_some()
+            && std::env::var(&smtp.password_env).map_or(true, |p| p.is_empty())
+        {
+            out.push(format!(
+                "relay {}: `username` is set but {} is not: a send will fail to log in",
+                relay.name, smtp.password_env
+            ));
+        }
+    }
     let from = config.newsletter.from.email.domain().to_ascii_lowercase();
     match &config.dkim {
         Some(d) => {

@@ -12,8 +12,8 @@ use lettre::message::{Mailbox, MultiPart};
 use maud::{DOCTYPE, Markup, html};
 
 use crate::compose::dkim::Signer;
+use crate::compose::headers::ListIdHeader;
 use crate::compose::look::{mail_head, paint};
-use crate::compose::message::ListIdHeader;
 use crate::input::config::Newsletter;
 use crate::input::email::{Email, ascii_domain};
 

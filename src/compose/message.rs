@@ -5,15 +5,18 @@ use std::time::SystemTime;
 
 use hmac::Mac;
 use lettre::Message;
-use lettre::message::header::{
-    ContentTransferEncoding, ContentType, Header, HeaderName, HeaderValue,
-};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use sha2::{Digest, Sha256};
 
 use crate::audience::unsubscribe::{HmacSha256, Unsubscriber};
 use crate::compose::dkim::Signer;
 use crate::compose::encoded::Encoded;
+
+use crate::compose::headers::{
+    FeedbackIdHeader, ListIdHeader, ListUnsubscribeHeader, ListUnsubscribePostHeader,
+    PrecedenceHeader, list_id_value,
+};
 use crate::compose::personal::{FieldNames, Personal, Unfilled};
 use crate::compose::render::{LINK, Part, Rendered, as_html, as_typed, html_attr};
 use crate::input::checked::Line;
@@ -58,42 +61,6 @@ fn fingerprint(parts: &Rendered, from: &str) -> String {
     hex(&h.finalize()[..16])
 }
 
-macro_rules! text_header {
-    ($ty:ident, $name:literal) => {
-        #[derive(Debug, Clone)]
-        pub(crate) struct $ty(pub(crate) String);
-
-        impl Header for $ty {
-            fn name() -> HeaderName {
-                HeaderName::new_from_ascii_str($name)
-            }
-            fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-                Ok(Self(s.to_owned()))
-            }
-            fn display(&self) -> HeaderValue {
-                HeaderValue::new(Self::name(), self.0.clone())
-            }
-        }
-    };
-}
-
-text_header!(ListIdHeader, "List-Id");
-text_header!(PrecedenceHeader, "Precedence");
-text_header!(ListUnsubscribeHeader, "List-Unsubscribe");
-text_header!(ListUnsubscribePostHeader, "List-Unsubscribe-Post");
-
-/// `"Name" <list.id>` (RFC 2919). A non-ASCII name is left out rather than
-/// encoded: the label is optional, the id is what filters match.
-fn list_id_value(newsletter: &Newsletter) -> String {
-    let name = newsletter.name.as_str();
-    if name.is_ascii() {
-        let quoted = name.replace('\\', "\\\\").replace('"', "\\\"");
-        format!("\"{quoted}\" <{}>", newsletter.list_id)
-    } else {
-        format!("<{}>", newsletter.list_id)
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 #[error("cannot build the message to {to}: {why}")]
 pub struct MessageError {
@@ -111,6 +78,8 @@ pub struct Template {
     list_id: String,
     issue_id: String,
     list_id_value: String,
+    /// `Feedback-ID`, when `[newsletter] sender_id` is set.
+    feedback_id: Option<String>,
     domain: String,
     boundary: String,
     text: Encoded,
@@ -160,6 +129,7 @@ impl Template {
             list_id: newsletter.list_id.as_str().to_owned(),
             issue_id: issue_id.to_owned(),
             list_id_value: list_id_value(newsletter),
+            feedback_id: None,
             domain: crate::input::email::ascii_domain(&newsletter.from.email)
                 .domain()
                 .to_owned(),
@@ -239,6 +209,13 @@ impl Template {
     /// The subject with a reader's `values`.
     pub fn subject_for(&self, values: &[String]) -> String {
         self.subject.fill("", values, as_typed)
+    }
+
+    /// Gmail's `Feedback-ID` on every message (`headers::feedback_id`).
+    #[must_use]
+    pub fn with_feedback_id(mut self, value: String) -> Self {
+        self.feedback_id = Some(value);
+        self
     }
 
     /// Envelope senders per message (VERP) under `address`.
@@ -404,17 +381,33 @@ impl Template {
         id: String,
         values: &[String],
     ) -> Result<Vec<u8>, MessageError> {
+        self.build_message(to, date, id, values, self.subject_for(values))
+    }
+
+    /// The message with `subject` instead of the issue's (a test copy's
+    /// is marked).
+    pub fn build_message(
+        &self,
+        to: Recipient<'_>,
+        date: SystemTime,
+        id: String,
+        values: &[String],
+        subject: String,
+    ) -> Result<Vec<u8>, MessageError> {
         let mut builder = Message::builder()
             .from(self.from.clone())
             .to(Mailbox::new(
                 to.name.map(|n| n.to_string()),
                 to.email.envelope().into_owned(),
             ))
-            .subject(self.subject_for(values))
+            .subject(subject)
             .date(date)
             .message_id(Some(id))
             .header(ListIdHeader(self.list_id_value.clone()))
             .header(PrecedenceHeader("bulk".into()));
+        if let Some(feedback) = &self.feedback_id {
+            builder = builder.header(FeedbackIdHeader(feedback.clone()));
+        }
         if let Some(reply_to) = &self.reply_to {
             builder = builder.reply_to(reply_to.clone());
         }

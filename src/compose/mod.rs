@@ -10,6 +10,7 @@ pub mod compliance;
 pub mod confirm;
 pub mod dkim;
 pub mod encoded;
+pub mod headers;
 pub mod look;
 pub mod message;
 pub mod personal;

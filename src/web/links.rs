@@ -121,6 +121,7 @@ pub async fn confirm(State(app): Shared, Path(token): Path<String>, request: Req
         // A confirmed sign-up: its welcome (queued in the ledger by the
         // writer) goes now; a full queue loses nothing, a restart mails it.
         Ok(Outcome::NowSubscribed) => {
+            super::log_change("confirmed:", &email);
             app.mailer.welcome(email.clone());
             app.pages.subscribed(&email)
         }
@@ -231,7 +232,10 @@ pub async fn undo(
         })
         .await
     {
-        Ok(Outcome::Resubscribed) => app.pages.resubscribed(&email),
+        Ok(Outcome::Resubscribed) => {
+            super::log_change("undid an unsubscribe, subscribed again:", &email);
+            app.pages.resubscribed(&email)
+        }
         Ok(_) => app.pages.undo_stale(),
         Err(e) => app.list_error(&e),
     }

@@ -72,6 +72,26 @@ impl App {
     }
 }
 
+/// An address as `serve`'s log names it: its first letter and its
+/// domain (`a…@example.org`), enough to follow a reader's steps without
+/// writing whole addresses into the system log.
+fn who(email: &Email) -> String {
+    let address = email.as_str();
+    match address.rsplit_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}…@{domain}")
+        }
+        None => "…".to_owned(),
+    }
+}
+
+/// One line in `serve`'s log (stdout: the journal under systemd) for each
+/// change a reader made.
+fn log_change(what: &str, email: &Email) {
+    println!("bulletin serve: {what} {}", who(email));
+}
+
 /// Seconds a client is asked to wait before trying again.
 const RETRY_AFTER: &str = "30";
 
@@ -325,6 +345,12 @@ async fn subscribe(
             tags: form.topics(&app.pages.topics),
         })
         .await;
+    match &outcome {
+        Ok(Outcome::NowPending { .. }) => log_change("sign-up (confirmation mail queued):", &email),
+        Ok(Outcome::StillPending { .. }) => log_change("sign-up again, still waiting:", &email),
+        Ok(_) => log_change("sign-up changed nothing (listed, or suppressed):", &email),
+        Err(_) => {}
+    }
     match outcome {
         Ok(Outcome::NowPending { at } | Outcome::StillPending { at }) => {
             // The link names this sign-up (it works once, and only while

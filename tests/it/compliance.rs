@@ -249,7 +249,7 @@ fn the_pre_send_check_warns_and_strict_makes_warnings_errors() {
         .stderr_has("warning: no `postal_address`");
     p.bulletin(&["check", "--issue", "issues/2022-08-01.toml", "--strict"])
         .failure()
-        .stderr_has("3 problem(s) found");
+        .stderr_has("3 problems");
 }
 
 #[test]

@@ -105,3 +105,318 @@ fn the_dry_run_refuses_the_welcome_issue_as_send_does() {
         .failure()
         .stderr_has(says);
 }
+
+/// A run that reaches nobody says so first, with the cause and what is
+/// still due, and exits non-zero.
+#[test]
+fn a_run_that_reaches_nobody_leads_with_it() {
+    let port = crate::servers::free_port();
+    let p = Project::sample();
+    p.with_readers(10).with_server(port, "", "");
+    let run = p.send(&[]);
+    run.failure();
+    let first = run
+        .stdout
+        .lines()
+        .find(|l| !l.starts_with("Audience") && !l.trim().is_empty())
+        .unwrap_or_default();
+    assert!(
+        first.starts_with("Stopped after 0 of 10: cannot connect to 127.0.0.1:")
+            && first.contains("Still due: 10"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("Tried «"), "{}", run.stdout);
+}
+
+/// `check` counts its warnings: "ok, 1 warning".
+#[test]
+fn check_counts_its_warnings() {
+    let p = Project::sample();
+    let list = p.read("subscribers.example.csv");
+    p.write(
+        "subscribers.example.csv",
+        format!("{list}alice@example.org,Alice Again,,\n"),
+    );
+    p.bulletin(&["check", "--issue", "issues/2022-08-01.toml"])
+        .success()
+        .stderr_has("listed earlier too")
+        .stdout_has("ok, 1 warning (above)");
+}
+
+/// `check` warns about a username whose password is not in the
+/// environment, and the starter config lists `allow_insecure`.
+#[test]
+fn check_warns_about_a_username_without_its_password() {
+    let p = Project::sample();
+    p.edit(
+        "config.toml",
+        "security = \"none\"\n",
+        "security = \"none\"\nusername = \"news@example.org\"\nallow_insecure = true\n",
+    );
+    p.bulletin(&["check", "--issue", "issues/2022-08-01.toml"])
+        .success()
+        .stderr_has("`username` is set but BULLETIN_SMTP_PASSWORD is not")
+        .stdout_has("ok, 1 warning");
+    p.bulletin_with(
+        &["check", "--issue", "issues/2022-08-01.toml"],
+        &[("BULLETIN_SMTP_PASSWORD", "s3cret")],
+    )
+    .success()
+    .stdout_has("ok\n");
+    let dir = tempfile::tempdir().expect("dir");
+    let fresh = dir.path().join("news");
+    p.bulletin(&["init", fresh.to_str().expect("utf-8")])
+        .success();
+    let starter = std::fs::read_to_string(fresh.join("config.toml")).expect("config");
+    assert!(starter.contains("# allow_insecure = true"), "{starter}");
+}
+
+/// `bulletin list --all | head -1`: the reader of the pipe stops early,
+/// and bulletin ends quietly (141, as after SIGPIPE), with no panic.
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    use std::io::{BufRead, BufReader};
+    let p = Project::sample();
+    p.with_readers(50_000);
+    let mut child = p
+        .command(&["list", "--all"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("a line");
+    assert!(first.starts_with("email\tname\tstatus"), "{first}");
+    // The pipe's reading end is dropped here, as `head` exits.
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+}
+
+/// `[newsletter] sender_id` adds Gmail's Feedback-ID to every message of
+/// a real send (as smtp-sink received it), covered by the DKIM signature
+/// that dkimpy verifies; a bad one is refused at its line.
+#[test]
+fn feedback_id_goes_out_signed() {
+    use crate::compliance::{dkim_key, dkim_verify};
+    let sink = SmtpSink::start(&[]);
+    let p = Project::sample();
+    let (key, record) = dkim_key(&p.path("."), "rsa");
+    p.write("record.txt", &record);
+    p.with_dkim(&key).with_server(sink.port, "", "");
+    p.edit(
+        "config.toml",
+        "list_id = ",
+        "sender_id = \"alliance-1\"\nlist_id = ",
+    );
+    p.send(&[]).success().stdout_has("sent:         4");
+    let mails = crate::serve::dumped(&sink);
+    assert_eq!(mails.len(), 4);
+    for mail in &mails {
+        let raw = std::fs::read_to_string(mail).expect("mail");
+        assert!(
+            raw.contains("\nFeedback-ID: 2022-08-01:all:bulletin:alliance-1\r\n")
+                || raw.contains("\nFeedback-ID: 2022-08-01:all:bulletin:alliance-1\n"),
+            "{raw}"
+        );
+    }
+    for v in dkim_verify(&p.path("record.txt"), &mails) {
+        assert_eq!(v["ok"], true, "{v}");
+        let sig = v["signature"].as_str().expect("sig");
+        assert!(sig.contains("feedback-id:feedback-id"), "{sig}");
+    }
+    p.edit(
+        "config.toml",
+        "sender_id = \"alliance-1\"",
+        "sender_id = \"a:b\"",
+    );
+    p.bulletin(&["check", "--issue", "issues/2022-08-01.toml"])
+        .failure()
+        .stderr_has("`sender_id` is 5 to 15");
+}
+
+/// `list` shows readers as they stand, filtered by status and tag, as
+/// text or JSON; `--history` one reader's rows.
+#[test]
+fn list_shows_readers_as_they_stand() {
+    let p = Project::sample();
+    p.bulletin(&[
+        "subscribe",
+        "kim@example.org",
+        "--name",
+        "Kim",
+        "--tag",
+        "japan",
+    ])
+    .success();
+    p.bulletin(&["unsubscribe", "bob@example.org"]).success();
+    let all = p.bulletin(&["list", "--all"]);
+    all.success();
+    let lines: Vec<&str> = all.stdout.lines().collect();
+    assert_eq!(lines[0], "email\tname\tstatus\ttags\tsince");
+    // One line a reader, their latest details, however many rows.
+    assert_eq!(lines.len(), 1 + 6, "{}", all.stdout);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("kim@example.org\tKim\tsubscribed\tjapan\t20")),
+        "{}",
+        all.stdout
+    );
+    p.bulletin(&["list", "--status", "unsubscribed"])
+        .success()
+        .stdout_has("bob@example.org\tBob Example\tunsubscribed")
+        .stdout_has("erin@example.org");
+    let json = p.bulletin(&["list", "--tag", "japan", "--json"]);
+    json.success();
+    let readers: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    let readers = readers.as_array().expect("an array");
+    assert_eq!(readers.len(), 1, "{readers:?}");
+    assert_eq!(readers[0]["email"], "kim@example.org");
+    assert_eq!(readers[0]["name"], "Kim");
+    assert_eq!(readers[0]["status"], "subscribed");
+    assert_eq!(readers[0]["tags"], "japan");
+    assert!(
+        readers[0]["since"]
+            .as_str()
+            .is_some_and(|s| s.ends_with('Z'))
+    );
+    let history = p.bulletin(&["list", "--history", "bob@example.org"]);
+    history.success();
+    let rows: Vec<&str> = history.stdout.lines().collect();
+    assert_eq!(rows.len(), 3, "{}", history.stdout);
+    assert!(
+        rows[1].starts_with("3\tsubscribed\tBob Example"),
+        "{}",
+        history.stdout
+    );
+    assert!(rows[2].contains("\tunsubscribed\t"), "{}", history.stdout);
+    p.bulletin(&["list", "--history", "nobody@example.org"])
+        .failure()
+        .stderr_has("nobody@example.org is not on the list");
+}
+
+/// `status` without `--issue` reports the issue sent last.
+#[test]
+fn status_reports_the_issue_sent_last() {
+    let sink = SmtpSink::start(&[]);
+    let p = Project::sample();
+    p.with_server(sink.port, "", "");
+    p.bulletin(&["status"])
+        .failure()
+        .stderr_has("no issue was sent yet");
+    p.send(&[]).success();
+    let later = p
+        .read("issues/2022-08-01.toml")
+        .replace("date = 2022-08-01", "date = 2022-08-15");
+    p.write("issues/2022-08-15.toml", later);
+    // Sent a minute on: the later send is the latest.
+    let minute_on = (crate::util::PINNED_EPOCH.parse::<u64>().expect("epoch") + 60).to_string();
+    p.bulletin_with(
+        &[
+            "send",
+            "--issue",
+            "issues/2022-08-15.toml",
+            "--yes",
+            "--limit",
+            "2",
+        ],
+        &[("SOURCE_DATE_EPOCH", minute_on.as_str())],
+    )
+    .success();
+    p.bulletin(&["status"])
+        .success()
+        .stdout_has("issues/2022-08-15.toml: ")
+        .stdout_has("sent:         2");
+    let json = p.bulletin(&["status", "--json"]);
+    json.success();
+    let r: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    assert!(
+        r["issue"]
+            .as_str()
+            .is_some_and(|i| i.ends_with("issues/2022-08-15.toml")),
+        "{r}"
+    );
+    assert_eq!(r["sent"], 2);
+}
+
+/// A test copy is marked as one in its subject; the real issue is not.
+#[test]
+fn a_test_copy_says_it_is_a_test() {
+    let sink = SmtpSink::start(&[]);
+    let p = Project::sample();
+    p.with_server(sink.port, "", "");
+    p.bulletin(&[
+        "send",
+        "--issue",
+        "issues/2022-08-01.toml",
+        "--to",
+        "ed@example.org",
+    ])
+    .success();
+    let mails = crate::serve::dumped(&sink);
+    assert_eq!(mails.len(), 1);
+    let copy = std::fs::read_to_string(&mails[0]).expect("mail");
+    assert!(
+        copy.contains("\nSubject: [Test] US-Japan Alliance Digest: August 1, 2022"),
+        "{copy}"
+    );
+    p.send(&[]).success();
+    for mail in crate::serve::dumped(&sink)
+        .iter()
+        .filter(|m| **m != mails[0])
+    {
+        let raw = std::fs::read_to_string(mail).expect("mail");
+        assert!(!raw.contains("[Test]"), "{raw}");
+    }
+}
+
+/// `serve` logs one line for each change a reader makes, naming the
+/// address only by its first letter and domain.
+#[test]
+fn serve_logs_each_change_a_reader_makes() {
+    use std::time::{Duration, Instant};
+    let sink = SmtpSink::start(&[]);
+    let port = crate::servers::free_port();
+    let p = crate::serve::project(port, &sink, "");
+    let log = p.path("serve.log");
+    let mut child = p
+        .command(&["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("SOURCE_DATE_EPOCH", crate::util::PINNED_EPOCH)
+        .stdout(std::fs::File::create(&log).expect("log"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("serve");
+    let base = format!("http://127.0.0.1:{port}");
+    let http = crate::serve::client();
+    let start = Instant::now();
+    while http.get(format!("{base}/healthz")).send().is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "serve did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    http.post(format!("{base}/subscribe"))
+        .form(&[("email", "nell@example.net")])
+        .send()
+        .expect("post");
+    let link = crate::serve::wait_for_mail(&sink, "nell@example.net", 1).remove(0);
+    crate::serve::confirm_as_shown(&link, None);
+    let _ = child.kill();
+    let _ = child.wait();
+    let said = std::fs::read_to_string(&log).expect("log");
+    assert!(
+        said.contains("sign-up (confirmation mail queued): n…@example.net"),
+        "{said}"
+    );
+    assert!(said.contains("confirmed: n…@example.net"), "{said}");
+    assert!(
+        !said.contains("nell@"),
+        "a whole address in the log: {said}"
+    );
+}

@@ -206,7 +206,7 @@ fn check_lists_every_problem_not_just_the_first() {
         .stderr_has(&format!("{ISSUE}:6: `subject` contains a line break"))
         .stderr_has("javascript:x")
         .stderr_has("data:text/html,hi")
-        .stderr_has("4 problem(s) found");
+        .stderr_has("4 problems");
     // The list is checked only with a usable config; fix it and it shows.
     p.edit(
         "config.toml",
@@ -216,7 +216,7 @@ fn check_lists_every_problem_not_just_the_first() {
     p.bulletin(&["check", "--issue", ISSUE])
         .failure()
         .stderr_has("subscribers.example.csv:3: \"bad\" is not an email address")
-        .stderr_has("4 problem(s) found");
+        .stderr_has("4 problems");
 }
 
 #[test]

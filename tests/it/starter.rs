@@ -122,4 +122,10 @@ fn the_manual_page_documents_every_command_and_option() {
     }
     man.stdout_has("\\fB\\-\\-retry\\-failed\\fR")
         .stdout_has("\\fB\\-\\-json\\fR");
+    // No pointer to a page that does not exist (`bulletin-check(1)`).
+    assert!(
+        !man.stdout.contains("bulletin\\-check(1)"),
+        "{}",
+        man.stdout
+    );
 }

@@ -184,11 +184,35 @@ fn a_server_without_starttls_is_refused_before_anything_is_sent() {
         &format!("tls_ca_file = \"{}\"", cert.display()),
         &format!("tls_ca_file = \"{}\"", tunnel.cert.display()),
     );
-    p.send(&[])
-        .failure()
-        .stderr_has(&format!("127.0.0.1:{} does not offer STARTTLS", sink.port));
+    // Said once, with how to send to a local relay without TLS.
+    let run = p.send(&[]);
+    run.failure()
+        .stderr_has(&format!("127.0.0.1:{} does not offer STARTTLS", sink.port))
+        .stderr_has("security = \"none\"");
+    assert!(
+        !run.stderr
+            .contains(&format!("127.0.0.1:{0}: 127.0.0.1:{0}", sink.port)),
+        "{}",
+        run.stderr
+    );
     assert!(sink.received().is_empty());
     assert!(p.final_statuses().values().all(|s| s == "deferred"));
+    // A test copy says it once too.
+    let copy = p.bulletin(&[
+        "send",
+        "--issue",
+        "issues/2022-08-01.toml",
+        "--to",
+        "ed@example.org",
+    ]);
+    copy.failure().stderr_has("does not offer STARTTLS");
+    assert!(
+        !copy
+            .stderr
+            .contains(&format!("127.0.0.1:{0}: 127.0.0.1:{0}", sink.port)),
+        "{}",
+        copy.stderr
+    );
 }
 
 /// A plaintext server on a free port that answers each connection with

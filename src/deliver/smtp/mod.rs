@@ -192,8 +192,19 @@ impl Server {
             .iter()
             .any(|l| l.trim().eq_ignore_ascii_case("STARTTLS"))
         {
+            // A relay on this machine is often a test or local one with
+            // no TLS at all: say how to send to it.
+            let local = matches!(self.host.as_str(), "127.0.0.1" | "::1" | "localhost");
             return Err(Failure::Fatal {
-                detail: format!("{} does not offer STARTTLS", self.describe()),
+                detail: format!(
+                    "{} does not offer STARTTLS{}",
+                    self.describe(),
+                    if local {
+                        " (a local relay without TLS needs `security = \"none\"` in [smtp])"
+                    } else {
+                        ""
+                    }
+                ),
             });
         }
         self.raw_exchange(tcp, Stage::Starttls, Some("STARTTLS\r\n"), 220)

@@ -81,6 +81,9 @@ pub struct Newsletter {
     pub list_id: ListId,
     /// Resolved against the config file's folder.
     pub subscribers: PathBuf,
+    /// Gmail's Feedback-ID sender id (5 to 15 letters, digits, `-`, `_`),
+    /// the same for every issue: `Feedback-ID` is added when set.
+    pub sender_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -129,6 +132,7 @@ struct RawNewsletter {
     postal_address: Option<Spanned<String>>,
     list_id: Spanned<String>,
     subscribers: Spanned<String>,
+    sender_id: Option<Spanned<String>>,
 }
 
 /// An optional section, checked when present: the result, and whether it
@@ -245,10 +249,24 @@ fn check_newsletter(file: &mut TomlFile, raw: RawNewsletter, dir: &Path) -> Opti
     let list_id = ListId::parse(raw.list_id.get_ref().trim())
         .map_err(|why| file.problem_at(raw.list_id.span().start, format!("`list_id`: {why}")))
         .ok();
+    let sender_id = raw.sender_id.as_ref().and_then(|v| {
+        let id = v.get_ref().trim();
+        let fine = (5..=15).contains(&id.len())
+            && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !fine {
+            file.problem_at(
+                v.span().start,
+                "`sender_id` is 5 to 15 letters, digits, `-` or `_`, the same for every issue (Gmail's Feedback-ID)",
+            );
+            ok = false;
+        }
+        fine.then(|| id.to_owned())
+    });
     if !ok {
         return None;
     }
     Some(Newsletter {
+        sender_id,
         name: name?,
         from: from?,
         reply_to,
