@@ -12,14 +12,11 @@ use clap::{Args, Parser, Subcommand};
     after_help = "Examples:\n  bulletin check --issue issues/2022-08-01.toml\n  bulletin send --issue issues/2022-08-01.toml --dry-run --out preview"
 )]
 pub struct Cli {
-    /// The newsletter's config file; paths in it are relative to its folder.
-    #[arg(
-        long,
-        global = true,
-        value_name = "PATH",
-        default_value = "config.toml"
-    )]
-    pub config: PathBuf,
+    /// The newsletter's config file; paths in it are relative to its folder
+    /// [default: config.toml]. Not for init, completions and man, which
+    /// read no config.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -144,6 +141,11 @@ pub struct CheckArgs {
     /// Treat the pre-send warnings (unsubscribe, DKIM, postal address, size) as errors.
     #[arg(long)]
     pub strict: bool,
+
+    /// Print the findings as one JSON object (ok, errors, warnings,
+    /// summary), for scripts.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -38,24 +38,38 @@ impl Outcome {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    // Commands that read no config refuse --config rather than ignore it.
+    let configless = match &cli.command {
+        Command::Init(_) => Some("init (it writes DIR/config.toml)"),
+        Command::Completions(_) => Some("completions"),
+        Command::Man => Some("man"),
+        _ => None,
+    };
+    if let (Some(what), Some(_)) = (configless, &cli.config) {
+        anyhow::bail!("--config does nothing for {what}; leave it out");
+    }
+    let config = cli
+        .config
+        .clone()
+        .unwrap_or_else(|| std::path::PathBuf::from("config.toml"));
+    let config = config.as_path();
     match cli.command {
-        Command::Check(args) => commands::check::run(&cli.config, &args),
-        Command::Send(args) if args.dry_run => commands::preview::run(&cli.config, &args),
-        Command::Send(args) => commands::send::run(&cli.config, &args),
-        Command::Status(args) => commands::status::run(&cli.config, &args),
-        Command::Subscribe(args) => commands::subscribe::run(&cli.config, &args),
-        Command::Unsubscribe(args) => commands::subscribe::unsubscribe(&cli.config, &args),
-        Command::List(args) => commands::list::run(&cli.config, &args),
-        Command::Serve(args) => commands::serve::run(&cli.config, &args),
-        Command::Bounces(args) => commands::bounces::run(&cli.config, &args),
-        Command::Archive(args) => commands::archive::run(&cli.config, &args),
+        Command::Check(args) => commands::check::run(config, &args),
+        Command::Send(args) if args.dry_run => commands::preview::run(config, &args),
+        Command::Send(args) => commands::send::run(config, &args),
+        Command::Status(args) => commands::status::run(config, &args),
+        Command::Subscribe(args) => commands::subscribe::run(config, &args),
+        Command::Unsubscribe(args) => commands::subscribe::unsubscribe(config, &args),
+        Command::List(args) => commands::list::run(config, &args),
+        Command::Serve(args) => commands::serve::run(config, &args),
+        Command::Bounces(args) => commands::bounces::run(config, &args),
+        Command::Archive(args) => commands::archive::run(config, &args),
         Command::Init(args) => commands::init::run(&args.dir),
         Command::Completions(args) => commands::docs::completions(args.shell),
         Command::Man => commands::docs::man(),
     }
 }
 
-/// The one line (or, for input problems, one line each) printed for an error.
 /// Output piped into a reader that stops early (`bulletin list --all |
 /// head`) ends the program quietly, as `git` and `cat` do, with the
 /// status a shell gives a process ended by SIGPIPE (141), rather than a
@@ -86,6 +100,7 @@ pub fn is_closed_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
+/// The one line (or, for input problems, one line each) printed for an error.
 pub fn error_line(err: &anyhow::Error) -> String {
     if let Some(d) = err.downcast_ref::<input::diagnostic::Diagnostics>() {
         return d.to_string();

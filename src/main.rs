@@ -11,7 +11,7 @@ fn main() -> ExitCode {
         Ok(outcome) => outcome.exit_code(),
         Err(err) if bulletin::is_closed_pipe(&err) => ExitCode::from(141),
         Err(err) => {
-            eprintln!("{}", bulletin::error_line(&err));
+            bulletin::commands::paint::say(&bulletin::error_line(&err));
             ExitCode::FAILURE
         }
     }

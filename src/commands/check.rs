@@ -13,25 +13,59 @@ use crate::input::config::Config;
 use crate::input::diagnostic::Diagnostic;
 use crate::input::issue::Issue;
 
+/// One finding of `check --json`.
+#[derive(serde::Serialize)]
+struct Finding {
+    file: String,
+    line: Option<usize>,
+    message: String,
+}
+
+impl From<&Diagnostic> for Finding {
+    fn from(d: &Diagnostic) -> Self {
+        Self {
+            file: d.path.display().to_string(),
+            line: d.line,
+            message: d.message.clone(),
+        }
+    }
+}
+
+/// What `check --json` prints: the documented shape (README, "Scripting").
+#[derive(serde::Serialize)]
+struct Report {
+    ok: bool,
+    errors: Vec<Finding>,
+    warnings: Vec<Finding>,
+    /// The lines `check` prints when all is well (readers, fields, the
+    /// issue's subject and sizes).
+    summary: Vec<String>,
+}
+
 pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
-    let mut errors = 0usize;
-    // Warnings said on stderr, counted for the last line.
-    let warnings = std::cell::Cell::new(0usize);
-    let warn = |line: &dyn std::fmt::Display| {
-        warnings.set(warnings.get() + 1);
-        eprintln!("{line}");
+    // Problems and warnings: said on stderr as found, or gathered for
+    // --json.
+    let errors = std::cell::RefCell::new(Vec::<Finding>::new());
+    let warnings = std::cell::RefCell::new(Vec::<Finding>::new());
+    let warn = |d: &Diagnostic| {
+        if !args.json {
+            crate::commands::paint::say(d);
+        }
+        warnings.borrow_mut().push(d.into());
     };
-    let mut report = |d: &Diagnostic| {
-        errors += 1;
-        eprintln!("{d}");
+    let report = |d: &Diagnostic| {
+        if !args.json {
+            crate::commands::paint::say(d);
+        }
+        errors.borrow_mut().push(d.into());
     };
     let config = Config::load(config_path);
     let issue = Issue::load(&args.issue);
     if let Err(ds) = &config {
-        ds.0.iter().for_each(&mut report);
+        ds.0.iter().for_each(report);
     }
     if let Err(ds) = &issue {
-        ds.0.iter().for_each(&mut report);
+        ds.0.iter().for_each(report);
     }
 
     let mut summary = Vec::new();
@@ -48,7 +82,7 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                 Ok(prepared) => Some(prepared),
                 Err(e) => {
                     match e.downcast_ref::<crate::input::diagnostic::Diagnostics>() {
-                        Some(ds) => ds.0.iter().for_each(&mut report),
+                        Some(ds) => ds.0.iter().for_each(report),
                         None => report(&Diagnostic::new(&args.issue, None, format!("{e:#}"))),
                     }
                     None
@@ -128,7 +162,7 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                 }
                 readers = due;
                 if !unfilled.is_empty() {
-                    unfilled.shown.iter().for_each(&mut report);
+                    unfilled.shown.iter().for_each(report);
                     let more = unfilled.count - unfilled.shown.len() as u64;
                     if more > 0 {
                         report(&Diagnostic::new(
@@ -208,29 +242,44 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
         }
     }
 
-    let warnings = warnings.get();
+    let (errors, warnings) = (errors.into_inner(), warnings.into_inner());
+    let outcome = if errors.is_empty() {
+        Outcome::Success
+    } else {
+        Outcome::Problems
+    };
+    if args.json {
+        let report = Report {
+            ok: errors.is_empty(),
+            errors,
+            warnings,
+            summary,
+        };
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(outcome);
+    }
     let counted = |n: usize, one: &'static str, many: &'static str| {
         format!("{n} {}", crate::commands::plural(n, one, many))
     };
-    if errors > 0 {
-        match warnings {
-            0 => eprintln!("{} found", counted(errors, "problem", "problems")),
+    if !errors.is_empty() {
+        match warnings.len() {
+            0 => eprintln!("{} found", counted(errors.len(), "problem", "problems")),
             w => eprintln!(
                 "{} and {} found",
-                counted(errors, "problem", "problems"),
+                counted(errors.len(), "problem", "problems"),
                 counted(w, "warning", "warnings")
             ),
         }
-        return Ok(Outcome::Problems);
+        return Ok(outcome);
     }
     for line in summary {
         println!("{line}");
     }
-    match warnings {
+    match warnings.len() {
         0 => println!("ok"),
         w => println!("ok, {} (above)", counted(w, "warning", "warnings")),
     }
-    Ok(Outcome::Success)
+    Ok(outcome)
 }
 
 /// "name, first_name": the fields an issue uses.

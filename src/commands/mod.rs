@@ -10,6 +10,7 @@ pub mod docs;
 pub mod fleet;
 pub mod init;
 pub mod list;
+pub mod paint;
 pub mod preview;
 pub mod progress;
 pub mod send;

@@ -394,7 +394,7 @@ fn publish(config: &Config) {
 
 fn print_warnings(config: &Config, parts: &Rendered, readers: u64) {
     for w in compliance::warnings(config, parts, readers) {
-        eprintln!("{}: warning: {w}", config.path.display());
+        crate::commands::paint::say(&format!("{}: warning: {w}", config.path.display()));
     }
 }
 

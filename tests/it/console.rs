@@ -420,3 +420,98 @@ fn serve_logs_each_change_a_reader_makes() {
         "a whole address in the log: {said}"
     );
 }
+
+/// `check --json`: one object with `ok`, `errors`, `warnings` (each a
+/// file, line and message) and `summary`; the exit code as without it.
+#[test]
+fn check_json_has_its_documented_shape() {
+    let p = Project::sample();
+    let run = p.bulletin(&["check", "--issue", "issues/2022-08-01.toml", "--json"]);
+    run.success();
+    let r: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(r["errors"].as_array().map(Vec::len), Some(0));
+    assert!(r["warnings"].is_array());
+    assert!(
+        r["summary"].as_array().is_some_and(|s| !s.is_empty()),
+        "{r}"
+    );
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    p.edit(
+        "issues/2022-08-01.toml",
+        "date = 2022-08-01",
+        "date = \"soon\"",
+    );
+    let bad = p.bulletin(&["check", "--issue", "issues/2022-08-01.toml", "--json"]);
+    // Exit 1, and the findings on stdout only.
+    assert_eq!(bad.code, Some(1), "{bad:?}");
+    let r: serde_json::Value = serde_json::from_str(&bad.stdout).expect("json");
+    assert_eq!(r["ok"], false);
+    let first = &r["errors"][0];
+    assert_eq!(first["file"], "issues/2022-08-01.toml", "{r}");
+    assert!(first["line"].as_u64().is_some(), "{r}");
+    assert!(
+        first["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{r}"
+    );
+}
+
+/// `--config` on a command that reads no config is refused, not ignored.
+#[test]
+fn config_is_refused_where_it_would_do_nothing() {
+    let p = Project::sample();
+    for args in [
+        vec!["init", "fresh", "--config", "other.toml"],
+        vec!["--config", "other.toml", "man"],
+        vec!["completions", "bash", "--config", "x.toml"],
+    ] {
+        p.bulletin(&args)
+            .failure()
+            .stderr_has("--config does nothing for");
+    }
+    assert!(!p.path("fresh").exists());
+    p.bulletin(&["man"]).success();
+}
+
+/// Our own warnings are coloured on a terminal (a pseudo-terminal made
+/// by `script`), and plain when piped or with NO_COLOR.
+#[test]
+fn warnings_are_coloured_on_a_terminal_only() {
+    let p = Project::sample();
+    let list = p.read("subscribers.example.csv");
+    p.write(
+        "subscribers.example.csv",
+        format!("{list}alice@example.org,Alice Again,,\n"),
+    );
+    let bin = env!("CARGO_BIN_EXE_bulletin");
+    let line = format!("{bin} check --issue issues/2022-08-01.toml");
+    let on_tty = |no_color: bool| -> String {
+        // The test's environment for bulletin (its secret, its clock).
+        let cmd = p.command(&[]);
+        let mut script = std::process::Command::new("script");
+        script
+            .args(["-qec", &line, "/dev/null"])
+            .current_dir(p.path("."))
+            .envs(
+                cmd.get_envs()
+                    .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+            )
+            .env_remove("NO_COLOR");
+        if no_color {
+            script.env("NO_COLOR", "1");
+        }
+        let out = script
+            .output()
+            .expect("script (util-linux) must be installed");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let tty = on_tty(false);
+    assert!(tty.contains("\x1b[1;33mwarning:\x1b[0m"), "{tty:?}");
+    let plain = on_tty(true);
+    assert!(
+        plain.contains("warning:") && !plain.contains("\x1b["),
+        "{plain:?}"
+    );
+    let piped = p.bulletin(&["check", "--issue", "issues/2022-08-01.toml"]);
+    assert!(piped.stderr.contains("warning:") && !piped.stderr.contains("\x1b["));
+}
