@@ -146,6 +146,15 @@ pub struct CheckArgs {
     /// summary), for scripts.
     #[arg(long)]
     pub json: bool,
+
+    /// Also check the sender's DNS: SPF, the DKIM key, DMARC and its
+    /// alignment, the bounce domain's MX.
+    #[arg(long)]
+    pub dns: bool,
+
+    /// With --dns: ask this DNS server (IP:PORT) instead of the system's.
+    #[arg(long, value_name = "ADDR", requires = "dns")]
+    pub resolver: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]

@@ -242,6 +242,30 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
         }
     }
 
+    // The sender's DNS, when asked: each finding a line (ok ones in the
+    // summary), problems counted as problems.
+    if args.dns
+        && let Ok(config) = &config
+    {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        match runtime.block_on(crate::commands::dns::findings(config, args.resolver)) {
+            Ok(found) => {
+                for f in found {
+                    let say = |what: &str| {
+                        Diagnostic::new(&config.path, None, format!("{what}dns: {}", f.text))
+                    };
+                    match f.level {
+                        crate::commands::dns::Level::Ok => summary.push(format!("dns: {}", f.text)),
+                        crate::commands::dns::Level::Warning => warn(&say("warning: ")),
+                        crate::commands::dns::Level::Error => report(&say("error: ")),
+                    }
+                }
+            }
+            Err(e) => report(&Diagnostic::new(&config.path, None, format!("dns: {e:#}"))),
+        }
+    }
     let (errors, warnings) = (errors.into_inner(), warnings.into_inner());
     let outcome = if errors.is_empty() {
         Outcome::Success

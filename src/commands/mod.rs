@@ -6,6 +6,7 @@
 pub mod archive;
 pub mod bounces;
 pub mod check;
+pub mod dns;
 pub mod docs;
 pub mod fleet;
 pub mod init;

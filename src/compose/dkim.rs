@@ -60,6 +60,34 @@ pub struct Signer {
     prefix: Option<BodyPrefix>,
 }
 
+impl Signer {
+    /// What the selector's DNS record must say of the key: `k=` and the
+    /// public key as `p=` carries it (base64; RSA as SubjectPublicKeyInfo,
+    /// Ed25519 as its 32 bytes, RFC 8463).
+    pub fn public_record(&self) -> (&'static str, String) {
+        use aws_lc_rs::signature::KeyPair;
+        match &self.key {
+            Key::Rsa(k) => {
+                use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
+                let der: Option<PublicKeyX509Der<'static>> = k.public_key().as_der().ok();
+                (
+                    "rsa",
+                    der.map_or_else(String::new, |d| STANDARD.encode(d.as_ref())),
+                )
+            }
+            Key::Ed25519(k) => ("ed25519", STANDARD.encode(k.public_key().as_ref())),
+        }
+    }
+
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    pub fn selector(&self) -> &str {
+        &self.selector
+    }
+}
+
 /// The start of the body every message of an issue shares, with the body
 /// hash's state after it: each message then hashes only the rest.
 /// SHA-256 is sequential, so only a shared *prefix* can be saved.

@@ -8,6 +8,7 @@ mod compose;
 mod consent;
 mod console;
 mod content;
+mod dns;
 mod edges;
 mod fields;
 mod fleet;
