@@ -209,6 +209,11 @@ pub struct SendArgs {
     /// room returns (rather than end with the rest still due).
     #[arg(long, conflicts_with_all = ["dry_run", "to"])]
     pub wait: bool,
+
+    /// Print the final summary as one JSON object on stdout (and nothing
+    /// else there), for scripts; needs --yes.
+    #[arg(long, requires = "yes", conflicts_with_all = ["dry_run", "to"])]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

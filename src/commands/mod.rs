@@ -18,6 +18,7 @@ pub mod send;
 pub mod serve;
 pub mod status;
 pub mod subscribe;
+pub mod summary;
 pub mod test_copy;
 
 use std::path::Path;

@@ -173,7 +173,9 @@ async fn send_all(
     )? {
         counts.add(&entry);
     }
-    if let Some(a) = &run.audience {
+    if let Some(a) = &run.audience
+        && !args.json
+    {
         println!(
             "Audience: {} of {} readers ({})",
             counts.due + counts.sent_before + counts.failed_before + counts.unknown_before,
@@ -189,11 +191,22 @@ async fn send_all(
     print_warnings(config, parts, readers);
     let due = args.limit.map_or(counts.due, |n| n.min(counts.due));
     if due == 0 {
-        println!(
-            "Nothing to send: no reader of {} is still due.",
-            list.display()
-        );
-        print_skips(&counts);
+        if args.json {
+            crate::commands::summary::for_json(
+                (&args.issue, &run.subject, &run.log),
+                &counts,
+                &Tally::default(),
+                ("nothing to send", None),
+                (0.0, 0),
+            )
+            .print()?;
+        } else {
+            println!(
+                "Nothing to send: no reader of {} is still due.",
+                list.display()
+            );
+            crate::commands::summary::print_skips(&counts);
+        }
         let outcome = outcome(&counts, &Tally::default());
         if outcome == Outcome::Problems {
             report_unfinished(&counts, &Tally::default());
@@ -259,77 +272,63 @@ async fn send_all(
         .map_err(|e| anyhow::anyhow!("{}: cannot write the delivery log: {e}", log.display()))?;
 
     let secs = started.elapsed().as_secs_f64();
-    // A run that stopped or reached nobody says so first: the cause, and
-    // what is still due.
     let sent_now = tally.get(Status::Sent);
     let still_due = due.saturating_sub(sent_now + tally.get(Status::Failed));
-    match &result {
-        Err(stop) => println!(
-            "Stopped after {sent_now} of {due}: {stop}. Still due: {still_due}; run the same command again to go on."
-        ),
-        Ok(()) if sent_now == 0 => println!(
-            "Reached nobody: {} deferred, {} failed, {} unknown (the causes are below). Still due: {still_due}; run the same command again to retry.",
-            tally.get(Status::Deferred),
-            tally.get(Status::Failed),
-            tally.get(Status::Unknown)
-        ),
-        Ok(()) => {}
-    }
-    println!(
-        "{} {} via {} in {secs:.1} s ({:.0} messages/s).",
-        if sent_now > 0 { "Sent" } else { "Tried" },
-        run.subject,
-        ctx.describe(),
-        tally.done() as f64 / secs.max(1e-9)
-    );
-    for status in [
-        Status::Sent,
-        Status::Deferred,
-        Status::Failed,
-        Status::Unknown,
-    ] {
-        println!(
-            "  {:<13} {}",
-            format!("{}:", status.as_str()),
-            tally.get(status)
-        );
-    }
-    if ctx.relays.len() > 1 {
-        let by: Vec<String> = ctx
-            .relays
-            .iter()
-            .map(|r| {
-                format!(
-                    "{} {}",
-                    r.name,
-                    r.sent.load(std::sync::atomic::Ordering::Relaxed)
-                )
-            })
-            .collect();
-        println!("  by relay:     {}", by.join(", "));
-    }
-    print_skips(&counts);
     let left = tally.left.load(std::sync::atomic::Ordering::Relaxed);
-    if left > 0 {
-        println!("  left during the send, not mailed: {left}");
-    }
     // Readers no relay had room for: never tried, still due.
     let waiting = if result.is_ok() {
         due.saturating_sub(tally.done() + left)
     } else {
         0
     };
-    crate::commands::fleet::report_quotas(&ctx.relays, waiting);
-    println!("  log:          {}", log.display());
-    let readers = counts.due + counts.sent_before + counts.failed_before + counts.unknown_before;
-    if tally.get(Status::Failed) > 0 {
-        crate::commands::print_failures(log, readers);
+    if args.json {
+        let (what, cause) = match &result {
+            Err(stop) => ("stopped", Some(stop.to_string())),
+            Ok(()) if sent_now == 0 => ("reached nobody", None),
+            Ok(()) if outcome(&counts, &tally) == Outcome::Success && waiting == 0 => {
+                ("sent", None)
+            }
+            Ok(()) => ("unfinished", None),
+        };
+        let mut s = crate::commands::summary::for_json(
+            (&args.issue, &run.subject, &run.log),
+            &counts,
+            &tally,
+            (what, cause),
+            (secs, waiting),
+        );
+        s.still_due = still_due;
+        s.by_relay = ctx
+            .relays
+            .iter()
+            .map(|r| {
+                (
+                    r.name.clone(),
+                    r.sent.load(std::sync::atomic::Ordering::Relaxed),
+                )
+            })
+            .collect();
+        s.print()?;
+        crate::commands::fleet::report_quotas(&ctx.relays, waiting, false);
+    } else {
+        crate::commands::summary::print_text(
+            &ctx,
+            (&run.subject, &run.log),
+            (&counts, &tally),
+            &result,
+            (due, secs, waiting),
+        );
+        let readers =
+            counts.due + counts.sent_before + counts.failed_before + counts.unknown_before;
+        if tally.get(Status::Failed) > 0 {
+            crate::commands::print_failures(log, readers);
+        }
     }
-    record_refusals(config, &ctx, &run.log)?;
+    record_refusals(config, &ctx, &run.log, !args.json)?;
     if let Err(stop) = result {
         bail!("{stop}");
     }
-    publish(config);
+    publish(config, !args.json);
     let outcome = match outcome(&counts, &tally) {
         _ if waiting > 0 => Outcome::Problems,
         o => o,
@@ -355,7 +354,7 @@ fn report_unfinished(counts: &Counts, tally: &Tally) {
 
 /// With `[bounces]`, what the relay's refusals about readers' mailboxes
 /// during the send mean for the list (`inbound::apply::send_refusals`).
-fn record_refusals(config: &Config, ctx: &Context, log: &Path) -> anyhow::Result<()> {
+fn record_refusals(config: &Config, ctx: &Context, log: &Path, say: bool) -> anyhow::Result<()> {
     let Some(policy) = &config.bounces else {
         return Ok(());
     };
@@ -366,6 +365,9 @@ fn record_refusals(config: &Config, ctx: &Context, log: &Path) -> anyhow::Result
     let issue = log.file_stem().unwrap_or_default().to_string_lossy();
     let list = &config.newsletter.subscribers;
     let changes = apply::send_refusals(list, policy, refused, &issue, crate::now()?)?;
+    if !say {
+        return Ok(());
+    }
     println!(
         "  bounced:      {} (marked on the list: their mailbox does not exist)",
         changes.bounced
@@ -376,12 +378,13 @@ fn record_refusals(config: &Config, ctx: &Context, log: &Path) -> anyhow::Result
 /// With `[archive]`, a send that completed (re)builds the archive, so the
 /// "View in browser" link in the mail works as soon as readers get it. A
 /// failure here is said, and does not undo the send.
-fn publish(config: &Config) {
+fn publish(config: &Config, say: bool) {
     let Some(archive) = &config.archive else {
         return;
     };
     let out = crate::commands::archive::default_dir(config);
     match crate::commands::archive::build(config, archive, &out, &[]) {
+        Ok(_) if !say => {}
         Ok(built) => println!(
             "  archive:      {} ({} issue(s), {} file(s) written)",
             out.display(),
@@ -396,30 +399,6 @@ fn print_warnings(config: &Config, parts: &Rendered, readers: u64) {
     for w in compliance::warnings(config, parts, readers) {
         crate::commands::paint::say(&format!("{}: warning: {w}", config.path.display()));
     }
-}
-
-fn print_skips(c: &Counts) {
-    println!(
-        "  skipped:      {} sent earlier, {} failed earlier{}, {} unknown earlier{}, {} unsubscribed, {}{} duplicate, {} invalid{}",
-        c.sent_before,
-        c.failed_before,
-        if c.failed_before > 0 {
-            " (--retry-failed to send again)"
-        } else {
-            ""
-        },
-        c.unknown_before,
-        if c.unknown_before > 0 {
-            " (--resend-unknown to resend)"
-        } else {
-            ""
-        },
-        c.unsubscribed,
-        c.held,
-        c.duplicate,
-        c.invalid,
-        plan::damaged_note(c.damaged)
-    );
 }
 
 /// Success only when every reader tried ended `sent` and nothing is left

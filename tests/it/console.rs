@@ -515,3 +515,39 @@ fn warnings_are_coloured_on_a_terminal_only() {
     let piped = p.bulletin(&["check", "--issue", "issues/2022-08-01.toml"]);
     assert!(piped.stderr.contains("warning:") && !piped.stderr.contains("\x1b["));
 }
+
+/// `send --json --yes`: stdout is one JSON object, the outcome first; a
+/// stopped run says why, and exits 1.
+#[test]
+fn send_json_is_one_object_with_the_outcome() {
+    let sink = SmtpSink::start(&[]);
+    let p = Project::sample();
+    p.with_server(sink.port, "", "");
+    let run = p.send(&["--json"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let s: serde_json::Value =
+        serde_json::from_str(&run.stdout).expect("stdout is one JSON object");
+    assert_eq!(s["outcome"], "sent", "{s}");
+    assert_eq!(s["sent"], 4);
+    assert_eq!(s["still_due"], 0);
+    assert_eq!(s["skipped"]["unsubscribed"], 1);
+    assert_eq!(sink.settled().len(), 4);
+    let again = p.send(&["--json"]);
+    let s: serde_json::Value = serde_json::from_str(&again.stdout).expect("json");
+    assert_eq!(s["outcome"], "nothing to send", "{s}");
+    assert_eq!(s["skipped"]["sent_earlier"], 4);
+    // A relay that is down: "stopped", with the cause.
+    let down = Project::sample();
+    down.with_server(crate::servers::free_port(), "", "");
+    let run = down.send(&["--json"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let s: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(s["outcome"], "stopped", "{s}");
+    assert!(
+        s["cause"]
+            .as_str()
+            .is_some_and(|c| c.contains("cannot connect")),
+        "{s}"
+    );
+    assert_eq!(s["still_due"], 4);
+}
