@@ -31,7 +31,7 @@ impl From<&Diagnostic> for Finding {
     }
 }
 
-/// What `check --json` prints: the documented shape (README, "Scripting").
+/// What `check --json` prints: the documented shape (docs/reference.md, "Scripting").
 #[derive(serde::Serialize)]
 struct Report {
     ok: bool,

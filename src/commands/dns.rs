@@ -197,7 +197,7 @@ pub async fn findings(config: &Config, at: Option<SocketAddr>) -> anyhow::Result
     let dkim_domain = match &config.dkim {
         None => {
             out.push(error(format!(
-                "DKIM: no [dkim] section: mail from {from} is unsigned; add a key (README, \"Sending through a real relay\")"
+                "DKIM: no [dkim] section: mail from {from} is unsigned; add a key (README, \"Sending through a real relay\", step 3)"
             )));
             None
         }

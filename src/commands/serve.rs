@@ -20,7 +20,7 @@ pub fn run(config_path: &Path, args: &ServeArgs) -> anyhow::Result<Outcome> {
     let path = config.path.display();
     let Some(serve) = config.serve.clone() else {
         bail!(
-            "{path}: no [serve] section; add one with public_url (see README, \"Running the web endpoint\")"
+            "{path}: no [serve] section; add one with public_url (see docs/serve.md, \"Running the web endpoint\")"
         );
     };
     let Some(tokens) = Unsubscriber::from_config(&config, true)? else {

@@ -1,5 +1,5 @@
 //! What `send` says when the run ends, the outcome first: as text for
-//! people, or one JSON object for scripts (`--json`, README "Scripting").
+//! people, or one JSON object for scripts (`--json`, docs/reference.md, "Scripting").
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -146,7 +146,7 @@ mod tests {
         }
     }
 
-    /// The README's table of stages and outcomes, row by row.
+    /// ARCHITECTURE.md's table of stages and outcomes, row by row.
     #[test]
     fn replies_are_judged_by_the_stage_they_answer() {
         use Stage::*;

@@ -109,7 +109,7 @@ enum RawTopic {
     Labelled { tag: String, label: String },
 }
 
-/// `[serve]`'s defaults for the bounds (README, "Running the web
+/// `[serve]`'s defaults for the bounds (docs/serve.md, "Running the web
 /// endpoint"): below systemd's usual 1,024 open files, with room for the
 /// list, the log and the relay.
 pub const MAX_CONNECTIONS: usize = 512;
