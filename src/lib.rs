@@ -100,6 +100,11 @@ pub fn is_closed_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
+/// `n` with its noun, singular or plural: "1 issue", "2 issues".
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// The one line (or, for input problems, one line each) printed for an error.
 pub fn error_line(err: &anyhow::Error) -> String {
     if let Some(d) = err.downcast_ref::<input::diagnostic::Diagnostics>() {

@@ -114,18 +114,19 @@ impl std::fmt::Display for SideMail {
         if self.unmailed > 0 {
             write!(
                 f,
-                "; {} sign-up(s) waiting whose confirmation mail has not gone (see `serve`'s log)",
-                self.unmailed
+                "; {} waiting whose confirmation mail has not gone (see `serve`'s log)",
+                crate::count(self.unmailed, "sign-up", "sign-ups")
             )?;
         }
-        for (n, what) in [
-            (self.unknown_confirmations, "confirmation"),
-            (self.unknown_welcomes, "welcome"),
+        for (n, one, many) in [
+            (self.unknown_confirmations, "confirmation", "confirmations"),
+            (self.unknown_welcomes, "welcome", "welcomes"),
         ] {
             if n > 0 {
                 write!(
                     f,
-                    "; {n} {what}(s) unknown: the relay never answered the end of the message, so it may have arrived; not sent again"
+                    "; {} unknown: the relay never answered the end of the message, so it may have arrived; not sent again",
+                    crate::count(n, one, many)
                 )?;
             }
         }

@@ -27,10 +27,10 @@ pub fn run(config_path: &Path, args: &ArchiveArgs) -> anyhow::Result<Outcome> {
     let out = args.out.clone().unwrap_or_else(|| default_dir(&config));
     let built = build(&config, archive, &out, &args.issue)?;
     println!(
-        "{}: {} issue(s) published, {} file(s) written, {} unchanged, {} removed; feed: {}/{}",
+        "{}: {} published, {} written, {} unchanged, {} removed; feed: {}/{}",
         out.display(),
-        built.issues,
-        built.written,
+        crate::count(built.issues as u64, "issue", "issues"),
+        crate::count(built.written as u64, "file", "files"),
         built.unchanged,
         built.removed,
         archive.url,

@@ -168,7 +168,10 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                         report(&Diagnostic::new(
                             list,
                             None,
-                            format!("… and {more} more reader(s) whose fields cannot be filled in"),
+                            format!(
+                                "… and {} whose fields cannot be filled in",
+                                crate::count(more, "more reader", "more readers")
+                            ),
                         ));
                     }
                 }

@@ -82,7 +82,7 @@ pub fn run(config_path: &Path, args: &ListArgs) -> anyhow::Result<Outcome> {
         }
     }
     println!(
-        "{}: {} subscribed, {} unsubscribed{signing_up}, {held}{invalid} invalid row(s){}{unmailed}",
+        "{}: {} subscribed, {} unsubscribed{signing_up}, {held}{invalid} invalid{}{unmailed}",
         path.display(),
         count(Status::Subscribed),
         count(Status::Unsubscribed),
@@ -184,12 +184,16 @@ fn compact(config: &Config) -> anyhow::Result<Outcome> {
         .map_or(crate::input::config::CONFIRM_EXPIRY, |s| s.confirm_expiry);
     let done = crate::audience::compact::compact(path, &lock, expiry, crate::now()?)?;
     println!(
-        "{}: {} readers, one row each; {} older rows folded in, {} unconfirmed sign-ups past their expiry dropped, {} unreadable line(s) kept as they are",
+        "{}: {}, one row each; {} folded in, {} past their expiry dropped, {} kept as they are",
         path.display(),
-        done.readers,
-        done.folded,
-        done.expired,
-        done.damaged
+        crate::count(done.readers as u64, "reader", "readers"),
+        crate::count(done.folded as u64, "older row", "older rows"),
+        crate::count(
+            done.expired as u64,
+            "unconfirmed sign-up",
+            "unconfirmed sign-ups"
+        ),
+        crate::count(done.damaged as u64, "unreadable line", "unreadable lines")
     );
     Ok(Outcome::Success)
 }

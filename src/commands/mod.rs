@@ -275,15 +275,18 @@ impl UnfilledReaders {
         }
         let more = self.count - self.shown.len() as u64;
         if more > 0 {
-            eprintln!("… and {more} more reader(s) whose fields cannot be filled in");
+            eprintln!(
+                "… and {} whose fields cannot be filled in",
+                crate::count(more, "more reader", "more readers")
+            );
         }
     }
 
     /// The one line that says why nothing was sent.
     pub fn refusal(&self) -> String {
         format!(
-            "not sent: the fields of {} reader(s) cannot be filled in; fill their rows or give each field a default ({{{{ name | default(\"reader\") }}}}), then run again. Nobody was mailed",
-            self.count
+            "not sent: the fields of {} cannot be filled in; fill their rows or give each field a default ({{{{ name | default(\"reader\") }}}}), then run again. Nobody was mailed",
+            crate::count(self.count, "reader", "readers")
         )
     }
 }

@@ -284,8 +284,8 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     }
     if tally.invalid > 0 || tally.damaged > 0 {
         eprintln!(
-            "{} invalid row(s) in {} were skipped{}; fix them so those readers get the issue",
-            tally.invalid,
+            "{} in {} skipped{}; fix them so those readers get the issue",
+            crate::count(tally.invalid, "invalid row", "invalid rows"),
             list.display(),
             crate::deliver::plan::damaged_note(tally.damaged)
         );

@@ -345,7 +345,7 @@ fn report_unfinished(counts: &Counts, tally: &Tally) {
     let unknown = tally.get(Status::Unknown) + counts.unknown_before;
     eprintln!(
         "not every reader has the issue: {} deferred (run again to retry), {failed} failed \
-         (--retry-failed), {unknown} unknown (--resend-unknown), {} invalid row(s){}",
+         (--retry-failed), {unknown} unknown (--resend-unknown), {} invalid{}",
         tally.get(Status::Deferred),
         counts.invalid,
         plan::damaged_note(counts.damaged)
@@ -386,10 +386,10 @@ fn publish(config: &Config, say: bool) {
     match crate::commands::archive::build(config, archive, &out, &[]) {
         Ok(_) if !say => {}
         Ok(built) => println!(
-            "  archive:      {} ({} issue(s), {} file(s) written)",
+            "  archive:      {} ({}, {} written)",
             out.display(),
-            built.issues,
-            built.written
+            crate::count(built.issues as u64, "issue", "issues"),
+            crate::count(built.written as u64, "file", "files")
         ),
         Err(e) => eprintln!("warning: the archive was not rebuilt: {e:#}"),
     }

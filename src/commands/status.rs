@@ -293,14 +293,18 @@ pub fn run(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Outcome> {
     }
     if r.interrupted > 0 {
         println!(
-            "  {} message(s) were in flight when a run stopped; the next send records them as unknown",
-            r.interrupted
+            "  {} in flight when a run stopped; the next send records them as unknown",
+            crate::count(r.interrupted, "message was", "messages were")
         );
     }
     if r.unmailed_sign_ups > 0 {
         println!(
-            "  {} web sign-up(s) wait for a confirmation mail that has not gone (see `serve`'s log)",
-            r.unmailed_sign_ups
+            "  {} for a confirmation mail that has not gone (see `serve`'s log)",
+            crate::count(
+                r.unmailed_sign_ups,
+                "web sign-up waits",
+                "web sign-ups wait"
+            )
         );
     }
     for (n, what) in [
@@ -309,7 +313,12 @@ pub fn run(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Outcome> {
     ] {
         if n > 0 {
             println!(
-                "  {n} {what} mail(s) from `serve` are unknown: the relay never answered the end of the message, so they may have arrived; not sent again"
+                "  {} unknown: the relay never answered the end of the message, so it may have arrived; not sent again",
+                crate::count(
+                    n,
+                    &format!("{what} mail from `serve` is"),
+                    &format!("{what} mails from `serve` are")
+                )
             );
         }
     }

@@ -111,9 +111,9 @@ fn import(list: &Path, file: &Path, skip_invalid: bool) -> anyhow::Result<Outcom
     }
     if !read.invalid.is_empty() && !skip_invalid {
         bail!(
-            "{}: {} invalid row(s); nothing imported. Fix them, or pass --skip-invalid to import the rest",
+            "{}: {}; nothing imported. Fix them, or pass --skip-invalid to import the rest",
             file.display(),
-            read.invalid.len()
+            crate::count(read.invalid.len() as u64, "invalid row", "invalid rows")
         );
     }
     let lock = lock_exclusive(list).map_err(|e| anyhow::anyhow!("{}: {e}", list.display()))?;
@@ -149,9 +149,9 @@ fn import(list: &Path, file: &Path, skip_invalid: bool) -> anyhow::Result<Outcom
         list_file::record(list, &lock, &changes, crate::now()?)?;
     }
     println!(
-        "{}: {counts}, {} row(s) folded into an earlier one of the same reader, {} invalid",
+        "{}: {counts}, {} folded into an earlier one of the same reader, {} invalid",
         file.display(),
-        read.folded,
+        crate::count(read.folded, "row", "rows"),
         read.invalid.len()
     );
     // Skipping was asked for: the rows skipped are named above (stderr),

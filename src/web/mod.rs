@@ -168,8 +168,8 @@ pub async fn serve(setup: Setup) -> anyhow::Result<()> {
             .owed();
         if !queued.is_empty() {
             println!(
-                "bulletin serve: {} welcome(s) still owed; mailing them",
-                queued.len()
+                "bulletin serve: {} still owed; mailing them",
+                crate::count(queued.len() as u64, "welcome", "welcomes")
             );
         }
         owed.extend(

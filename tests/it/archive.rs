@@ -131,11 +131,11 @@ fn a_sent_issue_is_published_with_a_feed_a_feed_reader_accepts() {
     p.write("issues/2022-08-15.toml", draft);
     p.bulletin(&["archive"])
         .success()
-        .stdout_has("1 issue(s) published");
+        .stdout_has("1 issue published");
     assert!(!dir.join("2022-08-15").exists());
     p.bulletin(&["archive", "--issue", "issues/2022-08-15.toml"])
         .success()
-        .stdout_has("2 issue(s) published");
+        .stdout_has("2 issues published");
     let f = feed(&dir.join("feed.xml"));
     let ids: Vec<&str> = f["entries"]
         .as_array()
@@ -180,7 +180,7 @@ fn a_sent_issue_is_published_with_a_feed_a_feed_reader_accepts() {
     let before = tree(&dir);
     p.bulletin(&["archive", "--issue", "issues/2022-08-15.toml"])
         .success()
-        .stdout_has("0 file(s) written, 4 unchanged");
+        .stdout_has("0 files written, 4 unchanged");
     assert_eq!(tree(&dir), before);
     // `archive = false` takes an issue out, page and entry.
     let sent_issue = p.read("issues/2022-08-01.toml");
@@ -190,7 +190,7 @@ fn a_sent_issue_is_published_with_a_feed_a_feed_reader_accepts() {
     );
     p.bulletin(&["archive", "--issue", "issues/2022-08-15.toml"])
         .success()
-        .stdout_has("1 issue(s) published")
+        .stdout_has("1 issue published")
         .stdout_has("1 removed");
     assert!(!dir.join("2022-08-01").exists());
     let f = feed(&dir.join("feed.xml"));
@@ -381,7 +381,7 @@ fn check_warns_until_the_issues_page_is_published() {
         .stderr_has("is not published yet");
     p.bulletin(&["archive", "--issue", "issues/2022-08-01.toml"])
         .success()
-        .stdout_has("1 issue(s) published");
+        .stdout_has("1 issue published");
     let run = p.bulletin(&["check", "--issue", "issues/2022-08-01.toml"]);
     run.success();
     assert!(!run.stderr.contains("not published"), "{}", run.stderr);

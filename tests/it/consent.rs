@@ -95,7 +95,7 @@ fn a_sign_up_never_undoes_a_complaint_a_bounce_or_an_unsubscribe() {
         &[("SOURCE_DATE_EPOCH", EIGHT_DAYS_LATER)],
     )
     .success()
-    .stdout_has("1 unconfirmed sign-ups past their expiry dropped");
+    .stdout_has("1 unconfirmed sign-up past their expiry dropped");
     for (who, status) in [
         ("cat@example.org", "complained"),
         ("bea@example.org", "bounced"),
@@ -276,7 +276,7 @@ fn every_reader_of_the_list_reads_a_damaged_line_the_same() {
         .stderr_has("subscribers.example.csv:3: this reader is not mailed");
     p.bulletin(&["list"])
         .failure()
-        .stdout_has("2 subscribed, 2 unsubscribed, 2 invalid row(s), 2 held by an unreadable row");
+        .stdout_has("2 subscribed, 2 unsubscribed, 2 invalid, 2 held by an unreadable row");
     // serve's view: alice is unsubscribed (a sign-up gets a confirmation),
     // zoe is subscribed (nothing is sent).
     let http = client();
@@ -298,7 +298,7 @@ fn every_reader_of_the_list_reads_a_damaged_line_the_same() {
     drop(setup.served);
     p.bulletin(&["list", "--compact"])
         .success()
-        .stdout_has("1 unreadable line(s) kept as they are");
+        .stdout_has("1 unreadable line kept as they are");
     let after = p.read(LIST);
     assert!(after.contains("ann@example.org,\"Lee, An,,\n"), "{after}");
     assert!(

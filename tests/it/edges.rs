@@ -261,10 +261,10 @@ fn confirmations_survive_a_relay_outage_and_a_restart() {
     // Meanwhile the editor can see that mail is waiting.
     p.bulletin(&["list"])
         .success()
-        .stdout_has("5 sign-up(s) waiting whose confirmation mail has not gone");
+        .stdout_has("5 sign-ups waiting whose confirmation mail has not gone");
     p.bulletin(&["status", "--issue", "issues/2022-08-01.toml"])
         .success()
-        .stdout_has("5 web sign-up(s) wait for a confirmation mail");
+        .stdout_has("5 web sign-ups wait for a confirmation mail");
     drop(served);
     let served = Served::start(&p, port, PINNED_EPOCH);
     std::thread::sleep(Duration::from_secs(3));

@@ -204,7 +204,7 @@ fn an_empty_value_without_default_stops_everything_naming_the_rows() {
     p.send(&[])
         .failure()
         .stderr_has(&format!("{LIST}:4: nn@example.org"))
-        .stderr_has("the fields of 2 reader(s) cannot be filled in")
+        .stderr_has("the fields of 2 readers cannot be filled in")
         .stderr_has("Nobody was mailed");
     p.dry_run("preview")
         .failure()

@@ -178,7 +178,7 @@ fn imports_keep_suppressions_and_fold_a_bulletin_list_per_reader() {
     p.bulletin(&["subscribe", "--from", "old-list.csv"])
         .success()
         .stdout_has("1 added as unsubscribed (never mailed)")
-        .stdout_has("2 row(s) folded");
+        .stdout_has("2 rows folded");
     assert_eq!(statuses(&p)["who@example.org"], "unsubscribed");
     let to = planned(&p, "plan");
     for who in ["u", "b", "c", "m", "who"] {

@@ -908,7 +908,7 @@ fn compact_folds_the_history_and_drops_expired_sign_ups() {
     // SOURCE_DATE_EPOCH is 2022-08-01: `old` is past the 7 days, `new` not.
     p.bulletin(&["list", "--compact"])
         .success()
-        .stdout_has("3 readers, one row each; 3 older rows folded in, 1 unconfirmed sign-ups past their expiry dropped");
+        .stdout_has("3 readers, one row each; 3 older rows folded in, 1 unconfirmed sign-up past their expiry dropped");
     assert_eq!(
         p.read(LIST),
         "email,name,status,changed\n\
@@ -918,7 +918,7 @@ fn compact_folds_the_history_and_drops_expired_sign_ups() {
     );
     p.bulletin(&["list"])
         .success()
-        .stdout_has("1 subscribed, 1 unsubscribed, 1 pending, 0 invalid row(s)");
+        .stdout_has("1 subscribed, 1 unsubscribed, 1 pending, 0 invalid");
 }
 
 /// Every page fits a 360 px phone screen: Chromium at that width lays it
