@@ -363,3 +363,46 @@ fn the_editor_sees_a_personalised_subject_as_a_reader_gets_it() {
         .success()
         .stdout_has("Test copy of «News for Jürgen» (personalised: as jo@example.org gets it)");
 }
+
+/// The prompt on a terminal (a pseudo-terminal made by `script`) shows a
+/// personalised subject as the first reader gets it; answered "n", nothing
+/// is sent.
+#[test]
+fn the_prompt_shows_a_personalised_subject_as_a_reader_gets_it() {
+    use std::io::Write;
+    let sink = crate::servers::SmtpSink::start(&[]);
+    let p = Project::sample();
+    readers(&p);
+    personal_issue(&p, "");
+    p.with_server(sink.port, "", "");
+    let line = format!("{} send --issue {ISSUE}", env!("CARGO_BIN_EXE_bulletin"));
+    let env = p.command(&[]);
+    let mut script = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(p.path("."))
+        .envs(
+            env.get_envs()
+                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+        )
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (util-linux)");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    script
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"n\n")
+        .expect("answer");
+    let out = script.wait_with_output().expect("wait");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains(
+            "Send «News for *Ann*» (personalised: as ann@example.org gets it) to 3 subscribers via"
+        ),
+        "{said}"
+    );
+    assert!(said.contains("not confirmed"), "{said}");
+    assert!(sink.received().is_empty());
+}
