@@ -224,7 +224,7 @@ pub struct StatusArgs {
     pub issue: Option<PathBuf>,
 
     /// The delivery log [default: logs/<issue file stem>.csv beside the config].
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", requires = "issue")]
     pub log: Option<PathBuf>,
 
     /// Print the same figures as one JSON object, for scripts.
@@ -274,7 +274,12 @@ pub struct ListArgs {
 
     /// Only readers with this status (repeatable): subscribed, pending,
     /// unsubscribed, bounced, complained, held.
-    #[arg(long, value_name = "STATUS", conflicts_with = "compact")]
+    #[arg(
+        long,
+        value_name = "STATUS",
+        conflicts_with = "compact",
+        value_parser = ["subscribed", "pending", "unsubscribed", "bounced", "complained", "held"]
+    )]
     pub status: Vec<String>,
 
     /// Only readers with this tag (repeatable: every one of them).
@@ -282,7 +287,7 @@ pub struct ListArgs {
     pub tag: Vec<String>,
 
     /// Every row of one reader, oldest first.
-    #[arg(long, value_name = "EMAIL", conflicts_with_all = ["compact", "all"])]
+    #[arg(long, value_name = "EMAIL", conflicts_with_all = ["compact", "all", "json", "status", "tag"])]
     pub history: Option<String>,
 
     /// The readers as a JSON array (with --status and --tag), for scripts.

@@ -46,7 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         _ => None,
     };
     if let (Some(what), Some(_)) = (configless, &cli.config) {
-        anyhow::bail!("--config does nothing for {what}; leave it out");
+        return Err(UsageError(format!("--config does nothing for {what}; leave it out")).into());
     }
     let config = cli
         .config
@@ -99,6 +99,12 @@ pub fn is_closed_pipe(err: &anyhow::Error) -> bool {
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
 }
+
+/// A command line that asks for something that cannot be: exit 2, as
+/// clap's own usage errors.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
 
 /// `n` with its noun, singular or plural: "1 issue", "2 issues".
 pub fn count(n: u64, one: &str, many: &str) -> String {

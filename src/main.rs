@@ -10,6 +10,10 @@ fn main() -> ExitCode {
     match bulletin::run(cli) {
         Ok(outcome) => outcome.exit_code(),
         Err(err) if bulletin::is_closed_pipe(&err) => ExitCode::from(141),
+        Err(err) if err.downcast_ref::<bulletin::UsageError>().is_some() => {
+            bulletin::commands::paint::say(&format!("error: {err}"));
+            ExitCode::from(2)
+        }
         Err(err) => {
             bulletin::commands::paint::say(&bulletin::error_line(&err));
             ExitCode::FAILURE

@@ -90,10 +90,11 @@ async fn txt(dns: &Dns, name: &str) -> anyhow::Result<Vec<String>> {
 
 async fn has_mx(dns: &Dns, domain: &str) -> anyhow::Result<bool> {
     match dns.mx_lookup(format!("{domain}.")).await {
+        // A null MX (`0 .`, RFC 7505) says the domain takes no mail.
         Ok(found) => Ok(found
             .answers()
             .iter()
-            .any(|r| matches!(r.data, RData::MX(_)))),
+            .any(|r| matches!(&r.data, RData::MX(mx) if !mx.exchange.is_root()))),
         Err(e) if e.is_no_records_found() || e.is_nx_domain() => Ok(false),
         Err(e) => anyhow::bail!("{domain}: the DNS lookup failed: {e}"),
     }
@@ -103,7 +104,10 @@ async fn has_mx(dns: &Dns, domain: &str) -> anyhow::Result<bool> {
 fn spf(domain: &str, records: &[String], relays: &[String]) -> Finding {
     let spf: Vec<&String> = records
         .iter()
-        .filter(|r| r.to_ascii_lowercase().starts_with("v=spf1"))
+        .filter(|r| {
+            let r = r.to_ascii_lowercase();
+            r == "v=spf1" || r.starts_with("v=spf1 ")
+        })
         .collect();
     let suggest = relays
         .iter()
@@ -134,7 +138,10 @@ fn spf(domain: &str, records: &[String], relays: &[String]) -> Finding {
         let known = [
             "all", "include", "a", "mx", "ip4", "ip6", "exists", "ptr", "redirect", "exp",
         ];
-        if !known.contains(&name.as_str()) {
+        // An unknown modifier (`name=value`) is ignored (RFC 7208 6); an
+        // unknown mechanism makes the record invalid.
+        let modifier = bare.split_once('=').is_some_and(|(n, _)| !n.contains(':'));
+        if !known.contains(&name.as_str()) && !modifier {
             return error(format!(
                 "SPF: {domain}'s record has {term:?}, which is no SPF term: \"{record}\""
             ));
@@ -170,11 +177,25 @@ fn tag<'a>(record: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
-/// Whether a DKIM or SPF domain `d` aligns with `from` (relaxed: the same
-/// organisation, by the same name or one under it).
-fn aligned(d: &str, from: &str) -> bool {
-    let (d, from) = (d.to_ascii_lowercase(), from.to_ascii_lowercase());
-    from == d || from.ends_with(&format!(".{d}")) || d.ends_with(&format!(".{from}"))
+/// The organisational domain of `domain`, taken as its last two labels:
+/// an approximation of the public suffix list's answer that is right for
+/// `example.org`-like names, and too short for `example.co.uk`-like ones
+/// (then relaxed alignment is judged too generously, never too strictly).
+fn organisational(domain: &str) -> String {
+    let labels: Vec<&str> = domain.trim_end_matches('.').split('.').collect();
+    labels[labels.len().saturating_sub(2)..]
+        .join(".")
+        .to_ascii_lowercase()
+}
+
+/// Whether a DKIM domain `d` aligns with `from`: the same name under
+/// `adkim=s`, the same organisational domain otherwise (relaxed).
+fn aligned(d: &str, from: &str, strict: bool) -> bool {
+    if strict {
+        d.eq_ignore_ascii_case(from)
+    } else {
+        organisational(d) == organisational(from)
+    }
 }
 
 /// Looks everything up and says what it found, one finding a line.
@@ -192,7 +213,10 @@ pub async fn findings(config: &Config, at: Option<SocketAddr>) -> anyhow::Result
     let mut senders = vec![from.clone()];
     senders.extend(bounce.clone().filter(|b| *b != from));
     for domain in &senders {
-        out.push(spf(domain, &txt(&dns, domain).await?, &relays));
+        out.push(match txt(&dns, domain).await {
+            Ok(records) => spf(domain, &records, &relays),
+            Err(e) => error(format!("SPF: {e:#}")),
+        });
     }
     let dkim_domain = match &config.dkim {
         None => {
@@ -201,16 +225,26 @@ pub async fn findings(config: &Config, at: Option<SocketAddr>) -> anyhow::Result
             )));
             None
         }
-        Some(settings) => {
-            let signer = crate::compose::dkim::load(settings)?;
-            let (k, p) = signer.public_record();
-            let name = format!("{}._domainkey.{}", signer.selector(), signer.domain());
-            let want = format!("v=DKIM1; k={k}; p={p}");
-            let records = txt(&dns, &name).await?;
-            let published = records
-                .iter()
-                .find_map(|r| tag(r, "p").map(|p| p.split_whitespace().collect::<String>()));
-            out.push(match published {
+        Some(settings) => match crate::compose::dkim::load(settings) {
+            Err(e) => {
+                out.push(error(format!(
+                    "DKIM: the configured key cannot be read: {e:#}"
+                )));
+                None
+            }
+            Ok(signer) => {
+                let (k, p) = signer.public_record();
+                let name = format!("{}._domainkey.{}", signer.selector(), signer.domain());
+                let want = format!("v=DKIM1; k={k}; p={p}");
+                let (records, failed) = match txt(&dns, &name).await {
+                    Ok(records) => (records, None),
+                    Err(e) => (Vec::new(), Some(format!("DKIM: {e:#}"))),
+                };
+                let published = records
+                    .iter()
+                    .find_map(|r| tag(r, "p").map(|p| p.split_whitespace().collect::<String>()));
+                out.push(match published {
+                _ if failed.is_some() => error(failed.unwrap_or_default()),
                 None => error(format!("DKIM: {name} has no key; publish TXT \"{want}\"")),
                 Some(got) if got == p => ok(format!("DKIM: {name} holds the configured key")),
                 Some(got) if got.is_empty() => error(format!(
@@ -220,14 +254,36 @@ pub async fn findings(config: &Config, at: Option<SocketAddr>) -> anyhow::Result
                     "DKIM: {name} holds another key than the configured one; every signature fails. Publish TXT \"{want}\""
                 )),
             });
-            Some(signer.domain().to_ascii_lowercase())
-        }
+                Some(signer.domain().to_ascii_lowercase())
+            }
+        },
     };
-    let dmarc_name = format!("_dmarc.{from}");
-    let dmarc = txt(&dns, &dmarc_name)
-        .await?
-        .into_iter()
-        .find(|r| r.to_ascii_lowercase().starts_with("v=dmarc1"));
+    // DMARC at the From domain, else at its organisational domain (RFC
+    // 7489 6.6.3).
+    let mut dmarc_name = format!("_dmarc.{from}");
+    let mut dmarc = None;
+    for name in [
+        dmarc_name.clone(),
+        format!("_dmarc.{}", organisational(&from)),
+    ] {
+        match txt(&dns, &name).await {
+            Ok(records) => {
+                if let Some(r) = records
+                    .into_iter()
+                    .find(|r| r.to_ascii_lowercase().starts_with("v=dmarc1"))
+                {
+                    dmarc_name = name;
+                    dmarc = Some(r);
+                    break;
+                }
+            }
+            Err(e) => out.push(error(format!("DMARC: {e:#}"))),
+        }
+    }
+    let strict = dmarc
+        .as_deref()
+        .and_then(|r| tag(r, "adkim"))
+        .is_some_and(|v| v.eq_ignore_ascii_case("s"));
     out.push(match dmarc {
         None => error(format!(
             "DMARC: {dmarc_name} has none; publish TXT \"v=DMARC1; p=none; rua=mailto:dmarc@{from}\" (then tighten p= once reports look right)"
@@ -242,7 +298,7 @@ pub async fn findings(config: &Config, at: Option<SocketAddr>) -> anyhow::Result
         }
     });
     if let Some(d) = dkim_domain {
-        out.push(if aligned(&d, &from) {
+        out.push(if aligned(&d, &from, strict) {
             ok(format!("alignment: the DKIM domain {d} aligns with From ({from})"))
         } else {
             error(format!(
@@ -251,12 +307,12 @@ pub async fn findings(config: &Config, at: Option<SocketAddr>) -> anyhow::Result
         });
     }
     let mx_domain = bounce.unwrap_or(from);
-    out.push(if has_mx(&dns, &mx_domain).await? {
-        ok(format!("MX: {mx_domain} takes mail (bounces reach it)"))
-    } else {
-        error(format!(
+    out.push(match has_mx(&dns, &mx_domain).await {
+        Ok(true) => ok(format!("MX: {mx_domain} takes mail (bounces reach it)")),
+        Ok(false) => error(format!(
             "MX: {mx_domain} has no MX: bounces and replies to it are lost; publish an MX for {mx_domain}"
-        ))
+        )),
+        Err(e) => error(format!("MX: {e:#}")),
     });
     Ok(out)
 }
@@ -280,9 +336,25 @@ mod tests {
     }
 
     #[test]
-    fn alignment_is_relaxed() {
-        assert!(aligned("example.org", "news.example.org"));
-        assert!(aligned("example.org", "example.org"));
-        assert!(!aligned("mailer.net", "example.org"));
+    fn alignment_is_relaxed_unless_strict() {
+        assert!(aligned("example.org", "news.example.org", false));
+        assert!(aligned("mail.example.org", "news.example.org", false));
+        assert!(!aligned("mailer.net", "example.org", false));
+        assert!(!aligned("example.org", "news.example.org", true));
+        assert!(aligned("news.example.org", "news.example.org", true));
+    }
+
+    #[test]
+    fn unknown_modifiers_are_ignored_and_the_version_is_exact() {
+        let relays = vec!["smtp.example.net".to_owned()];
+        let one = |r: &str| spf("example.org", &[r.to_owned()], &relays).level;
+        assert_eq!(
+            one("v=spf1 include:smtp.example.net ra=postmaster -all"),
+            Level::Ok
+        );
+        assert_eq!(
+            spf("example.org", &["v=spf10 -all".to_owned()], &relays).level,
+            Level::Error
+        );
     }
 }

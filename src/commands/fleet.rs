@@ -81,13 +81,11 @@ pub fn relays(config: &Config, log: &Path, now: SystemTime) -> anyhow::Result<Ve
 /// After a run that left readers waiting: one line a relay whose quota
 /// is used up ("ses: 100 in 24 h used; capacity from 14:05 UTC"), then how
 /// many wait. Nothing when no quota stopped the run.
-pub fn report_quotas(relays: &[Relay], waiting: u64, say: bool) {
-    // The run is over: room taken ahead and not used goes back.
+pub fn report_quotas(relays: &[Relay], waiting: u64) {
+    // The run is over: room taken ahead and not used goes back (the send
+    // gave it back already; a second time changes nothing).
     for r in relays {
         r.quota.release();
-    }
-    if !say {
-        return;
     }
     let now = crate::clock();
     let full: Vec<&Relay> = relays

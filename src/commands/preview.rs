@@ -81,10 +81,14 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     // an earlier run settled are not due, and a log started for another
     // issue is refused without --force.
     let log = crate::deliver::journal::log_path(&config, &issue.id, args.log.as_deref());
-    let history = if crate::deliver::journal::is_log(&log) {
-        crate::deliver::journal::read_log(&log)?
-    } else {
-        crate::deliver::journal::History::default()
+    let history = match (log.exists(), crate::deliver::journal::is_log(&log)) {
+        (false, _) => crate::deliver::journal::History::default(),
+        (true, true) => crate::deliver::journal::read_log(&log)?,
+        // `send` would refuse it: so does its dry-run.
+        (true, false) => bail!(
+            "{}: this file is not a delivery log; name another with --log",
+            log.display()
+        ),
     };
     let fingerprint = crate::commands::send_fingerprint(&template, &issue);
     crate::commands::refuse_changed(&history, &fingerprint, args.force, &args.issue, &log)?;
@@ -92,6 +96,20 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
         unknown: args.resend_unknown,
         failed: args.retry_failed,
     };
+    // `--strict` refuses while the pre-send check warns, as `send` does.
+    if args.strict {
+        let snapshot = Snapshot::take(&newsletter.subscribers)?;
+        let readers = plan::recipients(&snapshot, issue.audience.as_ref(), false)?
+            .filter(|e| matches!(e, Entry::Due(_)))
+            .count() as u64;
+        let warnings = crate::compose::compliance::warnings(&config, &parts, readers);
+        if !warnings.is_empty() {
+            for w in &warnings {
+                crate::commands::paint::say(&format!("{}: warning: {w}", config.path.display()));
+            }
+            bail!("--strict: not sending while the pre-send check has warnings");
+        }
+    }
     if config.unsubscribe.is_some() && !template.has_unsubscribe_secret() {
         eprintln!(
             "note: the unsubscribe secret is not set, so previews carry a placeholder token; a real send needs it"

@@ -273,13 +273,26 @@ async fn send_all(
 
     let secs = started.elapsed().as_secs_f64();
     let sent_now = tally.get(Status::Sent);
-    let still_due = due.saturating_sub(sent_now + tally.get(Status::Failed));
     let left = tally.left.load(std::sync::atomic::Ordering::Relaxed);
+    let still_due = crate::commands::summary::still_due(&counts, &tally);
     // Readers no relay had room for: never tried, still due.
     let waiting = if result.is_ok() {
         due.saturating_sub(tally.done() + left)
     } else {
         0
+    };
+    // What the run changes beyond the log happens before anything is
+    // printed, so a reader of the output who goes away (`| head`) stops
+    // none of it: room reserved and unused goes back, refusals are
+    // recorded, the archive is rebuilt after a run that completed.
+    for r in &ctx.relays {
+        r.quota.release();
+    }
+    let bounced = record_refusals(config, &ctx, &run.log)?;
+    let archived = if result.is_ok() {
+        publish(config)
+    } else {
+        None
     };
     if args.json {
         let (what, cause) = match &result {
@@ -309,7 +322,6 @@ async fn send_all(
             })
             .collect();
         s.print()?;
-        crate::commands::fleet::report_quotas(&ctx.relays, waiting, false);
     } else {
         crate::commands::summary::print_text(
             &ctx,
@@ -323,12 +335,13 @@ async fn send_all(
         if tally.get(Status::Failed) > 0 {
             crate::commands::print_failures(log, readers);
         }
+        for line in [bounced, archived].into_iter().flatten() {
+            println!("{line}");
+        }
     }
-    record_refusals(config, &ctx, &run.log, !args.json)?;
     if let Err(stop) = result {
         bail!("{stop}");
     }
-    publish(config, !args.json);
     let outcome = match outcome(&counts, &tally) {
         _ if waiting > 0 => Outcome::Problems,
         o => o,
@@ -354,44 +367,42 @@ fn report_unfinished(counts: &Counts, tally: &Tally) {
 
 /// With `[bounces]`, what the relay's refusals about readers' mailboxes
 /// during the send mean for the list (`inbound::apply::send_refusals`).
-fn record_refusals(config: &Config, ctx: &Context, log: &Path, say: bool) -> anyhow::Result<()> {
+/// Returns the summary's line about it, if there is one.
+fn record_refusals(config: &Config, ctx: &Context, log: &Path) -> anyhow::Result<Option<String>> {
     let Some(policy) = &config.bounces else {
-        return Ok(());
+        return Ok(None);
     };
     let refused = std::mem::take(&mut *ctx.refusals.lock().unwrap_or_else(|e| e.into_inner()));
     if refused.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let issue = log.file_stem().unwrap_or_default().to_string_lossy();
     let list = &config.newsletter.subscribers;
     let changes = apply::send_refusals(list, policy, refused, &issue, crate::now()?)?;
-    if !say {
-        return Ok(());
-    }
-    println!(
+    Ok(Some(format!(
         "  bounced:      {} (marked on the list: their mailbox does not exist)",
         changes.bounced
-    );
-    Ok(())
+    )))
 }
 
 /// With `[archive]`, a send that completed (re)builds the archive, so the
 /// "View in browser" link in the mail works as soon as readers get it. A
-/// failure here is said, and does not undo the send.
-fn publish(config: &Config, say: bool) {
-    let Some(archive) = &config.archive else {
-        return;
-    };
+/// failure here is said, and does not undo the send. Returns the
+/// summary's line about it.
+fn publish(config: &Config) -> Option<String> {
+    let archive = config.archive.as_ref()?;
     let out = crate::commands::archive::default_dir(config);
     match crate::commands::archive::build(config, archive, &out, &[]) {
-        Ok(_) if !say => {}
-        Ok(built) => println!(
+        Ok(built) => Some(format!(
             "  archive:      {} ({}, {} written)",
             out.display(),
             crate::count(built.issues as u64, "issue", "issues"),
             crate::count(built.written as u64, "file", "files")
-        ),
-        Err(e) => eprintln!("warning: the archive was not rebuilt: {e:#}"),
+        )),
+        Err(e) => {
+            eprintln!("warning: the archive was not rebuilt: {e:#}");
+            None
+        }
     }
 }
 

@@ -131,10 +131,13 @@ fn latest_issue(config_path: &Path) -> anyhow::Result<std::path::PathBuf> {
     let config = crate::input::config::Config::load(config_path)?;
     let mut latest: Option<(std::time::SystemTime, String)> = None;
     for (id, path) in journal::every_log(&config, None) {
-        if let journal::FirstSent::At(at) = journal::first_sent(&path)?
-            && latest.as_ref().is_none_or(|(t, _)| at > *t)
-        {
-            latest = Some((at, id));
+        match journal::first_sent(&path) {
+            Ok(journal::FirstSent::At(at)) if latest.as_ref().is_none_or(|(t, _)| at > *t) => {
+                latest = Some((at, id));
+            }
+            Ok(_) => {}
+            // One unreadable log does not hide the others.
+            Err(e) => eprintln!("warning: {}: passed over: {e}", path.display()),
         }
     }
     let Some((_, id)) = latest else {

@@ -70,6 +70,18 @@ impl Skipped {
     }
 }
 
+/// Readers a run of the same command would mail: those due at the start
+/// (all of them, past any `--limit`), less those this run settled (sent,
+/// failed, unknown) and those who left meanwhile.
+pub fn still_due(counts: &Counts, tally: &Tally) -> u64 {
+    counts.due.saturating_sub(
+        tally.get(Status::Sent)
+            + tally.get(Status::Failed)
+            + tally.get(Status::Unknown)
+            + tally.left.load(std::sync::atomic::Ordering::Relaxed),
+    )
+}
+
 impl Summary {
     pub fn print(&self) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(self)?);
@@ -87,7 +99,7 @@ pub fn print_text(
     (due, secs, waiting): (u64, f64, u64),
 ) {
     let sent_now = tally.get(Status::Sent);
-    let still_due = due.saturating_sub(sent_now + tally.get(Status::Failed));
+    let still_due = still_due(counts, tally);
     match result {
         Err(stop) => println!(
             "Stopped after {sent_now} of {due}: {stop}. Still due: {still_due}; run the same command again to go on."
@@ -138,7 +150,7 @@ pub fn print_text(
     if left > 0 {
         println!("  left during the send, not mailed: {left}");
     }
-    crate::commands::fleet::report_quotas(&ctx.relays, waiting, true);
+    crate::commands::fleet::report_quotas(&ctx.relays, waiting);
     println!("  log:          {}", log.display());
 }
 

@@ -465,9 +465,10 @@ fn config_is_refused_where_it_would_do_nothing() {
         vec!["--config", "other.toml", "man"],
         vec!["completions", "bash", "--config", "x.toml"],
     ] {
-        p.bulletin(&args)
-            .failure()
-            .stderr_has("--config does nothing for");
+        // A usage error: exit 2, as clap's own.
+        let run = p.bulletin(&args);
+        assert_eq!(run.code, Some(2), "{run:?}");
+        assert!(run.stderr.contains("--config does nothing for"), "{run:?}");
     }
     assert!(!p.path("fresh").exists());
     p.bulletin(&["man"]).success();
@@ -550,4 +551,47 @@ fn send_json_is_one_object_with_the_outcome() {
         "{s}"
     );
     assert_eq!(s["still_due"], 4);
+}
+
+/// What review found: `still_due` counts readers past `--limit`; a status
+/// `list` does not know, `status --log` without `--issue` and `--config`
+/// on `init` are usage errors (exit 2); the dry-run refuses with
+/// `--strict` as `send` does, and a file at the log's path that is not a
+/// delivery log.
+#[test]
+fn review_cases_of_the_console() {
+    let sink = SmtpSink::start(&[]);
+    let p = Project::sample();
+    p.with_server(sink.port, "", "");
+    let run = p.send(&["--json", "--limit", "1"]);
+    let s: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(s["sent"], 1, "{s}");
+    assert_eq!(s["still_due"], 3, "{s}");
+    assert_eq!(p.bulletin(&["list", "--status", "subscibed"]).code, Some(2));
+    assert_eq!(p.bulletin(&["status", "--log", "logs/x.csv"]).code, Some(2));
+    // Without the unsubscribe secret the pre-send check warns, and
+    // --strict refuses, in the dry-run as in the send.
+    p.bulletin_with(
+        &[
+            "send",
+            "--issue",
+            "issues/2022-08-01.toml",
+            "--dry-run",
+            "--strict",
+        ],
+        &[("BULLETIN_UNSUBSCRIBE_SECRET", "")],
+    )
+    .failure()
+    .stderr_has("--strict");
+    p.write("logs/other.csv", "not,a,log\n");
+    p.bulletin(&[
+        "send",
+        "--issue",
+        "issues/2022-08-01.toml",
+        "--dry-run",
+        "--log",
+        "logs/other.csv",
+    ])
+    .failure()
+    .stderr_has("is not a delivery log");
 }
