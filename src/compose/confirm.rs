@@ -13,18 +13,13 @@ use maud::{DOCTYPE, Markup, html};
 
 use crate::compose::dkim::Signer;
 use crate::compose::headers::ListIdHeader;
-use crate::compose::look::{mail_head, paint};
+use crate::compose::look::{mail_head, paint_mail};
 use crate::input::config::Newsletter;
 use crate::input::email::{Email, ascii_domain};
 
 /// Inlined by css-inline; the `@media` rule stays a stylesheet. Painted
 /// from the one palette.
 const CSS: &str = r#"
-body { margin: 0; padding: 0; background-color: $page; }
-.outer { background-color: $page; }
-.container { width: 100%; max-width: 600px; background-color: $paper; }
-.cell { padding: 20px 32px; font-family: Georgia, 'Times New Roman', serif; font-size: 16px; line-height: 1.55; color: $ink; }
-.masthead { padding-top: 32px; border-bottom: 3px solid $navy; }
 h1 { margin: 0; font-size: 28px; line-height: 1.2; color: $navy; }
 h2 { margin: 0 0 12px 0; font-size: 20px; line-height: 1.3; color: $ink; }
 p { margin: 0 0 12px 0; }
@@ -93,7 +88,7 @@ fn page(newsletter: &Newsletter, link: &str, lasts: &str) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            (mail_head(&format!("Confirm your subscription to {name}"), &paint(CSS)))
+            (mail_head(&format!("Confirm your subscription to {name}"), &paint_mail(CSS)))
             body {
                 table role="presentation" class="outer" width="100%" cellpadding="0" cellspacing="0" border="0" {
                     tr { td align="center" {

@@ -117,6 +117,22 @@ pub fn page_style() -> &'static str {
     &PAGE_STYLE
 }
 
+/// The frame every mail shares (the grey page, the 600 px column, its
+/// cells and the masthead's rule), before each kind's own rules; painted
+/// with them.
+pub const MAIL_FRAME: &str = r#"body { margin: 0; padding: 0; background-color: $page; }
+.outer { background-color: $page; }
+.container { width: 100%; max-width: 600px; background-color: $paper; }
+.cell { padding: 20px 32px; font-family: Georgia, 'Times New Roman', serif; font-size: 16px; line-height: 1.55; color: $ink; }
+.masthead { padding-top: 32px; border-bottom: 3px solid $navy; }
+"#;
+
+/// A mail kind's stylesheet (`own`, its rules after the frame's),
+/// painted.
+pub fn paint_mail(own: &str) -> String {
+    paint(&format!("\n{MAIL_FRAME}{}", own.trim_start_matches('\n')))
+}
+
 /// A mail's `<head>`: its title and its stylesheet (`style`, painted),
 /// declaring both colour schemes.
 pub fn mail_head(title: &str, style: &str) -> Markup {

@@ -4,18 +4,13 @@
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::{LINK, Place, RenderError, dateline};
-use crate::compose::look::{mail_head, paint};
+use crate::compose::look::{mail_head, paint_mail};
 use crate::input::config::Newsletter;
 use crate::input::issue::{Issue, Layout};
 
 /// Inlined into `style` attributes; only the `@media` rule stays a
 /// stylesheet. Painted from the one palette (`look`).
 const CSS: &str = r#"
-body { margin: 0; padding: 0; background-color: $page; }
-.outer { background-color: $page; }
-.container { width: 100%; max-width: 600px; background-color: $paper; }
-.cell { padding: 20px 32px; font-family: Georgia, 'Times New Roman', serif; font-size: 16px; line-height: 1.55; color: $ink; }
-.masthead { padding-top: 32px; border-bottom: 3px solid $navy; }
 h1 { margin: 0 0 4px 0; font-size: 28px; line-height: 1.2; color: $navy; }
 .dateline { margin: 0; font-size: 14px; color: $muted; }
 h2 { margin: 0 0 12px 0; padding-bottom: 6px; font-size: 13px; letter-spacing: 0.08em; text-transform: uppercase; color: $accent; border-bottom: 1px solid $rule; }
@@ -45,7 +40,7 @@ pre { white-space: pre-wrap; font-size: 14px; }
 }
 "#;
 
-static PAINTED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| paint(CSS));
+static PAINTED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| paint_mail(CSS));
 
 fn inliner() -> css_inline::CSSInliner<'static> {
     css_inline::CSSInliner::options()
