@@ -34,6 +34,11 @@ pub enum Command {
         after_help = "Every attempt is recorded in the delivery log (default logs/<issue>.csv beside the config);\nrunning the same command again resumes where the last run stopped.\n\nExamples:\n  bulletin send --issue issues/2022-08-01.toml --dry-run --out preview\n  bulletin send --issue issues/2022-08-01.toml --to editor@example.org\n  BULLETIN_SMTP_PASSWORD=... bulletin send --issue issues/2022-08-01.toml --yes"
     )]
     Send(SendArgs),
+    /// Write an issue from the entries of a site's feed not drafted before.
+    #[command(
+        after_help = "Each entry becomes a story; the entries taken are recorded in feed-drafted.txt\nbeside the config, so the next run takes only newer ones. Exits 0 with\n\"nothing new\" and writes nothing when there are none.\n\nExamples:\n  bulletin draft --from-feed https://example.org/feed.xml\n  bulletin draft --from-feed https://example.org/feed.xml --send --yes"
+    )]
+    Draft(DraftArgs),
     /// Add a reader to the list, or import many from a file.
     #[command(
         after_help = "Examples:\n  bulletin subscribe ann@example.org --name \"Ann Lee\"\n  bulletin subscribe --from signups.csv\n\nAn import takes a CSV with an `email` column (and `name`), a Mailchimp export\n(Email Address, First Name, Last Name), or one address per line. Readers who\nunsubscribed are never re-subscribed by an import, only by `subscribe EMAIL`."
@@ -214,6 +219,44 @@ pub struct SendArgs {
     /// else there), for scripts; needs --yes.
     #[arg(long, requires = "yes", conflicts_with_all = ["dry_run", "to"])]
     pub json: bool,
+
+    /// Wait, then send at TIME: RFC 3339 with its offset
+    /// (2026-12-09T08:00:00+01:00), or a local time and an IANA zone
+    /// ("2026-12-09 08:00 Europe/Berlin"; the zone defaults to
+    /// [newsletter] timezone). With --local: "08:00" or "2026-12-09 08:00",
+    /// in each reader's zone.
+    #[arg(long, value_name = "TIME", conflicts_with_all = ["dry_run", "to"])]
+    pub at: Option<String>,
+
+    /// With --at: a TIME already past is still sent if it passed less than
+    /// this long ago (90s, 10m, 1h), as after a restart; later, refused.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration, requires = "at")]
+    pub late: std::time::Duration,
+
+    /// With --at: deliver at TIME in each reader's `timezone` column (else
+    /// [newsletter] timezone), zone by zone, in one run that waits between
+    /// the waves.
+    #[arg(long, requires = "at")]
+    pub local: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DraftArgs {
+    /// The site's feed (RSS 2.0, Atom or JSON Feed): an http(s) URL or a file.
+    #[arg(long, value_name = "URL|FILE")]
+    pub from_feed: String,
+
+    /// Where to write the issue [default: issues/<today>.toml beside the config].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Check the draft and send it (asks first; --yes for cron).
+    #[arg(long)]
+    pub send: bool,
+
+    /// With --send: send without asking.
+    #[arg(long, short = 'y', requires = "send")]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -57,6 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Check(args) => commands::check::run(config, &args),
         Command::Send(args) if args.dry_run => commands::preview::run(config, &args),
         Command::Send(args) => commands::send::run(config, &args),
+        Command::Draft(args) => commands::draft::run(config, &args),
         Command::Status(args) => commands::status::run(config, &args),
         Command::Subscribe(args) => commands::subscribe::run(config, &args),
         Command::Unsubscribe(args) => commands::subscribe::unsubscribe(config, &args),

@@ -8,6 +8,7 @@ pub mod bounces;
 pub mod check;
 pub mod dns;
 pub mod docs;
+pub mod draft;
 pub mod fleet;
 pub mod init;
 pub mod list;

@@ -12,3 +12,4 @@ pub mod fields;
 pub mod issue;
 pub mod markdown;
 pub mod toml_file;
+pub mod when;

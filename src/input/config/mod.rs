@@ -84,6 +84,9 @@ pub struct Newsletter {
     /// Gmail's Feedback-ID sender id (5 to 15 letters, digits, `-`, `_`),
     /// the same for every issue: `Feedback-ID` is added when set.
     pub sender_id: Option<String>,
+    /// The newsletter's own zone: where `send --at` times with no zone are
+    /// read, and the zone of readers with no `timezone` of their own.
+    pub timezone: Option<crate::input::when::Zone>,
 }
 
 #[derive(Deserialize)]
@@ -133,6 +136,7 @@ struct RawNewsletter {
     list_id: Spanned<String>,
     subscribers: Spanned<String>,
     sender_id: Option<Spanned<String>>,
+    timezone: Option<Spanned<String>>,
 }
 
 /// An optional section, checked when present: the result, and whether it
@@ -262,11 +266,19 @@ fn check_newsletter(file: &mut TomlFile, raw: RawNewsletter, dir: &Path) -> Opti
         }
         fine.then(|| id.to_owned())
     });
+    let timezone = raw.timezone.as_ref().and_then(|v| {
+        let zone = crate::input::when::Zone::parse(v.get_ref())
+            .map_err(|why| file.problem_at(v.span().start, format!("`timezone`: {why}")))
+            .ok();
+        ok &= zone.is_some();
+        zone
+    });
     if !ok {
         return None;
     }
     Some(Newsletter {
         sender_id,
+        timezone,
         name: name?,
         from: from?,
         reply_to,
