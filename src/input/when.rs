@@ -256,12 +256,12 @@ mod tests {
     use super::*;
 
     fn berlin() -> Zone {
-        Zone::parse("Europe/Berlin").unwrap()
+        Zone::parse("Europe/Berlin").expect("fine")
     }
 
     #[test]
     fn a_time_in_the_spring_forward_gap_is_refused_with_both_readings() {
-        let err = At::parse("2026-03-29 02:30 Europe/Berlin", false, None).unwrap_err();
+        let err = At::parse("2026-03-29 02:30 Europe/Berlin", false, None).expect_err("refused");
         assert!(err.contains("does not exist in Europe/Berlin"), "{err}");
         assert!(err.contains("2026-03-29T02:30:00+01:00"), "{err}");
         assert!(err.contains("2026-03-29T02:30:00+02:00"), "{err}");
@@ -269,7 +269,7 @@ mod tests {
 
     #[test]
     fn a_time_in_the_fall_back_fold_is_refused_with_both_readings() {
-        let err = At::parse("2026-10-25 02:30", false, Some(&berlin())).unwrap_err();
+        let err = At::parse("2026-10-25 02:30", false, Some(&berlin())).expect_err("refused");
         assert!(err.contains("happens twice in Europe/Berlin"), "{err}");
         assert!(
             err.contains("2026-10-25T02:30:00+02:00 (the first"),
@@ -283,8 +283,8 @@ mod tests {
 
     #[test]
     fn local_times_and_offsets_name_the_same_instant() {
-        let a = At::parse("2026-12-09 08:00 Europe/Berlin", false, None).unwrap();
-        let b = At::parse("2026-12-09T08:00:00+01:00", false, None).unwrap();
+        let a = At::parse("2026-12-09 08:00 Europe/Berlin", false, None).expect("fine");
+        let b = At::parse("2026-12-09T08:00:00+01:00", false, None).expect("fine");
         let (At::Instant { at: a, .. }, At::Instant { at: b, .. }) = (a, b) else {
             panic!("not instants");
         };
@@ -296,22 +296,22 @@ mod tests {
 
     #[test]
     fn a_bare_local_time_is_the_next_one_within_late() {
-        let at = At::parse("08:00", true, None).unwrap();
-        let tokyo = Zone::parse("Asia/Tokyo").unwrap();
+        let at = At::parse("08:00", true, None).expect("fine");
+        let tokyo = Zone::parse("Asia/Tokyo").expect("fine");
         // 2026-12-09 07:00 UTC is 16:00 in Tokyo: its next 08:00 is tomorrow's.
-        let now = system_time("2026-12-09T07:00:00Z".parse::<Timestamp>().unwrap());
-        let got = at.in_zone(&tokyo, now, Duration::from_secs(3600)).unwrap();
-        assert_eq!(utc(got.unwrap()), "2026-12-09 23:00:00 UTC");
+        let now = system_time("2026-12-09T07:00:00Z".parse::<Timestamp>().expect("fine"));
+        let got = at.in_zone(&tokyo, now, Duration::from_secs(3600)).expect("fine");
+        assert_eq!(utc(got.expect("fine")), "2026-12-09 23:00:00 UTC");
         // In Berlin it is 08:00 now.
         let got = at
             .in_zone(&berlin(), now, Duration::from_secs(3600))
-            .unwrap();
-        assert_eq!(utc(got.unwrap()), "2026-12-09 07:00:00 UTC");
+            .expect("fine");
+        assert_eq!(utc(got.expect("fine")), "2026-12-09 07:00:00 UTC");
         // Half an hour on, still within --late 1h: the same 08:00.
         let later = now + Duration::from_secs(1800);
         let got = at
             .in_zone(&berlin(), later, Duration::from_secs(3600))
-            .unwrap();
-        assert_eq!(utc(got.unwrap()), "2026-12-09 07:00:00 UTC");
+            .expect("fine");
+        assert_eq!(utc(got.expect("fine")), "2026-12-09 07:00:00 UTC");
     }
 }
