@@ -236,7 +236,7 @@ pub struct SendArgs {
     /// With --at: deliver at TIME in each reader's `timezone` column (else
     /// [newsletter] timezone), zone by zone, in one run that waits between
     /// the waves.
-    #[arg(long, requires = "at")]
+    #[arg(long, requires = "at", conflicts_with_all = ["json", "limit"])]
     pub local: bool,
 }
 

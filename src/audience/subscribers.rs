@@ -201,6 +201,8 @@ pub struct Columns {
     pub changed: Option<usize>,
     /// The reader's tags (`japan; korea`), for audiences.
     pub tags: Option<usize>,
+    /// The reader's IANA time zone, for `send --at … --local`.
+    pub timezone: Option<usize>,
 }
 
 impl Columns {
@@ -235,6 +237,7 @@ impl Columns {
             status: find("status"),
             changed: find("changed"),
             tags: find("tags"),
+            timezone: find("timezone"),
             headers,
         })
     }
@@ -267,6 +270,7 @@ impl Columns {
             status: Some(2),
             changed: Some(3),
             tags: None,
+            timezone: None,
         }
     }
 }

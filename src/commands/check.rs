@@ -92,9 +92,20 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
         };
         let personal = prepared.as_ref().filter(|(_, t)| t.is_personal());
         let mut unfilled = crate::commands::UnfilledReaders::default();
-        match Snapshot::take(list)
-            .and_then(|snap| plan::recipients(&snap, audience.as_ref(), personal.is_some()))
-        {
+        // A `timezone` column (for `send --at … --local`) is checked
+        // reader by reader: an unknown zone is an error at its line.
+        let zone_column = Snapshot::take(list)
+            .and_then(|snap| crate::audience::subscribers::SubscriberFile::open(&snap))
+            .ok()
+            .and_then(|f| f.columns().timezone);
+        let mut zones = crate::input::when::ZoneNames::default();
+        match Snapshot::take(list).and_then(|snap| {
+            plan::recipients(
+                &snap,
+                audience.as_ref(),
+                personal.is_some() || zone_column.is_some(),
+            )
+        }) {
             Err(d) => report(&d),
             Ok(entries) => {
                 let (mut due, mut skipped, mut outside) = (0u64, 0u64, 0u64);
@@ -103,6 +114,12 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                     match entry {
                         Entry::Due(s) => {
                             due += 1;
+                            if let Some(why) = zone_column
+                                .and_then(|c| s.row.as_ref()?.get(c).cloned())
+                                .and_then(|zone| zones.unknown(&zone))
+                            {
+                                report(&Diagnostic::new(list, Some(s.line as usize), why));
+                            }
                             if let Some((_, template)) = personal {
                                 unfilled.check(template, list, &s);
                                 if first_subject.is_none() {

@@ -42,6 +42,20 @@ struct Report {
     /// Each relay's part in this issue and its quota now (with several
     /// relays, or a daily limit).
     relays: Vec<RelayReport>,
+    /// The waves the last scheduled run (`send --at`) planned, earliest
+    /// first; empty when the issue was never scheduled.
+    waves: Vec<WaveReport>,
+}
+
+#[derive(Debug, Serialize)]
+struct WaveReport {
+    /// RFC 3339, UTC.
+    at: String,
+    zones: Vec<String>,
+    readers: u64,
+    /// `sent` (its delivery began), `to come`, or `missed` (its time
+    /// passed while no run was waiting for it).
+    state: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -241,6 +255,24 @@ fn report(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Report> {
         unknown_confirmations: side.unknown_confirmations,
         unknown_welcomes: side.unknown_welcomes,
         relays: relays(&config, &log)?,
+        waves: if log_found {
+            let now = crate::clock();
+            journal::waves(&log)?
+                .into_iter()
+                .map(|w| WaveReport {
+                    at: humantime::format_rfc3339_seconds(w.at).to_string(),
+                    zones: w.zones,
+                    readers: w.readers,
+                    state: match (w.begun, w.at > now) {
+                        (true, _) => "sent",
+                        (false, true) => "to come",
+                        (false, false) => "missed",
+                    },
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
     })
 }
 
@@ -292,6 +324,18 @@ pub fn run(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Outcome> {
         println!(
             "    {}: {} sent, {} failed{quota}",
             relay.name, relay.sent, relay.failed
+        );
+    }
+    if !r.waves.is_empty() {
+        println!("  waves:");
+    }
+    for w in &r.waves {
+        println!(
+            "    {:<8} {}  {}  {}",
+            w.state,
+            w.at,
+            w.zones.join(", "),
+            crate::count(w.readers, "reader", "readers")
         );
     }
     if r.interrupted > 0 {

@@ -57,7 +57,7 @@ pub(crate) async fn send(ctx: &Context, list: &Path, address: &str) -> anyhow::R
     let subject = format!("[Test] {}", ctx.template.subject_for(&values));
     let bytes = ctx
         .template
-        .build_message(to, ctx.date, id, &values, subject)?;
+        .build_message(to, ctx.date.get(), id, &values, subject)?;
     // Its subject as this address gets it.
     let shown = crate::commands::subject_for_editor(
         &ctx.template.subject_source(),

@@ -14,6 +14,7 @@ pub mod policy;
 mod queue;
 pub mod quota;
 pub mod refusal;
+pub mod schedule;
 pub mod smtp;
 mod worker;
 
@@ -37,7 +38,8 @@ use worker::Worker;
 /// learns of the relay (`health`, `breaker`) and of the list (`watch`).
 pub struct Context {
     pub template: Template,
-    pub date: SystemTime,
+    /// The messages' Date: when the send, or its wave, began.
+    pub date: Stamp,
     /// The relays, in config order; one for `[smtp]`.
     pub relays: Vec<fleet::Relay>,
     pub sending: Sending,
@@ -114,6 +116,29 @@ impl Context {
         watch
             .standing(email.fingerprint())
             .is_none_or(|s| s.mailed())
+    }
+}
+
+/// A time workers read and a scheduled run moves on as each wave begins.
+#[derive(Debug)]
+pub struct Stamp(AtomicU64);
+
+impl Stamp {
+    pub fn new(at: SystemTime) -> Self {
+        Self(AtomicU64::new(Self::secs(at)))
+    }
+
+    fn secs(at: SystemTime) -> u64 {
+        at.duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    }
+
+    pub fn get(&self) -> SystemTime {
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(self.0.load(Ordering::Relaxed))
+    }
+
+    pub fn set(&self, at: SystemTime) {
+        self.0.store(Self::secs(at), Ordering::Relaxed);
     }
 }
 

@@ -31,7 +31,7 @@ fn build(ctx: &Context, sub: &Subscriber, id: String) -> Result<Vec<u8>, String>
         row: sub.row.as_ref(),
     };
     ctx.template
-        .build_with_id(to, ctx.date, id)
+        .build_with_id(to, ctx.date.get(), id)
         .map_err(|e| e.to_string())
 }
 

@@ -133,6 +133,30 @@ fn abbreviation(zoned: &Zoned) -> String {
         .to_owned()
 }
 
+/// Zone names met in a list, each looked up once: what `check` says of a
+/// reader's `timezone`.
+#[derive(Default)]
+pub struct ZoneNames(std::collections::HashMap<String, Option<String>>);
+
+impl ZoneNames {
+    /// Why `zone` is not a zone, if it is not; an empty field is fine
+    /// (the newsletter's zone is used).
+    pub fn unknown(&mut self, zone: &str) -> Option<String> {
+        let zone = zone.trim();
+        if zone.is_empty() {
+            return None;
+        }
+        self.0
+            .entry(zone.to_owned())
+            .or_insert_with(|| {
+                Zone::parse(zone)
+                    .err()
+                    .map(|why| format!("`timezone`: {why}"))
+            })
+            .clone()
+    }
+}
+
 /// When `send --at` goes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum At {
@@ -300,7 +324,9 @@ mod tests {
         let tokyo = Zone::parse("Asia/Tokyo").expect("fine");
         // 2026-12-09 07:00 UTC is 16:00 in Tokyo: its next 08:00 is tomorrow's.
         let now = system_time("2026-12-09T07:00:00Z".parse::<Timestamp>().expect("fine"));
-        let got = at.in_zone(&tokyo, now, Duration::from_secs(3600)).expect("fine");
+        let got = at
+            .in_zone(&tokyo, now, Duration::from_secs(3600))
+            .expect("fine");
         assert_eq!(utc(got.expect("fine")), "2026-12-09 23:00:00 UTC");
         // In Berlin it is 08:00 now.
         let got = at

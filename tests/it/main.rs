@@ -18,6 +18,7 @@ mod look;
 mod refusals;
 mod relays;
 mod returned;
+mod schedule;
 mod scripted;
 mod seams;
 mod send;

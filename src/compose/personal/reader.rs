@@ -107,6 +107,7 @@ mod tests {
             status: None,
             changed: None,
             tags: None,
+            timezone: None,
         }
     }
 

@@ -21,7 +21,8 @@ pub mod recorder;
 pub use folder::{every_log, log_path, logs_dir};
 use read::read_history;
 pub use read::{
-    FailureGroup, FirstSent, History, RelayPart, failures, first_sent, per_relay, read_log,
+    FailureGroup, FirstSent, History, PlannedWave, RelayPart, failures, first_sent, per_relay,
+    read_log, wave_detail, waves,
 };
 use record::rows_len;
 pub use record::{LogRecord, each_row, is_log};
@@ -39,6 +40,10 @@ pub const HEADER: &str = "timestamp,email,status,attempts,code,detail,message_id
 pub enum Status {
     /// A run began; `detail` holds the rendered issue's fingerprint.
     Started,
+    /// A wave of a scheduled send (`send --at`, `--local`), written when
+    /// the run that waits for it starts: `detail` is
+    /// `at=<RFC 3339> zones=<zone,…> readers=<n>`. No address.
+    Scheduled,
     /// An attempt is about to hand the message to the server.
     Sending,
     /// A transient failure; another attempt follows in this run.
@@ -57,6 +62,7 @@ impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Started => "started",
+            Status::Scheduled => "scheduled",
             Status::Sending => "sending",
             Status::Retry => "retry",
             Status::Sent => "sent",
@@ -70,6 +76,7 @@ impl Status {
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "started" => Status::Started,
+            "scheduled" => Status::Scheduled,
             "sending" => Status::Sending,
             "retry" => Status::Retry,
             "sent" => Status::Sent,

@@ -59,6 +59,10 @@ pub(super) fn read_history(path: &Path, file: &mut File) -> Result<History, Jour
             return ControlFlow::Continue(());
         }
         let email = row.email();
+        if email.is_empty() {
+            // A wave's plan (`scheduled`): about no reader.
+            return ControlFlow::Continue(());
+        }
         // Addresses are logged as parsed: most are their own key already.
         let key = fingerprint_of(email);
         // A `sending` row only waits in the small `pending` map for its
@@ -172,6 +176,82 @@ pub fn first_sent(path: &Path) -> Result<FirstSent, JournalError> {
         }
     })?;
     Ok(first)
+}
+
+/// A wave of the latest scheduled run, as its `scheduled` row says, and
+/// whether it has begun (a `started` row at or after its time followed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedWave {
+    pub at: std::time::SystemTime,
+    pub zones: Vec<String>,
+    pub readers: u64,
+    pub begun: bool,
+}
+
+/// The waves the last scheduled run of this log planned: its run of
+/// consecutive `scheduled` rows, each marked begun when a later `started`
+/// row is stamped at or after its time. Empty for a log never scheduled.
+pub fn waves(path: &Path) -> Result<Vec<PlannedWave>, JournalError> {
+    let mut plan: Vec<PlannedWave> = Vec::new();
+    let mut in_plan = false;
+    if !path.exists() {
+        return Ok(plan);
+    }
+    each_row(path, |row| {
+        match row.status() {
+            Status::Scheduled => {
+                if !in_plan {
+                    plan.clear();
+                    in_plan = true;
+                }
+                if let Some(wave) = parse_wave(row.detail()) {
+                    plan.push(wave);
+                }
+            }
+            Status::Started => {
+                in_plan = false;
+                if let Some(at) = row.at() {
+                    for wave in &mut plan {
+                        wave.begun |= at >= wave.at;
+                    }
+                }
+            }
+            _ => in_plan = false,
+        }
+        ControlFlow::Continue(())
+    })?;
+    Ok(plan)
+}
+
+/// The detail of a `scheduled` row for `wave`.
+pub fn wave_detail(at: std::time::SystemTime, zones: &[String], readers: u64) -> String {
+    format!(
+        "at={} zones={} readers={readers}",
+        humantime::format_rfc3339_seconds(at),
+        zones.join(",")
+    )
+}
+
+fn parse_wave(detail: &str) -> Option<PlannedWave> {
+    let mut wave = PlannedWave {
+        at: std::time::UNIX_EPOCH,
+        zones: Vec::new(),
+        readers: 0,
+        begun: false,
+    };
+    let mut timed = false;
+    for part in detail.split_whitespace() {
+        match part.split_once('=')? {
+            ("at", v) => {
+                wave.at = humantime::parse_rfc3339_weak(v).ok()?;
+                timed = true;
+            }
+            ("zones", v) => wave.zones = v.split(',').map(str::to_owned).collect(),
+            ("readers", v) => wave.readers = v.parse().ok()?,
+            _ => {}
+        }
+    }
+    timed.then_some(wave)
 }
 
 /// Each relay's readers in this log, by the status of their last row

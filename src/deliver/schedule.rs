@@ -1,0 +1,287 @@
+//! When each reader of a scheduled send is due: everyone at one instant
+//! (`send --at`), or (`--local`) the same wall-clock time in each reader's
+//! own zone, readers due at the same instant making one wave. Decided once,
+//! when the run starts: a zone changed later moves nobody in this run.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use crate::input::email::{Fingerprint, FingerprintMap};
+use crate::input::when::{At, Zone, span, utc};
+
+/// One instant of a scheduled send and who is due at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wave {
+    pub at: SystemTime,
+    /// The zones whose readers it mails (or the one `--at` named).
+    pub zones: Vec<String>,
+    pub readers: u64,
+}
+
+impl Wave {
+    /// Its time in its (first) zone and in UTC, and its zones:
+    /// "2026-12-09 08:00 CET (2026-12-09 07:00:00 UTC; Europe/Berlin)".
+    pub fn shown(&self) -> String {
+        let local = self
+            .zones
+            .first()
+            .filter(|z| z.as_str() != "UTC")
+            .and_then(|z| Zone::parse(z).ok())
+            .map(|z| format!("{} (", z.show(self.at)));
+        match local {
+            Some(local) => format!("{local}{}; {})", utc(self.at), self.zones.join(", ")),
+            None => utc(self.at),
+        }
+    }
+}
+
+/// The waves of a run, earliest first.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub waves: Vec<Wave>,
+    /// Each reader's wave: who is mailed is decided when the run starts
+    /// (a reader who joins meanwhile waits for the next issue, as during
+    /// any send).
+    members: FingerprintMap<u32>,
+}
+
+impl Plan {
+    /// Whether the reader is mailed in wave `wave`.
+    pub fn mails(&self, wave: usize, key: Fingerprint) -> bool {
+        self.members.get(&key).is_some_and(|w| *w as usize == wave)
+    }
+
+    /// Refuses a plan with a wave longer ago than `late`, naming how late.
+    pub fn refuse_late(&self, now: SystemTime, late: Duration) -> Result<(), String> {
+        let too_late: Vec<String> = self
+            .waves
+            .iter()
+            .filter_map(|w| {
+                let ago = now.duration_since(w.at).ok()?;
+                (ago > late).then(|| format!("{} was {} ago", w.shown(), span(ago)))
+            })
+            .collect();
+        if too_late.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "too late to send: {}, more than --late {}; nothing was sent. Give a longer --late to \
+             send now, or a new --at (a send that already began resumes with `bulletin send` \
+             and no --at)",
+            too_late.join("; "),
+            span(late)
+        ))
+    }
+}
+
+/// Builds a plan reader by reader: one instant for all, or (`--local`)
+/// the instant each reader's zone (their own, else the newsletter's) gives.
+pub struct Zoning<'a> {
+    at: &'a At,
+    default: Option<&'a Zone>,
+    now: SystemTime,
+    late: Duration,
+    /// Each zone name met, checked once: its instant, or why not.
+    known: HashMap<String, Result<(String, SystemTime), String>>,
+    members: FingerprintMap<SystemTime>,
+    /// Lines of due readers with no zone and no newsletter zone.
+    zoneless: Vec<u64>,
+    /// Unknown zones and refused times, by list line.
+    pub problems: Vec<(u64, String)>,
+}
+
+impl<'a> Zoning<'a> {
+    pub fn new(at: &'a At, default: Option<&'a Zone>, now: SystemTime, late: Duration) -> Self {
+        Self {
+            at,
+            default,
+            now,
+            late,
+            known: HashMap::new(),
+            members: FingerprintMap::default(),
+            zoneless: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    /// The reader on list line `line`, with their `timezone` field (empty
+    /// or `None` when they have none).
+    pub fn add(&mut self, line: u64, key: Fingerprint, zone: Option<&str>) {
+        if let At::Instant { at, zone } = self.at {
+            let name = zone.as_ref().map_or("UTC", Zone::name);
+            self.known
+                .entry(name.to_owned())
+                .or_insert(Ok((name.to_owned(), *at)));
+            self.members.insert(key, *at);
+            return;
+        }
+        let name = match zone.map(str::trim).filter(|z| !z.is_empty()) {
+            Some(z) => z.to_owned(),
+            None => match self.default {
+                Some(d) => d.name().to_owned(),
+                None => {
+                    self.zoneless.push(line);
+                    return;
+                }
+            },
+        };
+        let (at, now, late) = (self.at, self.now, self.late);
+        let found = self.known.entry(name.clone()).or_insert_with(|| {
+            let zone = Zone::parse(&name).map_err(|why| format!("`timezone`: {why}"))?;
+            let when = at
+                .in_zone(&zone, now, late)
+                .map_err(|why| format!("`timezone` {}: {why}", zone.name()))?
+                .unwrap_or(now);
+            Ok((zone.name().to_owned(), when))
+        });
+        match found {
+            Ok((_, when)) => {
+                self.members.insert(key, *when);
+            }
+            Err(why) => self.problems.push((line, why.clone())),
+        }
+    }
+
+    /// The plan, or every problem by line (readers with no zone as one).
+    pub fn finish(self) -> Result<Plan, Vec<(Option<u64>, String)>> {
+        let mut problems: Vec<(Option<u64>, String)> = self
+            .problems
+            .into_iter()
+            .map(|(line, why)| (Some(line), why))
+            .collect();
+        if !self.zoneless.is_empty() {
+            let shown: Vec<String> = self.zoneless.iter().take(5).map(u64::to_string).collect();
+            problems.push((
+                None,
+                format!(
+                    "{} no `timezone` and [newsletter] timezone is not set (line {}{}); set it, \
+                     or give them one",
+                    crate::count(self.zoneless.len() as u64, "reader has", "readers have"),
+                    shown.join(", "),
+                    if self.zoneless.len() > 5 { ", …" } else { "" }
+                ),
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        // Zones due at the same instant share a wave.
+        let mut instants: Vec<(SystemTime, Vec<String>)> = Vec::new();
+        for (name, found) in self.known {
+            let Ok((_, at)) = found else { continue };
+            match instants.iter_mut().find(|(t, _)| *t == at) {
+                Some((_, zones)) => zones.push(name),
+                None => instants.push((at, vec![name])),
+            }
+        }
+        instants.sort();
+        let mut waves: Vec<Wave> = instants
+            .into_iter()
+            .map(|(at, mut zones)| {
+                zones.sort();
+                Wave {
+                    at,
+                    zones,
+                    readers: 0,
+                }
+            })
+            .collect();
+        let mut members = FingerprintMap::default();
+        members.reserve(self.members.len());
+        for (key, at) in self.members {
+            if let Some(i) = waves.iter().position(|w| w.at == at) {
+                waves[i].readers += 1;
+                members.insert(key, i as u32);
+            }
+        }
+        // Every zone met has a reader: no wave is empty.
+        let plan = Plan { waves, members };
+        Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::email::fingerprint_of;
+
+    fn at(s: &str) -> SystemTime {
+        humantime::parse_rfc3339(s).expect("a time")
+    }
+
+    #[test]
+    fn readers_in_zones_with_the_same_instant_share_a_wave() {
+        let when = At::parse("08:00", true, None).expect("a time");
+        let berlin = Zone::parse("Europe/Berlin").expect("a zone");
+        let now = at("2026-12-09T06:59:00Z");
+        let mut z = Zoning::new(&when, Some(&berlin), now, Duration::from_secs(3600));
+        z.add(2, fingerprint_of("a@x.org"), Some("Europe/Paris"));
+        z.add(3, fingerprint_of("b@x.org"), None);
+        z.add(4, fingerprint_of("c@x.org"), Some("America/New_York"));
+        z.add(5, fingerprint_of("d@x.org"), Some("Asia/Tokyo"));
+        let plan = z.finish().expect("a plan");
+        let shown: Vec<(String, Vec<String>, u64)> = plan
+            .waves
+            .iter()
+            .map(|w| (utc(w.at), w.zones.clone(), w.readers))
+            .collect();
+        assert_eq!(
+            shown,
+            vec![
+                (
+                    "2026-12-09 07:00:00 UTC".to_owned(),
+                    vec!["Europe/Berlin".to_owned(), "Europe/Paris".to_owned()],
+                    2
+                ),
+                (
+                    "2026-12-09 13:00:00 UTC".to_owned(),
+                    vec!["America/New_York".to_owned()],
+                    1
+                ),
+                (
+                    "2026-12-09 23:00:00 UTC".to_owned(),
+                    vec!["Asia/Tokyo".to_owned()],
+                    1
+                ),
+            ]
+        );
+        assert!(plan.mails(0, fingerprint_of("b@x.org")));
+        assert!(!plan.mails(1, fingerprint_of("b@x.org")));
+        assert!(plan.mails(2, fingerprint_of("d@x.org")));
+    }
+
+    #[test]
+    fn an_unknown_zone_and_readers_without_one_are_named() {
+        let when = At::parse("2026-12-09 08:00", true, None).expect("a time");
+        let now = at("2026-12-09T06:59:00Z");
+        let mut z = Zoning::new(&when, None, now, Duration::from_secs(3600));
+        z.add(2, fingerprint_of("a@x.org"), Some("Europe/Atlantis"));
+        z.add(3, fingerprint_of("b@x.org"), Some(""));
+        z.add(4, fingerprint_of("c@x.org"), Some("Europe/Berlin"));
+        let problems = z.finish().expect_err("refused");
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(problems[0].0, Some(2));
+        assert!(problems[0].1.contains("Europe/Atlantis"), "{problems:?}");
+        assert!(
+            problems[1].1.contains("1 reader has no `timezone`"),
+            "{problems:?}"
+        );
+        assert!(problems[1].1.contains("line 3"), "{problems:?}");
+    }
+
+    #[test]
+    fn a_wave_later_than_late_is_refused_with_how_late() {
+        let when = At::parse("2026-12-09T07:00:00Z", false, None).expect("a time");
+        let mut z = Zoning::new(&when, None, at("2026-12-09T06:00:00Z"), Duration::ZERO);
+        z.add(2, fingerprint_of("a@x.org"), Some("Mars/Olympus"));
+        let plan = z.finish().expect("one instant: zones do not matter");
+        assert_eq!(plan.waves.len(), 1);
+        assert_eq!(plan.waves[0].zones, vec!["UTC".to_owned()]);
+        let now = at("2026-12-09T09:30:00Z");
+        let err = plan
+            .refuse_late(now, Duration::from_secs(3600))
+            .expect_err("refused");
+        assert!(err.contains("2h 30m ago"), "{err}");
+        assert!(plan.refuse_late(now, Duration::from_secs(3 * 3600)).is_ok());
+    }
+}
