@@ -3,7 +3,9 @@
 //! time, or (`--local`) in waves at a time in each reader's zone.
 
 mod report;
+mod survey;
 mod wait;
+mod waves;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -13,24 +15,20 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 
 use crate::Outcome;
-use crate::audience::subscribers::{Snapshot, SubscriberFile};
-use crate::audience::watch::ListWatch;
 use crate::cli::SendArgs;
 use crate::commands::{load_inputs, prepare};
-use crate::compose::compliance;
 use crate::compose::render::Rendered;
-use crate::deliver::journal::History;
 use crate::deliver::journal::log_path;
 use crate::deliver::journal::recorder::Recorder;
 use crate::deliver::journal::{Journal, LogRow, Status};
 use crate::deliver::plan::{self, Counts, Entry, Skip};
-use crate::deliver::schedule::{Plan, Zoning};
+use crate::deliver::schedule::Plan;
 use crate::deliver::{self, Context, Stamp, Tally};
 use crate::input::config::Config;
-use crate::input::diagnostic::{Diagnostic, Diagnostics};
-use crate::input::email::fingerprint_of;
+use crate::input::diagnostic::Diagnostic;
 use crate::input::when::At;
 use report::{outcome, print_warnings, publish, record_refusals, report_unfinished};
+use survey::{Survey, key_of, readers, resend};
 
 pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     let (config, issue) = load_inputs(config_path, &args.issue)?;
@@ -108,138 +106,6 @@ pub(crate) struct Run {
     audience: Option<crate::input::issue::Audience>,
 }
 
-/// The list and the log as a send reads them at one moment: who is due,
-/// what earlier runs settled.
-struct Survey {
-    snapshot: Snapshot,
-    history: Arc<History>,
-    counts: Counts,
-}
-
-impl Survey {
-    /// Reads the list and the log, and refuses what cannot be sent:
-    /// `--strict` warnings (on the `first` survey), readers whose fields
-    /// cannot be filled in, a log begun for another version of the issue.
-    /// With `wave`, only that wave's readers count.
-    fn take(
-        config: &Config,
-        parts: &Rendered,
-        ctx: &Context,
-        (run, args): (&Run, &SendArgs),
-        journal: &mut Option<Journal>,
-        wave: Option<(&Arc<Plan>, usize)>,
-    ) -> anyhow::Result<Survey> {
-        // One snapshot for every pass: a subscribe meanwhile waits for the
-        // next issue.
-        let snapshot = Snapshot::take(&config.newsletter.subscribers)?;
-        // ...but one who leaves meanwhile is not mailed (`Context::still_subscribed`).
-        let columns = SubscriberFile::open(&snapshot)?.columns().clone();
-        *ctx.watch.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some(ListWatch::after(&snapshot, columns));
-        let in_wave = |entry: &Entry| wave.is_none_or(|(plan, i)| plan.mails(i, key_of(entry)));
-        if args.strict && wave.is_none_or(|(_, i)| i == 0) {
-            // Refused before anything is written, so this takes a pass of its own.
-            let readers = plan::recipients(&snapshot, run.audience.as_ref(), false)?
-                .filter(|e| matches!(e, Entry::Due(_)) && in_wave(e))
-                .count() as u64;
-            if !compliance::warnings(config, parts, readers).is_empty() {
-                print_warnings(config, parts, readers);
-                bail!("--strict: not sending while the pre-send check has warnings");
-            }
-        }
-        // With per-reader fields, every reader is filled in before anything
-        // is written or sent: a row that cannot be stops the send here, not
-        // half-way.
-        if ctx.template.is_personal() {
-            let mut unfilled = crate::commands::UnfilledReaders::default();
-            for entry in plan::recipients(&snapshot, run.audience.as_ref(), true)? {
-                if let Entry::Due(s) = &entry
-                    && in_wave(&entry)
-                {
-                    unfilled.check(&ctx.template, &config.newsletter.subscribers, s);
-                }
-            }
-            if !unfilled.is_empty() {
-                unfilled.print();
-                bail!("{}", unfilled.refusal());
-            }
-        }
-        // Opened once the checks pass, so a refusal leaves no log behind;
-        // then held until the run ends, waits included: a second send of
-        // this issue meanwhile is refused.
-        let journal = match journal {
-            Some(j) => j,
-            None => journal.insert(Journal::open(&run.log)?),
-        };
-        let mut history = journal.read_history()?;
-        crate::commands::refuse_changed(
-            &history,
-            &run.fingerprint,
-            args.force,
-            &args.issue,
-            &run.log,
-        )?;
-        // A run that died mid-message left `sending` rows with no outcome.
-        if !history.interrupted.is_empty() {
-            let rows: Vec<LogRow> = history
-                .interrupted
-                .iter()
-                .map(|(email, id)| LogRow {
-                    email: email.clone(),
-                    status: Status::Unknown,
-                    attempts: 0,
-                    code: None,
-                    detail:
-                        "the previous run stopped while sending this message; it may have arrived"
-                            .into(),
-                    message_id: id.clone(),
-                    relay: String::new(),
-                })
-                .collect();
-            journal.append(&rows)?;
-            history = journal.read_history()?;
-        }
-        let history = Arc::new(history);
-        let mut counts = Counts::default();
-        for entry in plan::pending(
-            &snapshot,
-            history.clone(),
-            resend(args),
-            run.audience.as_ref(),
-            false,
-        )? {
-            if in_wave(&entry) {
-                counts.add(&entry);
-            }
-        }
-        Ok(Survey {
-            snapshot,
-            history,
-            counts,
-        })
-    }
-}
-
-fn resend(args: &SendArgs) -> plan::Resend {
-    plan::Resend {
-        unknown: args.resend_unknown,
-        failed: args.retry_failed,
-    }
-}
-
-/// The reader an entry is about, as the plan keys them.
-fn key_of(entry: &Entry) -> crate::input::email::Fingerprint {
-    match entry {
-        Entry::Due(s) => s.email.fingerprint(),
-        Entry::Skipped { email, .. } => fingerprint_of(email),
-    }
-}
-
-/// Readers the counts say were on the list for this issue.
-fn readers(counts: &Counts) -> u64 {
-    counts.due + counts.sent_before + counts.failed_before + counts.unknown_before
-}
-
 async fn send_all(
     config: &Config,
     parts: &Rendered,
@@ -274,23 +140,9 @@ async fn send_all(
         let (outcome, _) = deliver_due(config, &ctx, run, args, journal, survey, None).await?;
         return Ok(outcome);
     };
-    let plan = Arc::new(schedule(config, &at, &survey, run, args)?);
+    let plan = Arc::new(waves::schedule(config, &at, &survey, run, args)?);
     confirm(args, &ctx, run, due, Some((&plan, &at)))?;
-    journal.append(
-        &plan
-            .waves
-            .iter()
-            .map(|w| LogRow {
-                email: String::new(),
-                status: Status::Scheduled,
-                attempts: 0,
-                code: None,
-                detail: crate::deliver::journal::wave_detail(w.at, &w.zones, w.readers),
-                message_id: String::new(),
-                relay: String::new(),
-            })
-            .collect::<Vec<_>>(),
-    )?;
+    journal.append(&waves::rows(&plan))?;
     journal.sync()?;
     let zone = match &at {
         At::Instant { zone, .. } => zone.as_ref(),
@@ -338,62 +190,6 @@ async fn send_all(
         }
     }
     Ok(worst)
-}
-
-/// The waves of a scheduled send (one for `--at` alone), refused when a
-/// reader's zone is unknown or a wave is later than `--late`.
-fn schedule(
-    config: &Config,
-    at: &At,
-    survey: &Survey,
-    run: &Run,
-    args: &SendArgs,
-) -> anyhow::Result<Plan> {
-    let list = &config.newsletter.subscribers;
-    let column = SubscriberFile::open(&survey.snapshot)?.columns().timezone;
-    let local = matches!(at, At::Local { .. });
-    let now = crate::clock();
-    let mut zoning = Zoning::new(at, config.newsletter.timezone.as_ref(), now, args.late);
-    for entry in plan::pending(
-        &survey.snapshot,
-        survey.history.clone(),
-        resend(args),
-        run.audience.as_ref(),
-        local && column.is_some(),
-    )? {
-        if let Entry::Due(s) = entry {
-            let zone = column.and_then(|c| s.row.as_ref()?.get(c).map(|v| &**v));
-            zoning.add(s.line, s.email.fingerprint(), zone);
-        }
-    }
-    let plan = zoning.finish().map_err(|problems| {
-        Diagnostics(
-            problems
-                .into_iter()
-                .map(|(line, why)| Diagnostic::new(list, line.map(|l| l as usize), why))
-                .collect(),
-        )
-    })?;
-    plan.refuse_late(now, args.late)
-        .map_err(anyhow::Error::msg)?;
-    if plan.waves.len() > 1 || local {
-        let shown = match at {
-            At::Local { time, .. } => time.strftime("%H:%M").to_string(),
-            At::Instant { .. } => String::new(),
-        };
-        eprintln!(
-            "Scheduled in {} ({shown} in each reader's zone):",
-            crate::count(plan.waves.len() as u64, "wave", "waves")
-        );
-        for w in &plan.waves {
-            eprintln!(
-                "  {}: {}",
-                w.shown(),
-                crate::count(w.readers, "reader", "readers")
-            );
-        }
-    }
-    Ok(plan)
 }
 
 fn nothing_to_send(
