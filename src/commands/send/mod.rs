@@ -141,6 +141,17 @@ async fn send_all(
         return Ok(outcome);
     };
     let plan = Arc::new(waves::schedule(config, &at, &survey, run, args)?);
+    // Rows no send can mail are named as the send reaches them; said
+    // now too, so the editor hears of them before the wait, not after.
+    let unmailable = survey.counts.invalid + survey.counts.damaged;
+    if unmailable > 0 {
+        crate::commands::paint::say(&format!(
+            "{}: warning: {} will not be mailed (an invalid address, or a row that cannot be \
+             read); `bulletin check` names their lines",
+            config.newsletter.subscribers.display(),
+            crate::count(unmailable, "row", "rows")
+        ));
+    }
     confirm(args, &ctx, run, due, Some((&plan, &at)))?;
     journal.append(&waves::rows(&plan))?;
     journal.sync()?;

@@ -49,8 +49,9 @@ impl Survey {
         *ctx.watch.lock().unwrap_or_else(|e| e.into_inner()) =
             Some(ListWatch::after(&snapshot, columns));
         let in_wave = |entry: &Entry| wave.is_none_or(|(plan, i)| plan.mails(i, key_of(entry)));
-        if args.strict && wave.is_none_or(|(_, i)| i == 0) {
-            // Refused before anything is written, so this takes a pass of its own.
+        if args.strict && wave.is_none() {
+            // Refused before anything is written (and, scheduled, before
+            // the wait), so this takes a pass of its own.
             let readers = plan::recipients(&snapshot, run.audience.as_ref(), false)?
                 .filter(|e| matches!(e, Entry::Due(_)) && in_wave(e))
                 .count() as u64;
