@@ -123,23 +123,26 @@ pub fn error_line(err: &anyhow::Error) -> String {
     format!("error: {err:#}")
 }
 
-/// The time stamped on messages: now, or `SOURCE_DATE_EPOCH` (seconds since
-/// 1970) when set, for reproducible previews and tests.
-/// The clock a send keeps time by (delivery log timestamps, relays'
-/// quotas): `now()` when first asked, moved on by the time since. So with
-/// `SOURCE_DATE_EPOCH` a run starts at that time and its clock still runs.
+/// The clock a run keeps time by (delivery log timestamps, relays'
+/// quotas, `send --at`): the system's wall clock, so a wait follows a
+/// clock put right or a machine that slept. With `SOURCE_DATE_EPOCH` the
+/// run starts at that time and moves on as the wall clock does.
 pub fn clock() -> SystemTime {
-    static START: std::sync::OnceLock<(SystemTime, std::time::Instant)> =
+    static START: std::sync::OnceLock<Option<(SystemTime, SystemTime)>> =
         std::sync::OnceLock::new();
-    let (at, since) = START.get_or_init(|| {
-        (
-            now().unwrap_or_else(|_| SystemTime::now()),
-            std::time::Instant::now(),
-        )
+    let start = START.get_or_init(|| {
+        std::env::var_os("SOURCE_DATE_EPOCH")?;
+        Some((now().ok()?, SystemTime::now()))
     });
-    *at + since.elapsed()
+    let wall = SystemTime::now();
+    match start {
+        Some((epoch, began)) => *epoch + wall.duration_since(*began).unwrap_or_default(),
+        None => wall,
+    }
 }
 
+/// The time stamped on messages: now, or `SOURCE_DATE_EPOCH` (seconds since
+/// 1970) when set, for reproducible previews and tests.
 pub fn now() -> anyhow::Result<SystemTime> {
     match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(s) => {

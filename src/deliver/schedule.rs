@@ -51,11 +51,29 @@ impl Plan {
         self.members.get(&key).is_some_and(|w| *w as usize == wave)
     }
 
+    /// The wave a reader belongs to, if the plan mails them.
+    pub fn wave_of(&self, key: Fingerprint) -> Option<usize> {
+        self.members.get(&key).map(|w| *w as usize)
+    }
+
     /// Refuses a plan with a wave longer ago than `late`, naming how late.
     pub fn refuse_late(&self, now: SystemTime, late: Duration) -> Result<(), String> {
+        self.refuse_late_from(0, now, late)
+    }
+
+    /// As `refuse_late`, for the waves from `first` on: checked again as
+    /// each wave comes, since a machine that slept or a clock put right
+    /// may reach it late.
+    pub fn refuse_late_from(
+        &self,
+        first: usize,
+        now: SystemTime,
+        late: Duration,
+    ) -> Result<(), String> {
         let too_late: Vec<String> = self
             .waves
             .iter()
+            .skip(first)
             .filter_map(|w| {
                 let ago = now.duration_since(w.at).ok()?;
                 (ago > late).then(|| format!("{} was {} ago", w.shown(), span(ago)))
@@ -64,10 +82,22 @@ impl Plan {
         if too_late.is_empty() {
             return Ok(());
         }
+        let sent = if first == 0 {
+            "nothing was sent".to_owned()
+        } else {
+            format!(
+                "{} sent, not this one or later",
+                if first == 1 {
+                    "the first wave was".to_owned()
+                } else {
+                    format!("the first {first} waves were")
+                }
+            )
+        };
         Err(format!(
-            "too late to send: {}, more than --late {}; nothing was sent. Give a longer --late to \
-             send now, or a new --at (a send that already began resumes with `bulletin send` \
-             and no --at)",
+            "too late to send: {}, more than --late {}; {sent}. Give a longer --late to send \
+             now, or a new --at (a send that already began resumes with `bulletin send` and \
+             no --at, or with the same --at and --local for the waves to come)",
             too_late.join("; "),
             span(late)
         ))

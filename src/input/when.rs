@@ -111,6 +111,13 @@ impl Zone {
         }
     }
 
+    /// The later of the instants `when` may name here (its only one,
+    /// unless the zone skips it or has it twice).
+    fn latest(&self, when: DateTime) -> Option<SystemTime> {
+        let at = self.tz.to_ambiguous_timestamp(when).later().ok()?;
+        Some(system_time(at))
+    }
+
     /// The date here at `at`.
     pub fn date(&self, at: SystemTime) -> Date {
         Zoned::new(timestamp(at), self.tz.clone()).date()
@@ -188,6 +195,14 @@ impl At {
             }
             _ => (text, None),
         };
+        if zone.is_some() && wall.parse::<Timestamp>().is_ok() {
+            return Err(format!(
+                "{text:?} has both an offset and a zone: give one (the offset alone is RFC 3339)"
+            ));
+        }
+        if wall.contains('[') {
+            return Err(forms(text));
+        }
         let when: DateTime = wall.parse().map_err(|_| forms(text))?;
         let zone = match zone.or_else(|| default.cloned()) {
             Some(z) => z,
@@ -225,24 +240,43 @@ impl At {
             let day = today
                 .checked_add(jiff::Span::new().days(days))
                 .map_err(|e| e.to_string())?;
-            let at = zone.instant(day.to_datetime(*time))?;
-            if at >= earliest {
-                return Ok(Some(at));
+            let wall = day.to_datetime(*time);
+            // A day whose every reading is past is passed over, even one
+            // where the time falls in a gap or a fold: only the day the
+            // run would send on is asked to be unambiguous.
+            if zone.latest(wall).is_some_and(|at| at < earliest) {
+                continue;
             }
+            return zone.instant(wall).map(Some);
         }
         Err(format!("no {time} in {} within a day", zone.name()))
     }
 }
 
 fn parse_local(text: &str) -> Result<At, String> {
-    if let Ok(time) = text.parse::<Time>() {
-        return Ok(At::Local { date: None, time });
+    // Each reader's zone decides the instant: an offset or a zone here
+    // would be ignored, so it is refused.
+    let zoned = text.parse::<Timestamp>().is_ok()
+        || text.contains('[')
+        || text
+            .rsplit_once(' ')
+            .is_some_and(|(_, z)| z.contains('/') || z.eq_ignore_ascii_case("UTC"));
+    if zoned {
+        return Err(format!(
+            "{text:?}: --local takes a time with no zone or offset (\"08:00\", or \"2026-12-09 \
+             08:00\"): each reader's own zone decides when"
+        ));
     }
-    match text.parse::<DateTime>() {
-        Ok(dt) => Ok(At::Local {
+    // The dated form first: jiff's `Time` parser also reads the time out
+    // of a whole date-time, which would drop the date.
+    if let Ok(dt) = text.parse::<DateTime>() {
+        return Ok(At::Local {
             date: Some(dt.date()),
             time: dt.time(),
-        }),
+        });
+    }
+    match text.parse::<Time>() {
+        Ok(time) => Ok(At::Local { date: None, time }),
         Err(_) => Err(format!(
             "{text:?} is not a time for --local: give \"08:00\" (the next 08:00 in each reader's zone) \
              or \"2026-12-09 08:00\", with no zone"
@@ -316,6 +350,51 @@ mod tests {
         assert_eq!(utc(a), "2026-12-09 07:00:00 UTC");
         assert!(At::parse("2026-12-09 08:00", false, None).is_err());
         assert!(At::parse("2026-12-09 08:00 Mars/Olympus", false, None).is_err());
+    }
+
+    #[test]
+    fn a_dated_local_time_keeps_its_date() {
+        let at = At::parse("2026-12-24 08:00", true, None).expect("fine");
+        let tokyo = Zone::parse("Asia/Tokyo").expect("fine");
+        let now = system_time("2026-12-09T07:00:00Z".parse::<Timestamp>().expect("fine"));
+        let got = at
+            .in_zone(&tokyo, now, Duration::from_secs(3600))
+            .expect("fine");
+        assert_eq!(utc(got.expect("fine")), "2026-12-23 23:00:00 UTC");
+    }
+
+    #[test]
+    fn zones_and_offsets_are_refused_where_they_would_be_ignored() {
+        for text in [
+            "2026-12-09T08:00:00+01:00",
+            "2026-12-09 08:00 Europe/Berlin",
+            "08:00 Asia/Tokyo",
+            "2026-12-09T08:00[Europe/Berlin]",
+        ] {
+            let err = At::parse(text, true, None).expect_err(text);
+            assert!(err.contains("no zone or offset"), "{err}");
+        }
+        let err =
+            At::parse("2026-12-09T08:00:00+01:00 Europe/Berlin", false, None).expect_err("refused");
+        assert!(err.contains("both an offset and a zone"), "{err}");
+    }
+
+    #[test]
+    fn yesterdays_gap_does_not_stop_a_bare_local_time() {
+        // 2026-03-30 08:00 UTC: in Berlin it is 10:00, the day after the
+        // clocks skipped 02:00-03:00. "02:30" is next due tomorrow.
+        let at = At::parse("02:30", true, None).expect("fine");
+        let now = system_time("2026-03-30T08:00:00Z".parse::<Timestamp>().expect("fine"));
+        let got = at
+            .in_zone(&berlin(), now, Duration::from_secs(3600))
+            .expect("yesterday's gap is passed over");
+        assert_eq!(utc(got.expect("fine")), "2026-03-31 00:30:00 UTC");
+        // On the day itself, before the gap, it is refused.
+        let before = system_time("2026-03-28T23:00:00Z".parse::<Timestamp>().expect("fine"));
+        let err = at
+            .in_zone(&berlin(), before, Duration::from_secs(3600))
+            .expect_err("the gap is the next 02:30");
+        assert!(err.contains("does not exist"), "{err}");
     }
 
     #[test]

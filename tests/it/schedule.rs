@@ -185,25 +185,113 @@ fn stopped_while_waiting_nothing_is_sent_and_a_reader_who_leaves_is_not_mailed()
         signal(&child, sig);
         let out = child.wait_with_output().expect("wait");
         assert!(!out.status.success());
-        if sig == "-INT" {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            assert!(stderr.contains("nothing was sent"), "{stderr}");
-        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("stopped while waiting for 2022-08-01 10:01:00 UTC; nothing was sent"),
+            "{sig}: {stderr}"
+        );
     }
     std::thread::sleep(Duration::from_millis(300));
     assert!(rcpts(&sink).is_empty(), "a stopped wait sent");
+    // Two plans stopped one after the other: status shows the last alone.
+    let status = p.bulletin(&["status", "--issue", ISSUE]);
+    let shown = &status.success().stdout;
+    assert_eq!(shown.matches("to come").count(), 1, "{shown}");
 
-    // A reader who unsubscribes during the wait is not mailed at the time.
+    // A reader who unsubscribes during the wait is not mailed at the
+    // time; one who joins meanwhile is: the list as it is then.
     let child = spawn_send(&p, &["--at", "2022-08-01T10:00:04Z"], epoch);
     std::thread::sleep(Duration::from_millis(1500));
     p.bulletin(&["unsubscribe", "r1@example.org"]).success();
+    p.bulletin(&["subscribe", "new@example.org"]).success();
     let out = child.wait_with_output().expect("wait");
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(rcpts(&sink), ["r0@example.org", "r2@example.org"]);
+    assert_eq!(
+        rcpts(&sink),
+        ["new@example.org", "r0@example.org", "r2@example.org"]
+    );
+}
+
+#[test]
+fn a_signal_once_the_wait_is_over_stops_the_send_as_it_would_unscheduled() {
+    // A server that never answers, and a long SMTP timeout: the send
+    // hangs in its first connection, and only the signal can end it.
+    let silent = crate::servers::Silent::start();
+    let p = Project::sample();
+    p.with_server(silent.port, "", "").with_readers(2).edit(
+        "config.toml",
+        "timeout_secs = 5",
+        "timeout_secs = 120",
+    );
+    let start = now_secs();
+    let at = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(start + 2));
+    let mut child = spawn_send(&p, &["--at", &at.to_string()], start);
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(child.try_wait().expect("poll").is_none(), "it did not wait");
+    signal(&child, "-TERM");
+    let stopped = std::time::Instant::now();
+    while child.try_wait().expect("poll").is_none() {
+        assert!(
+            stopped.elapsed() < Duration::from_secs(10),
+            "SIGTERM was ignored while sending"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(143), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("stopped by a signal while sending"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_wave_reached_late_after_a_pause_is_refused() {
+    let sink = SmtpSink::start(&[]);
+    let p = Project::sample();
+    p.with_server(sink.port, "", "").with_readers(2);
+    let start = now_secs();
+    let at = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(start + 3));
+    let child = spawn_send(&p, &["--at", &at.to_string(), "--late", "1s"], start);
+    std::thread::sleep(Duration::from_secs(1));
+    // As a machine put to sleep: the process stops, the clock runs on.
+    signal(&child, "-STOP");
+    std::thread::sleep(Duration::from_secs(5));
+    signal(&child, "-CONT");
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("too late to send"), "{stderr}");
+    assert!(stderr.contains("more than --late 1s"), "{stderr}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(rcpts(&sink).is_empty(), "sent late: {:?}", rcpts(&sink));
+}
+
+#[test]
+fn rows_a_scheduled_send_cannot_mail_are_named_first_and_fail_the_run() {
+    let sink = SmtpSink::start(&[]);
+    let p = Project::sample();
+    p.with_server(sink.port, "", "").write(
+        "subscribers.example.csv",
+        "email,name\nr0@example.org,Ann\nnot-an-address,Bad\nr1@example.org,Bob\n",
+    );
+    let start = now_secs();
+    let at = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(start + 2));
+    let out = spawn_send(&p, &["--at", &at.to_string()], start)
+        .wait_with_output()
+        .expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let warned = stderr.find("1 row will not be mailed").expect(&stderr);
+    let waited = stderr.find("Waiting to send at").expect(&stderr);
+    assert!(warned < waited, "named only after the wait: {stderr}");
+    assert!(stderr.contains("1 invalid"), "{stderr}");
+    assert_eq!(rcpts(&sink), ["r0@example.org", "r1@example.org"]);
 }
 
 /// Five readers: two in Berlin's wave (one by the newsletter's zone), one

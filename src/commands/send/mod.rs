@@ -28,7 +28,7 @@ use crate::input::config::Config;
 use crate::input::diagnostic::Diagnostic;
 use crate::input::when::At;
 use report::{outcome, print_warnings, publish, record_refusals, report_unfinished};
-use survey::{Survey, key_of, readers, resend};
+use survey::{Survey, readers, resend};
 
 pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     let (config, issue) = load_inputs(config_path, &args.issue)?;
@@ -132,7 +132,7 @@ async fn send_all(
     if due == 0 {
         return nothing_to_send(config, run, args, counts);
     }
-    let Some(mut journal) = journal else {
+    let Some(journal) = journal else {
         bail!("the delivery log was not opened");
     };
     let Some(at) = at else {
@@ -140,67 +140,7 @@ async fn send_all(
         let (outcome, _) = deliver_due(config, &ctx, run, args, journal, survey, None).await?;
         return Ok(outcome);
     };
-    let plan = Arc::new(waves::schedule(config, &at, &survey, run, args)?);
-    // Rows no send can mail are named as the send reaches them; said
-    // now too, so the editor hears of them before the wait, not after.
-    let unmailable = survey.counts.invalid + survey.counts.damaged;
-    if unmailable > 0 {
-        crate::commands::paint::say(&format!(
-            "{}: warning: {} will not be mailed (an invalid address, or a row that cannot be \
-             read); `bulletin check` names their lines",
-            config.newsletter.subscribers.display(),
-            crate::count(unmailable, "row", "rows")
-        ));
-    }
-    confirm(args, &ctx, run, due, Some((&plan, &at)))?;
-    journal.append(&waves::rows(&plan))?;
-    journal.sync()?;
-    let zone = match &at {
-        At::Instant { zone, .. } => zone.as_ref(),
-        At::Local { .. } => None,
-    };
-    let mut worst = Outcome::Success;
-    for (i, w) in plan.waves.iter().enumerate() {
-        let what = match &at {
-            At::Instant { .. } => wait::shown(w.at, zone),
-            At::Local { .. } => w.shown(),
-        };
-        wait::until(w.at, &what).await?;
-        // The list is read again: who left meanwhile is not mailed.
-        let mut open = Some(journal);
-        let survey = Survey::take(
-            config,
-            parts,
-            &ctx,
-            (run, args),
-            &mut open,
-            Some((&plan, i)),
-        )?;
-        let Some(j) = open else {
-            bail!("the delivery log was not kept open");
-        };
-        journal = j;
-        ctx.date.set(crate::clock());
-        if plan.waves.len() > 1 && !args.json {
-            println!(
-                "Wave {} of {}: {}, {}",
-                i + 1,
-                plan.waves.len(),
-                w.zones.join(", "),
-                crate::count(survey.counts.due, "reader due", "readers due")
-            );
-        }
-        if survey.counts.due == 0 {
-            continue;
-        }
-        let (outcome, back) =
-            deliver_due(config, &ctx, run, args, journal, survey, Some((&plan, i))).await?;
-        journal = back;
-        if outcome == Outcome::Problems {
-            worst = Outcome::Problems;
-        }
-    }
-    Ok(worst)
+    waves::send(config, parts, ctx, (run, args), (journal, survey), at).await
 }
 
 fn nothing_to_send(
@@ -274,10 +214,7 @@ async fn deliver_due(
         run.audience.as_ref(),
         ctx.template.is_personal(),
     )?
-    .filter(move |entry| {
-        wave.as_ref()
-            .is_none_or(|(plan, i)| plan.mails(*i, key_of(entry)))
-    })
+    .filter(move |entry| survey::in_wave(wave.as_ref().map(|(p, i)| (p, *i)), entry))
     .filter_map(move |entry| match entry {
         Entry::Due(s) => Some(s),
         Entry::Skipped {

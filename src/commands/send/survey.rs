@@ -48,7 +48,7 @@ impl Survey {
         let columns = SubscriberFile::open(&snapshot)?.columns().clone();
         *ctx.watch.lock().unwrap_or_else(|e| e.into_inner()) =
             Some(ListWatch::after(&snapshot, columns));
-        let in_wave = |entry: &Entry| wave.is_none_or(|(plan, i)| plan.mails(i, key_of(entry)));
+        let in_wave = |entry: &Entry| in_wave(wave, entry);
         if args.strict && wave.is_none() {
             // Refused before anything is written (and, scheduled, before
             // the wait), so this takes a pass of its own.
@@ -137,6 +137,21 @@ pub(super) fn resend(args: &SendArgs) -> plan::Resend {
     plan::Resend {
         unknown: args.resend_unknown,
         failed: args.retry_failed,
+    }
+}
+
+/// Whether `entry` belongs to `wave` (any, without one): its reader is
+/// mailed in it, or (a row the plan mails in no wave: invalid, damaged,
+/// settled by an earlier run) it is counted once, with the first wave.
+/// A reader who joined after the plan was made is in none: they wait
+/// for the next issue.
+pub(super) fn in_wave(wave: Option<(&Arc<Plan>, usize)>, entry: &Entry) -> bool {
+    let Some((plan, i)) = wave else {
+        return true;
+    };
+    match entry {
+        Entry::Due(_) => plan.mails(i, key_of(entry)),
+        Entry::Skipped { .. } => plan.wave_of(key_of(entry)).unwrap_or(0) == i,
     }
 }
 

@@ -1,10 +1,14 @@
 //! Waiting for a scheduled time (`send --at`): by the run's clock
 //! (`crate::clock`), with the time shown in UTC and in the editor's zone,
 //! a countdown on a terminal, and Ctrl-C or a kill ending the wait with
-//! nothing sent.
+//! nothing sent (and, once sending, the run, as unwatched).
 
 use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
+
+use tokio::signal::unix::SignalKind;
 
 use crate::input::when::{Zone, span, utc};
 
@@ -21,9 +25,50 @@ pub fn shown(at: SystemTime, zone: Option<&Zone>) -> String {
     }
 }
 
+/// Ctrl-C and `kill` for a scheduled run, watched from its start to its
+/// end. While the run waits, a signal ends the wait (nothing sent, said
+/// so); while it delivers, the process stops as it would unwatched (the
+/// log keeps what was sent; a re-run resumes). Tokio's handlers replace
+/// the default action for the life of the process, hence one watcher for
+/// the whole run rather than one per wait. A hangup is not watched: its
+/// default action ends a wait with nothing sent, and under `nohup` it is
+/// ignored, as asked.
+pub struct Signals {
+    waiting: Arc<AtomicBool>,
+    caught: tokio::sync::watch::Receiver<Option<i32>>,
+}
+
+impl Signals {
+    /// Starts watching; call on the runtime the run goes on.
+    pub fn watch() -> anyhow::Result<Signals> {
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        let waiting = Arc::new(AtomicBool::new(false));
+        let (tell, caught) = tokio::sync::watch::channel(None);
+        let during_wait = waiting.clone();
+        tokio::spawn(async move {
+            loop {
+                let number = tokio::select! {
+                    _ = interrupt.recv() => 2,
+                    _ = terminate.recv() => 15,
+                };
+                if !during_wait.load(Ordering::SeqCst) {
+                    eprintln!(
+                        "\nstopped by a signal while sending: the delivery log keeps what was \
+                         sent; run `bulletin send` again to resume"
+                    );
+                    std::process::exit(128 + number);
+                }
+                let _ = tell.send(Some(number));
+            }
+        });
+        Ok(Signals { waiting, caught })
+    }
+}
+
 /// Waits until `at`, saying so on stderr. Returns at once when `at` has
 /// passed (the caller decided it is not too late).
-pub async fn until(at: SystemTime, what: &str) -> anyhow::Result<()> {
+pub async fn until(at: SystemTime, what: &str, signals: &mut Signals) -> anyhow::Result<()> {
     let now = crate::clock();
     match at.duration_since(now) {
         Err(late) => {
@@ -39,8 +84,22 @@ pub async fn until(at: SystemTime, what: &str) -> anyhow::Result<()> {
         Ok(left) => eprintln!("Waiting to send at {what}: in {}", span(left)),
     }
     let countdown = std::io::stderr().is_terminal();
-    let mut term = signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut hangup = signal(tokio::signal::unix::SignalKind::hangup())?;
+    signals.waiting.store(true, Ordering::SeqCst);
+    let waited = wait(at, what, countdown, &mut signals.caught).await;
+    signals.waiting.store(false, Ordering::SeqCst);
+    // A signal caught just as the wait ended still stops the run.
+    if waited.is_ok() && signals.caught.borrow().is_some() {
+        return Err(stopped(countdown, what));
+    }
+    waited
+}
+
+async fn wait(
+    at: SystemTime,
+    what: &str,
+    countdown: bool,
+    caught: &mut tokio::sync::watch::Receiver<Option<i32>>,
+) -> anyhow::Result<()> {
     loop {
         let now = crate::clock();
         let Ok(left) = at.duration_since(now) else {
@@ -62,9 +121,7 @@ pub async fn until(at: SystemTime, what: &str) -> anyhow::Result<()> {
         });
         tokio::select! {
             () = tokio::time::sleep(step) => {}
-            _ = tokio::signal::ctrl_c() => return Err(stopped(countdown, what)),
-            _ = term.recv() => return Err(stopped(countdown, what)),
-            _ = hangup.recv() => return Err(stopped(countdown, what)),
+            _ = caught.changed() => return Err(stopped(countdown, what)),
         }
     }
     if countdown {
@@ -73,7 +130,7 @@ pub async fn until(at: SystemTime, what: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn signal(kind: tokio::signal::unix::SignalKind) -> anyhow::Result<tokio::signal::unix::Signal> {
+fn signal(kind: SignalKind) -> anyhow::Result<tokio::signal::unix::Signal> {
     tokio::signal::unix::signal(kind).map_err(|e| anyhow::anyhow!("cannot watch for signals: {e}"))
 }
 

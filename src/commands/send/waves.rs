@@ -1,9 +1,17 @@
 //! A scheduled send's waves: one for `--at`, or one per instant at which
-//! readers' zones reach the time (`--local`), decided at the start and
-//! written to the log as `scheduled` rows.
+//! readers' zones reach the time (`--local`), decided at the start,
+//! written to the log as `scheduled` rows, then waited for and sent.
 
+use std::sync::Arc;
+
+use anyhow::bail;
+
+use crate::Outcome;
 use crate::audience::subscribers::SubscriberFile;
 use crate::cli::SendArgs;
+use crate::compose::render::Rendered;
+use crate::deliver::Context;
+use crate::deliver::journal::Journal;
 use crate::deliver::journal::{LogRow, Status};
 use crate::deliver::plan::{self, Entry};
 use crate::deliver::schedule::{Plan, Zoning};
@@ -11,8 +19,102 @@ use crate::input::config::Config;
 use crate::input::diagnostic::{Diagnostic, Diagnostics};
 use crate::input::when::At;
 
-use super::Run;
 use super::survey::{Survey, resend};
+use super::{Run, confirm, deliver_due, nothing_to_send, wait};
+
+/// Plans the waves, asks (unless `--yes`), records the plan, then sends
+/// each wave at its time, the list read again each time. Everything that
+/// stops a send was found by the first survey, before any wait.
+pub(super) async fn send(
+    config: &Config,
+    parts: &Rendered,
+    ctx: Arc<Context>,
+    (run, args): (&Run, &SendArgs),
+    (mut journal, survey): (Journal, Survey),
+    at: At,
+) -> anyhow::Result<Outcome> {
+    let plan = Arc::new(schedule(config, &at, &survey, run, args)?);
+    // Rows no send can mail are named as the send reaches them; said
+    // now too, so the editor hears of them before the wait, not after.
+    let unmailable = survey.counts.invalid + survey.counts.damaged;
+    if unmailable > 0 {
+        crate::commands::paint::say(&format!(
+            "{}: warning: {} will not be mailed (an invalid address, or a row that cannot be \
+             read); `bulletin check` names their lines",
+            config.newsletter.subscribers.display(),
+            crate::count(unmailable, "row", "rows")
+        ));
+    }
+    let due = args
+        .limit
+        .map_or(survey.counts.due, |n| n.min(survey.counts.due));
+    confirm(args, &ctx, run, due, Some((&plan, &at)))?;
+    // The time may have passed while the question waited for an answer.
+    plan.refuse_late(crate::clock(), args.late)
+        .map_err(anyhow::Error::msg)?;
+    journal.append(&rows(&plan))?;
+    journal.sync()?;
+    drop(survey);
+    let (zone, local) = match &at {
+        At::Instant { zone, .. } => (zone.as_ref(), false),
+        At::Local { .. } => (None, true),
+    };
+    let mut signals = wait::Signals::watch()?;
+    let mut worst = Outcome::Success;
+    for (i, w) in plan.waves.iter().enumerate() {
+        let what = if local {
+            w.shown()
+        } else {
+            wait::shown(w.at, zone)
+        };
+        wait::until(w.at, &what, &mut signals)
+            .await
+            .map_err(|stop| match i {
+                0 => stop,
+                _ => anyhow::anyhow!(
+                    "stopped while waiting for {what}: {} sent, not this one or later; \
+                     run the same `send --at ... --local` again to send the waves to come",
+                    crate::count(i as u64, "wave was", "waves were")
+                ),
+            })?;
+        // Late by a machine that slept or a clock put right: refused as
+        // at the start.
+        plan.refuse_late_from(i, crate::clock(), args.late)
+            .map_err(anyhow::Error::msg)?;
+        // The list is read again: who left meanwhile is not mailed. With
+        // one instant, the list as it is now (who joined meanwhile is
+        // mailed too); by zone, each wave's readers as planned.
+        let wave = local.then_some((&plan, i));
+        let mut open = Some(journal);
+        let survey = Survey::take(config, parts, &ctx, (run, args), &mut open, wave)?;
+        let Some(j) = open else {
+            bail!("the delivery log was not kept open");
+        };
+        journal = j;
+        ctx.date.set(crate::clock());
+        if plan.waves.len() > 1 && !args.json {
+            println!(
+                "Wave {} of {}: {}, {}",
+                i + 1,
+                plan.waves.len(),
+                w.zones.join(", "),
+                crate::count(survey.counts.due, "reader due", "readers due")
+            );
+        }
+        let outcome = if survey.counts.due == 0 {
+            nothing_to_send(config, run, args, &survey.counts)?
+        } else {
+            let (outcome, back) =
+                deliver_due(config, &ctx, run, args, journal, survey, wave).await?;
+            journal = back;
+            outcome
+        };
+        if outcome == Outcome::Problems {
+            worst = Outcome::Problems;
+        }
+    }
+    Ok(worst)
+}
 
 /// The waves of a scheduled send (one for `--at` alone), refused when a
 /// reader's zone is unknown or a wave is later than `--late`.
@@ -74,12 +176,18 @@ pub(super) fn schedule(
 pub(super) fn rows(plan: &Plan) -> Vec<LogRow> {
     plan.waves
         .iter()
-        .map(|w| LogRow {
+        .enumerate()
+        .map(|(i, w)| LogRow {
             email: String::new(),
             status: Status::Scheduled,
             attempts: 0,
             code: None,
-            detail: crate::deliver::journal::wave_detail(w.at, &w.zones, w.readers),
+            detail: crate::deliver::journal::wave_detail(
+                (i, plan.waves.len()),
+                w.at,
+                &w.zones,
+                w.readers,
+            ),
             message_id: String::new(),
             relay: String::new(),
         })

@@ -188,60 +188,66 @@ pub struct PlannedWave {
     pub begun: bool,
 }
 
-/// The waves the last scheduled run of this log planned: its run of
-/// consecutive `scheduled` rows, each marked begun when a later `started`
-/// row is stamped at or after its time. Empty for a log never scheduled.
+/// The waves the last scheduled run of this log planned (each plan's rows
+/// begin with its first wave, `wave=1/n`), each marked begun when a later
+/// `started` row is stamped at or after its time. Empty for a log never
+/// scheduled.
 pub fn waves(path: &Path) -> Result<Vec<PlannedWave>, JournalError> {
     let mut plan: Vec<PlannedWave> = Vec::new();
-    let mut in_plan = false;
     if !path.exists() {
         return Ok(plan);
     }
     each_row(path, |row| {
         match row.status() {
             Status::Scheduled => {
-                if !in_plan {
-                    plan.clear();
-                    in_plan = true;
-                }
-                if let Some(wave) = parse_wave(row.detail()) {
+                if let Some((first, wave)) = parse_wave(row.detail()) {
+                    if first {
+                        plan.clear();
+                    }
                     plan.push(wave);
                 }
             }
             Status::Started => {
-                in_plan = false;
                 if let Some(at) = row.at() {
                     for wave in &mut plan {
                         wave.begun |= at >= wave.at;
                     }
                 }
             }
-            _ => in_plan = false,
+            _ => {}
         }
         ControlFlow::Continue(())
     })?;
     Ok(plan)
 }
 
-/// The detail of a `scheduled` row for `wave`.
-pub fn wave_detail(at: std::time::SystemTime, zones: &[String], readers: u64) -> String {
+/// The detail of a `scheduled` row: wave `index` (from 0) of `of`.
+pub fn wave_detail(
+    (index, of): (usize, usize),
+    at: std::time::SystemTime,
+    zones: &[String],
+    readers: u64,
+) -> String {
     format!(
-        "at={} zones={} readers={readers}",
+        "wave={}/{of} at={} zones={} readers={readers}",
+        index + 1,
         humantime::format_rfc3339_seconds(at),
         zones.join(",")
     )
 }
 
-fn parse_wave(detail: &str) -> Option<PlannedWave> {
+/// A `scheduled` row's wave, and whether it is a plan's first.
+fn parse_wave(detail: &str) -> Option<(bool, PlannedWave)> {
     let mut wave = PlannedWave {
         at: std::time::UNIX_EPOCH,
         zones: Vec::new(),
         readers: 0,
         begun: false,
     };
-    let mut timed = false;
+    let (mut timed, mut first) = (false, false);
     for part in detail.split_whitespace() {
         match part.split_once('=')? {
+            ("wave", v) => first = v.split_once('/')?.0 == "1",
             ("at", v) => {
                 wave.at = humantime::parse_rfc3339_weak(v).ok()?;
                 timed = true;
@@ -251,7 +257,7 @@ fn parse_wave(detail: &str) -> Option<PlannedWave> {
             _ => {}
         }
     }
-    timed.then_some(wave)
+    timed.then_some((first, wave))
 }
 
 /// Each relay's readers in this log, by the status of their last row
