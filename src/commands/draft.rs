@@ -175,6 +175,11 @@ pub fn run(config_path: &Path, args: &DraftArgs) -> anyhow::Result<Outcome> {
             format!(" (the newest {}; the rest next time)", settings.max_items)
         }
     );
+    // Tests stop here as a crash would (kill -9: no unwinding, nothing
+    // more written) to see the next run send this draft, not a new one.
+    if std::env::var_os("BULLETIN_FEED_TEST_CRASH_BEFORE_SEND").is_some() {
+        std::process::abort();
+    }
     if !args.send {
         println!(
             "Check it with `bulletin check --issue {}`, then send it.",

@@ -44,8 +44,9 @@ pub struct FeedError {
 /// Reads `bytes`; `fetched_from` (the feed's URL, when fetched) is the
 /// base of last resort for relative links.
 pub fn parse(bytes: &[u8], fetched_from: Option<&Url>) -> Result<Feed, FeedError> {
+    // No base for feed-rs: relative links are read against the site's
+    // address (below), the feed's URL only when it names no site.
     let parser = feed_rs::parser::Builder::new()
-        .base_uri(fetched_from.map(Url::as_str))
         .id_generator(stable_id)
         .build();
     let feed = parser.parse(bytes).map_err(|e| explain(bytes, &e))?;
@@ -66,10 +67,14 @@ pub fn parse(bytes: &[u8], fetched_from: Option<&Url>) -> Result<Feed, FeedError
         (None, Some(_)) => std::cmp::Ordering::Greater,
         (None, None) => a.1.cmp(&b.1),
     });
-    Ok(Feed {
-        site,
-        entries: dated.into_iter().map(|(_, _, e)| e).collect(),
-    })
+    // An id twice (a feed's mistake) is one entry: the newer.
+    let mut seen = std::collections::HashSet::new();
+    let entries = dated
+        .into_iter()
+        .map(|(_, _, e)| e)
+        .filter(|e| seen.insert(e.id.clone()))
+        .collect();
+    Ok(Feed { site, entries })
 }
 
 /// The site's page among the feed's links: `alternate` (or no rel), never
