@@ -43,10 +43,9 @@ pub fn shown(url: &Url) -> String {
     let mut u = url.clone();
     let _ = u.set_password(None);
     let _ = u.set_username("");
-    if u.query().is_some() {
-        u.set_query(Some("…"));
-    }
-    u.to_string()
+    let had_query = u.query().is_some();
+    u.set_query(None);
+    format!("{u}{}", if had_query { "?…" } else { "" })
 }
 
 pub fn read_file(path: &Path) -> anyhow::Result<Fetched> {
