@@ -191,8 +191,8 @@ pub fn run(config_path: &Path, args: &DraftArgs) -> anyhow::Result<Outcome> {
 }
 
 /// A draft an earlier run decided on and did not finish: forgotten if its
-/// file was never written; sent now with `--send` (its entries done once
-/// the send ran); done if it was not to be sent; else kept (its entries
+/// file was never written; done if it was not to be sent; sent now with
+/// `--send` (its entries done once the send ran); else kept (its entries
 /// stay out of new drafts) for a later `--send`.
 fn finish_pending(
     config_path: &Path,
@@ -208,6 +208,12 @@ fn finish_pending(
         state.feed(key).pending = None;
         return state.save(state_path);
     }
+    // A draft written to be edited is the editor's now, never sent
+    // unread by a later `--send`.
+    if !pending.send {
+        state.feed(key).finish_pending();
+        return state.save(state_path);
+    }
     if args.send {
         println!(
             "{} was drafted and not sent yet: sending it first.",
@@ -215,10 +221,6 @@ fn finish_pending(
         );
         send_pending(config_path, args, state, state_path, key)?;
         return Ok(());
-    }
-    if !pending.send {
-        state.feed(key).finish_pending();
-        return state.save(state_path);
     }
     eprintln!(
         "note: {} was drafted for sending and not sent; `bulletin draft --send` sends it (or send it yourself)",
