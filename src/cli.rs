@@ -36,7 +36,7 @@ pub enum Command {
     Send(SendArgs),
     /// Write an issue from the entries of a site's feed not drafted before.
     #[command(
-        after_help = "Each entry becomes a story; the entries taken are recorded in feed-drafted.txt\nbeside the config, so the next run takes only newer ones. Exits 0 with\n\"nothing new\" and writes nothing when there are none.\n\nExamples:\n  bulletin draft --from-feed https://example.org/feed.xml\n  bulletin draft --from-feed https://example.org/feed.xml --send --yes"
+        after_help = "Each entry becomes a story; the entries taken are recorded in feed-state.json\nbeside the config, so the next run takes only newer ones. Exits 0 with\n\"nothing new\" and writes nothing when there are none. [feed] in the config sets\nthe subject, max_items and a default url.\n\nExamples:\n  bulletin draft --from-feed https://example.org/feed.xml\n  bulletin draft --from-feed https://example.org/feed.xml --send --yes"
     )]
     Draft(DraftArgs),
     /// Add a reader to the list, or import many from a file.
@@ -242,9 +242,10 @@ pub struct SendArgs {
 
 #[derive(Debug, Args)]
 pub struct DraftArgs {
-    /// The site's feed (RSS 2.0, Atom or JSON Feed): an http(s) URL or a file.
+    /// The site's feed (RSS 2.0, Atom or JSON Feed): an http(s) URL or a
+    /// file [default: [feed] url in the config].
     #[arg(long, value_name = "URL|FILE")]
-    pub from_feed: String,
+    pub from_feed: Option<String>,
 
     /// Where to write the issue [default: issues/<today>.toml beside the config].
     #[arg(long, value_name = "FILE")]

@@ -1,10 +1,349 @@
-//! `bulletin draft --from-feed`: an issue from a site's feed (not built yet).
+//! `bulletin draft --from-feed`: an issue from the entries of a site's feed
+//! not drafted before, written beside the config (and, with `--send`,
+//! checked and sent). An entry is recorded as done only once its issue is
+//! written (and sent), so a crash neither loses nor repeats one.
 
-use std::path::Path;
+mod fetch;
+mod state;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use url::Url;
 
 use crate::Outcome;
-use crate::cli::DraftArgs;
+use crate::cli::{CheckArgs, DraftArgs, SendArgs};
+use crate::input::config::Config;
+use crate::input::feed::{self, Entry};
+use crate::input::issue::IssueDate;
+use fetch::Fetched;
+use state::{Pending, State};
 
-pub fn run(_config: &Path, _args: &DraftArgs) -> anyhow::Result<Outcome> {
-    anyhow::bail!("bulletin draft is not built yet")
+/// Where the feed comes from, as given.
+enum Source {
+    Url(Url),
+    File(PathBuf),
+}
+
+impl Source {
+    fn parse(text: &str) -> anyhow::Result<Self> {
+        let text = text.trim();
+        if text.starts_with("http://") || text.starts_with("https://") {
+            let url = Url::parse(text).map_err(|e| {
+                crate::UsageError(format!("--from-feed {text:?} is not a valid URL ({e})"))
+            })?;
+            return Ok(Source::Url(url));
+        }
+        if text.contains("://") {
+            return Err(crate::UsageError(format!(
+                "--from-feed takes an http(s) URL or a file, not {text:?}"
+            ))
+            .into());
+        }
+        Ok(Source::File(PathBuf::from(text)))
+    }
+
+    /// What the state file keys the feed by, and what messages show.
+    fn key(&self) -> String {
+        match self {
+            Source::Url(u) => u.to_string(),
+            Source::File(p) => std::path::absolute(p)
+                .unwrap_or_else(|_| p.clone())
+                .display()
+                .to_string(),
+        }
+    }
+
+    fn shown(&self) -> String {
+        match self {
+            Source::Url(u) => fetch::shown(u),
+            Source::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+pub fn run(config_path: &Path, args: &DraftArgs) -> anyhow::Result<Outcome> {
+    let config = Config::load(config_path)?;
+    let settings = config.feed.clone().unwrap_or_default();
+    let Some(given) = args.from_feed.as_deref().or(settings.url.as_deref()) else {
+        return Err(crate::UsageError(
+            "no feed: give --from-feed URL|FILE, or set [feed] url in the config".into(),
+        )
+        .into());
+    };
+    let source = Source::parse(given)?;
+    if args.send && config.relays.is_empty() {
+        bail!(
+            "{}: no [smtp] section; add one to send the draft (or leave out --send)",
+            config.path.display()
+        );
+    }
+    if let Some(out) = &args.out
+        && out.exists()
+    {
+        bail!(
+            "{}: already exists; a draft never overwrites a file",
+            out.display()
+        );
+    }
+    let dir = config_path.parent().unwrap_or(Path::new("")).to_path_buf();
+    let state_path = dir.join(state::FILE_NAME);
+    let mut state = State::load(&state_path)?;
+    let key = source.key();
+
+    finish_pending(config_path, args, &mut state, &state_path, &key)?;
+
+    let fetched = match &source {
+        Source::Url(url) => {
+            let known = state.feed(&key).validators.clone();
+            fetch::fetch(url, &known, settings.tls_ca_file.as_deref())?
+        }
+        Source::File(path) => fetch::read_file(path)?,
+    };
+    let (bytes, fetched_url, validators) = match fetched {
+        Fetched::NotModified => {
+            println!(
+                "nothing new in {} (not modified since the last read)",
+                source.shown()
+            );
+            return Ok(Outcome::Success);
+        }
+        Fetched::Body {
+            bytes,
+            url,
+            validators,
+        } => (bytes, url, validators),
+    };
+    let parsed = feed::parse(&bytes, fetched_url.as_ref()).map_err(|e| match e.line {
+        Some(line) => anyhow::anyhow!("{}:{line}: {}", source.shown(), e.message),
+        None => anyhow::anyhow!("{}: {}", source.shown(), e.message),
+    })?;
+    let feed_state = state.feed(&key);
+    let new: Vec<Entry> = parsed
+        .entries
+        .into_iter()
+        .filter(|e| !feed_state.taken(&e.id))
+        .collect();
+    let all_taken = new.len() <= settings.max_items;
+    // Validators are kept only when every new entry is in this draft, so a
+    // 304 never hides the ones left for the next run.
+    let validators = if all_taken {
+        validators
+    } else {
+        Default::default()
+    };
+    if new.is_empty() {
+        feed_state.validators = validators;
+        state.save(&state_path)?;
+        println!("nothing new in {}", source.shown());
+        return Ok(Outcome::Success);
+    }
+    let entries: Vec<Entry> = new.into_iter().take(settings.max_items).collect();
+    let date = today(&config)?;
+    let path = match &args.out {
+        Some(out) => out.clone(),
+        None => free_issue_path(&dir.join("issues"), date)?,
+    };
+    let text = feed::draft::issue_toml(&entries, &settings.subject, date, &source.shown());
+    let ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
+    // The intent first: a crash after the file is written finds it here.
+    state.feed(&key).pending = Some(Pending {
+        path: std::path::absolute(&path).unwrap_or_else(|_| path.clone()),
+        ids,
+        send: args.send,
+    });
+    state.save(&state_path)?;
+    if let Err(e) = write_new(&path, &text) {
+        state.feed(&key).pending = None;
+        state.save(&state_path)?;
+        return Err(e);
+    }
+    let feed_state = state.feed(&key);
+    feed_state.validators = validators;
+    if !args.send {
+        feed_state.finish_pending();
+    }
+    state.save(&state_path)?;
+    println!(
+        "Wrote {}: {} from {}{}",
+        path.display(),
+        crate::count(entries.len() as u64, "story", "stories"),
+        source.shown(),
+        if all_taken {
+            String::new()
+        } else {
+            format!(" (the newest {}; the rest next time)", settings.max_items)
+        }
+    );
+    // Tests stop here as a crash would (kill -9: no unwinding, nothing
+    // more written) to see the next run send this draft, not a new one.
+    if std::env::var_os("BULLETIN_FEED_TEST_CRASH_BEFORE_SEND").is_some() {
+        std::process::abort();
+    }
+    if !args.send {
+        println!(
+            "Check it with `bulletin check --issue {}`, then send it.",
+            path.display()
+        );
+        return Ok(Outcome::Success);
+    }
+    send_pending(config_path, args, &mut state, &state_path, &key)
+}
+
+/// A draft an earlier run decided on and did not finish: forgotten if its
+/// file was never written; done if it was not to be sent; sent now with
+/// `--send` (its entries done once the send ran); else kept (its entries
+/// stay out of new drafts) for a later `--send`.
+fn finish_pending(
+    config_path: &Path,
+    args: &DraftArgs,
+    state: &mut State,
+    state_path: &Path,
+    key: &str,
+) -> anyhow::Result<()> {
+    let Some(pending) = state.feed(key).pending.clone() else {
+        return Ok(());
+    };
+    if !pending.path.exists() {
+        state.feed(key).pending = None;
+        return state.save(state_path);
+    }
+    // A draft written to be edited is the editor's now, never sent
+    // unread by a later `--send`.
+    if !pending.send {
+        state.feed(key).finish_pending();
+        return state.save(state_path);
+    }
+    if args.send {
+        println!(
+            "{} was drafted and not sent yet: sending it first.",
+            pending.path.display()
+        );
+        send_pending(config_path, args, state, state_path, key)?;
+        return Ok(());
+    }
+    eprintln!(
+        "note: {} was drafted for sending and not sent; `bulletin draft --send` sends it (or send it yourself)",
+        pending.path.display()
+    );
+    Ok(())
+}
+
+/// Checks the pending draft, sends it, and records its entries as done
+/// once the send has run (a send resumed later mails nobody twice: the
+/// delivery log knows who has it).
+fn send_pending(
+    config_path: &Path,
+    args: &DraftArgs,
+    state: &mut State,
+    state_path: &Path,
+    key: &str,
+) -> anyhow::Result<Outcome> {
+    let Some(pending) = state.feed(key).pending.clone() else {
+        bail!("no draft to send");
+    };
+    let check = crate::commands::check::run(
+        config_path,
+        &CheckArgs {
+            issue: pending.path.clone(),
+            strict: false,
+            json: false,
+            dns: false,
+            resolver: None,
+        },
+    )?;
+    if check != Outcome::Success {
+        bail!(
+            "{}: the draft did not pass check, so it was not sent; fix it and run `bulletin draft --send` again (it is sent then, not drafted again)",
+            pending.path.display()
+        );
+    }
+    let outcome = crate::commands::send::run(config_path, &send_args(&pending.path, args.yes))?;
+    let feed = state.feed(key);
+    feed.finish_pending();
+    state.save(state_path)?;
+    Ok(outcome)
+}
+
+fn send_args(issue: &Path, yes: bool) -> SendArgs {
+    SendArgs {
+        issue: issue.to_path_buf(),
+        dry_run: false,
+        out: None,
+        yes,
+        limit: None,
+        to: None,
+        log: None,
+        force: false,
+        resend_unknown: false,
+        retry_failed: false,
+        strict: false,
+        wait: false,
+        json: false,
+        at: None,
+        late: std::time::Duration::from_secs(3600),
+        local: false,
+    }
+}
+
+/// Today in the newsletter's zone (UTC without one).
+fn today(config: &Config) -> anyhow::Result<IssueDate> {
+    let now = crate::now()?;
+    let date = match &config.newsletter.timezone {
+        Some(zone) => zone.date(now),
+        None => crate::input::when::Zone::parse("UTC")
+            .map_err(|why| anyhow::anyhow!("the UTC zone: {why}"))?
+            .date(now),
+    };
+    Ok(IssueDate {
+        year: u16::try_from(date.year()).context("the year")?,
+        month: u8::try_from(date.month()).context("the month")?,
+        day: u8::try_from(date.day()).context("the day")?,
+    })
+}
+
+/// `issues/<date>.toml`, or `-2`, `-3`… when that is taken.
+fn free_issue_path(issues: &Path, date: IssueDate) -> anyhow::Result<PathBuf> {
+    let stem = format!("{:04}-{:02}-{:02}", date.year, date.month, date.day);
+    for n in 1..1000 {
+        let name = if n == 1 {
+            format!("{stem}.toml")
+        } else {
+            format!("{stem}-{n}.toml")
+        };
+        let path = issues.join(name);
+        if !path.exists() {
+            return Ok(path);
+        }
+    }
+    bail!("{}: no free name for {stem}'s draft", issues.display())
+}
+
+/// The draft written whole and only where no file is: a temporary file
+/// beside it, synced, then linked into place (refused if one appeared).
+fn write_new(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let failed = |e: std::io::Error| anyhow::anyhow!("{}: cannot be written: {e}", path.display());
+    std::fs::create_dir_all(dir).map_err(failed)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".draft")
+        .tempfile_in(dir)
+        .map_err(failed)?;
+    tmp.write_all(text.as_bytes()).map_err(failed)?;
+    tmp.as_file().sync_all().map_err(failed)?;
+    tmp.persist_noclobber(path).map_err(|e| {
+        if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+            anyhow::anyhow!(
+                "{}: already exists; a draft never overwrites a file",
+                path.display()
+            )
+        } else {
+            failed(e.error)
+        }
+    })?;
+    state::sync_dir(dir).map_err(failed)
 }

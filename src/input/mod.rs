@@ -8,6 +8,7 @@ pub mod checked;
 pub mod config;
 pub mod diagnostic;
 pub mod email;
+pub mod feed;
 pub mod fields;
 pub mod issue;
 pub mod markdown;

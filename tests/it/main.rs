@@ -10,6 +10,7 @@ mod console;
 mod content;
 mod dns;
 mod edges;
+mod feed;
 mod fields;
 mod fleet;
 mod inputs;

@@ -26,6 +26,18 @@ pub fn connector(
     ca_file: Option<&std::path::Path>,
     section: &str,
 ) -> anyhow::Result<(TlsConnector, ServerName<'static>)> {
+    let config = client_config(ca_file, section)?;
+    let name = ServerName::try_from(host.to_owned())
+        .map_err(|e| anyhow::anyhow!("{section} host {host:?} is not a server name: {e}"))?;
+    Ok((TlsConnector::from(Arc::new(config)), name))
+}
+
+/// The client configuration alone, for any TLS client (the feed's HTTPS
+/// too): the system's roots plus `ca_file`, verified, AWS-LC.
+pub fn client_config(
+    ca_file: Option<&std::path::Path>,
+    section: &str,
+) -> anyhow::Result<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     // A system store that cannot be read in part still leaves the rest,
     // and `tls_ca_file` may be all a private relay needs.
@@ -57,9 +69,7 @@ pub fn connector(
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let name = ServerName::try_from(host.to_owned())
-        .map_err(|e| anyhow::anyhow!("{section} host {host:?} is not a server name: {e}"))?;
-    Ok((TlsConnector::from(Arc::new(config)), name))
+    Ok(config)
 }
 
 /// A reply read off the wire by hand, before lettre takes over (the

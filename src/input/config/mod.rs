@@ -15,6 +15,7 @@ use crate::input::toml_file::TomlFile;
 
 mod archive;
 mod bounces;
+mod feed;
 mod relays;
 mod serve;
 mod transport;
@@ -23,6 +24,8 @@ pub use archive::Archive;
 use archive::{RawArchive, check_archive};
 pub use bounces::{Bounces, Imap};
 use bounces::{RawBounces, check_bounces};
+pub use feed::{DEFAULT_MAX_ITEMS, DEFAULT_SUBJECT, Feed, SUBJECT_FIELDS};
+use feed::{RawFeed, check_feed};
 pub use relays::Relay;
 use relays::{RawSmtps, check_relays};
 pub use serve::{CONFIRM_EXPIRY, Cidr, Serve, Topic, canonical};
@@ -45,6 +48,8 @@ pub struct Config {
     pub serve: Option<Serve>,
     pub bounces: Option<Bounces>,
     pub archive: Option<Archive>,
+    /// `[feed]`, for `draft --from-feed`.
+    pub feed: Option<Feed>,
 }
 
 /// `[dkim]`: sign every message for `domain` with the key in `private_key`.
@@ -100,6 +105,7 @@ struct RawConfig {
     serve: Option<RawServe>,
     bounces: Option<RawBounces>,
     archive: Option<Spanned<RawArchive>>,
+    feed: Option<RawFeed>,
 }
 
 #[derive(Deserialize)]
@@ -174,6 +180,7 @@ impl Config {
         let (archive, archive_ok) = optional(raw.archive, |a| {
             check_archive(&mut file, a, dir, public_url.as_deref())
         });
+        let (feed, feed_ok) = optional(raw.feed, |f| check_feed(&mut file, f, dir));
         let config = match (newsletter, sending) {
             (Some(newsletter), Some(sending))
                 if relays_ok
@@ -181,7 +188,8 @@ impl Config {
                     && dkim_ok
                     && serve_ok
                     && bounces_ok
-                    && archive_ok =>
+                    && archive_ok
+                    && feed_ok =>
             {
                 Some(Config {
                     path: path.to_path_buf(),
@@ -194,6 +202,7 @@ impl Config {
                     serve,
                     bounces,
                     archive,
+                    feed,
                 })
             }
             _ => None,

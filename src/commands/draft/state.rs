@@ -1,0 +1,170 @@
+//! `feed-state.json` beside the config: for each feed, the ids of the
+//! entries drafted, the validators of its last read, and the draft being
+//! written or sent. Its one writer and reader; every write is whole (a
+//! temporary file synced, renamed over it, the folder synced), so a crash
+//! leaves the old state or the new, never half of one.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+
+/// The state file's name, in the config's folder.
+pub const FILE_NAME: &str = "feed-state.json";
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    /// The format, for a later change of it.
+    pub version: u32,
+    /// By feed: its URL, or the file's path as given.
+    pub feeds: BTreeMap<String, FeedState>,
+}
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedState {
+    /// Entries drafted (and, with `--send`, sent): never drafted again.
+    #[serde(default)]
+    pub done: Vec<String>,
+    #[serde(default)]
+    pub validators: Validators,
+    /// A draft decided on and not finished: its file may be written, and
+    /// (with `send`) it is sent before anything new is drafted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Pending>,
+}
+
+/// What the server said identifies the feed's version (sent back as
+/// `If-None-Match` and `If-Modified-Since`).
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Validators {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pending {
+    /// The issue file: its existence says it was written (whole, as it is
+    /// renamed into place).
+    pub path: PathBuf,
+    pub ids: Vec<String>,
+    /// Whether the run that wrote it meant to send it.
+    pub send: bool,
+}
+
+impl FeedState {
+    /// Whether an entry was drafted already, or is in the pending draft.
+    pub fn taken(&self, id: &str) -> bool {
+        self.done.iter().any(|d| d == id)
+            || self
+                .pending
+                .as_ref()
+                .is_some_and(|p| p.ids.iter().any(|d| d == id))
+    }
+
+    /// The pending draft's entries recorded as done, the draft forgotten.
+    pub fn finish_pending(&mut self) {
+        if let Some(p) = self.pending.take() {
+            for id in p.ids {
+                if !self.done.contains(&id) {
+                    self.done.push(id);
+                }
+            }
+        }
+    }
+}
+
+impl State {
+    /// The state beside the config; none yet is an empty one.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) => anyhow::bail!("{}: cannot be read: {e}", path.display()),
+        };
+        serde_json::from_str(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "{}:{}: not a feed state bulletin wrote ({e}); move it away to start afresh (every entry in the feed is then new)",
+                path.display(),
+                e.line()
+            )
+        })
+    }
+
+    pub fn feed(&mut self, key: &str) -> &mut FeedState {
+        self.feeds.entry(key.to_owned()).or_default()
+    }
+
+    /// Written whole: a temporary file beside it, synced, renamed over it,
+    /// and the folder synced so the rename itself is on disk.
+    pub fn save(&mut self, path: &Path) -> anyhow::Result<()> {
+        self.version = 1;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let text = serde_json::to_string_pretty(self).context("the feed state")?;
+        let failed =
+            |e: std::io::Error| anyhow::anyhow!("{}: cannot be written: {e}", path.display());
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".feed-state")
+            .tempfile_in(dir)
+            .map_err(failed)?;
+        tmp.write_all(text.as_bytes()).map_err(failed)?;
+        tmp.write_all(b"\n").map_err(failed)?;
+        tmp.as_file().sync_all().map_err(failed)?;
+        tmp.persist(path).map_err(|e| failed(e.error))?;
+        sync_dir(dir).map_err(failed)
+    }
+}
+
+/// A folder's entries (a new name, a rename) made durable.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    })?
+    .sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_reads_back_as_written_and_a_pending_draft_finishes_into_done() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join(FILE_NAME);
+        let mut state = State::load(&path).expect("none yet");
+        let feed = state.feed("https://example.org/feed.xml");
+        feed.done.push("a".into());
+        feed.pending = Some(Pending {
+            path: "issues/x.toml".into(),
+            ids: vec!["b".into()],
+            send: true,
+        });
+        feed.validators.etag = Some("\"v1\"".into());
+        state.save(&path).expect("save");
+        let mut again = State::load(&path).expect("load");
+        let feed = again.feed("https://example.org/feed.xml");
+        assert!(feed.taken("a") && feed.taken("b") && !feed.taken("c"));
+        feed.finish_pending();
+        assert_eq!(feed.done, ["a", "b"]);
+        assert!(feed.pending.is_none());
+        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1);
+    }
+
+    #[test]
+    fn a_damaged_state_is_an_error_naming_its_line() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join(FILE_NAME);
+        std::fs::write(&path, "{\n\"version\": 1,\n\"feeds\": nope\n}").expect("write");
+        let e = State::load(&path).expect_err("damaged").to_string();
+        assert!(e.contains(&format!("{}:3:", path.display())), "{e}");
+    }
+}
