@@ -88,6 +88,7 @@ pub fn run(config_path: &Path, args: &DraftArgs) -> anyhow::Result<Outcome> {
     }
     let dir = config_path.parent().unwrap_or(Path::new("")).to_path_buf();
     let state_path = dir.join(state::FILE_NAME);
+    let _running = state::RunLock::take(&state_path)?;
     let mut state = State::load(&state_path)?;
     let key = source.key();
 

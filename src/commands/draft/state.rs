@@ -81,6 +81,37 @@ impl FeedState {
     }
 }
 
+/// Held for a whole `draft` run: two runs on one config (a cron line
+/// firing while the last one still sends) would draft the same entries.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: std::fs::File,
+}
+
+impl RunLock {
+    /// `.<state file name>.lock` beside it, taken or refused at once.
+    pub fn take(state: &Path) -> anyhow::Result<RunLock> {
+        let name = state.file_name().unwrap_or_default().to_string_lossy();
+        let path = state.with_file_name(format!(".{name}.lock"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| anyhow::anyhow!("{}: cannot be opened: {e}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(RunLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+                "{}: another `bulletin draft` is running for this config; nothing was done",
+                path.display()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => {
+                anyhow::bail!("{}: cannot be locked: {e}", path.display())
+            }
+        }
+    }
+}
+
 impl State {
     /// The state beside the config; none yet is an empty one.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
@@ -157,6 +188,17 @@ mod tests {
         assert_eq!(feed.done, ["a", "b"]);
         assert!(feed.pending.is_none());
         assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1);
+    }
+
+    #[test]
+    fn a_second_run_on_one_state_is_refused_while_the_first_holds_it() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join(FILE_NAME);
+        let first = RunLock::take(&path).expect("free");
+        let e = RunLock::take(&path).expect_err("held").to_string();
+        assert!(e.contains("another `bulletin draft` is running"), "{e}");
+        drop(first);
+        RunLock::take(&path).expect("free again");
     }
 
     #[test]
