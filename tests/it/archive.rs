@@ -32,21 +32,13 @@ fn sent(extra_archive: &str) -> (Project, SmtpSink, u16) {
 
 /// Every file under `dir`, with its bytes, by path.
 fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).expect("dir").flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let bytes = std::fs::read(&path).expect("file");
-                out.push((path, bytes));
-            }
-        }
-    }
-    out.sort();
-    out
+    crate::util::files_under(dir)
+        .into_iter()
+        .map(|path| {
+            let bytes = std::fs::read(&path).expect("file");
+            (path, bytes)
+        })
+        .collect()
 }
 
 /// feedparser's reading of a feed.

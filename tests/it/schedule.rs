@@ -56,23 +56,6 @@ fn wait_for(sink: &SmtpSink, n: usize) -> Vec<String> {
     panic!("the sink has {:?}, not {n} messages", sink.received());
 }
 
-/// Every file in `dir` and the folders in it.
-fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).expect("read dir").flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out
-}
-
 fn rcpts(sink: &SmtpSink) -> Vec<String> {
     sink.settled().into_iter().map(|r| r.rcpt).collect()
 }
@@ -98,7 +81,7 @@ fn a_send_at_a_time_goes_then_and_not_before() {
     let got = rcpts(&sink);
     assert_eq!(got.len(), 3, "{got:?}");
     // Each message as the sink wrote it: within 2 s of the time asked.
-    for file in files_under(&sink.dump_dir()) {
+    for file in crate::util::files_under(&sink.dump_dir()) {
         let written = std::fs::metadata(&file)
             .and_then(|m| m.modified())
             .expect("mtime")
