@@ -85,9 +85,10 @@ pub fn issue_toml(entries: &[Entry], template: &str, date: IssueDate, source: &s
     // to, an empty body would make `check` refuse the draft loudly.
     let body = toml::to_string_pretty(&issue).unwrap_or_default();
     let source = source.replace(['\r', '\n'], " ");
+    let n = entries.len();
+    let entries = if n == 1 { "entry" } else { "entries" };
     format!(
-        "# Drafted by `bulletin draft` from {source}: {}.\n# Edit it, `bulletin check --issue` it, then send it.\n\n{body}",
-        crate::count(entries.len() as u64, "entry", "entries")
+        "# Drafted by `bulletin draft` from {source}: {n} {entries}.\n# Edit it, `bulletin check --issue` it, then send it.\n\n{body}"
     )
 }
 
