@@ -43,9 +43,17 @@ impl Source {
         Ok(Source::File(PathBuf::from(text)))
     }
 
-    /// What the state file keys the feed by, and what messages show.
+    /// What the state file keys the feed by. A URL's password or query
+    /// (a private feed's token) is not written there: it is kept as a
+    /// digest, so two tokens are still two feeds.
     fn key(&self) -> String {
         match self {
+            Source::Url(u) if u.password().is_some() || u.query().is_some() => {
+                use sha2::Digest as _;
+                let digest = sha2::Sha256::digest(u.as_str().as_bytes());
+                let short: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+                format!("{} sha256:{short}", fetch::shown(u))
+            }
             Source::Url(u) => u.to_string(),
             Source::File(p) => std::path::absolute(p)
                 .unwrap_or_else(|_| p.clone())
@@ -347,4 +355,27 @@ fn write_new(path: &Path, text: &str) -> anyhow::Result<()> {
         }
     })?;
     state::sync_dir(dir).map_err(failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_private_feeds_token_is_not_kept_in_the_state() {
+        let key = |u: &str| Source::parse(u).expect("a URL").key();
+        let one = key("https://example.org/feed.xml?token=s3cret");
+        let two = key("https://example.org/feed.xml?token=other");
+        assert!(!one.contains("s3cret"), "{one}");
+        assert!(
+            one.starts_with("https://example.org/feed.xml?… sha256:"),
+            "{one}"
+        );
+        assert_ne!(one, two);
+        assert!(!key("https://ann:pw@example.org/f").contains("pw@"));
+        assert_eq!(
+            key("https://example.org/feed.xml"),
+            "https://example.org/feed.xml"
+        );
+    }
 }
