@@ -111,9 +111,15 @@ pub struct Zoning<'a> {
     default: Option<&'a Zone>,
     now: SystemTime,
     late: Duration,
-    /// Each zone name met, checked once: its instant, or why not.
-    known: HashMap<String, Result<(String, SystemTime), String>>,
-    members: FingerprintMap<SystemTime>,
+    /// Each zone name met, checked once: its instant (an index into
+    /// `instants`), or why not.
+    known: HashMap<String, Result<usize, String>>,
+    /// The distinct instants met, and how many readers each.
+    instants: Vec<(SystemTime, u64)>,
+    /// Each reader's instant, by index (`--local` only: one instant for
+    /// all needs no list of who). Four bytes a reader, a million readers
+    /// being a few tens of MiB.
+    members: FingerprintMap<u32>,
     /// Lines of due readers with no zone and no newsletter zone.
     zoneless: Vec<u64>,
     /// Unknown zones and refused times, by list line.
@@ -128,9 +134,21 @@ impl<'a> Zoning<'a> {
             now,
             late,
             known: HashMap::new(),
+            instants: Vec::new(),
             members: FingerprintMap::default(),
             zoneless: Vec::new(),
             problems: Vec::new(),
+        }
+    }
+
+    /// The index of `at` among the instants met.
+    fn instant(instants: &mut Vec<(SystemTime, u64)>, at: SystemTime) -> usize {
+        match instants.iter().position(|(t, _)| *t == at) {
+            Some(i) => i,
+            None => {
+                instants.push((at, 0));
+                instants.len() - 1
+            }
         }
     }
 
@@ -139,34 +157,42 @@ impl<'a> Zoning<'a> {
     pub fn add(&mut self, line: u64, key: Fingerprint, zone: Option<&str>) {
         if let At::Instant { at, zone } = self.at {
             let name = zone.as_ref().map_or("UTC", Zone::name);
-            self.known
-                .entry(name.to_owned())
-                .or_insert(Ok((name.to_owned(), *at)));
-            self.members.insert(key, *at);
+            if !self.known.contains_key(name) {
+                let i = Self::instant(&mut self.instants, *at);
+                self.known.insert(name.to_owned(), Ok(i));
+            }
+            if let Some((_, n)) = self.instants.first_mut() {
+                *n += 1;
+            }
             return;
         }
         let name = match zone.map(str::trim).filter(|z| !z.is_empty()) {
-            Some(z) => z.to_owned(),
+            Some(z) => z,
             None => match self.default {
-                Some(d) => d.name().to_owned(),
+                Some(d) => d.name(),
                 None => {
                     self.zoneless.push(line);
                     return;
                 }
             },
         };
-        let (at, now, late) = (self.at, self.now, self.late);
-        let found = self.known.entry(name.clone()).or_insert_with(|| {
-            let zone = Zone::parse(&name).map_err(|why| format!("`timezone`: {why}"))?;
-            let when = at
-                .in_zone(&zone, now, late)
-                .map_err(|why| format!("`timezone` {}: {why}", zone.name()))?
-                .unwrap_or(now);
-            Ok((zone.name().to_owned(), when))
-        });
-        match found {
-            Ok((_, when)) => {
-                self.members.insert(key, *when);
+        if !self.known.contains_key(name) {
+            let found = Zone::parse(name)
+                .map_err(|why| format!("`timezone`: {why}"))
+                .and_then(|zone| {
+                    let when = self
+                        .at
+                        .in_zone(&zone, self.now, self.late)
+                        .map_err(|why| format!("`timezone` {}: {why}", zone.name()))?
+                        .unwrap_or(self.now);
+                    Ok(Self::instant(&mut self.instants, when))
+                });
+            self.known.insert(name.to_owned(), found);
+        }
+        match &self.known[name] {
+            Ok(i) => {
+                self.instants[*i].1 += 1;
+                self.members.insert(key, *i as u32);
             }
             Err(why) => self.problems.push((line, why.clone())),
         }
@@ -195,34 +221,31 @@ impl<'a> Zoning<'a> {
         if !problems.is_empty() {
             return Err(problems);
         }
-        // Zones due at the same instant share a wave.
-        let mut instants: Vec<(SystemTime, Vec<String>)> = Vec::new();
+        // Zones due at the same instant share a wave, earliest first.
+        let mut order: Vec<usize> = (0..self.instants.len()).collect();
+        order.sort_by_key(|&i| self.instants[i].0);
+        let mut wave_of = vec![0u32; self.instants.len()];
+        let mut waves: Vec<Wave> = Vec::with_capacity(order.len());
+        for (w, &i) in order.iter().enumerate() {
+            wave_of[i] = w as u32;
+            let (at, readers) = self.instants[i];
+            waves.push(Wave {
+                at,
+                zones: Vec::new(),
+                readers,
+            });
+        }
         for (name, found) in self.known {
-            let Ok((_, at)) = found else { continue };
-            match instants.iter_mut().find(|(t, _)| *t == at) {
-                Some((_, zones)) => zones.push(name),
-                None => instants.push((at, vec![name])),
+            if let Ok(i) = found {
+                waves[wave_of[i] as usize].zones.push(name);
             }
         }
-        instants.sort();
-        let mut waves: Vec<Wave> = instants
-            .into_iter()
-            .map(|(at, mut zones)| {
-                zones.sort();
-                Wave {
-                    at,
-                    zones,
-                    readers: 0,
-                }
-            })
-            .collect();
-        let mut members = FingerprintMap::default();
-        members.reserve(self.members.len());
-        for (key, at) in self.members {
-            if let Some(i) = waves.iter().position(|w| w.at == at) {
-                waves[i].readers += 1;
-                members.insert(key, i as u32);
-            }
+        for w in &mut waves {
+            w.zones.sort();
+        }
+        let mut members = self.members;
+        for w in members.values_mut() {
+            *w = wave_of[*w as usize];
         }
         // Every zone met has a reader: no wave is empty.
         let plan = Plan { waves, members };
