@@ -86,6 +86,21 @@ pub fn run(config_path: &Path, args: &DraftArgs) -> anyhow::Result<Outcome> {
             config.path.display()
         );
     }
+    let dir = config_path.parent().unwrap_or(Path::new("")).to_path_buf();
+    let state_path = dir.join(state::FILE_NAME);
+    let _running = state::RunLock::take(&state_path)?;
+    let mut state = State::load(&state_path)?;
+    let key = source.key();
+    let run = DraftRun {
+        config_path,
+        args,
+        state_path: &state_path,
+        key: &key,
+    };
+
+    // What earlier runs left unfinished comes first; its outcome is this
+    // run's too.
+    let earlier = run.finish_pending(&mut state)?;
     if let Some(out) = &args.out
         && out.exists()
     {
@@ -94,13 +109,6 @@ pub fn run(config_path: &Path, args: &DraftArgs) -> anyhow::Result<Outcome> {
             out.display()
         );
     }
-    let dir = config_path.parent().unwrap_or(Path::new("")).to_path_buf();
-    let state_path = dir.join(state::FILE_NAME);
-    let _running = state::RunLock::take(&state_path)?;
-    let mut state = State::load(&state_path)?;
-    let key = source.key();
-
-    finish_pending(config_path, args, &mut state, &state_path, &key)?;
 
     let fetched = match &source {
         Source::Url(url) => {
@@ -115,7 +123,7 @@ pub fn run(config_path: &Path, args: &DraftArgs) -> anyhow::Result<Outcome> {
                 "nothing new in {} (not modified since the last read)",
                 source.shown()
             );
-            return Ok(Outcome::Success);
+            return Ok(earlier);
         }
         Fetched::Body {
             bytes,
@@ -142,35 +150,44 @@ pub fn run(config_path: &Path, args: &DraftArgs) -> anyhow::Result<Outcome> {
         Default::default()
     };
     if new.is_empty() {
-        feed_state.validators = validators;
-        state.save(&state_path)?;
+        if feed_state.validators != validators {
+            feed_state.validators = validators;
+            state.save(&state_path)?;
+        }
         println!("nothing new in {}", source.shown());
-        return Ok(Outcome::Success);
+        return Ok(earlier);
     }
     let entries: Vec<Entry> = new.into_iter().take(settings.max_items).collect();
     let date = today(&config)?;
     let path = match &args.out {
         Some(out) => out.clone(),
-        None => free_issue_path(&dir.join("issues"), date)?,
+        None => free_issue_path(&config, &dir.join("issues"), date)?,
     };
-    let text = feed::draft::issue_toml(&entries, &settings.subject, date, &source.shown());
-    let ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
+    // Pending drafts are kept by absolute path: a later run may start in
+    // another folder.
+    let kept = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+    let text = feed::draft::issue_toml(&entries, &settings.subject, date, &source.shown())
+        .map_err(|e| anyhow::anyhow!("{}: the draft cannot be written: {e}", path.display()))?;
     // The intent first: a crash after the file is written finds it here.
-    state.feed(&key).pending = Some(Pending {
-        path: std::path::absolute(&path).unwrap_or_else(|_| path.clone()),
-        ids,
+    state.feed(&key).pending.push(Pending {
+        path: kept.clone(),
+        ids: entries.iter().map(|e| e.id.clone()).collect(),
         send: args.send,
+        written: false,
     });
     state.save(&state_path)?;
     if let Err(e) = write_new(&path, &text) {
-        state.feed(&key).pending = None;
+        state.feed(&key).forget(&kept);
         state.save(&state_path)?;
         return Err(e);
     }
     let feed_state = state.feed(&key);
     feed_state.validators = validators;
+    if let Some(p) = feed_state.pending_at(&kept) {
+        p.written = true;
+    }
     if !args.send {
-        feed_state.finish_pending();
+        feed_state.finish(&kept);
     }
     state.save(&state_path)?;
     println!(
@@ -194,84 +211,107 @@ pub fn run(config_path: &Path, args: &DraftArgs) -> anyhow::Result<Outcome> {
             "Check it with `bulletin check --issue {}`, then send it.",
             path.display()
         );
-        return Ok(Outcome::Success);
+        return Ok(earlier);
     }
-    send_pending(config_path, args, &mut state, &state_path, &key)
+    let sent = run.send_pending(&mut state, &kept)?;
+    Ok(worse(earlier, sent))
 }
 
-/// A draft an earlier run decided on and did not finish: forgotten if its
-/// file was never written; done if it was not to be sent; sent now with
-/// `--send` (its entries done once the send ran); else kept (its entries
-/// stay out of new drafts) for a later `--send`.
-fn finish_pending(
-    config_path: &Path,
-    args: &DraftArgs,
-    state: &mut State,
-    state_path: &Path,
-    key: &str,
-) -> anyhow::Result<()> {
-    let Some(pending) = state.feed(key).pending.clone() else {
-        return Ok(());
-    };
-    if !pending.path.exists() {
-        state.feed(key).pending = None;
-        return state.save(state_path);
-    }
-    // A draft written to be edited is the editor's now, never sent
-    // unread by a later `--send`.
-    if !pending.send {
-        state.feed(key).finish_pending();
-        return state.save(state_path);
-    }
-    if args.send {
-        println!(
-            "{} was drafted and not sent yet: sending it first.",
-            pending.path.display()
-        );
-        send_pending(config_path, args, state, state_path, key)?;
-        return Ok(());
-    }
-    eprintln!(
-        "note: {} was drafted for sending and not sent; `bulletin draft --send` sends it (or send it yourself)",
-        pending.path.display()
-    );
-    Ok(())
+fn worse(a: Outcome, b: Outcome) -> Outcome {
+    if a == Outcome::Success { b } else { a }
 }
 
-/// Checks the pending draft, sends it, and records its entries as done
-/// once the send has run (a send resumed later mails nobody twice: the
-/// delivery log knows who has it).
-fn send_pending(
-    config_path: &Path,
-    args: &DraftArgs,
-    state: &mut State,
-    state_path: &Path,
-    key: &str,
-) -> anyhow::Result<Outcome> {
-    let Some(pending) = state.feed(key).pending.clone() else {
-        bail!("no draft to send");
-    };
-    let check = crate::commands::check::run(
-        config_path,
-        &CheckArgs {
-            issue: pending.path.clone(),
-            strict: false,
-            json: false,
-            dns: false,
-            resolver: None,
-        },
-    )?;
-    if check != Outcome::Success {
-        bail!(
-            "{}: the draft did not pass check, so it was not sent; fix it and run `bulletin draft --send` again (it is sent then, not drafted again)",
-            pending.path.display()
-        );
+/// One `draft` run's fixed parts, for the steps on its pending drafts.
+struct DraftRun<'a> {
+    config_path: &'a Path,
+    args: &'a DraftArgs,
+    state_path: &'a Path,
+    key: &'a str,
+}
+
+impl DraftRun<'_> {
+    /// The drafts earlier runs decided on and did not finish, each in
+    /// turn: one never written is forgotten (its entries new again); one
+    /// written and since taken away, or not meant to be sent, is done;
+    /// one to be sent is sent now with `--send` (done once nobody is
+    /// still due), else kept for a later `--send`.
+    fn finish_pending(&self, state: &mut State) -> anyhow::Result<Outcome> {
+        let mut outcome = Outcome::Success;
+        for pending in state.feed(self.key).pending.clone() {
+            let path = &pending.path;
+            if !path.exists() {
+                let feed = state.feed(self.key);
+                if pending.written {
+                    eprintln!(
+                        "note: {} was drafted and is gone; its entries are not drafted again",
+                        path.display()
+                    );
+                    feed.finish(path);
+                } else {
+                    feed.forget(path);
+                }
+                state.save(self.state_path)?;
+                continue;
+            }
+            // A draft written to be edited is the editor's now, never sent
+            // unread by a later `--send`.
+            if !pending.send {
+                state.feed(self.key).finish(path);
+                state.save(self.state_path)?;
+                continue;
+            }
+            if self.args.send {
+                println!(
+                    "{} was drafted and not sent to everyone yet: sending it first.",
+                    path.display()
+                );
+                outcome = worse(outcome, self.send_pending(state, path)?);
+                continue;
+            }
+            eprintln!(
+                "note: {} was drafted for sending and not sent to everyone; `bulletin draft --send` sends it (or send it yourself)",
+                path.display()
+            );
+        }
+        Ok(outcome)
     }
-    let outcome = crate::commands::send::run(config_path, &send_args(&pending.path, args.yes))?;
-    let feed = state.feed(key);
-    feed.finish_pending();
-    state.save(state_path)?;
-    Ok(outcome)
+
+    /// Checks the pending draft at `path` and sends it; its entries are
+    /// done once no reader is still due (deferred, or not reached), else it
+    /// stays pending and the next `--send` run sends again (the delivery
+    /// log knows who has it: nobody is mailed twice).
+    fn send_pending(&self, state: &mut State, path: &Path) -> anyhow::Result<Outcome> {
+        let check = crate::commands::check::run(
+            self.config_path,
+            &CheckArgs {
+                issue: path.to_path_buf(),
+                strict: false,
+                json: false,
+                dns: false,
+                resolver: None,
+            },
+        )?;
+        if check != Outcome::Success {
+            bail!(
+                "{}: the draft did not pass check, so it was not sent; fix it and run `bulletin draft --send` again (it is sent then, not drafted again)",
+                path.display()
+            );
+        }
+        let outcome =
+            crate::commands::send::run(self.config_path, &send_args(path, self.args.yes))?;
+        let due = crate::commands::status::still_due(self.config_path, path)?;
+        if due > 0 {
+            eprintln!(
+                "note: {} still due for {}; the next `bulletin draft --send` sends to them first (its entries are not drafted again)",
+                crate::count(due, "reader is", "readers are"),
+                path.display()
+            );
+            return Ok(Outcome::Problems);
+        }
+        state.feed(self.key).finish(path);
+        state.save(self.state_path)?;
+        Ok(outcome)
+    }
 }
 
 fn send_args(issue: &Path, yes: bool) -> SendArgs {
@@ -311,17 +351,18 @@ fn today(config: &Config) -> anyhow::Result<IssueDate> {
     })
 }
 
-/// `issues/<date>.toml`, or `-2`, `-3`… when that is taken.
-fn free_issue_path(issues: &Path, date: IssueDate) -> anyhow::Result<PathBuf> {
+/// `issues/<date>.toml`, or `-2`, `-3`… when that is taken, by a file
+/// or by a delivery log of that name (an issue sent and since moved).
+fn free_issue_path(config: &Config, issues: &Path, date: IssueDate) -> anyhow::Result<PathBuf> {
     let stem = format!("{:04}-{:02}-{:02}", date.year, date.month, date.day);
     for n in 1..1000 {
         let name = if n == 1 {
-            format!("{stem}.toml")
+            stem.clone()
         } else {
-            format!("{stem}-{n}.toml")
+            format!("{stem}-{n}")
         };
-        let path = issues.join(name);
-        if !path.exists() {
+        let path = issues.join(format!("{name}.toml"));
+        if !path.exists() && !crate::deliver::journal::log_path(config, &name, None).exists() {
             return Ok(path);
         }
     }

@@ -276,6 +276,21 @@ fn report(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Report> {
     })
 }
 
+/// How many readers of `issue` a send now would still mail (deferred, or
+/// not reached yet): what `draft --send` asks before it counts a draft's
+/// entries done.
+pub fn still_due(config_path: &Path, issue: &Path) -> anyhow::Result<u64> {
+    let r = report(
+        config_path,
+        &StatusArgs {
+            issue: Some(issue.to_path_buf()),
+            log: None,
+            json: false,
+        },
+    )?;
+    Ok(r.deferred + r.not_yet_sent)
+}
+
 pub fn run(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Outcome> {
     let r = report(config_path, args)?;
     if args.json {

@@ -61,10 +61,24 @@ impl Plan {
         self.refuse_late_from(0, now, late)
     }
 
-    /// As `refuse_late`, for the waves from `first` on: checked again as
-    /// each wave comes, since a machine that slept or a clock put right
-    /// may reach it late.
-    pub fn refuse_late_from(
+    /// Why wave `i` is too late to send at `now` (more than `late` past
+    /// its time), checked again as each wave comes, since a machine that
+    /// slept or a clock put right may reach it late.
+    pub fn too_late(&self, i: usize, now: SystemTime, late: Duration) -> Option<String> {
+        let w = self.waves.get(i)?;
+        let ago = now.duration_since(w.at).ok()?;
+        (ago > late).then(|| {
+            format!(
+                "{} was {} ago, more than --late {}",
+                w.shown(),
+                span(ago),
+                span(late)
+            )
+        })
+    }
+
+    /// As `refuse_late`, for the waves from `first` on.
+    fn refuse_late_from(
         &self,
         first: usize,
         now: SystemTime,
@@ -336,5 +350,25 @@ mod tests {
             .expect_err("refused");
         assert!(err.contains("2h 30m ago"), "{err}");
         assert!(plan.refuse_late(now, Duration::from_secs(3 * 3600)).is_ok());
+    }
+
+    #[test]
+    fn each_wave_is_judged_late_on_its_own() {
+        let when = At::parse("08:00", true, None).expect("a time");
+        let now = at("2026-12-09T06:00:00Z");
+        let mut z = Zoning::new(&when, None, now, Duration::from_secs(3600));
+        z.add(2, fingerprint_of("a@x.org"), Some("Europe/Berlin"));
+        z.add(3, fingerprint_of("b@x.org"), Some("America/New_York"));
+        let plan = z.finish().expect("two zones");
+        assert_eq!(plan.waves.len(), 2);
+        // Woken at 08:30 UTC: Berlin's wave (07:00 UTC) is 1h 30m late, New
+        // York's (13:00 UTC) still to come.
+        let woke = at("2026-12-09T08:30:00Z");
+        let why = plan
+            .too_late(0, woke, Duration::from_secs(3600))
+            .expect("late");
+        assert!(why.contains("1h 30m ago, more than --late 1h"), "{why}");
+        assert_eq!(plan.too_late(1, woke, Duration::from_secs(3600)), None);
+        assert_eq!(plan.too_late(0, woke, Duration::from_secs(2 * 3600)), None);
     }
 }

@@ -324,13 +324,13 @@ fn a_crash_between_writing_and_sending_sends_that_draft_once_and_drafts_nothing_
     p.bulletin(&["draft", "--from-feed", &url])
         .success()
         .stdout_has("nothing new")
-        .stderr_has("was drafted for sending and not sent");
+        .stderr_has("was drafted for sending and not sent to everyone");
     assert!(sink.settled().is_empty());
 
     // With --send: that draft is sent first, then nothing is new.
     p.bulletin(&["draft", "--from-feed", &url, "--send", "--yes"])
         .success()
-        .stdout_has("was drafted and not sent yet: sending it first")
+        .stdout_has("was drafted and not sent to everyone yet: sending it first")
         .stdout_has("nothing new");
     assert_eq!(drafts(&p), ["2022-08-01-2.toml"]);
     let received = sink.settled();
@@ -348,6 +348,7 @@ fn a_kill_mid_send_resumes_that_draft_and_never_drafts_it_again() {
     let silent = Silent::start();
     let p = Project::sample();
     p.with_server(silent.port, "", "");
+    let due = due_readers(&p);
     let url = server.url("rss.xml");
     // The relay never answers: the draft is written, the send hangs.
     let mut child = p
@@ -377,15 +378,93 @@ fn a_kill_mid_send_resumes_that_draft_and_never_drafts_it_again() {
     );
     // The send resumes from its delivery log (whoever may have got it is
     // not mailed again without --resend-unknown); no second draft.
-    p.bulletin(&["draft", "--from-feed", &url, "--send", "--yes"])
-        .stdout_has("was drafted and not sent yet: sending it first");
+    let resumed = p.bulletin(&["draft", "--from-feed", &url, "--send", "--yes"]);
+    resumed.stdout_has("was drafted and not sent to everyone yet: sending it first");
     assert_eq!(drafts(&p), ["2022-08-01-2.toml"]);
     let received = sink.settled();
     let mut readers: Vec<&str> = received.iter().map(|r| r.rcpt.as_str()).collect();
+    readers.sort_unstable();
     readers.dedup();
     assert_eq!(readers.len(), received.len(), "someone got it twice");
+    // Whoever the killed run had handed to the silent relay is unknown (not
+    // mailed again without --resend-unknown, so the run reports a problem);
+    // every other reader has it now.
+    let unknown = p
+        .log_rows_of("logs/2022-08-01-2.csv")
+        .iter()
+        .filter(|r| r.status == "unknown")
+        .count();
+    assert_eq!(received.len() + unknown, due, "{received:?}");
+    assert_eq!(resumed.code == Some(0), unknown == 0, "{resumed:?}");
+    assert_eq!(done_ids(&p, &url).len(), 2);
     p.bulletin(&["draft", "--from-feed", &url, "--send", "--yes"])
         .success()
         .stdout_has("nothing new");
     assert_eq!(drafts(&p), ["2022-08-01-2.toml"]);
+}
+
+#[test]
+fn a_draft_with_readers_deferred_stays_pending_and_the_next_run_sends_them_first() {
+    let server = FeedServer::start();
+    let busy = SmtpSink::start(&["-r", "RCPT", "-b", "451 4.7.1 Try again later"]);
+    let p = Project::sample();
+    p.with_server(busy.port, "", "max_attempts = 1\nretry_delay = 0.01\n");
+    let due = due_readers(&p);
+    let url = server.url("atom.xml");
+    p.bulletin(&["draft", "--from-feed", &url, "--send", "--yes"])
+        .failure()
+        .stderr_has(&format!("{due} readers are still due for"));
+    assert!(busy.received().is_empty());
+    assert!(done_ids(&p, &url).is_empty(), "done with nobody mailed");
+    assert_eq!(state(&p)["feeds"][&url]["pending"][0]["written"], true);
+
+    // The relay takes mail again, and the feed has one entry more: the
+    // deferred draft goes first, then the new entry is drafted and sent.
+    let sink = SmtpSink::start(&[]);
+    p.edit(
+        "config.toml",
+        &format!("port = {}", busy.port),
+        &format!("port = {}", sink.port),
+    );
+    let feed = std::fs::read_to_string(repo_root().join("tests/fixtures/feeds/atom.xml"))
+        .expect("fixture")
+        .replacen(
+            "<entry>",
+            "<entry><id>urn:new</id><title>Night market</title><updated>2022-08-05T08:00:00Z</updated><link href=\"https://blog.example.org/night\"/><summary>Stalls till late.</summary></entry>\n<entry>",
+            1,
+        );
+    server.serve("atom.xml", &feed);
+    p.bulletin(&["draft", "--from-feed", &url, "--send", "--yes"])
+        .success()
+        .stdout_has("sending it first")
+        .stdout_has("Wrote issues/2022-08-01-3.toml: 1 story");
+    let received = sink.settled();
+    assert_eq!(received.len(), 2 * due, "{received:?}");
+    assert_eq!(done_ids(&p, &url).len(), 3);
+    assert!(state(&p)["feeds"][&url]["pending"].is_null());
+}
+
+#[test]
+fn entries_left_for_next_time_are_not_hidden_by_a_304() {
+    let server = FeedServer::start();
+    let p = Project::sample();
+    let config = p.read("config.toml");
+    p.write("config.toml", format!("{config}\n[feed]\nmax_items = 1\n"));
+    let url = server.url("rss.xml");
+    p.bulletin(&["draft", "--from-feed", &url])
+        .success()
+        .stdout_has("the rest next time");
+    // The feed is unchanged, but one entry is still to draft: the run asks
+    // without validators (a 304 would hide it) and drafts it.
+    p.bulletin(&["draft", "--from-feed", &url])
+        .success()
+        .stdout_has("Wrote issues/2022-08-01-3.toml: 1 story");
+    let requests = server.requests();
+    assert!(requests[1]["if_none_match"].is_null(), "{requests:?}");
+    assert_eq!(requests[1]["status"], 200);
+    // Everything drafted: now the server's validators go back, and a 304.
+    p.bulletin(&["draft", "--from-feed", &url])
+        .success()
+        .stdout_has("nothing new");
+    assert_eq!(server.requests()[2]["status"], 304);
 }

@@ -406,3 +406,56 @@ fn an_unknown_zone_is_named_with_its_line_and_nothing_is_sent() {
         .stderr_has("1 reader has no `timezone` and [newsletter] timezone is not set (line 4)");
     assert!(rcpts(&sink).is_empty());
 }
+
+#[test]
+fn a_reader_who_joins_during_the_wait_unfillable_is_left_out_not_everyone() {
+    let sink = SmtpSink::start(&[]);
+    let p = Project::sample();
+    p.with_server(sink.port, "", "").write(
+        "subscribers.example.csv",
+        "email,name,City Name\nr0@example.org,Ann,Tokyo\nr1@example.org,Bob,Osaka\n",
+    );
+    let issue = p.read(ISSUE);
+    p.write(
+        ISSUE,
+        format!("intro = \"From {{{{ city_name }}}}.\"\n{issue}"),
+    );
+    p.bulletin(&["check", "--issue", ISSUE]).success();
+    let epoch: u64 = crate::util::PINNED_EPOCH.parse().expect("a number");
+    let child = spawn_send(&p, &["--at", "2022-08-01T10:00:04Z"], epoch);
+    std::thread::sleep(Duration::from_millis(1500));
+    // No city: this reader's intro cannot be filled in. At the time the
+    // others are mailed all the same; the newcomer is named, not mailed.
+    p.bulletin(&["subscribe", "new@example.org"]).success();
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("subscribers.example.csv:4: new@example.org"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("1 reader changed or joined during the wait"),
+        "{stderr}"
+    );
+    assert_eq!(rcpts(&sink), ["r0@example.org", "r1@example.org"]);
+    // Once the row is filled in, a plain send mails just that reader.
+    let list = p.read("subscribers.example.csv");
+    let filled = list
+        .lines()
+        .map(|l| {
+            if l.starts_with("new@example.org") {
+                "new@example.org,New,Nara".to_owned()
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    p.write("subscribers.example.csv", format!("{filled}\n"));
+    p.send(&[]).success();
+    assert_eq!(
+        rcpts(&sink),
+        ["new@example.org", "r0@example.org", "r1@example.org"]
+    );
+}

@@ -163,7 +163,12 @@ impl Project {
 
     /// The delivery log's rows, as (timestamp, email, status, attempts, code, detail, message_id).
     pub fn log_rows(&self) -> Vec<LogRow> {
-        let mut reader = csv::Reader::from_path(self.path("logs/2022-08-01.csv")).expect("log");
+        self.log_rows_of("logs/2022-08-01.csv")
+    }
+
+    /// The rows of the delivery log at `log` (relative to the project).
+    pub fn log_rows_of(&self, log: &str) -> Vec<LogRow> {
+        let mut reader = csv::Reader::from_path(self.path(log)).expect("log");
         reader
             .records()
             .map(|r| {

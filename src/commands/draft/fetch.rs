@@ -49,18 +49,23 @@ pub fn shown(url: &Url) -> String {
 }
 
 pub fn read_file(path: &Path) -> anyhow::Result<Fetched> {
-    let len = std::fs::metadata(path)
-        .with_context(|| format!("{}: cannot read the feed", path.display()))?
-        .len();
-    if len > MAX_BYTES {
+    use std::io::Read as _;
+    let failed =
+        |e: std::io::Error| anyhow::anyhow!("{}: cannot read the feed: {e}", path.display());
+    let file = std::fs::File::open(path).map_err(failed)?;
+    // Read to one byte past the cap, whatever the file's size said (it
+    // may grow, or be a pipe).
+    let mut bytes = Vec::new();
+    file.take(MAX_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(failed)?;
+    if bytes.len() as u64 > MAX_BYTES {
         bail!(
-            "{}: the feed is {len} bytes, over the {} MiB a feed may be; refused",
+            "{}: the feed is over the {} MiB a feed may be; refused",
             path.display(),
             MAX_BYTES / 1024 / 1024
         );
     }
-    let bytes =
-        std::fs::read(path).with_context(|| format!("{}: cannot read the feed", path.display()))?;
     Ok(Fetched::Body {
         bytes,
         url: None,

@@ -31,10 +31,11 @@ pub struct FeedState {
     pub done: Vec<String>,
     #[serde(default)]
     pub validators: Validators,
-    /// A draft decided on and not finished: its file may be written, and
-    /// (with `send`) it is sent before anything new is drafted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending: Option<Pending>,
+    /// Drafts decided on and not finished: a file maybe not written yet,
+    /// or one to be sent that has readers still due. Each run with
+    /// `--send` sends them before anything new is drafted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<Pending>,
 }
 
 /// What the server said identifies the feed's version (sent back as
@@ -57,27 +58,41 @@ pub struct Pending {
     pub ids: Vec<String>,
     /// Whether the run that wrote it meant to send it.
     pub send: bool,
+    /// Set once the file is written: a written draft that is gone was
+    /// taken away by the editor, and its entries are not drafted again.
+    #[serde(default)]
+    pub written: bool,
 }
 
 impl FeedState {
-    /// Whether an entry was drafted already, or is in the pending draft.
+    /// Whether an entry was drafted already, or is in a pending draft.
     pub fn taken(&self, id: &str) -> bool {
         self.done.iter().any(|d| d == id)
-            || self
-                .pending
-                .as_ref()
-                .is_some_and(|p| p.ids.iter().any(|d| d == id))
+            || self.pending.iter().any(|p| p.ids.iter().any(|d| d == id))
     }
 
-    /// The pending draft's entries recorded as done, the draft forgotten.
-    pub fn finish_pending(&mut self) {
-        if let Some(p) = self.pending.take() {
+    /// The pending draft at `path`, its entries recorded as done.
+    pub fn finish(&mut self, path: &Path) {
+        let (finished, kept) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|p| p.path == path);
+        self.pending = kept;
+        for p in finished {
             for id in p.ids {
                 if !self.done.contains(&id) {
                     self.done.push(id);
                 }
             }
         }
+    }
+
+    /// The pending draft at `path` forgotten: its entries are new again.
+    pub fn forget(&mut self, path: &Path) {
+        self.pending.retain(|p| p.path != path);
+    }
+
+    pub fn pending_at(&mut self, path: &Path) -> Option<&mut Pending> {
+        self.pending.iter_mut().find(|p| p.path == path)
     }
 }
 
@@ -174,19 +189,28 @@ mod tests {
         let mut state = State::load(&path).expect("none yet");
         let feed = state.feed("https://example.org/feed.xml");
         feed.done.push("a".into());
-        feed.pending = Some(Pending {
+        feed.pending.push(Pending {
             path: "issues/x.toml".into(),
             ids: vec!["b".into()],
             send: true,
+            written: true,
+        });
+        feed.pending.push(Pending {
+            path: "issues/y.toml".into(),
+            ids: vec!["c".into()],
+            send: true,
+            written: false,
         });
         feed.validators.etag = Some("\"v1\"".into());
         state.save(&path).expect("save");
         let mut again = State::load(&path).expect("load");
         let feed = again.feed("https://example.org/feed.xml");
-        assert!(feed.taken("a") && feed.taken("b") && !feed.taken("c"));
-        feed.finish_pending();
+        assert!(feed.taken("a") && feed.taken("b") && feed.taken("c") && !feed.taken("d"));
+        feed.finish(Path::new("issues/x.toml"));
         assert_eq!(feed.done, ["a", "b"]);
-        assert!(feed.pending.is_none());
+        assert_eq!(feed.pending.len(), 1);
+        feed.forget(Path::new("issues/y.toml"));
+        assert!(feed.pending.is_empty() && !feed.taken("c"));
         assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1);
     }
 

@@ -28,7 +28,7 @@ use crate::input::config::Config;
 use crate::input::diagnostic::Diagnostic;
 use crate::input::when::At;
 use report::{outcome, print_warnings, publish, record_refusals, report_unfinished};
-use survey::{Survey, readers, resend};
+use survey::{Survey, When, readers, resend};
 
 pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     let (config, issue) = load_inputs(config_path, &args.issue)?;
@@ -115,7 +115,14 @@ async fn send_all(
     at: Option<At>,
 ) -> anyhow::Result<Outcome> {
     let mut journal = None;
-    let survey = Survey::take(config, parts, &ctx, (run, args), &mut journal, None)?;
+    let survey = Survey::take(
+        config,
+        parts,
+        &ctx,
+        (run, args),
+        &mut journal,
+        (When::First, None),
+    )?;
     let counts = &survey.counts;
     if let Some(a) = &run.audience
         && !args.json
@@ -207,6 +214,7 @@ async fn deliver_due(
 
     let list_for_errors = list.clone();
     let wave = wave.map(|(plan, i)| (plan.clone(), i));
+    let left_out = survey.unfilled;
     let source = plan::pending(
         &survey.snapshot,
         survey.history,
@@ -215,6 +223,9 @@ async fn deliver_due(
         ctx.template.is_personal(),
     )?
     .filter(move |entry| survey::in_wave(wave.as_ref().map(|(p, i)| (p, *i)), entry))
+    .filter(move |entry| {
+        !matches!(entry, Entry::Due(_)) || !left_out.contains(&survey::key_of(entry))
+    })
     .filter_map(move |entry| match entry {
         Entry::Due(s) => Some(s),
         Entry::Skipped {

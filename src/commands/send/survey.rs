@@ -18,7 +18,7 @@ use crate::deliver::journal::{History, Journal, LogRow, Status};
 use crate::deliver::plan::{self, Counts, Entry};
 use crate::deliver::schedule::Plan;
 use crate::input::config::Config;
-use crate::input::email::fingerprint_of;
+use crate::input::email::{FingerprintSet, fingerprint_of};
 
 /// The list and the log as a send reads them at one moment: who is due,
 /// what earlier runs settled.
@@ -26,20 +26,36 @@ pub(super) struct Survey {
     pub(super) snapshot: Snapshot,
     pub(super) history: Arc<History>,
     pub(super) counts: Counts,
+    /// Readers due whose fields cannot be filled in, found by a survey at
+    /// a scheduled time (they changed or joined during the wait): left
+    /// out of the send and counted invalid, so the others still get it.
+    pub(super) unfilled: FingerprintSet,
+}
+
+/// Which survey of a run this is: the one before any wait, or one at a
+/// scheduled time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum When {
+    /// Everything that stops the send stops it here.
+    First,
+    /// The run has been asked for and is under way: what would have
+    /// stopped it is named and left out, never a reason to mail nobody.
+    AtTheTime,
 }
 
 impl Survey {
     /// Reads the list and the log, and refuses what cannot be sent:
-    /// `--strict` warnings (on the `first` survey), readers whose fields
-    /// cannot be filled in, a log begun for another version of the issue.
-    /// With `wave`, only that wave's readers count.
+    /// `--strict` warnings and readers whose fields cannot be filled in
+    /// (on the first survey; later, such readers are left out), a log
+    /// begun for another version of the issue. With `wave`, only that
+    /// wave's readers count.
     pub(super) fn take(
         config: &Config,
         parts: &Rendered,
         ctx: &Context,
         (run, args): (&Run, &SendArgs),
         journal: &mut Option<Journal>,
-        wave: Option<(&Arc<Plan>, usize)>,
+        (when, wave): (When, Option<(&Arc<Plan>, usize)>),
     ) -> anyhow::Result<Survey> {
         // One snapshot for every pass: a subscribe meanwhile waits for the
         // next issue.
@@ -49,7 +65,7 @@ impl Survey {
         *ctx.watch.lock().unwrap_or_else(|e| e.into_inner()) =
             Some(ListWatch::after(&snapshot, columns));
         let in_wave = |entry: &Entry| in_wave(wave, entry);
-        if args.strict && wave.is_none() {
+        if args.strict && when == When::First {
             // Refused before anything is written (and, scheduled, before
             // the wait), so this takes a pass of its own.
             let readers = plan::recipients(&snapshot, run.audience.as_ref(), false)?
@@ -63,18 +79,29 @@ impl Survey {
         // With per-reader fields, every reader is filled in before anything
         // is written or sent: a row that cannot be stops the send here, not
         // half-way.
+        let mut left_out = FingerprintSet::default();
         if ctx.template.is_personal() {
             let mut unfilled = crate::commands::UnfilledReaders::default();
             for entry in plan::recipients(&snapshot, run.audience.as_ref(), true)? {
                 if let Entry::Due(s) = &entry
                     && in_wave(&entry)
+                    && !unfilled.check(&ctx.template, &config.newsletter.subscribers, s)
                 {
-                    unfilled.check(&ctx.template, &config.newsletter.subscribers, s);
+                    left_out.insert(s.email.fingerprint());
                 }
             }
             if !unfilled.is_empty() {
                 unfilled.print();
-                bail!("{}", unfilled.refusal());
+                if when == When::First {
+                    bail!("{}", unfilled.refusal());
+                }
+                crate::commands::paint::say(&format!(
+                    "{}: warning: {} changed or joined during the wait and cannot be filled \
+                     in; not mailed now (fix the rows, then `bulletin send --issue {}`)",
+                    config.newsletter.subscribers.display(),
+                    crate::count(unfilled.count, "reader", "readers"),
+                    args.issue.display()
+                ));
             }
         }
         // Opened once the checks pass, so a refusal leaves no log behind;
@@ -123,12 +150,17 @@ impl Survey {
         )? {
             if in_wave(&entry) {
                 counts.add(&entry);
+                if matches!(entry, Entry::Due(_)) && left_out.contains(&key_of(&entry)) {
+                    counts.due -= 1;
+                    counts.invalid += 1;
+                }
             }
         }
         Ok(Survey {
             snapshot,
             history,
             counts,
+            unfilled: left_out,
         })
     }
 }

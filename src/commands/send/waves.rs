@@ -19,7 +19,7 @@ use crate::input::config::Config;
 use crate::input::diagnostic::{Diagnostic, Diagnostics};
 use crate::input::when::At;
 
-use super::survey::{Survey, resend};
+use super::survey::{Survey, When, resend};
 use super::{Run, confirm, deliver_due, nothing_to_send, wait};
 
 /// Plans the waves, asks (unless `--yes`), records the plan, then sends
@@ -77,16 +77,39 @@ pub(super) async fn send(
                     crate::count(i as u64, "wave was", "waves were")
                 ),
             })?;
-        // Late by a machine that slept or a clock put right: refused as
-        // at the start.
-        plan.refuse_late_from(i, crate::clock(), args.late)
-            .map_err(anyhow::Error::msg)?;
+        // Late by a machine that slept or a clock put right: this wave is
+        // not sent (when in doubt, do not mail), the ones to come still
+        // are, and the run ends in a problem that names it.
+        if let Some(why) = plan.too_late(i, crate::clock(), args.late) {
+            crate::commands::paint::say(&format!(
+                "error: too late to send wave {} of {}: {why}; its {} not mailed{}. \
+                 `bulletin send --issue {}` (no --at) sends to them now",
+                i + 1,
+                plan.waves.len(),
+                crate::count(w.readers, "reader was", "readers were"),
+                if i + 1 < plan.waves.len() {
+                    "; the waves to come are still sent at their time"
+                } else {
+                    ""
+                },
+                args.issue.display()
+            ));
+            worst = Outcome::Problems;
+            continue;
+        }
         // The list is read again: who left meanwhile is not mailed. With
         // one instant, the list as it is now (who joined meanwhile is
         // mailed too); by zone, each wave's readers as planned.
         let wave = local.then_some((&plan, i));
         let mut open = Some(journal);
-        let survey = Survey::take(config, parts, &ctx, (run, args), &mut open, wave)?;
+        let survey = Survey::take(
+            config,
+            parts,
+            &ctx,
+            (run, args),
+            &mut open,
+            (When::AtTheTime, wave),
+        )?;
         let Some(j) = open else {
             bail!("the delivery log was not kept open");
         };

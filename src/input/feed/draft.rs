@@ -53,7 +53,12 @@ pub fn subject(template: &str, entries: &[Entry], date: IssueDate) -> String {
 /// The issue file's text: a comment saying where it came from (`source`,
 /// as shown to the editor), then the date, the subject and the stories in
 /// the entries' order.
-pub fn issue_toml(entries: &[Entry], template: &str, date: IssueDate, source: &str) -> String {
+pub fn issue_toml(
+    entries: &[Entry],
+    template: &str,
+    date: IssueDate,
+    source: &str,
+) -> Result<String, toml::ser::Error> {
     let issue = DraftIssue {
         date: toml::value::Datetime {
             date: Some(toml::value::Date {
@@ -81,15 +86,13 @@ pub fn issue_toml(entries: &[Entry], template: &str, date: IssueDate, source: &s
             })
             .collect(),
     };
-    // Serialising plain strings, a date and a list cannot fail; were it
-    // to, an empty body would make `check` refuse the draft loudly.
-    let body = toml::to_string_pretty(&issue).unwrap_or_default();
+    let body = toml::to_string_pretty(&issue)?;
     let source = source.replace(['\r', '\n'], " ");
     let n = entries.len();
     let entries = if n == 1 { "entry" } else { "entries" };
-    format!(
+    Ok(format!(
         "# Drafted by `bulletin draft` from {source}: {n} {entries}.\n# Edit it, `bulletin check --issue` it, then send it.\n\n{body}"
-    )
+    ))
 }
 
 #[cfg(test)]
@@ -138,7 +141,8 @@ mod tests {
             "{{ first_title }}",
             DAY,
             "https://example.org/feed.xml",
-        );
+        )
+        .expect("a draft");
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("2022-08-01.toml");
         std::fs::write(&path, &text).expect("write");

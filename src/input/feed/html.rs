@@ -13,8 +13,21 @@ const DROPPED: [&str; 8] = [
     "script", "style", "noscript", "template", "iframe", "object", "embed", "form",
 ];
 
+/// Elements nested deeper than this are past any page a person wrote;
+/// the converter walks them by recursion, so such an entry is read as
+/// plain text rather than risk the stack.
+const MAX_DEPTH: usize = 128;
+
+/// A story's body past this many bytes of Markdown is cut at a paragraph
+/// and points to the rest on the site: an issue carries many stories, and
+/// Gmail clips a message past about 102 KB.
+pub const MAX_BODY: usize = 16 * 1024;
+
 /// `html` as Markdown; relative targets resolved against `base`.
 pub fn to_markdown(html: &str, base: Option<&Url>) -> String {
+    if depth(html) > MAX_DEPTH {
+        return neutral_fields(&escape_markdown(&plain_text(html)));
+    }
     let (for_links, for_images) = (base.cloned(), base.cloned());
     let converter = HtmlToMarkdown::builder()
         .skip_tags(DROPPED.to_vec())
@@ -33,7 +46,9 @@ pub fn to_markdown(html: &str, base: Option<&Url>) -> String {
         .build();
     // htmd reads with html5ever, which takes any input; an error here is
     // only its I/O plumbing, so the text is kept rather than lost.
-    let markdown = converter.convert(html).unwrap_or_else(|_| plain_text(html));
+    let markdown = converter
+        .convert(html)
+        .unwrap_or_else(|_| escape_markdown(&plain_text(html)));
     neutral_fields(markdown.trim())
 }
 
@@ -99,30 +114,125 @@ pub fn absolute(target: &str, base: Option<&Url>) -> Option<String> {
 /// (an issue's bodies may hold fields): a Markdown backslash escape,
 /// which the reader sees as the same characters.
 pub fn neutral_fields(markdown: &str) -> String {
-    markdown
-        .replace("{{", "{\\{")
-        .replace("{%", "{\\%")
-        .replace("{#", "{\\#")
+    split_marks(markdown, "\\")
 }
 
 /// A headline or subject (no Markdown) kept from holding a field: `{ {`.
 pub fn neutral_line(text: &str) -> String {
-    text.replace("{{", "{ {")
-        .replace("{%", "{ %")
-        .replace("{#", "{ #")
+    split_marks(text, " ")
 }
 
-/// Markup stripped by hand, for the one case htmd gives up.
-fn plain_text(html: &str) -> String {
+/// `text` with `between` after every `{` that would open a field with the
+/// character after it, so no `{{`, `{%` or `{#` is left, however many
+/// braces run together (`{{{` included).
+fn split_marks(text: &str, between: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '{' && matches!(chars.peek(), Some('{' | '%' | '#')) {
+            out.push_str(between);
+        }
+    }
+    out
+}
+
+/// Text without its markup, entities read (`&amp;` is `&`): for a title,
+/// which is one plain line, and for what the converter cannot take.
+pub fn plain_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
     let mut in_tag = false;
     for c in html.chars() {
         match c {
             '<' => in_tag = true,
-            '>' => in_tag = false,
+            '>' if in_tag => {
+                in_tag = false;
+                out.push(' ');
+            }
             c if !in_tag => out.push(c),
             _ => {}
         }
+    }
+    let folded = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    match quick_xml::escape::unescape_with(&folded, quick_xml::escape::resolve_html5_entity) {
+        Ok(text) => text.into_owned(),
+        // An `&` that starts no entity: the text as it stands.
+        Err(_) => folded,
+    }
+}
+
+/// Plain text kept from being read as Markdown.
+fn escape_markdown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\`*_[]<>#!|~".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// How deep elements nest in `html`, counted roughly: every start tag
+/// opens, every end tag closes (void and self-closed elements neither).
+/// Unclosed `<p>` and `<li>` count as open, so the figure errs high.
+fn depth(html: &str) -> usize {
+    const VOID: [&str; 14] = [
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+        "track", "wbr", "param",
+    ];
+    let (mut now, mut most) = (0usize, 0usize);
+    let mut rest = html;
+    while let Some(at) = rest.find('<') {
+        rest = &rest[at + 1..];
+        let end = rest.find('>').unwrap_or(rest.len());
+        let tag = &rest[..end];
+        if let Some(closing) = tag.strip_prefix('/') {
+            if !closing.is_empty() {
+                now = now.saturating_sub(1);
+            }
+        } else if tag.starts_with(|c: char| c.is_ascii_alphabetic()) && !tag.ends_with('/') {
+            let name: String = tag
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect::<String>()
+                .to_ascii_lowercase();
+            if !VOID.contains(&name.as_str()) {
+                now += 1;
+                most = most.max(now);
+            }
+        }
+        rest = &rest[end.min(rest.len())..];
+    }
+    most
+}
+
+/// `markdown` cut to `MAX_BODY` at the last paragraph that fits, with a
+/// line pointing to the whole on the site (`link`); as it is when short.
+pub fn shortened(markdown: String, link: Option<&str>) -> String {
+    if markdown.len() <= MAX_BODY {
+        return markdown;
+    }
+    let mut cut = MAX_BODY;
+    while !markdown.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let head = &markdown[..cut];
+    // A paragraph's end, else a line's, else a word's: never inside one.
+    let end = head
+        .rfind("\n\n")
+        .or_else(|| head.rfind('\n'))
+        .or_else(|| head.rfind(' '))
+        .unwrap_or(cut);
+    let mut out = head[..end].trim_end().to_owned();
+    // A code fence cut open would swallow what follows it.
+    if out.matches("```").count() % 2 == 1 {
+        out.push_str("\n```");
+    }
+    out.push_str("\n\n");
+    match link {
+        Some(link) => out.push_str(&format!("[Read the rest on the site]({link})")),
+        None => out.push('…'),
     }
     out
 }
@@ -191,6 +301,56 @@ mod tests {
         assert!(!crate::input::fields::has_fields(&md), "{md}");
         assert!(md.contains("{\\{ name }}"), "{md}");
         assert_eq!(neutral_line("a {{ b }}"), "a { { b }}");
+    }
+
+    #[test]
+    fn runs_of_braces_leave_no_field_mark() {
+        for text in ["{{{ x }}}", "{{{{ x", "{{% x", "{{# x", "{%{{"] {
+            let md = to_markdown(&format!("<p>{text}</p>"), None);
+            assert!(!crate::input::fields::has_fields(&md), "{text} -> {md}");
+            let line = neutral_line(text);
+            assert!(!crate::input::fields::has_fields(&line), "{text} -> {line}");
+            for mark in ["{{", "{%", "{#"] {
+                assert!(
+                    !md.contains(mark) && !line.contains(mark),
+                    "{text}: {md} / {line}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn html_nested_past_any_page_is_read_as_text_not_walked() {
+        let deep = format!(
+            "{}deep text{}",
+            "<div>".repeat(100_000),
+            "</div>".repeat(100_000)
+        );
+        let md = to_markdown(&deep, None);
+        assert_eq!(md, "deep text");
+        let shallow = format!("{}<b>kept</b>{}", "<div>".repeat(20), "</div>".repeat(20));
+        assert_eq!(to_markdown(&shallow, None), "**kept**");
+        assert_eq!(depth("<p>a<br><img src=x><p>b</p></p>"), 2);
+    }
+
+    #[test]
+    fn a_long_body_is_cut_at_a_paragraph_and_points_to_the_site() {
+        let para = "word ".repeat(200);
+        let long = vec![para.trim(); 40].join("\n\n");
+        let short = shortened(long.clone(), Some("https://example.org/p"));
+        assert!(short.len() < MAX_BODY + 100, "{}", short.len());
+        assert!(short.ends_with("[Read the rest on the site](https://example.org/p)"));
+        let kept = short.trim_end_matches("[Read the rest on the site](https://example.org/p)");
+        assert!(long.starts_with(kept.trim_end()), "cut inside a paragraph");
+        assert_eq!(shortened("short".into(), None), "short");
+    }
+
+    #[test]
+    fn a_title_is_plain_text_with_its_entities_read() {
+        assert_eq!(
+            plain_text("<b>Tom</b> &amp; Jerry&nbsp;&#8212; <i>live</i>"),
+            "Tom & Jerry\u{a0}— live"
+        );
     }
 
     #[test]

@@ -50,7 +50,7 @@ pub fn parse(bytes: &[u8], fetched_from: Option<&Url>) -> Result<Feed, FeedError
         .id_generator(stable_id)
         .build();
     let feed = parser.parse(bytes).map_err(|e| explain(bytes, &e))?;
-    let site = site_link(&feed.links).or_else(|| fetched_from.cloned());
+    let site = site_link(&feed.links).or_else(|| fetched_from.map(public));
     let mut dated: Vec<(Option<i64>, usize, Entry)> = feed
         .entries
         .into_iter()
@@ -75,6 +75,19 @@ pub fn parse(bytes: &[u8], fetched_from: Option<&Url>) -> Result<Feed, FeedError
         .filter(|e| seen.insert(e.id.clone()))
         .collect();
     Ok(Feed { site, entries })
+}
+
+/// A fetched URL as a base for links a reader sees: without the user,
+/// password, query or fragment (a private feed's token stays out of the
+/// draft).
+fn public(url: &Url) -> Url {
+    let mut url = url.clone();
+    // Setting these fails only for URLs with no host (not http(s)).
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_query(None);
+    url.set_fragment(None);
+    url
 }
 
 /// The site's page among the feed's links: `alternate` (or no rel), never
@@ -104,14 +117,28 @@ fn entry(e: feed_rs::model::Entry, site: Option<&Url>) -> Entry {
             t.content.clone()
         }
     };
+    let content = |c: &feed_rs::model::Content| {
+        let body = c.body.as_ref()?;
+        let kind = &c.content_type;
+        if kind.ty() == "text" && kind.subty() == "plain" {
+            Some(html::text_as_html(body))
+        } else if kind.subty() == "html" || kind.suffix().is_some_and(|s| s == "xml") {
+            Some(body.clone())
+        } else {
+            // Anything else (base64 media, a type no mail shows) is no
+            // reader's text.
+            None
+        }
+    };
     let source = e
         .summary
         .as_ref()
         .filter(|s| !s.content.trim().is_empty())
         .map(text)
-        .or_else(|| e.content.as_ref().and_then(|c| c.body.clone()))
+        .or_else(|| e.content.as_ref().and_then(content))
         .unwrap_or_default();
     let markdown = html::to_markdown(&source, site);
+    let markdown = html::shortened(markdown, link.as_deref());
     let title = e
         .title
         .as_ref()
@@ -119,15 +146,20 @@ fn entry(e: feed_rs::model::Entry, site: Option<&Url>) -> Entry {
             if t.content_type.subty() == "plain" {
                 t.content.clone()
             } else {
-                html::to_markdown(&t.content, None)
+                html::plain_text(&t.content)
             }
         })
         .map(|t| one_line(&t))
         .filter(|t| !t.is_empty())
         .or_else(|| link.clone())
         .unwrap_or_else(|| "Untitled".to_owned());
+    let id = if e.id == NO_ID {
+        id_from_content(&e, &source)
+    } else {
+        e.id
+    };
     Entry {
-        id: e.id,
+        id,
         title,
         link,
         markdown,
@@ -145,6 +177,24 @@ fn one_line(text: &str) -> String {
         .collect()
 }
 
+/// What `stable_id` gives an entry with no id, link or title, for
+/// `id_from_content` to replace (the generator sees no more of it).
+const NO_ID: &str = "bulletin:no-id";
+
+/// An entry with nothing to name it by, named by its dates and text: two
+/// such entries are two, and each is the same on every read.
+fn id_from_content(e: &feed_rs::model::Entry, source: &str) -> String {
+    use sha2::Digest as _;
+    let mut hash = sha2::Sha256::new();
+    for date in [e.published, e.updated] {
+        hash.update(date.map(|d| d.timestamp()).unwrap_or(0).to_be_bytes());
+    }
+    hash.update(source.as_bytes());
+    let digest = hash.finalize();
+    let short: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{short}")
+}
+
 /// An id for an entry without one, the same on every read (feed-rs's
 /// last resort is a random UUID, which would draft the entry every time).
 fn stable_id(
@@ -155,7 +205,7 @@ fn stable_id(
     match (links.first(), title) {
         (Some(link), _) => feed_rs::parser::generate_id_from_link_and_title(link, title),
         (None, Some(title)) => feed_rs::parser::generate_id_from_uri_and_title("", title),
-        (None, None) => "untitled".to_owned(),
+        (None, None) => NO_ID.to_owned(),
     }
 }
 
@@ -256,6 +306,49 @@ mod tests {
         let b = parse(RSS.as_bytes(), None).expect("feed");
         assert!(!a.entries[0].id.is_empty());
         assert_eq!(a.entries[0].id, b.entries[0].id);
+    }
+
+    #[test]
+    fn entries_with_nothing_to_name_them_by_are_told_apart_by_their_text() {
+        let rss = |second: &str| {
+            format!(
+                r#"<rss version="2.0"><channel><title>S</title>
+<item><description>First note</description></item>
+<item><description>{second}</description></item></channel></rss>"#
+            )
+        };
+        let a = parse(rss("Second note").as_bytes(), None).expect("feed");
+        assert_eq!(a.entries.len(), 2, "{:?}", a.entries);
+        assert_ne!(a.entries[0].id, a.entries[1].id);
+        let b = parse(rss("Second note").as_bytes(), None).expect("feed");
+        assert_eq!(a.entries[1].id, b.entries[1].id);
+        let c = parse(rss("Another").as_bytes(), None).expect("feed");
+        assert_eq!(a.entries[0].id, c.entries[0].id);
+        assert_ne!(a.entries[1].id, c.entries[1].id);
+    }
+
+    #[test]
+    fn a_private_feeds_token_is_no_base_for_links() {
+        let rss = r#"<rss version="2.0"><channel><title>S</title>
+<item><guid>1</guid><title>T</title><link>/post</link></item></channel></rss>"#;
+        let url = Url::parse("https://ann:pw@example.org/feed.xml?token=s3cret#x").expect("url");
+        let feed = parse(rss.as_bytes(), Some(&url)).expect("feed");
+        assert_eq!(
+            feed.entries[0].link.as_deref(),
+            Some("https://example.org/post")
+        );
+    }
+
+    #[test]
+    fn html_titles_are_plain_text_and_text_content_is_not_read_as_html() {
+        let atom = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>S</title><id>s</id><updated>2026-01-01T00:00:00Z</updated>
+<entry><id>1</id><updated>2026-01-01T00:00:00Z</updated>
+<title type="html">&lt;b&gt;Bold&lt;/b&gt; &amp;amp; *stars*</title>
+<content type="text">a &lt;b&gt; tag and *stars*</content></entry></feed>"#;
+        let feed = parse(atom.as_bytes(), None).expect("feed");
+        let e = &feed.entries[0];
+        assert_eq!(e.title, "Bold & *stars*");
+        assert!(e.markdown.contains("\\<b>"), "{}", e.markdown);
     }
 
     #[test]
