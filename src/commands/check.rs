@@ -245,7 +245,7 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                 ));
             }
             summary.push(format!(
-                "{}: {}, {} {}, HTML {} bytes, text {} bytes",
+                "{}: {}, {} {}, {}",
                 args.issue.display(),
                 first_subject
                     .clone()
@@ -256,8 +256,7 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                     )),
                 issue.stories.len(),
                 crate::commands::plural(issue.stories.len(), "story", "stories"),
-                parts.html.len(),
-                parts.text.len()
+                crate::commands::part_sizes(parts)
             ));
         }
     }

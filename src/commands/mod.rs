@@ -226,6 +226,18 @@ pub fn prepare(
     Ok((parts, template))
 }
 
+/// "HTML 12345 bytes, text 2345 bytes", or "text only, 2345 bytes".
+pub fn part_sizes(parts: &crate::compose::render::Rendered) -> String {
+    match &parts.html {
+        Some(html) => format!(
+            "HTML {} bytes, text {} bytes",
+            html.len(),
+            parts.text.len()
+        ),
+        None => format!("text only, {} bytes", parts.text.len()),
+    }
+}
+
 /// The readers whose fields cannot be filled in (a field used without
 /// `default` is empty for them), found before anything is sent.
 #[derive(Debug, Default)]

@@ -139,8 +139,11 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     // The previews show the first reader's message (their values).
     let write_previews = |url: &str, values: &[String]| -> anyhow::Result<()> {
         if let Some(stage) = &staging {
-            let html = parts.html.fill(&html_attr(url), values, as_html);
-            stage.write("preview.html", html.as_bytes())?;
+            // A text-only issue has no HTML to preview: preview.txt is it.
+            if let Some(html) = &parts.html {
+                let html = html.fill(&html_attr(url), values, as_html);
+                stage.write("preview.html", html.as_bytes())?;
+            }
             let text = parts.text.fill(url, values, as_typed);
             stage.write("preview.txt", text.as_bytes())?;
         }
@@ -286,18 +289,22 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     );
     if let Some(average) = tally.bytes.checked_div(tally.due) {
         println!(
-            "  message size: {} bytes on average, {} at most (HTML {} bytes, text {} bytes)",
+            "  message size: {} bytes on average, {} at most ({})",
             average,
             tally.largest,
-            parts.html.len(),
-            parts.text.len()
+            crate::commands::part_sizes(&parts)
         );
     }
     if let Some(out) = written {
         println!(
-            "  written:      {} ({} .eml files, preview.html, preview.txt, recipients.csv)",
+            "  written:      {} ({} .eml files, {}preview.txt, recipients.csv)",
             out.display(),
-            tally.due
+            tally.due,
+            if parts.html.is_some() {
+                "preview.html, "
+            } else {
+                ""
+            }
         );
     }
     if tally.invalid > 0 || tally.damaged > 0 {

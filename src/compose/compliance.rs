@@ -91,10 +91,10 @@ pub fn warnings(config: &Config, parts: &Rendered, readers: u64) -> Vec<String> 
         ));
     }
     // The reader's link adds about a hundred bytes; the part is what matters.
-    if parts.html.len() > GMAIL_CLIP_BYTES {
+    if let Some(html) = parts.html.as_ref().filter(|h| h.len() > GMAIL_CLIP_BYTES) {
         out.push(format!(
             "the HTML part is {} KB; Gmail clips messages past 102 KB",
-            parts.html.len() / 1024
+            html.len() / 1024
         ));
     }
     out

@@ -53,7 +53,12 @@ fn id_key(unsubscribe: Option<&Unsubscriber>) -> HmacSha256 {
 /// A fingerprint of what readers get: the parts every message shares.
 fn fingerprint(parts: &Rendered, from: &str) -> String {
     let mut h = Sha256::new();
-    let (text, html) = (parts.text.with(LINK), parts.html.with(LINK));
+    let text = parts.text.with(LINK);
+    // A text-only issue's missing part hashes as a mark no HTML can be.
+    let html = parts
+        .html
+        .as_ref()
+        .map_or_else(|| "\0text-only".to_owned(), |h| h.with(LINK));
     for part in [parts.subject.as_str(), &text, &html, from] {
         h.update(part.as_bytes());
         h.update([0]);
@@ -83,7 +88,8 @@ pub struct Template {
     domain: String,
     boundary: String,
     text: Encoded,
-    html: Encoded,
+    /// None for a text-only issue: its one part is `text`.
+    html: Option<Encoded>,
     unsubscribe: Option<Unsubscriber>,
     dkim: Option<Signer>,
     /// `[bounces] address` (the envelope sender's base for VERP) and,
@@ -135,7 +141,7 @@ impl Template {
                 .to_owned(),
             boundary,
             text: Encoded::new(&parts.text, as_typed),
-            html: Encoded::new(&parts.html, as_html),
+            html: parts.html.as_ref().map(|h| Encoded::new(h, as_html)),
             unsubscribe,
             dkim: None,
             bounces: None,
@@ -275,8 +281,12 @@ impl Template {
     }
 
     /// The bytes every message's body starts with: the first boundary,
-    /// the text part's header and its lines before the reader's.
+    /// the text part's header and its lines before the reader's (for a
+    /// text-only issue, whose one part is the body, those lines alone).
     fn shared_body_start(&self) -> Vec<u8> {
+        if self.html.is_none() {
+            return self.text.shared_start().to_vec();
+        }
         let empty =
             Body::dangerous_pre_encoded(Vec::new(), ContentTransferEncoding::QuotedPrintable);
         let part = text_part(empty).formatted();
@@ -419,16 +429,21 @@ impl Template {
                     "List-Unsubscribe=One-Click".into(),
                 ));
         }
-        let body = MultiPart::alternative()
-            .boundary(self.boundary.clone())
-            .singlepart(text_part(self.text.body(&url, values)))
-            .singlepart(
-                SinglePart::builder()
-                    .content_type(ContentType::TEXT_HTML)
-                    .body(self.html.body(&html_attr(&url), values)),
-            );
-        let bytes = builder
-            .multipart(body)
+        let text = text_part(self.text.body(&url, values));
+        let message = match &self.html {
+            Some(html) => builder.multipart(
+                MultiPart::alternative()
+                    .boundary(self.boundary.clone())
+                    .singlepart(text)
+                    .singlepart(
+                        SinglePart::builder()
+                            .content_type(ContentType::TEXT_HTML)
+                            .body(html.body(&html_attr(&url), values)),
+                    ),
+            ),
+            None => builder.singlepart(text),
+        };
+        let bytes = message
             .map_err(|e| MessageError {
                 to: to.email.to_string(),
                 why: e.to_string(),
@@ -459,6 +474,7 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::issue::Format;
 
     /// The signer's shared start must be what messages really start with,
     /// or every message is hashed whole (right, but slower).
@@ -466,27 +482,33 @@ mod tests {
     fn every_body_starts_with_the_shared_start_the_signer_is_given() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let config = crate::input::config::Config::load(&root.join("config.toml")).expect("config");
-        let issue =
+        let mut issue =
             crate::input::issue::Issue::load(&root.join("issues/2022-08-01.toml")).expect("issue");
-        let parts =
-            crate::compose::render::render(&config.newsletter, &issue, true).expect("render");
-        let template = Template::new(&config.newsletter, &issue.id, &parts, None, None);
-        let start = template.shared_body_start();
-        assert!(start.len() > template.text.shared_start().len() + 100);
-        for address in ["ann@example.org", "bob@example.net"] {
-            let email = Email::parse(address).expect("email");
-            let to = Recipient {
-                email: &email,
-                name: None,
-                row: None,
-            };
-            let message = template.build(to, SystemTime::UNIX_EPOCH).expect("build");
-            let split = memchr::memmem::find(&message, b"\r\n\r\n").expect("a body") + 4;
-            assert!(
-                message[split..].starts_with(&start),
-                "{}",
-                String::from_utf8_lossy(&message[split..split + 200])
-            );
+        for format in [Format::Html, Format::Text] {
+            issue.format = Some(format);
+            let parts =
+                crate::compose::render::render(&config.newsletter, &issue, true).expect("render");
+            let template = Template::new(&config.newsletter, &issue.id, &parts, None, None);
+            let start = template.shared_body_start();
+            // The text part's header and boundary too, with an HTML part.
+            let framing = if format == Format::Html { 100 } else { 0 };
+            assert!(start.len() > framing + 100, "{format:?}");
+            assert!(start.len() >= template.text.shared_start().len() + framing);
+            for address in ["ann@example.org", "bob@example.net"] {
+                let email = Email::parse(address).expect("email");
+                let to = Recipient {
+                    email: &email,
+                    name: None,
+                    row: None,
+                };
+                let message = template.build(to, SystemTime::UNIX_EPOCH).expect("build");
+                let split = memchr::memmem::find(&message, b"\r\n\r\n").expect("a body") + 4;
+                assert!(
+                    message[split..].starts_with(&start),
+                    "{format:?}: {}",
+                    String::from_utf8_lossy(&message[split..split + 200])
+                );
+            }
         }
     }
 }

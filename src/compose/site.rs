@@ -151,7 +151,7 @@ impl Site<'_> {
                         " · No. " (n)
                     }
                 }
-                article { (render::fragment(issue)) }
+                article { (render::page_fragment(self.newsletter, issue)) }
             },
         )
     }
@@ -248,7 +248,9 @@ impl Site<'_> {
                 entry.set_summary(Some(Text::plain(p.issue.preheader())));
                 let mut content = Content::default();
                 content.set_content_type(Some("html".to_owned()));
-                content.set_value(Some(render::fragment(&p.issue).into_string()));
+                content.set_value(Some(
+                    render::page_fragment(self.newsletter, &p.issue).into_string(),
+                ));
                 entry.set_content(Some(content));
                 entry
             })

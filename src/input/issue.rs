@@ -27,6 +27,9 @@ pub struct Issue {
     /// The issue's date; a letter may go without one.
     pub date: Option<IssueDate>,
     pub layout: Layout,
+    /// `format`: what the mail carries; the newsletter's when not set
+    /// (`Issue::format_in`).
+    pub format: Option<Format>,
     pub number: Option<u32>,
     pub preheader: Option<Line>,
     pub intro: Option<Markdown>,
@@ -84,6 +87,28 @@ pub enum Layout {
     Letter,
 }
 
+/// What a mail carries (`format`, in an issue or `[newsletter]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// An HTML part and a plain-text one (`multipart/alternative`).
+    #[default]
+    Html,
+    /// One `text/plain` part, no HTML at all.
+    Text,
+}
+
+impl Format {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "html" => Ok(Format::Html),
+            "text" => Ok(Format::Text),
+            other => Err(format!(
+                "`format` is \"html\" (an HTML and a plain-text part, the default) or \"text\" (plain text only), not {other:?}"
+            )),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Story {
     pub headline: Line,
@@ -133,6 +158,11 @@ impl IssueDate {
 }
 
 impl Issue {
+    /// What the mail carries: the issue's `format`, else the newsletter's.
+    pub fn format_in(&self, newsletter: &Newsletter) -> Format {
+        self.format.unwrap_or(newsletter.format)
+    }
+
     /// The subject line: the issue's own, or "<name>: <date>" (with the
     /// number, when there is one).
     pub fn subject(&self, newsletter: &Newsletter) -> String {
@@ -223,6 +253,7 @@ struct RawIssue {
     title: Option<Spanned<String>>,
     date: Option<Spanned<toml::value::Datetime>>,
     layout: Option<Spanned<String>>,
+    format: Option<Spanned<String>>,
     number: Option<u32>,
     preheader: Option<Spanned<String>>,
     intro: Option<Spanned<String>>,
@@ -325,6 +356,13 @@ fn check_issue(file: &mut TomlFile, raw: RawIssue, id: String) -> Option<Issue> 
             Layout::Digest
         }
     };
+    let format = raw.format.as_ref().and_then(|v| {
+        let f = Format::parse(v.get_ref())
+            .map_err(|why| file.problem_at(v.span().start, why))
+            .ok();
+        ok &= f.is_some();
+        f
+    });
     let date = match &raw.date {
         Some(date) => match (date.get_ref().date, date.get_ref().time) {
             (Some(d), None) => Some(Some(IssueDate {
@@ -390,6 +428,7 @@ fn check_issue(file: &mut TomlFile, raw: RawIssue, id: String) -> Option<Issue> 
         title,
         date: date?,
         layout,
+        format,
         number: raw.number,
         preheader,
         intro,

@@ -124,26 +124,47 @@ fn escape_raw_html(event: Event<'_>) -> Event<'_> {
 
 /// Link targets of the plain-text part, numbered in order of first use.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Footnotes(Vec<String>);
+pub struct Footnotes {
+    urls: Vec<String>,
+    /// The numbers used since `take_used` last ran, in order of use.
+    used: Vec<usize>,
+}
 
 impl Footnotes {
     /// The footnote number of `url`, the same one each time it recurs.
     pub fn number(&mut self, url: &str) -> usize {
-        match self.0.iter().position(|u| u == url) {
+        let n = match self.urls.iter().position(|u| u == url) {
             Some(i) => i + 1,
             None => {
-                self.0.push(url.to_owned());
-                self.0.len()
+                self.urls.push(url.to_owned());
+                self.urls.len()
             }
+        };
+        if !self.used.contains(&n) {
+            self.used.push(n);
         }
+        n
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (usize, &str)> {
-        self.0.iter().enumerate().map(|(i, u)| (i + 1, u.as_str()))
+        self.urls
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (i + 1, u.as_str()))
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.urls.is_empty()
+    }
+
+    /// The notes numbered since the last call (a number met again
+    /// included), by number: what a text issue lists after each story.
+    pub fn take_used(&mut self) -> Vec<(usize, &str)> {
+        let mut used = std::mem::take(&mut self.used);
+        used.sort_unstable();
+        used.into_iter()
+            .filter_map(|n| Some((n, self.urls.get(n - 1)?.as_str())))
+            .collect()
     }
 }
 

@@ -12,7 +12,7 @@ use crate::util::Project;
 
 /// SpamAssassin's score for a message and the rules it hit, with their
 /// points (`spamassassin -L -t`: local tests, no network).
-fn score(message: &Path) -> (f64, Vec<(f64, String)>) {
+pub(crate) fn score(message: &Path) -> (f64, Vec<(f64, String)>) {
     let out = Command::new("spamassassin")
         .args(["-L", "-t"])
         .stdin(Stdio::from(std::fs::File::open(message).expect("message")))

@@ -39,7 +39,9 @@ fn zoe() -> Email {
 #[test]
 fn sample_issue_html() {
     let (config, _, parts) = sample();
-    let html = parts.html_for(&unsubscriber(&config).url(&zoe()));
+    let html = parts
+        .html_for(&unsubscriber(&config).url(&zoe()))
+        .expect("an HTML issue");
     // One element a line, so a change shows as a readable diff.
     insta::assert_snapshot!("sample_html", html.replace("><", ">\n<"));
 }
@@ -116,10 +118,11 @@ fn letter_layout() {
     // A tight list stays tight in the text part.
     assert!(text.contains("- the news\n- the reading"), "{text}");
     insta::assert_snapshot!("letter_text", text);
-    insta::assert_snapshot!("letter_html", two.html_for(&url).replace("><", ">\n<"));
+    let html = two.html_for(&url).expect("an HTML letter");
+    insta::assert_snapshot!("letter_html", html.replace("><", ">\n<"));
     let one =
         letter("[[story]]\nheadline = \"What to expect\"\nbody = \"A digest every other week.\"\n");
-    for part in [one.text_for(&url), one.html_for(&url)] {
+    for part in [one.text_for(&url), one.html_for(&url).expect("HTML")] {
         assert!(!part.contains("What to expect"), "{part}");
         assert!(
             !part.contains("Headlines") && !part.contains("Details"),
@@ -127,4 +130,37 @@ fn letter_layout() {
         );
         assert!(part.contains("A digest every other week."), "{part}");
     }
+}
+
+#[test]
+fn a_text_only_issue_lists_each_storys_links_under_it() {
+    let config = Config::load(&repo_root().join("config.toml")).expect("config");
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("2026-12-09.toml");
+    std::fs::write(
+        &path,
+        "format = \"text\"\ndate = 2026-12-09\n\
+         intro = \"Notes from the week, [as promised](https://example.org/promise).\"\n\
+         [[story]]\nheadline = \"Ferry timetable\"\n\
+         body = \"The [new timetable](https://example.org/ferry) starts Monday; see the [map](https://example.org/map).\"\n\
+         link = \"https://example.org/ferry/more\"\n\
+         [[story]]\nheadline = \"Harbour works\"\n\
+         body = \"Work resumes; the [map](https://example.org/map) again.\"\n",
+    )
+    .expect("write");
+    let issue = Issue::load(&path).expect("issue");
+    let parts = render::render(&config.newsletter, &issue, true).expect("render");
+    assert!(parts.html.is_none(), "a text issue has no HTML part");
+    let text = parts.text_for(&unsubscriber(&config).url(&zoe()));
+    // Each story's links right under it; a link met again keeps its number.
+    assert!(
+        text.contains("Read more [4]\n\n[2] https://example.org/ferry\n[3] https://example.org/map\n[4] https://example.org/ferry/more"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the map [3] again.\n\n[3] https://example.org/map\n\n-- "),
+        "{text}"
+    );
+    assert!(text.lines().all(|l| l.chars().count() <= 72 || !l.contains(' ')));
+    insta::assert_snapshot!("text_only_text", text);
 }

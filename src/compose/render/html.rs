@@ -6,7 +6,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use super::{LINK, Place, RenderError, dateline};
 use crate::compose::look::{mail_head, paint_mail};
 use crate::input::config::Newsletter;
-use crate::input::issue::{Issue, Layout};
+use crate::input::issue::{Format, Issue, Layout};
 
 /// Inlined into `style` attributes; only the `@media` rule stays a
 /// stylesheet. Painted from the one palette (`look`).
@@ -146,6 +146,46 @@ pub fn fragment(issue: &Issue) -> Markup {
             (PreEscaped(intro.to_html()))
         }
         (stories(issue, "h2"))
+    }
+}
+
+/// What an archive page (and its feed entry) shows of an issue: the
+/// HTML fragment, or for a text-only issue its text as it was mailed
+/// (`page_text`), kept line for line, its web addresses made links.
+pub fn page_fragment(newsletter: &Newsletter, issue: &Issue) -> Markup {
+    match issue.format_in(newsletter) {
+        Format::Html => fragment(issue),
+        Format::Text => {
+            let text = super::page_text(newsletter, issue);
+            html! { pre class="text-issue" { (linked(&text)) } }
+        }
+    }
+}
+
+/// Plain text, escaped, with each `http(s)://` address a link to itself
+/// (punctuation that ends a sentence left out of it).
+fn linked(text: &str) -> Markup {
+    // (whether a link, the text)
+    let mut pieces: Vec<(bool, &str)> = Vec::new();
+    let mut rest = text;
+    while let Some(at) = ["https://", "http://"]
+        .iter()
+        .filter_map(|p| rest.find(p))
+        .min()
+    {
+        pieces.push((false, &rest[..at]));
+        let tail = &rest[at..];
+        let end = tail.find(char::is_whitespace).unwrap_or(tail.len());
+        let url = tail[..end]
+            .trim_end_matches(['.', ',', ';', ':', ')', ']', '!', '?', '"', '\'']);
+        pieces.push((true, url));
+        rest = &tail[url.len()..];
+    }
+    pieces.push((false, rest));
+    html! {
+        @for (link, piece) in pieces {
+            @if link { a href=(piece) { (piece) } } @else { (piece) }
+        }
     }
 }
 

@@ -6,10 +6,10 @@ mod html;
 mod text;
 
 use crate::input::config::Newsletter;
-use crate::input::issue::{Issue, Layout};
+use crate::input::issue::{Format, Issue, Layout};
 
-pub use html::{fragment, render_html};
-pub use text::{WIDTH, render_text};
+pub use html::{fragment, page_fragment, render_html};
+pub use text::{WIDTH, page_text, render_text};
 
 /// Stands in the rendered parts where each reader's unsubscribe link goes.
 pub const LINK: &str = "BULLETIN-UNSUBSCRIBE-LINK";
@@ -210,14 +210,16 @@ fn pieces(s: &str) -> Vec<Piece> {
 pub struct Rendered {
     /// The subject, with fields' marks.
     pub subject: String,
-    pub html: Part,
+    /// None for a text-only issue (`format = "text"`).
+    pub html: Option<Part>,
     pub text: Part,
 }
 
 impl Rendered {
-    /// The HTML for a reader whose unsubscribe link is `url`.
-    pub fn html_for(&self, url: &str) -> String {
-        self.html.with(&html_attr(url))
+    /// The HTML for a reader whose unsubscribe link is `url` (none for a
+    /// text-only issue).
+    pub fn html_for(&self, url: &str) -> Option<String> {
+        self.html.as_ref().map(|h| h.with(&html_attr(url)))
     }
 
     /// The plain text for a reader whose unsubscribe link is `url`.
@@ -279,9 +281,13 @@ pub fn render_for(
     issue: &Issue,
     place: Place<'_>,
 ) -> Result<Rendered, RenderError> {
+    let html = match issue.format_in(newsletter) {
+        Format::Html => Some(Part::split(render_html(newsletter, issue, place)?)),
+        Format::Text => None,
+    };
     Ok(Rendered {
         subject: issue.subject(newsletter),
-        html: Part::split(render_html(newsletter, issue, place)?),
+        html,
         text: Part::split(render_text(newsletter, issue, place)),
     })
 }

@@ -1,12 +1,13 @@
 //! The plain-text part: wrapped at 72 columns, headings underlined, links as
-//! numbered footnotes listed at the end.
+//! numbered footnotes listed at the end (for a text-only issue, after the
+//! intro and each story, where the reader is).
 
 use textwrap::core::display_width;
 use textwrap::{Options, WordSeparator, WordSplitter};
 
 use super::{LINK, Place, WRAP_CLOSE, WRAP_OPEN, WRAP_SEP, dateline, field_of};
 use crate::input::config::Newsletter;
-use crate::input::issue::{Issue, Layout};
+use crate::input::issue::{Format, Issue, Layout};
 use crate::input::markdown::{Block, Footnotes};
 
 /// Where lines are wrapped. Only a single word longer than this (a long
@@ -14,8 +15,30 @@ use crate::input::markdown::{Block, Footnotes};
 pub const WIDTH: usize = 72;
 
 pub fn render_text(newsletter: &Newsletter, issue: &Issue, place: Place<'_>) -> String {
+    text(newsletter, issue, place, true)
+}
+
+/// A text-only issue as its archive page shows it: the mail's text
+/// without the masthead (the page has its own) or the footer.
+pub fn page_text(newsletter: &Newsletter, issue: &Issue) -> String {
+    let place = Place::Mail {
+        unsubscribe: false,
+        online: None,
+    };
+    text(newsletter, issue, place, false)
+}
+
+fn text(newsletter: &Newsletter, issue: &Issue, place: Place<'_>, mail: bool) -> String {
     let mut links = Footnotes::default();
     let mut out: Vec<String> = Vec::new();
+    // A text-only issue is read as it is: each story's links under it.
+    let notes_here = issue.format_in(newsletter) == Format::Text;
+    let notes = |out: &mut Vec<String>, links: &mut Footnotes| {
+        let used = links.take_used();
+        if notes_here && !used.is_empty() {
+            out.push(notes_list(used));
+        }
+    };
     let unsubscribe = matches!(
         place,
         Place::Mail {
@@ -31,13 +54,16 @@ pub fn render_text(newsletter: &Newsletter, issue: &Issue, place: Place<'_>) -> 
         out.push(format!("View in browser: {online}"));
     }
 
-    let masthead = underlined(newsletter.name.as_str(), '=');
-    out.push(match dateline(issue) {
-        Some(dateline) => format!("{masthead}\n{dateline}"),
-        None => masthead,
-    });
+    if mail {
+        let masthead = underlined(newsletter.name.as_str(), '=');
+        out.push(match dateline(issue) {
+            Some(dateline) => format!("{masthead}\n{dateline}"),
+            None => masthead,
+        });
+    }
     if let Some(intro) = &issue.intro {
         push_blocks(&mut out, &intro.to_text(&mut links));
+        notes(&mut out, &mut links);
     }
 
     match issue.layout {
@@ -66,11 +92,18 @@ pub fn render_text(newsletter: &Newsletter, issue: &Issue, place: Place<'_>) -> 
         if let Some(link) = &story.link {
             out.push(format!("Read more [{}]", links.number(link)));
         }
+        notes(&mut out, &mut links);
+    }
+    if !mail {
+        let mut text = out.join("\n\n");
+        text.push('\n');
+        return text;
     }
 
     let mut footer: Vec<String> = Vec::new();
     if let Some(about) = &newsletter.about {
         push_blocks(&mut footer, &about.to_text(&mut links));
+        notes(&mut footer, &mut links);
     }
     if let Some(address) = &newsletter.postal_address {
         let lines: Vec<String> = address.iter().map(|l| wrap(l.as_str(), "", "")).collect();
@@ -84,16 +117,21 @@ pub fn render_text(newsletter: &Newsletter, issue: &Issue, place: Place<'_>) -> 
         out.push(format!("-- \n{}", footer.join("\n\n")));
     }
 
-    if !links.is_empty() {
-        let notes: Vec<String> = links
-            .iter()
-            .map(|(n, url)| format!("[{n}] {url}"))
-            .collect();
-        out.push(notes.join("\n"));
+    if !notes_here && !links.is_empty() {
+        out.push(notes_list(links.iter().collect()));
     }
     let mut text = out.join("\n\n");
     text.push('\n');
     text
+}
+
+/// `[1] https://…`, one a line.
+fn notes_list(notes: Vec<(usize, &str)>) -> String {
+    notes
+        .into_iter()
+        .map(|(n, url)| format!("[{n}] {url}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Each block wrapped, as paragraphs (a blank line between them), but

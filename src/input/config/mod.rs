@@ -92,6 +92,8 @@ pub struct Newsletter {
     /// The newsletter's own zone: where `send --at` times with no zone are
     /// read, and the zone of readers with no `timezone` of their own.
     pub timezone: Option<crate::input::when::Zone>,
+    /// What issues carry unless one says otherwise (`format`).
+    pub format: crate::input::issue::Format,
 }
 
 #[derive(Deserialize)]
@@ -143,6 +145,7 @@ struct RawNewsletter {
     subscribers: Spanned<String>,
     sender_id: Option<Spanned<String>>,
     timezone: Option<Spanned<String>>,
+    format: Option<Spanned<String>>,
 }
 
 /// An optional section, checked when present: the result, and whether it
@@ -282,12 +285,20 @@ fn check_newsletter(file: &mut TomlFile, raw: RawNewsletter, dir: &Path) -> Opti
         ok &= zone.is_some();
         zone
     });
+    let format = match &raw.format {
+        None => Some(crate::input::issue::Format::Html),
+        Some(v) => crate::input::issue::Format::parse(v.get_ref())
+            .map_err(|why| file.problem_at(v.span().start, why))
+            .ok(),
+    };
+    ok &= format.is_some();
     if !ok {
         return None;
     }
     Some(Newsletter {
         sender_id,
         timezone,
+        format: format?,
         name: name?,
         from: from?,
         reply_to,
