@@ -91,13 +91,17 @@ pub fn build(
             FirstSent::Undated => None,
         };
         match Issue::load(file) {
-            Ok(issue) => issues.push((issue, at)),
+            Ok(mut issue) => {
+                issue.place_images(&archive.url);
+                issues.push((issue, at));
+            }
             Err(Diagnostics(ds)) => problems.extend(ds),
         }
     }
     for file in extra {
         match Issue::load(file) {
-            Ok(issue) => {
+            Ok(mut issue) => {
+                issue.place_images(&archive.url);
                 issues.retain(|(i, _)| i.id != issue.id);
                 let at = match sent(&issue.id)? {
                     FirstSent::At(at) => Some(at),
@@ -160,8 +164,37 @@ pub fn build(
         write_atomically(&path, &file.bytes)?;
         built.written += 1;
     }
+    for p in &issues {
+        built.written += copy_media(out, &p.issue)?;
+    }
     built.removed = remove_withdrawn(out, &issues)?;
     Ok(built)
+}
+
+/// The issue's local images put in the site's `media/` folder, each under
+/// its digest (so one already there is the same picture and is left as
+/// it is): before a send, so a reader's mail finds them from the first
+/// message. How many were written.
+pub fn publish_media(config: &Config, issue: &Issue) -> anyhow::Result<usize> {
+    if issue.images.is_empty() || config.archive.is_none() {
+        return Ok(0);
+    }
+    copy_media(&default_dir(config), issue)
+}
+
+fn copy_media(out: &Path, issue: &Issue) -> anyhow::Result<usize> {
+    let mut written = 0;
+    for image in &issue.images {
+        let path = out.join("media").join(image.file_name());
+        if std::fs::metadata(&path).is_ok_and(|m| m.len() == image.bytes) {
+            continue;
+        }
+        let bytes = std::fs::read(&image.path)
+            .with_context(|| format!("{}: cannot be read", image.path.display()))?;
+        write_atomically(&path, &bytes)?;
+        written += 1;
+    }
+    Ok(written)
 }
 
 /// Writes `bytes` to a temporary file beside `path`, syncs it and renames

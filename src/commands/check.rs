@@ -211,7 +211,7 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
             }
         }
         if let (Ok(issue), Some((parts, template))) = (&issue, &prepared) {
-            for w in compliance::warnings(config, parts, readers) {
+            for w in compliance::warnings(config, issue, readers) {
                 let warning = Diagnostic::new(&config.path, None, format!("warning: {w}"));
                 if args.strict {
                     report(&warning);

@@ -46,6 +46,33 @@ pub fn load_inputs(config: &Path, issue: &Path) -> Result<(Config, Issue), Diagn
     }
 }
 
+/// An issue's local images placed where the archive publishes them; an
+/// issue with some and no `[archive]` is refused at the first one's line
+/// (its readers' mail would have nowhere to load it from).
+pub fn place_images(config: &Config, issue: &mut Issue) -> Result<(), Diagnostics> {
+    let Some(first) = issue.images.first() else {
+        return Ok(());
+    };
+    match &config.archive {
+        Some(archive) => {
+            issue.place_images(&archive.url);
+            Ok(())
+        }
+        None => Err(Diagnostics(vec![
+            crate::input::diagnostic::Diagnostic::new(
+                &issue.file,
+                Some(first.line),
+                format!(
+                    "image {:?} is a file here, and a mail loads images from the web: add an [archive] \
+                 to the config (its images are published with it, under its url), or use an \
+                 https:// URL",
+                    first.src
+                ),
+            ),
+        ])),
+    }
+}
+
 /// The subject in quotes as the editor is shown it: `«…»` as it is; or,
 /// when it holds a reader's field, as `to` gets it, marked as
 /// personalised (with `{…}` where a value goes when there is no reader).
@@ -158,6 +185,11 @@ pub fn prepare(
     issue: &Issue,
     need_secret: bool,
 ) -> anyhow::Result<(Rendered, Template)> {
+    // Its local images at their published address (the one place that
+    // decides it, for mail, previews and check alike).
+    let mut issue = issue.clone();
+    place_images(config, &mut issue)?;
+    let issue = &issue;
     let personal = Personal::new(&config.newsletter, issue)?;
     let (newsletter, issue, personal) = match personal {
         None => (config.newsletter.clone(), issue.clone(), None),
@@ -196,6 +228,9 @@ pub fn prepare(
             online: online.as_deref(),
         },
     )?;
+    if let Some(why) = crate::compose::compliance::refusal(issue, &parts) {
+        anyhow::bail!("{why}");
+    }
     let dkim = match &config.dkim {
         Some(settings) => Some(crate::compose::dkim::load(settings)?),
         None => None,
@@ -229,11 +264,7 @@ pub fn prepare(
 /// "HTML 12345 bytes, text 2345 bytes", or "text only, 2345 bytes".
 pub fn part_sizes(parts: &crate::compose::render::Rendered) -> String {
     match &parts.html {
-        Some(html) => format!(
-            "HTML {} bytes, text {} bytes",
-            html.len(),
-            parts.text.len()
-        ),
+        Some(html) => format!("HTML {} bytes, text {} bytes", html.len(), parts.text.len()),
         None => format!("text only, {} bytes", parts.text.len()),
     }
 }

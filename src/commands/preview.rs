@@ -102,7 +102,7 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
         let readers = plan::recipients(&snapshot, issue.audience.as_ref(), false)?
             .filter(|e| matches!(e, Entry::Due(_)))
             .count() as u64;
-        let warnings = crate::compose::compliance::warnings(&config, &parts, readers);
+        let warnings = crate::compose::compliance::warnings(&config, &issue, readers);
         if !warnings.is_empty() {
             for w in &warnings {
                 crate::commands::paint::say(&format!("{}: warning: {w}", config.path.display()));
@@ -141,7 +141,28 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
         if let Some(stage) = &staging {
             // A text-only issue has no HTML to preview: preview.txt is it.
             if let Some(html) = &parts.html {
-                let html = html.fill(&html_attr(url), values, as_html);
+                let mut html = html.fill(&html_attr(url), values, as_html);
+                // Images not published yet: the preview shows the files.
+                let mut placed_issue = issue.clone();
+                let _ = crate::commands::place_images(&config, &mut placed_issue);
+                for image in &issue.images {
+                    if let (Some(placed), Ok(file)) = (
+                        placed_issue.media.get(&image.src),
+                        std::path::absolute(&image.path),
+                    ) && let Ok(file) = url::Url::from_file_path(file)
+                    {
+                        html = html.replace(&placed.url, file.as_str());
+                    }
+                }
+                // A browser has no message to find the logo in: given inline.
+                if let Some(logo) = &config.newsletter.logo {
+                    use base64::Engine as _;
+                    let data = base64::engine::general_purpose::STANDARD.encode(&logo.bytes);
+                    html = html.replace(
+                        &format!("cid:{}", crate::compose::render::LOGO_CID),
+                        &format!("data:{};base64,{data}", logo.mime()),
+                    );
+                }
                 stage.write("preview.html", html.as_bytes())?;
             }
             let text = parts.text.fill(url, values, as_typed);

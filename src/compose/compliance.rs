@@ -3,9 +3,26 @@
 
 use crate::compose::render::Rendered;
 use crate::input::config::Config;
+use crate::input::issue::Issue;
+use crate::input::media::HEAVY_BYTES;
 
 /// Gmail clips an HTML part past about this size.
 pub const GMAIL_CLIP_BYTES: usize = 102 * 1024;
+
+/// What stops an issue from being sent as rendered: an HTML part past
+/// what Gmail shows before it clips the message (hiding the footer and
+/// its unsubscribe link).
+pub fn refusal(issue: &Issue, parts: &Rendered) -> Option<String> {
+    let html = parts.html.as_ref().filter(|h| h.len() > GMAIL_CLIP_BYTES)?;
+    Some(format!(
+        "{}: the HTML part is {} KB ({} bytes), past the 102 KB Gmail shows before it clips \
+         the message and hides its footer with the unsubscribe link; shorten the issue or \
+         split it in two",
+        issue.file.display(),
+        html.len().div_ceil(1024),
+        html.len()
+    ))
+}
 
 /// Past this many messages a day to Gmail a sender is a bulk sender.
 pub const BULK_SENDER: u64 = 5_000;
@@ -14,7 +31,7 @@ pub const BULK_SENDER: u64 = 5_000;
 pub const BOUNCES_ABOVE: u64 = 1_000;
 
 /// Every warning for sending `parts` to `readers` readers with `config`.
-pub fn warnings(config: &Config, parts: &Rendered, readers: u64) -> Vec<String> {
+pub fn warnings(config: &Config, issue: &Issue, readers: u64) -> Vec<String> {
     let mut out = Vec::new();
     match &config.unsubscribe {
         None => out.push(
@@ -91,10 +108,14 @@ pub fn warnings(config: &Config, parts: &Rendered, readers: u64) -> Vec<String> 
         ));
     }
     // The reader's link adds about a hundred bytes; the part is what matters.
-    if let Some(html) = parts.html.as_ref().filter(|h| h.len() > GMAIL_CLIP_BYTES) {
+    for image in issue.images.iter().filter(|i| i.bytes > HEAVY_BYTES) {
         out.push(format!(
-            "the HTML part is {} KB; Gmail clips messages past 102 KB",
-            html.len() / 1024
+            "image {:?} ({}:{}) is {:.1} MB: slow to load on a phone; a picture for a mail \
+             rarely needs more than 200 KB",
+            image.src,
+            issue.file.display(),
+            image.line,
+            image.bytes as f64 / 1_048_576.0
         ));
     }
     out

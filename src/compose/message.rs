@@ -90,6 +90,9 @@ pub struct Template {
     text: Encoded,
     /// None for a text-only issue: its one part is `text`.
     html: Option<Encoded>,
+    /// The masthead's logo, base64-encoded once, with its type: carried
+    /// beside the HTML (`multipart/related`) of every message.
+    logo: Option<(Body, ContentType)>,
     unsubscribe: Option<Unsubscriber>,
     dkim: Option<Signer>,
     /// `[bounces] address` (the envelope sender's base for VERP) and,
@@ -122,7 +125,15 @@ impl Template {
             format!("bulletin-{}", hex(&h.finalize()[..16]))
         };
         Self {
-            fingerprint: fingerprint(parts, &newsletter.from.to_string()),
+            // What readers get includes the logo (as its digest), when
+            // there is one.
+            fingerprint: fingerprint(
+                parts,
+                &match &newsletter.logo {
+                    Some(l) => format!("{} logo:{}", newsletter.from, l.image.digest),
+                    None => newsletter.from.to_string(),
+                },
+            ),
             ids: id_key(unsubscribe.as_ref()),
             // Addresses in headers and the envelope as on the wire: an
             // international domain as its A-label.
@@ -142,6 +153,17 @@ impl Template {
             boundary,
             text: Encoded::new(&parts.text, as_typed),
             html: parts.html.as_ref().map(|h| Encoded::new(h, as_html)),
+            logo: newsletter
+                .logo
+                .as_ref()
+                .filter(|_| parts.html.is_some())
+                .and_then(|l| {
+                    let kind = ContentType::parse(l.mime()).ok()?;
+                    let body =
+                        Body::new_with_encoding(l.bytes.to_vec(), ContentTransferEncoding::Base64)
+                            .ok()?;
+                    Some((body, kind))
+                }),
             unsubscribe,
             dkim: None,
             bounces: None,
@@ -431,16 +453,29 @@ impl Template {
         }
         let text = text_part(self.text.body(&url, values));
         let message = match &self.html {
-            Some(html) => builder.multipart(
-                MultiPart::alternative()
+            Some(html) => {
+                let html = SinglePart::builder()
+                    .content_type(ContentType::TEXT_HTML)
+                    .body(html.body(&html_attr(&url), values));
+                let alternative = MultiPart::alternative()
                     .boundary(self.boundary.clone())
-                    .singlepart(text)
-                    .singlepart(
-                        SinglePart::builder()
-                            .content_type(ContentType::TEXT_HTML)
-                            .body(html.body(&html_attr(&url), values)),
+                    .singlepart(text);
+                builder.multipart(match &self.logo {
+                    None => alternative.singlepart(html),
+                    // The HTML and the logo it shows by `cid:`, together.
+                    Some((logo, kind)) => alternative.multipart(
+                        MultiPart::related()
+                            .boundary(format!("{}-related", self.boundary))
+                            .singlepart(html)
+                            .singlepart(
+                                lettre::message::Attachment::new_inline(
+                                    crate::compose::render::LOGO_CID.to_owned(),
+                                )
+                                .body(logo.clone(), kind.clone()),
+                            ),
                     ),
-            ),
+                })
+            }
             None => builder.singlepart(text),
         };
         let bytes = message

@@ -11,7 +11,8 @@ use crate::input::checked::Line;
 use crate::input::config::Newsletter;
 use crate::input::diagnostic::{Diagnostic, Diagnostics};
 use crate::input::fields::{FieldText, Spot};
-use crate::input::markdown::{Markdown, check_url};
+use crate::input::markdown::{Markdown, Media, Placed, check_url};
+use crate::input::media::LocalImage;
 use crate::input::toml_file::TomlFile;
 
 #[derive(Debug, Clone)]
@@ -19,6 +20,8 @@ pub struct Issue {
     /// The issue file's stem, such as `2022-08-01`: what names its delivery
     /// log and, with the address, its Message-IDs.
     pub id: String,
+    /// The file it was read from, as given.
+    pub file: std::path::PathBuf,
     pub subject: Option<Line>,
     /// The name the public sees (archive, feed, Open Graph, the dry-run's
     /// folder): needed when the subject holds fields, so a page never
@@ -43,6 +46,11 @@ pub struct Issue {
     /// The texts that hold per-reader fields (`{{ name }}`), as written;
     /// empty for an issue that is the same for every reader.
     pub fields: Vec<FieldText>,
+    /// The local image files its intro and bodies show, each once.
+    pub images: Vec<LocalImage>,
+    /// Where those images are once published, with their sizes
+    /// (`place_images`); empty until then.
+    pub media: Media,
 }
 
 /// `[audience]`: the readers with any of `tags` (every reader when it is
@@ -158,6 +166,23 @@ impl IssueDate {
 }
 
 impl Issue {
+    /// Its local images placed under `base` (the archive's address):
+    /// `{base}/media/<digest>.<ext>`, where `archive` publishes them.
+    pub fn place_images(&mut self, base: &str) {
+        self.media = self
+            .images
+            .iter()
+            .map(|i| {
+                let placed = Placed {
+                    url: format!("{}/media/{}", base.trim_end_matches('/'), i.file_name()),
+                    width: i.width,
+                    height: i.height,
+                };
+                (i.src.clone(), placed)
+            })
+            .collect();
+    }
+
     /// What the mail carries: the issue's `format`, else the newsletter's.
     pub fn format_in(&self, newsletter: &Newsletter) -> Format {
         self.format.unwrap_or(newsletter.format)
@@ -388,6 +413,19 @@ fn check_issue(file: &mut TomlFile, raw: RawIssue, id: String) -> Option<Issue> 
         }
     };
     let stories: Vec<Option<Story>> = raw.story.iter().map(|s| check_story(file, s)).collect();
+    let images = {
+        let mut texts: Vec<(&Markdown, &Spanned<String>)> = Vec::new();
+        if let (Some(md), Some(raw)) = (&intro, &raw.intro) {
+            texts.push((md, raw));
+        }
+        for (story, raw) in stories.iter().zip(&raw.story) {
+            if let Some(story) = story {
+                texts.push((&story.body, &raw.body));
+            }
+        }
+        read_images(file, &texts)
+    };
+    ok &= images.is_some();
     let audience = match &raw.audience {
         None => None,
         Some(a) => {
@@ -424,6 +462,7 @@ fn check_issue(file: &mut TomlFile, raw: RawIssue, id: String) -> Option<Issue> 
     }
     Some(Issue {
         id,
+        file: file.path.clone(),
         subject,
         title,
         date: date?,
@@ -436,7 +475,40 @@ fn check_issue(file: &mut TomlFile, raw: RawIssue, id: String) -> Option<Issue> 
         archive: raw.archive.unwrap_or(true),
         audience,
         fields,
+        images: images?,
+        media: Media::default(),
     })
+}
+
+/// Each local image the texts show, read once (the first line that shows
+/// it named), or `None` once every one that cannot be is reported.
+fn read_images(
+    file: &mut TomlFile,
+    texts: &[(&Markdown, &Spanned<String>)],
+) -> Option<Vec<LocalImage>> {
+    let dir = file
+        .path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let mut images: Vec<LocalImage> = Vec::new();
+    let mut ok = true;
+    for (md, raw) in texts {
+        for (offset, src) in md.local_images() {
+            if images.iter().any(|i| i.src == src) {
+                continue;
+            }
+            let line = file.line_in(raw, offset);
+            match crate::input::media::read(&dir, &src, line) {
+                Ok(image) => images.push(image),
+                Err(why) => {
+                    file.problem_on_line(line, why);
+                    ok = false;
+                }
+            }
+        }
+    }
+    ok.then_some(images)
 }
 
 fn check_story(file: &mut TomlFile, raw: &RawStory) -> Option<Story> {

@@ -1,6 +1,8 @@
 //! The Markdown of story bodies, intros and the footer: checked once where
 //! it is read, then rendered to HTML (raw HTML escaped) and to plain-text blocks.
 
+use std::collections::HashMap;
+
 use pulldown_cmark::{CowStr, Event, LinkType, Parser, Tag, TagEnd};
 
 /// Markdown whose links were all checked. Only `parse` builds one.
@@ -22,9 +24,14 @@ fn parser(src: &str) -> Parser<'_> {
 impl Markdown {
     /// Checks every link and image: only absolute http(s) and mailto URLs
     /// work in an email, and anything else (javascript:, relative paths) is
-    /// refused rather than silently sent.
+    /// refused rather than silently sent. An image needs its alt text
+    /// (unless its title says `decorative`) and is `https`, or a path to a
+    /// local file (`local_images`), which the issue's loader resolves.
     pub fn parse(src: &str) -> Result<Self, Vec<MarkdownError>> {
         let mut errors = Vec::new();
+        // An image open: its start offset, and whether it is decorative
+        // or has alt text yet.
+        let mut image: Option<(usize, bool)> = None;
         for (event, range) in parser(src).into_offset_iter() {
             let (dest, what) = match &event {
                 Event::Start(Tag::Link {
@@ -37,7 +44,30 @@ impl Markdown {
                     }
                     (dest_url, "link")
                 }
-                Event::Start(Tag::Image { dest_url, .. }) => (dest_url, "image"),
+                Event::Start(Tag::Image {
+                    dest_url, title, ..
+                }) => {
+                    image = Some((range.start, is_decorative(title)));
+                    (dest_url, "image")
+                }
+                Event::Text(t) | Event::Code(t) => {
+                    if let Some((_, alt)) = &mut image {
+                        *alt |= !t.trim().is_empty();
+                    }
+                    continue;
+                }
+                Event::End(TagEnd::Image) => {
+                    if let Some((offset, false)) = image.take() {
+                        errors.push(MarkdownError {
+                            offset,
+                            message: "an image needs alt text, what it shows for readers who \
+                                      do not see it: `![A ferry at the pier](…)`; a purely \
+                                      decorative one says so: `![](… \"decorative\")`"
+                                .into(),
+                        });
+                    }
+                    continue;
+                }
                 _ => continue,
             };
             if crate::input::fields::has_fields(dest) {
@@ -47,7 +77,12 @@ impl Markdown {
                 });
                 continue;
             }
-            if let Err(why) = check_url(dest) {
+            let checked = if what == "image" {
+                check_image(dest)
+            } else {
+                check_url(dest)
+            };
+            if let Err(why) = checked {
                 errors.push(MarkdownError {
                     offset: range.start,
                     message: format!("{what} target {:?} {why}", dest.as_ref()),
@@ -61,14 +96,45 @@ impl Markdown {
         }
     }
 
+    /// The images given as paths to local files, as written, each with
+    /// its byte offset in the source.
+    pub fn local_images(&self) -> Vec<(usize, String)> {
+        parser(&self.0)
+            .into_offset_iter()
+            .filter_map(|(event, range)| match event {
+                Event::Start(Tag::Image { dest_url, .. }) if is_local(&dest_url) => {
+                    Some((range.start, dest_url.to_string()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every image's target, as written.
+    pub fn images(&self) -> Vec<String> {
+        parser(&self.0)
+            .filter_map(|event| match event {
+                Event::Start(Tag::Image { dest_url, .. }) => Some(dest_url.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
     /// HTML for the email body. Raw HTML in the source is shown as text.
     pub fn to_html(&self) -> String {
+        self.to_html_with(&Media::default())
+    }
+
+    /// The same, local images at their published address (`media`), each
+    /// image with its size where known and never wider than the column.
+    pub fn to_html_with(&self, media: &Media) -> String {
         let mut out = String::with_capacity(self.0.len() * 5 / 4);
-        pulldown_cmark::html::push_html(&mut out, parser(&self.0).map(escape_raw_html));
+        let events = parser(&self.0).map(escape_raw_html);
+        pulldown_cmark::html::push_html(&mut out, Images::new(events, media));
         out
     }
 
@@ -95,6 +161,132 @@ impl Markdown {
     pub fn to_text(&self, links: &mut Footnotes) -> Vec<Block> {
         TextWalker::new(links).run(parser(&self.0))
     }
+}
+
+/// The widest an image is shown: the text column of the 600 px layout.
+pub const COLUMN: u32 = 536;
+
+/// A local image as the HTML shows it: its address once published, and
+/// its size in pixels read from the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placed {
+    pub url: String,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// An image's size as shown: its own, or scaled down to the column's
+/// width, keeping its proportions.
+pub fn fit(width: u32, height: u32) -> (u32, u32) {
+    if width <= COLUMN || width == 0 {
+        return (width, height);
+    }
+    let scaled = u64::from(height) * u64::from(COLUMN) / u64::from(width);
+    (COLUMN, u32::try_from(scaled.max(1)).unwrap_or(1))
+}
+
+/// Local images by their target as written.
+pub type Media = HashMap<String, Placed>;
+
+fn is_decorative(title: &str) -> bool {
+    title.trim().eq_ignore_ascii_case("decorative")
+}
+
+/// Whether an image's target is a path to a local file (no scheme).
+fn is_local(dest: &str) -> bool {
+    matches!(
+        url::Url::parse(dest),
+        Err(url::ParseError::RelativeUrlWithoutBase)
+    )
+}
+
+/// Why an image's target cannot go in an email, if it cannot: only
+/// `https` (an `http` image is blocked or flagged by mail clients), or a
+/// local file.
+fn check_image(dest: &str) -> Result<(), String> {
+    match url::Url::parse(dest) {
+        Ok(u) if u.scheme() == "https" && u.host_str().is_some() => Ok(()),
+        Ok(u) if u.scheme() == "http" => Err(
+            "uses http:; mail clients block or flag images not sent over https: use https://, or a file beside the issue".into(),
+        ),
+        Ok(u) => Err(format!(
+            "uses {}:, but an image is an https URL or a file beside the issue",
+            u.scheme()
+        )),
+        Err(url::ParseError::RelativeUrlWithoutBase) if !dest.trim().is_empty() => Ok(()),
+        Err(url::ParseError::RelativeUrlWithoutBase) => Err("is empty".into()),
+        Err(e) => Err(format!("is not a valid URL ({e})")),
+    }
+}
+
+/// The events with each image (start, alt text, end) made one `<img>`:
+/// its published address, its size, a style that scales it on phones.
+struct Images<'a, 'm, I> {
+    events: I,
+    media: &'m Media,
+    _src: std::marker::PhantomData<&'a ()>,
+}
+
+impl<'a, 'm, I: Iterator<Item = Event<'a>>> Images<'a, 'm, I> {
+    fn new(events: I, media: &'m Media) -> Self {
+        Self {
+            events,
+            media,
+            _src: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<'a, I: Iterator<Item = Event<'a>>> Iterator for Images<'a, '_, I> {
+    type Item = Event<'a>;
+
+    fn next(&mut self) -> Option<Event<'a>> {
+        let event = self.events.next()?;
+        let Event::Start(Tag::Image {
+            dest_url, title, ..
+        }) = event
+        else {
+            return Some(event);
+        };
+        let mut alt = String::new();
+        for inner in self.events.by_ref() {
+            match inner {
+                Event::End(TagEnd::Image) => break,
+                Event::Text(t) | Event::Code(t) => alt.push_str(&t),
+                Event::SoftBreak | Event::HardBreak => alt.push(' '),
+                _ => {}
+            }
+        }
+        if is_decorative(&title) {
+            alt.clear();
+        }
+        Some(Event::Html(img(&dest_url, &alt, self.media).into()))
+    }
+}
+
+/// One image's markup, every value escaped.
+fn img(dest: &str, alt: &str, media: &Media) -> String {
+    let escaped = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let (src, size) = match media.get(dest) {
+        Some(p) => (p.url.as_str(), Some((p.width, p.height))),
+        None => (dest, None),
+    };
+    let size = size
+        .filter(|(w, h)| *w > 0 && *h > 0)
+        .map(|(w, h)| fit(w, h))
+        .map_or(String::new(), |(w, h)| {
+            format!(" width=\"{w}\" height=\"{h}\"")
+        });
+    format!(
+        "<img src=\"{}\" alt=\"{}\"{size} style=\"display:block;max-width:100%;height:auto;border:0\">",
+        escaped(src),
+        escaped(alt)
+    )
 }
 
 /// Why a link target cannot go in an email, if it cannot.
@@ -193,6 +385,8 @@ struct TextWalker<'a> {
     quote_depth: usize,
     marker: Option<String>,
     link_stack: Vec<String>,
+    /// Open images: whether each is decorative (shown as nothing).
+    images: Vec<bool>,
     verbatim: bool,
     /// Inside a paragraph: a loose list's items are paragraphs, a tight
     /// list's are not.
@@ -213,6 +407,7 @@ impl<'a> TextWalker<'a> {
             quote_depth: 0,
             marker: None,
             link_stack: Vec::new(),
+            images: Vec::new(),
             verbatim: false,
             paragraph: false,
             items: Vec::new(),
@@ -304,9 +499,12 @@ impl<'a> TextWalker<'a> {
                 };
                 self.link_stack.push(url);
             }
-            Tag::Image { dest_url, .. } => {
-                self.text.push_str("[image: ");
-                self.link_stack.push(dest_url.to_string());
+            Tag::Image { title, .. } => {
+                let decorative = is_decorative(&title);
+                if !decorative {
+                    self.text.push_str("[Image: ");
+                }
+                self.images.push(decorative);
             }
             _ => {}
         }
@@ -335,8 +533,15 @@ impl<'a> TextWalker<'a> {
             TagEnd::Emphasis => self.text.push('_'),
             TagEnd::Strong => self.text.push('*'),
             TagEnd::Link => self.close_link(""),
-            TagEnd::Image => self.close_link("]"),
+            TagEnd::Image => self.close_image(),
             _ => {}
+        }
+    }
+
+    /// `]` after an image's alt text (a decorative one shows nothing).
+    fn close_image(&mut self) {
+        if self.images.pop() == Some(false) {
+            self.text.push(']');
         }
     }
 

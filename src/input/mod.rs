@@ -12,5 +12,6 @@ pub mod feed;
 pub mod fields;
 pub mod issue;
 pub mod markdown;
+pub mod media;
 pub mod toml_file;
 pub mod when;

@@ -47,6 +47,19 @@ impl TomlFile {
             .push(Diagnostic::new(&self.path, Some(line), message));
     }
 
+    /// The file's line of byte `offset` within the string `value`.
+    pub fn line_in(&self, value: &Spanned<String>, offset: usize) -> usize {
+        let text = value.get_ref();
+        let lines_in = text[..offset.min(text.len())].matches('\n').count();
+        diagnostic::line_in_value(&self.src, &value.span(), lines_in)
+    }
+
+    /// A problem at line `line`.
+    pub fn problem_on_line(&mut self, line: usize, message: impl Into<String>) {
+        self.problems
+            .push(Diagnostic::new(&self.path, Some(line), message));
+    }
+
     pub fn line(&mut self, key: &str, value: &Spanned<String>) -> Option<Line> {
         Line::parse(value.get_ref())
             .map_err(|why| self.problem_at(value.span().start, format!("`{key}` {why}")))

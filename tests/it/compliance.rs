@@ -253,22 +253,33 @@ fn the_pre_send_check_warns_and_strict_makes_warnings_errors() {
 }
 
 #[test]
-fn big_lists_without_dkim_and_huge_html_are_warned_about() {
+fn big_lists_without_dkim_are_warned_about_and_an_html_part_gmail_clips_refused() {
     let p = Project::sample();
     p.with_readers(5001);
-    let huge = "word ".repeat(25_000);
+    p.bulletin(&["check", "--issue", "issues/2022-08-01.toml"])
+        .success()
+        .stderr_has("no [dkim] key, and 5001 readers is more than 5000");
+    // A real send with --strict refuses before touching the server or the log.
+    p.send(&["--strict"])
+        .failure()
+        .stderr_has("--strict: not sending");
+    assert!(!p.path("logs").exists());
+    // About 110 KB of HTML: past what Gmail shows before it clips the
+    // message (and its footer with the unsubscribe link). Refused, with
+    // the size, by check, the dry-run and send alike; nothing written.
+    let huge = "word ".repeat(22_000);
     p.edit(
         "issues/2022-08-01.toml",
         "Both nations agreed",
         &format!("{huge} Both nations agreed"),
     );
+    let refusal = "issues/2022-08-01.toml: the HTML part is 11";
     p.bulletin(&["check", "--issue", "issues/2022-08-01.toml"])
-        .success()
-        .stderr_has("no [dkim] key, and 5001 readers is more than 5000")
-        .stderr_has("Gmail clips messages past 102 KB");
-    // A real send with --strict refuses before touching the server or the log.
-    p.send(&["--strict"])
         .failure()
-        .stderr_has("--strict: not sending");
+        .stderr_has(refusal)
+        .stderr_has("past the 102 KB Gmail shows");
+    p.dry_run("preview").failure().stderr_has(refusal);
+    assert!(!p.path("preview").exists());
+    p.send(&[]).failure().stderr_has(refusal);
     assert!(!p.path("logs").exists());
 }

@@ -161,6 +161,9 @@ fn a_text_only_issue_lists_each_storys_links_under_it() {
         text.contains("the map [3] again.\n\n[3] https://example.org/map\n\n-- "),
         "{text}"
     );
-    assert!(text.lines().all(|l| l.chars().count() <= 72 || !l.contains(' ')));
+    assert!(
+        text.lines()
+            .all(|l| l.chars().count() <= 72 || !l.contains(' '))
+    );
     insta::assert_snapshot!("text_only_text", text);
 }

@@ -10,6 +10,14 @@ import json
 import sys
 
 
+def body(part):
+    """A text part's text; a binary one (an image) as its size."""
+    content = part.get_content()
+    if isinstance(content, bytes):
+        return f"<{len(content)} bytes>"
+    return content
+
+
 def inspect(path):
     with open(path, "rb") as f:
         raw = f.read()
@@ -23,7 +31,8 @@ def inspect(path):
         "part_types": [p.get_content_type() for p in parts],
         "charsets": [p.get_content_charset() for p in parts],
         "headers": {k: str(v) for k, v in msg.items()},
-        "bodies": [p.get_content() for p in parts],
+        "bodies": [body(p) for p in parts],
+        "content_ids": [p.get("Content-ID") for p in parts],
         "max_line": max(len(line) for line in raw.split(b"\r\n")),
         "bare_lf": raw.replace(b"\r\n", b"").count(b"\n"),
     }

@@ -17,7 +17,6 @@ use anyhow::{Context as _, bail};
 use crate::Outcome;
 use crate::cli::SendArgs;
 use crate::commands::{load_inputs, prepare};
-use crate::compose::render::Rendered;
 use crate::deliver::journal::log_path;
 use crate::deliver::journal::recorder::Recorder;
 use crate::deliver::journal::{Journal, LogRow, Status};
@@ -87,15 +86,18 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
         log,
         fingerprint,
         audience: issue.audience.clone(),
+        issue: issue.clone(),
     };
     if let Some(address) = &args.to {
+        // The copy shows the images as readers will see them.
+        crate::commands::archive::publish_media(&config, &run.issue)?;
         return runtime.block_on(crate::commands::test_copy::send(
             &ctx,
             &config.newsletter.subscribers,
             address,
         ));
     }
-    runtime.block_on(send_all(&config, &parts, ctx, &run, args, at))
+    runtime.block_on(send_all(&config, ctx, &run, args, at))
 }
 
 /// What this run sends, for reports and the log.
@@ -104,25 +106,20 @@ pub(crate) struct Run {
     log: PathBuf,
     fingerprint: String,
     audience: Option<crate::input::issue::Audience>,
+    /// The issue, for its local images (published before the first
+    /// message).
+    issue: crate::input::issue::Issue,
 }
 
 async fn send_all(
     config: &Config,
-    parts: &Rendered,
     ctx: Arc<Context>,
     run: &Run,
     args: &SendArgs,
     at: Option<At>,
 ) -> anyhow::Result<Outcome> {
     let mut journal = None;
-    let survey = Survey::take(
-        config,
-        parts,
-        &ctx,
-        (run, args),
-        &mut journal,
-        (When::First, None),
-    )?;
+    let survey = Survey::take(config, &ctx, (run, args), &mut journal, (When::First, None))?;
     let counts = &survey.counts;
     if let Some(a) = &run.audience
         && !args.json
@@ -134,7 +131,7 @@ async fn send_all(
             a.describe()
         );
     }
-    print_warnings(config, parts, readers(counts));
+    print_warnings(config, run, readers(counts));
     let due = args.limit.map_or(counts.due, |n| n.min(counts.due));
     if due == 0 {
         return nothing_to_send(config, run, args, counts);
@@ -144,10 +141,11 @@ async fn send_all(
     };
     let Some(at) = at else {
         confirm(args, &ctx, run, due, None)?;
+        crate::commands::archive::publish_media(config, &run.issue)?;
         let (outcome, _) = deliver_due(config, &ctx, run, args, journal, survey, None).await?;
         return Ok(outcome);
     };
-    waves::send(config, parts, ctx, (run, args), (journal, survey), at).await
+    waves::send(config, ctx, (run, args), (journal, survey), at).await
 }
 
 fn nothing_to_send(

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
+use super::Run;
 use crate::Outcome;
 use crate::compose::compliance;
-use crate::compose::render::Rendered;
 use crate::deliver::journal::Status;
 use crate::deliver::plan::{self, Counts};
 use crate::deliver::{Context, Tally};
@@ -71,8 +71,8 @@ pub(super) fn publish(config: &Config) -> Option<String> {
     }
 }
 
-pub(super) fn print_warnings(config: &Config, parts: &Rendered, readers: u64) {
-    for w in compliance::warnings(config, parts, readers) {
+pub(super) fn print_warnings(config: &Config, run: &Run, readers: u64) {
+    for w in compliance::warnings(config, &run.issue, readers) {
         crate::commands::paint::say(&format!("{}: warning: {w}", config.path.display()));
     }
 }

@@ -12,7 +12,6 @@ use crate::audience::subscribers::{Snapshot, SubscriberFile};
 use crate::audience::watch::ListWatch;
 use crate::cli::SendArgs;
 use crate::compose::compliance;
-use crate::compose::render::Rendered;
 use crate::deliver::Context;
 use crate::deliver::journal::{History, Journal, LogRow, Status};
 use crate::deliver::plan::{self, Counts, Entry};
@@ -51,7 +50,6 @@ impl Survey {
     /// wave's readers count.
     pub(super) fn take(
         config: &Config,
-        parts: &Rendered,
         ctx: &Context,
         (run, args): (&Run, &SendArgs),
         journal: &mut Option<Journal>,
@@ -71,8 +69,8 @@ impl Survey {
             let readers = plan::recipients(&snapshot, run.audience.as_ref(), false)?
                 .filter(|e| matches!(e, Entry::Due(_)) && in_wave(e))
                 .count() as u64;
-            if !compliance::warnings(config, parts, readers).is_empty() {
-                print_warnings(config, parts, readers);
+            if !compliance::warnings(config, &run.issue, readers).is_empty() {
+                print_warnings(config, run, readers);
                 bail!("--strict: not sending while the pre-send check has warnings");
             }
         }

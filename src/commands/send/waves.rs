@@ -9,7 +9,6 @@ use anyhow::bail;
 use crate::Outcome;
 use crate::audience::subscribers::SubscriberFile;
 use crate::cli::SendArgs;
-use crate::compose::render::Rendered;
 use crate::deliver::Context;
 use crate::deliver::journal::Journal;
 use crate::deliver::journal::{LogRow, Status};
@@ -27,7 +26,6 @@ use super::{Run, confirm, deliver_due, nothing_to_send, wait};
 /// stops a send was found by the first survey, before any wait.
 pub(super) async fn send(
     config: &Config,
-    parts: &Rendered,
     ctx: Arc<Context>,
     (run, args): (&Run, &SendArgs),
     (mut journal, survey): (Journal, Survey),
@@ -52,6 +50,7 @@ pub(super) async fn send(
     // The time may have passed while the question waited for an answer.
     plan.refuse_late(crate::clock(), args.late)
         .map_err(anyhow::Error::msg)?;
+    crate::commands::archive::publish_media(config, &run.issue)?;
     journal.append(&rows(&plan))?;
     journal.sync()?;
     drop(survey);
@@ -104,7 +103,6 @@ pub(super) async fn send(
         let mut open = Some(journal);
         let survey = Survey::take(
             config,
-            parts,
             &ctx,
             (run, args),
             &mut open,

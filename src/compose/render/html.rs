@@ -8,6 +8,9 @@ use crate::compose::look::{mail_head, paint_mail};
 use crate::input::config::Newsletter;
 use crate::input::issue::{Format, Issue, Layout};
 
+/// The Content-ID the masthead's logo is carried under (`cid:`).
+pub const LOGO_CID: &str = "logo.bulletin";
+
 /// Inlined into `style` attributes; only the `@media` rule stays a
 /// stylesheet. Painted from the one palette (`look`).
 const CSS: &str = r#"
@@ -79,13 +82,18 @@ fn document(newsletter: &Newsletter, issue: &Issue, place: Place<'_>) -> Markup 
                                 } }
                             }
                             tr { td class="cell masthead" {
+                                @if let Some(logo) = &newsletter.logo {
+                                    @let (w, h) = crate::input::markdown::fit(logo.image.width, logo.image.height);
+                                    img src={ "cid:" (LOGO_CID) } alt=(newsletter.name) width=(w) height=(h)
+                                        style="display:block;max-width:100%;height:auto;border:0;margin:0 0 8px 0";
+                                }
                                 h1 { (newsletter.name) }
                                 @if let Some(dateline) = dateline(issue) {
                                     p class="dateline" { (dateline) }
                                 }
                             } }
                             @if let Some(intro) = &issue.intro {
-                                tr { td class="cell intro" { (PreEscaped(intro.to_html())) } }
+                                tr { td class="cell intro" { (PreEscaped(intro.to_html_with(&issue.media))) } }
                             }
                             @match issue.layout {
                                 Layout::Digest => {
@@ -128,7 +136,7 @@ fn stories(issue: &Issue, level: &str) -> Markup {
                     h3 id={ "story-" (i + 1) } { (story.headline) }
                 }
             }
-            (PreEscaped(story.body.to_html()))
+            (PreEscaped(story.body.to_html_with(&issue.media)))
             @if let Some(link) = &story.link {
                 p class="more" { a href=(link) { "Read more" } }
             }
@@ -143,7 +151,7 @@ fn stories(issue: &Issue, level: &str) -> Markup {
 pub fn fragment(issue: &Issue) -> Markup {
     html! {
         @if let Some(intro) = &issue.intro {
-            (PreEscaped(intro.to_html()))
+            (PreEscaped(intro.to_html_with(&issue.media)))
         }
         (stories(issue, "h2"))
     }
@@ -176,8 +184,7 @@ fn linked(text: &str) -> Markup {
         pieces.push((false, &rest[..at]));
         let tail = &rest[at..];
         let end = tail.find(char::is_whitespace).unwrap_or(tail.len());
-        let url = tail[..end]
-            .trim_end_matches(['.', ',', ';', ':', ')', ']', '!', '?', '"', '\'']);
+        let url = tail[..end].trim_end_matches(['.', ',', ';', ':', ')', ']', '!', '?', '"', '\'']);
         pieces.push((true, url));
         rest = &tail[url.len()..];
     }

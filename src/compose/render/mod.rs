@@ -8,7 +8,7 @@ mod text;
 use crate::input::config::Newsletter;
 use crate::input::issue::{Format, Issue, Layout};
 
-pub use html::{fragment, page_fragment, render_html};
+pub use html::{LOGO_CID, fragment, page_fragment, render_html};
 pub use text::{WIDTH, page_text, render_text};
 
 /// Stands in the rendered parts where each reader's unsubscribe link goes.

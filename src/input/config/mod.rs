@@ -94,6 +94,32 @@ pub struct Newsletter {
     pub timezone: Option<crate::input::when::Zone>,
     /// What issues carry unless one says otherwise (`format`).
     pub format: crate::input::issue::Format,
+    /// The masthead's logo (`logo`), carried in every HTML mail.
+    pub logo: Option<Logo>,
+}
+
+/// A small image shown in the masthead, carried inline in the message
+/// (`multipart/related`, shown through `cid:`), so it loads even where a
+/// mail client blocks images from the web.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logo {
+    pub image: crate::input::media::LocalImage,
+    pub bytes: std::sync::Arc<[u8]>,
+}
+
+impl Logo {
+    /// The most a logo may weigh: it travels in every message.
+    pub const MAX_BYTES: u64 = 20 * 1024;
+
+    /// Its MIME type.
+    pub fn mime(&self) -> &'static str {
+        match self.image.ext {
+            "png" => "image/png",
+            "jpg" => "image/jpeg",
+            "gif" => "image/gif",
+            _ => "image/webp",
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -146,6 +172,7 @@ struct RawNewsletter {
     sender_id: Option<Spanned<String>>,
     timezone: Option<Spanned<String>>,
     format: Option<Spanned<String>>,
+    logo: Option<Spanned<String>>,
 }
 
 /// An optional section, checked when present: the result, and whether it
@@ -244,10 +271,21 @@ fn check_newsletter(file: &mut TomlFile, raw: RawNewsletter, dir: &Path) -> Opti
         m
     });
     let about = raw.about.as_ref().and_then(|v| {
-        let md = file.markdown("about", v);
-        ok &= md.is_some();
-        md
+        let md = file.markdown("about", v)?;
+        // The footer is the same in every issue and has no folder to
+        // publish from: its images are https URLs.
+        for (offset, src) in md.local_images() {
+            let line = file.line_in(v, offset);
+            file.problem_on_line(
+                line,
+                format!(
+                    "`about`: image {src:?} is a local file; the footer's images are https:// URLs"
+                ),
+            );
+        }
+        Some(md).filter(|md| md.local_images().is_empty())
     });
+    ok &= raw.about.is_none() || about.is_some();
     let about_fields = match &raw.about {
         Some(v) => file.fields(Spot::About, "about", v).unwrap_or_else(|| {
             ok = false;
@@ -292,6 +330,33 @@ fn check_newsletter(file: &mut TomlFile, raw: RawNewsletter, dir: &Path) -> Opti
             .ok(),
     };
     ok &= format.is_some();
+    let logo = raw.logo.as_ref().and_then(|v| {
+        let line = file.line_in(v, 0);
+        let read = crate::input::media::read(dir, v.get_ref(), line).and_then(|image| {
+            if image.bytes > Logo::MAX_BYTES {
+                return Err(format!(
+                    "`logo` {} is {} KB; a logo travels in every message and may be at most {} KB",
+                    image.path.display(),
+                    image.bytes.div_ceil(1024),
+                    Logo::MAX_BYTES / 1024
+                ));
+            }
+            let bytes = std::fs::read(&image.path)
+                .map_err(|e| format!("`logo` {}: {e}", image.path.display()))?;
+            Ok(Logo {
+                image,
+                bytes: bytes.into(),
+            })
+        });
+        match read {
+            Ok(logo) => Some(logo),
+            Err(why) => {
+                file.problem_on_line(line, why);
+                ok = false;
+                None
+            }
+        }
+    });
     if !ok {
         return None;
     }
@@ -299,6 +364,7 @@ fn check_newsletter(file: &mut TomlFile, raw: RawNewsletter, dir: &Path) -> Opti
         sender_id,
         timezone,
         format: format?,
+        logo,
         name: name?,
         from: from?,
         reply_to,

@@ -66,7 +66,9 @@ fn retarget(
         .attrs
         .iter()
         .find(|a| &*a.name.local == key)
-        .and_then(|a| absolute(&a.value, base));
+        .and_then(|a| absolute(&a.value, base))
+        // A mail shows images over https only (`check` refuses others).
+        .filter(|t| !image || t.starts_with("https://"));
     let Some(target) = target else {
         return if image {
             None
@@ -74,9 +76,10 @@ fn retarget(
             Some(handlers.walk_children(element.node))
         };
     };
-    let attrs: Vec<_> = element
+    let mut attrs: Vec<_> = element
         .attrs
         .iter()
+        .filter(|a| !(image && &*a.name.local == "title"))
         .map(|a| {
             let mut a = a.clone();
             if &*a.name.local == key {
@@ -85,6 +88,21 @@ fn retarget(
             a
         })
         .collect();
+    // An image the feed gives no alt text is marked decorative, so the
+    // draft passes `check`; the editor may describe it instead.
+    let has_alt = element
+        .attrs
+        .iter()
+        .any(|a| &*a.name.local == "alt" && !a.value.trim().is_empty());
+    if image
+        && !has_alt
+        && let Some(src) = attrs.iter().find(|a| &*a.name.local == key)
+    {
+        let mut title = src.clone();
+        title.name.local = "title".into();
+        title.value = "decorative".into();
+        attrs.push(title);
+    }
     let mut element = element;
     element.attrs = &attrs;
     handlers.fallback(element)
@@ -283,6 +301,21 @@ mod tests {
             md.contains("![A](https://example.org/blog/img/a.png)"),
             "{md}"
         );
+        assert!(crate::input::markdown::Markdown::parse(&md).is_ok(), "{md}");
+    }
+
+    #[test]
+    fn images_are_https_and_described_or_marked_decorative() {
+        let md = to_markdown(
+            r#"<img src="http://example.org/a.png" alt="A"> <img src="/b.png"> <img src="https://example.org/c.png" alt="C" title="t">"#,
+            Some(&Url::parse("https://example.org/").expect("url")),
+        );
+        assert!(!md.contains("a.png"), "{md}");
+        assert!(
+            md.contains("![](https://example.org/b.png \"decorative\")"),
+            "{md}"
+        );
+        assert!(md.contains("![C](https://example.org/c.png)"), "{md}");
         assert!(crate::input::markdown::Markdown::parse(&md).is_ok(), "{md}");
     }
 
