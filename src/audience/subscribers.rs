@@ -67,6 +67,10 @@ pub struct Subscriber {
     /// Every field of the row (trimmed), kept when the issue has
     /// per-reader fields (`SubscriberFile::keeping_rows`).
     pub row: Option<Arc<[Box<str>]>>,
+    /// Their language (`lang` column), when it holds a well-formed tag;
+    /// a reader without one reads the newsletter's (`check` names rows
+    /// whose tag is not one).
+    pub lang: Option<crate::input::lang::Lang>,
 }
 
 /// A row that could not be read as a subscriber.
@@ -203,6 +207,8 @@ pub struct Columns {
     pub tags: Option<usize>,
     /// The reader's IANA time zone, for `send --at … --local`.
     pub timezone: Option<usize>,
+    /// The reader's language (BCP 47), for an issue with translations.
+    pub lang: Option<usize>,
 }
 
 impl Columns {
@@ -238,6 +244,7 @@ impl Columns {
             changed: find("changed"),
             tags: find("tags"),
             timezone: find("timezone"),
+            lang: find("lang"),
             headers,
         })
     }
@@ -271,6 +278,7 @@ impl Columns {
             changed: Some(3),
             tags: None,
             timezone: None,
+            lang: None,
         }
     }
 }
@@ -357,6 +365,10 @@ impl SubscriberFile {
                 })
                 .collect()
         });
+        let lang = match field(self.columns.lang) {
+            "" => None,
+            tag => crate::input::lang::Lang::parse(tag).ok(),
+        };
         Ok(Subscriber {
             line,
             email,
@@ -364,6 +376,7 @@ impl SubscriberFile {
             status,
             changed,
             row,
+            lang,
         })
     }
 }

@@ -94,16 +94,25 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
         let mut unfilled = crate::commands::UnfilledReaders::default();
         // A `timezone` column (for `send --at … --local`) is checked
         // reader by reader: an unknown zone is an error at its line.
-        let zone_column = Snapshot::take(list)
+        let columns = Snapshot::take(list)
             .and_then(|snap| crate::audience::subscribers::SubscriberFile::open(&snap))
             .ok()
-            .and_then(|f| f.columns().timezone);
+            .map(|f| f.columns().clone());
+        let zone_column = columns.as_ref().and_then(|c| c.timezone);
+        // A `lang` column: how many readers get each language, and a row
+        // whose tag is not one named (that reader gets the newsletter's).
+        let lang_column = columns.as_ref().and_then(|c| c.lang);
+        let langs = prepared
+            .as_ref()
+            .map(|(_, t)| t.langs())
+            .unwrap_or_default();
+        let mut by_lang = vec![0u64; langs.len()];
         let mut zones = crate::input::when::ZoneNames::default();
         match Snapshot::take(list).and_then(|snap| {
             plan::recipients(
                 &snap,
                 audience.as_ref(),
-                personal.is_some() || zone_column.is_some(),
+                personal.is_some() || zone_column.is_some() || lang_column.is_some(),
             )
         }) {
             Err(d) => report(&d),
@@ -114,6 +123,27 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                     match entry {
                         Entry::Due(s) => {
                             due += 1;
+                            if let Some(tag) = lang_column
+                                .and_then(|c| s.row.as_ref()?.get(c))
+                                .filter(|t| !t.trim().is_empty() && s.lang.is_none())
+                            {
+                                warn(&Diagnostic::new(
+                                    list,
+                                    Some(s.line as usize),
+                                    format!(
+                                        "warning: {}: `lang` {tag:?} is not a language tag (such as \"ja\" or \"pt-BR\"); they get the newsletter's ({})",
+                                        s.email, config.newsletter.lang
+                                    ),
+                                ));
+                            }
+                            if let Some((_, template)) = &prepared {
+                                let own = template.for_reader(s.lang.as_ref());
+                                let chosen =
+                                    langs.iter().position(|l| std::ptr::eq(*l, own.langs()[0]));
+                                if let Some(n) = chosen.and_then(|i| by_lang.get_mut(i)) {
+                                    *n += 1;
+                                }
+                            }
                             if let Some(why) = zone_column
                                 .and_then(|c| s.row.as_ref()?.get(c).cloned())
                                 .and_then(|zone| zones.unknown(&zone))
@@ -201,6 +231,14 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                     "{}: {due} to send, {skipped} skipped{held}",
                     list.display()
                 ));
+                if langs.len() > 1 {
+                    let parts: Vec<String> = langs
+                        .iter()
+                        .zip(&by_lang)
+                        .map(|(l, n)| format!("{l} {n}"))
+                        .collect();
+                    summary.push(format!("languages: {}", parts.join(", ")));
+                }
                 if let Some(a) = &audience {
                     summary.push(format!(
                         "audience: {due} of {} readers ({})",

@@ -185,6 +185,32 @@ pub fn prepare(
     issue: &Issue,
     need_secret: bool,
 ) -> anyhow::Result<(Rendered, Template)> {
+    let (parts, template) = prepare_one(config, issue, need_secret)?;
+    let mut translations = Vec::new();
+    for t in &issue.translations {
+        if t.lang.choose([&config.newsletter.lang]).is_some() {
+            return Err(Diagnostics(vec![Diagnostic::new(
+                &issue.file,
+                Some(t.line),
+                format!(
+                    "[lang.{}] is the newsletter's own language (`[newsletter] lang = \"{}\"`): the issue itself is in it",
+                    t.lang, config.newsletter.lang
+                ),
+            )])
+            .into());
+        }
+        let (_, translated) = prepare_one(config, &issue.translated(t), need_secret)?;
+        translations.push(translated.in_lang(t.lang.clone()));
+    }
+    Ok((parts, template.with_translations(translations)))
+}
+
+/// The parts and template of one language of the issue.
+fn prepare_one(
+    config: &Config,
+    issue: &Issue,
+    need_secret: bool,
+) -> anyhow::Result<(Rendered, Template)> {
     // Its local images at their published address (the one place that
     // decides it, for mail, previews and check alike).
     let mut issue = issue.clone();
@@ -219,7 +245,7 @@ pub fn prepare(
         .archive
         .as_ref()
         .filter(|_| issue.archive)
-        .map(|a| a.page_url(&issue.id));
+        .map(|a| a.page_url_in(&issue.id, issue.lang.as_ref()));
     let parts = render::render_for(
         newsletter,
         issue,
@@ -283,6 +309,8 @@ impl UnfilledReaders {
 
     /// Tries `sub`'s values; a reader they cannot be filled for is kept.
     pub fn check(&mut self, template: &Template, list: &Path, sub: &Subscriber) -> bool {
+        // The reader's language's fields, when the issue is translated.
+        let template = template.for_reader(sub.lang.as_ref());
         let to = Recipient {
             email: &sub.email,
             name: sub.name.as_ref(),

@@ -182,7 +182,9 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
                     name: s.name.as_ref(),
                     row: s.row.as_ref(),
                 };
-                let values = match template.values(to) {
+                // In the reader's language, when the issue has it.
+                let own = template.for_reader(s.lang.as_ref());
+                let values = match own.values(to) {
                     Ok(values) => values,
                     Err(why) => {
                         unfilled.add(list, &s, &why);
@@ -196,13 +198,14 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
                     }
                     continue;
                 }
-                let bytes =
-                    template.build_filled(to, date, template.message_id(&s.email), &values)?;
+                let bytes = own.build_filled(to, date, own.message_id(&s.email), &values)?;
                 tally.due += 1;
                 if let Some(f) = fates.as_mut() {
                     f.add(s.line, s.email.as_str(), "would get it", "");
                 }
-                if tally.due == 1 {
+                // The previews: the first reader who reads the issue's own
+                // language (`parts` is in it).
+                if first_subject.is_none() && std::ptr::eq(own, &template) {
                     first_subject = Some(crate::commands::subject_for_editor(
                         &parts.subject,
                         &template,

@@ -29,6 +29,7 @@ text_header!(PrecedenceHeader, "Precedence");
 text_header!(ListUnsubscribeHeader, "List-Unsubscribe");
 text_header!(ListUnsubscribePostHeader, "List-Unsubscribe-Post");
 text_header!(FeedbackIdHeader, "Feedback-ID");
+text_header!(ContentLanguageHeader, "Content-Language");
 
 /// `"Name" <list.id>` (RFC 2919). A non-ASCII name is left out rather than
 /// encoded: the label is optional, the id is what filters match.

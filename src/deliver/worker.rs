@@ -30,7 +30,9 @@ fn build(ctx: &Context, sub: &Subscriber, id: String) -> Result<Vec<u8>, String>
         name: sub.name.as_ref(),
         row: sub.row.as_ref(),
     };
+    // In the reader's language, when the issue has it.
     ctx.template
+        .for_reader(sub.lang.as_ref())
         .build_with_id(to, ctx.date.get(), id)
         .map_err(|e| e.to_string())
 }
@@ -202,7 +204,8 @@ impl Worker {
         let shared = self.ctx.clone();
         let ctx = &*shared;
         job.attempts += 1;
-        let id = ctx.template.message_id(&job.sub.email);
+        let template = ctx.template.for_reader(job.sub.lang.as_ref());
+        let id = template.message_id(&job.sub.email);
         // The `sending` row must be on disk before the message can arrive.
         // Its sync, on the writer thread, overlaps the envelope commands and
         // building the message, and is awaited before the data. Measured
@@ -251,7 +254,7 @@ impl Worker {
                 let conn = self.conn.insert(conn);
                 conn.send(
                     &relay.server,
-                    &ctx.template.return_path(&job.sub.email, &id),
+                    &template.return_path(&job.sub.email, &id),
                     &job.sub.email.envelope(),
                     message,
                     logged,
@@ -268,7 +271,7 @@ impl Worker {
             }
             Err(f) => f,
         };
-        let sender = ctx.template.return_path(&job.sub.email, &id).to_string();
+        let sender = template.return_path(&job.sub.email, &id).to_string();
         match classify(failure, Some(&sender)) {
             Verdict::Unreachable { detail } => {
                 self.conn = None;

@@ -108,6 +108,7 @@ mod tests {
             changed: None,
             tags: None,
             timezone: None,
+            lang: None,
         }
     }
 

@@ -7,6 +7,7 @@ use super::{LINK, Place, RenderError, dateline};
 use crate::compose::look::{mail_head, paint_mail};
 use crate::input::config::Newsletter;
 use crate::input::issue::{Format, Issue, Layout};
+use crate::input::words::Words;
 
 /// The Content-ID the masthead's logo is carried under (`cid:`).
 pub const LOGO_CID: &str = "logo.bulletin";
@@ -63,13 +64,15 @@ pub fn render_html(
 
 fn document(newsletter: &Newsletter, issue: &Issue, place: Place<'_>) -> Markup {
     let subject = issue.subject(newsletter);
+    let lang = issue.lang_in(newsletter);
+    let words = newsletter.words(lang);
     let Place::Mail {
         unsubscribe,
         online,
     } = place;
     html! {
         (DOCTYPE)
-        html lang="en" {
+        html lang=(lang) {
             (mail_head(&subject, &PAINTED))
             body {
                 div class="preheader" { (issue.preheader()) }
@@ -78,7 +81,7 @@ fn document(newsletter: &Newsletter, issue: &Issue, place: Place<'_>) -> Markup 
                         table role="presentation" class="container" width="600" cellpadding="0" cellspacing="0" border="0" {
                             @if let Some(online) = online {
                                 tr { td class="cell online" {
-                                    a href=(online) { "View in browser" }
+                                    a href=(online) { (words.view_in_browser) }
                                 } }
                             }
                             tr { td class="cell masthead" {
@@ -88,7 +91,7 @@ fn document(newsletter: &Newsletter, issue: &Issue, place: Place<'_>) -> Markup 
                                         style="display:block;max-width:100%;height:auto;border:0;margin:0 0 8px 0";
                                 }
                                 h1 { (newsletter.name) }
-                                @if let Some(dateline) = dateline(issue) {
+                                @if let Some(dateline) = dateline(issue, &words) {
                                     p class="dateline" { (dateline) }
                                 }
                             } }
@@ -98,7 +101,7 @@ fn document(newsletter: &Newsletter, issue: &Issue, place: Place<'_>) -> Markup 
                             @match issue.layout {
                                 Layout::Digest => {
                                     tr { td class="cell" {
-                                        h2 { "Headlines" }
+                                        h2 { (words.headlines) }
                                         ul class="headlines" {
                                             @for (i, story) in issue.stories.iter().enumerate() {
                                                 li { a href={ "#story-" (i + 1) } { (story.headline) } }
@@ -106,15 +109,15 @@ fn document(newsletter: &Newsletter, issue: &Issue, place: Place<'_>) -> Markup 
                                         }
                                     } }
                                     tr { td class="cell" {
-                                        h2 { "Details" }
-                                        (stories(issue, "h3"))
+                                        h2 { (words.details) }
+                                        (stories(issue, &words, "h3"))
                                     } }
                                 }
                                 Layout::Letter => {
-                                    tr { td class="cell letter" { (stories(issue, "h3")) } }
+                                    tr { td class="cell letter" { (stories(issue, &words, "h3")) } }
                                 }
                             }
-                            (footer(newsletter, unsubscribe))
+                            (footer(newsletter, &words, unsubscribe))
                         }
                     } }
                 }
@@ -125,7 +128,7 @@ fn document(newsletter: &Newsletter, issue: &Issue, place: Place<'_>) -> Markup 
 
 /// The stories, each under its headline (a heading of level `level`),
 /// with its "Read more" link; a letter's one story is just its text.
-fn stories(issue: &Issue, level: &str) -> Markup {
+fn stories(issue: &Issue, words: &Words, level: &str) -> Markup {
     let bare = issue.layout == Layout::Letter && issue.stories.len() == 1;
     html! {
         @for (i, story) in issue.stories.iter().enumerate() {
@@ -138,7 +141,7 @@ fn stories(issue: &Issue, level: &str) -> Markup {
             }
             (PreEscaped(story.body.to_html_with(&issue.media)))
             @if let Some(link) = &story.link {
-                p class="more" { a href=(link) { "Read more" } }
+                p class="more" { a href=(link) { (words.read_more) } }
             }
         }
     }
@@ -148,12 +151,12 @@ fn stories(issue: &Issue, level: &str) -> Markup {
 /// stories with their links, and nothing else (no document, stylesheet,
 /// preheader, Headlines list or footer). What the archive's page and each
 /// feed entry show: a reader that drops styles shows each story once.
-pub fn fragment(issue: &Issue) -> Markup {
+pub fn fragment(issue: &Issue, words: &Words) -> Markup {
     html! {
         @if let Some(intro) = &issue.intro {
             (PreEscaped(intro.to_html_with(&issue.media)))
         }
-        (stories(issue, "h2"))
+        (stories(issue, words, "h2"))
     }
 }
 
@@ -162,7 +165,7 @@ pub fn fragment(issue: &Issue) -> Markup {
 /// (`page_text`), kept line for line, its web addresses made links.
 pub fn page_fragment(newsletter: &Newsletter, issue: &Issue) -> Markup {
     match issue.format_in(newsletter) {
-        Format::Html => fragment(issue),
+        Format::Html => fragment(issue, &newsletter.words(issue.lang_in(newsletter))),
         Format::Text => {
             let text = super::page_text(newsletter, issue);
             html! { pre class="text-issue" { (linked(&text)) } }
@@ -196,7 +199,7 @@ fn linked(text: &str) -> Markup {
     }
 }
 
-fn footer(newsletter: &Newsletter, unsubscribe: bool) -> Markup {
+fn footer(newsletter: &Newsletter, words: &Words, unsubscribe: bool) -> Markup {
     html! {
         tr { td class="cell footer" {
             @if let Some(about) = &newsletter.about {
@@ -213,8 +216,8 @@ fn footer(newsletter: &Newsletter, unsubscribe: bool) -> Markup {
             @if unsubscribe {
                 // The link stands on a line of its own: the reader's part.
                 p class="unsubscribe" {
-                    "\n" a href=(LINK) { "Unsubscribe" } "\n"
-                    " from " (newsletter.name) " with one click."
+                    "\n" a href=(LINK) { (words.unsubscribe) } "\n"
+                    (words.unsubscribe_rest(newsletter.name.as_str()))
                 }
             }
         } }

@@ -7,6 +7,7 @@ mod text;
 
 use crate::input::config::Newsletter;
 use crate::input::issue::{Format, Issue, Layout};
+use crate::input::words::Words;
 
 pub use html::{LOGO_CID, fragment, page_fragment, render_html};
 pub use text::{WIDTH, page_text, render_text};
@@ -293,15 +294,15 @@ pub fn render_for(
 }
 
 /// The dateline under a digest's masthead: "August 1, 2022", with "No.
-/// 12" when numbered. A letter has none.
-fn dateline(issue: &Issue) -> Option<String> {
+/// 12" when numbered, in the issue's language. A letter has none.
+fn dateline(issue: &Issue, words: &Words) -> Option<String> {
     if issue.layout == Layout::Letter {
         return None;
     }
-    let date = issue.date?;
+    let date = words.date(issue.date?);
     Some(match issue.number {
-        Some(n) => format!("{date} · No. {n}"),
-        None => date.to_string(),
+        Some(n) => format!("{date} · {}", words.numbered(n)),
+        None => date,
     })
 }
 

@@ -31,6 +31,7 @@ pub fn page_text(newsletter: &Newsletter, issue: &Issue) -> String {
 fn text(newsletter: &Newsletter, issue: &Issue, place: Place<'_>, mail: bool) -> String {
     let mut links = Footnotes::default();
     let mut out: Vec<String> = Vec::new();
+    let words = newsletter.words(issue.lang_in(newsletter));
     // A text-only issue is read as it is: each story's links under it.
     let notes_here = issue.format_in(newsletter) == Format::Text;
     let notes = |out: &mut Vec<String>, links: &mut Footnotes| {
@@ -51,24 +52,24 @@ fn text(newsletter: &Newsletter, issue: &Issue, place: Place<'_>, mail: bool) ->
         ..
     } = place
     {
-        out.push(format!("View in browser: {online}"));
+        out.push(format!("{}: {online}", words.view_in_browser));
     }
 
     if mail {
         let masthead = underlined(newsletter.name.as_str(), '=');
-        out.push(match dateline(issue) {
+        out.push(match dateline(issue, &words) {
             Some(dateline) => format!("{masthead}\n{dateline}"),
             None => masthead,
         });
     }
     if let Some(intro) = &issue.intro {
-        push_blocks(&mut out, &intro.to_text(&mut links));
+        push_blocks(&mut out, &intro.to_text_in(&mut links, &words.image));
         notes(&mut out, &mut links);
     }
 
     match issue.layout {
         Layout::Digest => {
-            out.push(underlined("Headlines", '-'));
+            out.push(underlined(&words.headlines, '-'));
             let list: Vec<String> = issue
                 .stories
                 .iter()
@@ -76,7 +77,7 @@ fn text(newsletter: &Newsletter, issue: &Issue, place: Place<'_>, mail: bool) ->
                 .map(|(i, s)| numbered(i + 1, s.headline.as_str()))
                 .collect();
             out.push(list.join("\n"));
-            out.push(underlined("Details", '-'));
+            out.push(underlined(&words.details, '-'));
         }
         Layout::Letter => {}
     }
@@ -88,9 +89,9 @@ fn text(newsletter: &Newsletter, issue: &Issue, place: Place<'_>, mail: bool) ->
             Layout::Letter if one_letter => {}
             Layout::Letter => out.push(underlined(story.headline.as_str(), '-')),
         }
-        push_blocks(&mut out, &story.body.to_text(&mut links));
+        push_blocks(&mut out, &story.body.to_text_in(&mut links, &words.image));
         if let Some(link) = &story.link {
-            out.push(format!("Read more [{}]", links.number(link)));
+            out.push(format!("{} [{}]", words.read_more, links.number(link)));
         }
         notes(&mut out, &mut links);
     }
@@ -110,7 +111,7 @@ fn text(newsletter: &Newsletter, issue: &Issue, place: Place<'_>, mail: bool) ->
         footer.push(lines.join("\n"));
     }
     if unsubscribe {
-        footer.push(format!("Unsubscribe with one click:\n{LINK}"));
+        footer.push(format!("{}\n{LINK}", words.unsubscribe_text));
     }
     if !footer.is_empty() {
         // "-- " marks a signature: mail clients show what follows as one.

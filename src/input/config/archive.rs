@@ -24,6 +24,15 @@ impl Archive {
     pub fn page_url(&self, issue_id: &str) -> String {
         format!("{}/{issue_id}/", self.url)
     }
+
+    /// The URL of an issue's page in a language (`{url}/{id}/{lang}/`),
+    /// or in the newsletter's (`lang` none).
+    pub fn page_url_in(&self, issue_id: &str, lang: Option<&crate::input::lang::Lang>) -> String {
+        match lang {
+            Some(lang) => format!("{}/{issue_id}/{lang}/", self.url),
+            None => self.page_url(issue_id),
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -1,10 +1,17 @@
 //! `config.toml`: what every issue of the newsletter shares, checked strictly.
 //! Secrets never live here; they come from environment variables.
 
+mod look;
+
+pub use look::Logo;
+
 use std::path::{Path, PathBuf};
 
 use lettre::message::Mailbox;
 use serde::Deserialize;
+
+use crate::input::lang::Lang;
+use crate::input::words::Words;
 use toml::Spanned;
 
 use crate::input::checked::{Line, ListId};
@@ -96,30 +103,12 @@ pub struct Newsletter {
     pub format: crate::input::issue::Format,
     /// The masthead's logo (`logo`), carried in every HTML mail.
     pub logo: Option<Logo>,
-}
-
-/// A small image shown in the masthead, carried inline in the message
-/// (`multipart/related`, shown through `cid:`), so it loads even where a
-/// mail client blocks images from the web.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Logo {
-    pub image: crate::input::media::LocalImage,
-    pub bytes: std::sync::Arc<[u8]>,
-}
-
-impl Logo {
-    /// The most a logo may weigh: it travels in every message.
-    pub const MAX_BYTES: u64 = 20 * 1024;
-
-    /// Its MIME type.
-    pub fn mime(&self) -> &'static str {
-        match self.image.ext {
-            "png" => "image/png",
-            "jpg" => "image/jpeg",
-            "gif" => "image/gif",
-            _ => "image/webp",
-        }
-    }
+    /// The language issues are written in (`lang`, default `en`); readers
+    /// of another get a translation when the issue has one.
+    pub lang: Lang,
+    /// The words bulletin writes, as the config sets them per language
+    /// (`[words.<lang>]`, over the built-in ones).
+    pub words: Vec<(Lang, Words)>,
 }
 
 #[derive(Deserialize)]
@@ -134,6 +123,12 @@ struct RawConfig {
     bounces: Option<RawBounces>,
     archive: Option<Spanned<RawArchive>>,
     feed: Option<RawFeed>,
+    /// `[words.<lang>]`: the words bulletin writes, per language.
+    #[serde(default)]
+    words: std::collections::BTreeMap<
+        Spanned<String>,
+        std::collections::BTreeMap<Spanned<String>, Spanned<String>>,
+    >,
 }
 
 #[derive(Deserialize)]
@@ -173,6 +168,7 @@ struct RawNewsletter {
     timezone: Option<Spanned<String>>,
     format: Option<Spanned<String>>,
     logo: Option<Spanned<String>>,
+    lang: Option<Spanned<String>>,
 }
 
 /// An optional section, checked when present: the result, and whether it
@@ -194,6 +190,11 @@ impl Config {
         let raw: RawConfig = file.deserialize()?;
         let dir = path.parent().unwrap_or(Path::new("."));
         let newsletter = check_newsletter(&mut file, raw.newsletter, dir);
+        let words = look::check_words(&mut file, raw.words);
+        let newsletter = newsletter.zip(words).map(|(mut n, words)| {
+            n.words = words;
+            n
+        });
         let (relays, relays_ok) = optional(raw.smtp, |s| check_relays(&mut file, s, dir));
         let relays = relays.unwrap_or_default();
         let smtp = relays.first().map(|r| r.smtp.clone());
@@ -330,32 +331,17 @@ fn check_newsletter(file: &mut TomlFile, raw: RawNewsletter, dir: &Path) -> Opti
             .ok(),
     };
     ok &= format.is_some();
+    let lang = match &raw.lang {
+        None => Some(Lang::default()),
+        Some(v) => Lang::parse(v.get_ref())
+            .map_err(|why| file.problem_at(v.span().start, format!("`lang`: {why}")))
+            .ok(),
+    };
+    ok &= lang.is_some();
     let logo = raw.logo.as_ref().and_then(|v| {
-        let line = file.line_in(v, 0);
-        let read = crate::input::media::read(dir, v.get_ref(), line).and_then(|image| {
-            if image.bytes > Logo::MAX_BYTES {
-                return Err(format!(
-                    "`logo` {} is {} KB; a logo travels in every message and may be at most {} KB",
-                    image.path.display(),
-                    image.bytes.div_ceil(1024),
-                    Logo::MAX_BYTES / 1024
-                ));
-            }
-            let bytes = std::fs::read(&image.path)
-                .map_err(|e| format!("`logo` {}: {e}", image.path.display()))?;
-            Ok(Logo {
-                image,
-                bytes: bytes.into(),
-            })
-        });
-        match read {
-            Ok(logo) => Some(logo),
-            Err(why) => {
-                file.problem_on_line(line, why);
-                ok = false;
-                None
-            }
-        }
+        let logo = look::read_logo(file, dir, v);
+        ok &= logo.is_some();
+        logo
     });
     if !ok {
         return None;
@@ -365,6 +351,8 @@ fn check_newsletter(file: &mut TomlFile, raw: RawNewsletter, dir: &Path) -> Opti
         timezone,
         format: format?,
         logo,
+        lang: lang?,
+        words: Vec::new(),
         name: name?,
         from: from?,
         reply_to,

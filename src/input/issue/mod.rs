@@ -1,7 +1,14 @@
 //! An issue file (TOML) read into an `Issue`: its date, optional subject,
 //! intro and preheader, and the stories, every value checked with its line.
 
-use std::fmt;
+mod date;
+mod images;
+mod translation;
+
+pub use date::IssueDate;
+use images::read_images;
+pub use translation::Translation;
+
 use std::path::Path;
 
 use serde::Deserialize;
@@ -11,7 +18,8 @@ use crate::input::checked::Line;
 use crate::input::config::Newsletter;
 use crate::input::diagnostic::{Diagnostic, Diagnostics};
 use crate::input::fields::{FieldText, Spot};
-use crate::input::markdown::{Markdown, Media, Placed, check_url};
+use crate::input::lang::Lang;
+use crate::input::markdown::{Markdown, Media, check_url};
 use crate::input::media::LocalImage;
 use crate::input::toml_file::TomlFile;
 
@@ -51,6 +59,12 @@ pub struct Issue {
     /// Where those images are once published, with their sizes
     /// (`place_images`); empty until then.
     pub media: Media,
+    /// The language this is written in: `None` for the newsletter's;
+    /// a translation's own (`translated`).
+    pub lang: Option<Lang>,
+    /// `[lang.<tag>]`: the issue in other languages, each with every text
+    /// the issue has.
+    pub translations: Vec<Translation>,
 }
 
 /// `[audience]`: the readers with any of `tags` (every reader when it is
@@ -125,76 +139,30 @@ pub struct Story {
     pub link: Option<String>,
 }
 
-/// A calendar date, shown to readers as "August 1, 2022".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct IssueDate {
-    pub year: u16,
-    pub month: u8,
-    pub day: u8,
-}
-
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-
-impl fmt::Display for IssueDate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let month = MONTHS[usize::from(self.month.clamp(1, 12)) - 1];
-        write!(f, "{month} {}, {}", self.day, self.year)
-    }
-}
-
-impl IssueDate {
-    /// Midnight UTC of the day, as RFC 3339 (`2022-08-01T00:00:00Z`).
-    pub fn rfc3339(&self) -> String {
-        format!(
-            "{:04}-{:02}-{:02}T00:00:00Z",
-            self.year, self.month, self.day
-        )
-    }
-}
-
 impl Issue {
-    /// Its local images placed under `base` (the archive's address):
-    /// `{base}/media/<digest>.<ext>`, where `archive` publishes them.
-    pub fn place_images(&mut self, base: &str) {
-        self.media = self
-            .images
-            .iter()
-            .map(|i| {
-                let placed = Placed {
-                    url: format!("{}/media/{}", base.trim_end_matches('/'), i.file_name()),
-                    width: i.width,
-                    height: i.height,
-                };
-                (i.src.clone(), placed)
-            })
-            .collect();
-    }
-
     /// What the mail carries: the issue's `format`, else the newsletter's.
     pub fn format_in(&self, newsletter: &Newsletter) -> Format {
         self.format.unwrap_or(newsletter.format)
     }
 
+    /// The language it is written in: its own, else the newsletter's.
+    pub fn lang_in<'a>(&'a self, newsletter: &'a Newsletter) -> &'a Lang {
+        self.lang.as_ref().unwrap_or(&newsletter.lang)
+    }
+
     /// The subject line: the issue's own, or "<name>: <date>" (with the
-    /// number, when there is one).
+    /// number, when there is one), in the issue's language.
     pub fn subject(&self, newsletter: &Newsletter) -> String {
+        let words = newsletter.words(self.lang_in(newsletter));
         match (&self.subject, self.number, self.date) {
             (Some(s), _, _) => s.to_string(),
-            (None, Some(n), Some(date)) => format!("{} No. {n}: {date}", newsletter.name),
-            (None, _, Some(date)) => format!("{}: {date}", newsletter.name),
+            (None, Some(n), Some(date)) => format!(
+                "{} {}: {}",
+                newsletter.name,
+                words.numbered(n),
+                words.date(date)
+            ),
+            (None, _, Some(date)) => format!("{}: {}", newsletter.name, words.date(date)),
             (None, _, None) => newsletter.name.to_string(),
         }
     }
@@ -286,6 +254,8 @@ struct RawIssue {
     audience: Option<Spanned<RawAudience>>,
     #[serde(default)]
     story: Vec<RawStory>,
+    #[serde(default)]
+    lang: std::collections::BTreeMap<Spanned<String>, Spanned<translation::RawTranslation>>,
 }
 
 #[derive(Deserialize)]
@@ -457,6 +427,8 @@ fn check_issue(file: &mut TomlFile, raw: RawIssue, id: String) -> Option<Issue> 
             }
         }
     };
+    let translations = translation::check(file, &raw);
+    ok &= translations.is_some();
     if !ok {
         return None;
     }
@@ -477,38 +449,9 @@ fn check_issue(file: &mut TomlFile, raw: RawIssue, id: String) -> Option<Issue> 
         fields,
         images: images?,
         media: Media::default(),
+        lang: None,
+        translations: translations?,
     })
-}
-
-/// Each local image the texts show, read once (the first line that shows
-/// it named), or `None` once every one that cannot be is reported.
-fn read_images(
-    file: &mut TomlFile,
-    texts: &[(&Markdown, &Spanned<String>)],
-) -> Option<Vec<LocalImage>> {
-    let dir = file
-        .path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let mut images: Vec<LocalImage> = Vec::new();
-    let mut ok = true;
-    for (md, raw) in texts {
-        for (offset, src) in md.local_images() {
-            if images.iter().any(|i| i.src == src) {
-                continue;
-            }
-            let line = file.line_in(raw, offset);
-            match crate::input::media::read(&dir, &src, line) {
-                Ok(image) => images.push(image),
-                Err(why) => {
-                    file.problem_on_line(line, why);
-                    ok = false;
-                }
-            }
-        }
-    }
-    ok.then_some(images)
 }
 
 fn check_story(file: &mut TomlFile, raw: &RawStory) -> Option<Story> {

@@ -1,9 +1,12 @@
 //! Rendered parts plus one reader: the email as it goes on the wire, with
 //! headers, ids and boundary deterministic, so the same input gives the same bytes.
 
+mod ids;
+use ids::id_key;
+mod langs;
+
 use std::time::SystemTime;
 
-use hmac::Mac;
 use lettre::Message;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
@@ -14,8 +17,8 @@ use crate::compose::dkim::Signer;
 use crate::compose::encoded::Encoded;
 
 use crate::compose::headers::{
-    FeedbackIdHeader, ListIdHeader, ListUnsubscribeHeader, ListUnsubscribePostHeader,
-    PrecedenceHeader, list_id_value,
+    ContentLanguageHeader, FeedbackIdHeader, ListIdHeader, ListUnsubscribeHeader,
+    ListUnsubscribePostHeader, PrecedenceHeader, list_id_value,
 };
 use crate::compose::personal::{FieldNames, Personal, Unfilled};
 use crate::compose::render::{LINK, Part, Rendered, as_html, as_typed, html_attr};
@@ -30,24 +33,6 @@ pub struct Recipient<'a> {
     pub name: Option<&'a Line>,
     /// The reader's row, for an issue with per-reader fields.
     pub row: Option<&'a std::sync::Arc<[Box<str>]>>,
-}
-
-/// The key Message-IDs are made with: the unsubscribe secret's (so an id
-/// says nothing of the address to someone without it), or without one a
-/// random key of this run's (ids then differ from run to run).
-fn id_key(unsubscribe: Option<&Unsubscriber>) -> HmacSha256 {
-    const LABEL: &[u8] = b"bulletin/message-id/2";
-    if let Some(mac) = unsubscribe.and_then(|u| u.keyed(LABEL)) {
-        return mac;
-    }
-    let key: Vec<u8> = (0..32).map(|_| fastrand::u8(..)).collect();
-    let mut mac = HmacSha256::new_from_slice(&key).unwrap_or_else(|_| {
-        // HMAC takes a key of any length; this cannot happen.
-        HmacSha256::new_from_slice(b"bulletin").expect("a fixed key")
-    });
-    mac.update(LABEL);
-    mac.update(b"\0");
-    mac
 }
 
 /// A fingerprint of what readers get: the parts every message shares.
@@ -104,6 +89,11 @@ pub struct Template {
     ids: HmacSha256,
     /// The issue's per-reader fields and the list's names for them.
     personal: Option<(Personal, std::sync::Arc<FieldNames>)>,
+    /// The language it is written in (`Content-Language`).
+    lang: crate::input::lang::Lang,
+    /// The issue in other languages (`[lang.<tag>]`), each a whole
+    /// template: a reader gets the one of their language.
+    translations: Vec<Template>,
 }
 
 impl Template {
@@ -168,6 +158,8 @@ impl Template {
             dkim: None,
             bounces: None,
             personal: None,
+            lang: newsletter.lang.clone(),
+            translations: Vec::new(),
         }
         .signed_by(dkim)
     }
@@ -200,7 +192,7 @@ impl Template {
     /// Whether messages differ per reader by more than their headers and
     /// link.
     pub fn is_personal(&self) -> bool {
-        self.personal.is_some()
+        self.personal.is_some() || self.translations.iter().any(Template::is_personal)
     }
 
     /// A reader's values for the fields (none for an issue without): from
@@ -246,51 +238,6 @@ impl Template {
         self
     }
 
-    /// Envelope senders per message (VERP) under `address`.
-    #[must_use]
-    pub fn with_bounces(mut self, address: &Email) -> Self {
-        let issue = self
-            .unsubscribe
-            .as_ref()
-            .and_then(|u| u.verp_issue(&self.issue_id));
-        self.bounces = Some((address.envelope().into_owned(), issue));
-        self
-    }
-
-    /// The envelope sender (MAIL FROM, hence Return-Path) of `email`'s
-    /// message: with `[bounces]`, `bounces+{token}@domain`. The token is
-    /// `{reader}-{issue}` (`Unsubscriber::verp_reader`: found again from
-    /// the list alone) when there is a secret, else the Message-ID's
-    /// digest (found again through the delivery logs); either way within
-    /// the 64 octets a local part may have. Else the From address.
-    pub fn return_path(
-        &self,
-        email: &Email,
-        message_id: &str,
-    ) -> std::borrow::Cow<'_, lettre::Address> {
-        let from = std::borrow::Cow::Borrowed(&self.from.email);
-        let Some((base, issue)) = &self.bounces else {
-            return from;
-        };
-        let token = match (&self.unsubscribe, issue) {
-            (Some(u), Some(issue)) => u.verp_reader(email).map(|r| format!("{r}-{issue}")),
-            _ => None,
-        }
-        .unwrap_or_else(|| {
-            message_id
-                .trim_start_matches('<')
-                .split('@')
-                .next()
-                .unwrap_or("")
-                .to_owned()
-        });
-        if token.is_empty() {
-            return from;
-        }
-        lettre::Address::new(format!("{}+{token}", base.user()), base.domain())
-            .map_or(from, std::borrow::Cow::Owned)
-    }
-
     /// Hands the signer the start of the body every message shares (the
     /// text part up to the reader's line), so that each message hashes
     /// only the rest.
@@ -328,37 +275,6 @@ impl Template {
     /// the delivery log keeps it to notice an issue edited mid-send.
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint
-    }
-
-    /// 32 hex digits, keyed, that stand for (list, issue, content, reader,
-    /// and `salt`).
-    fn digest(&self, email: &Email, salt: &[u8]) -> String {
-        let mut mac = self.ids.clone();
-        for part in [
-            self.list_id.as_bytes(),
-            self.issue_id.as_bytes(),
-            self.fingerprint.as_bytes(),
-            email.key().as_bytes(),
-            salt,
-        ] {
-            mac.update(part);
-            mac.update(b"\0");
-        }
-        hex(&mac.finalize().into_bytes()[..16])
-    }
-
-    /// `<digest@from-domain>`: unique per reader, the same on a resend of
-    /// the same message (so a receiving server can drop a duplicate), new
-    /// when the issue changed. Keyed, so it does not reveal the address.
-    pub fn message_id(&self, email: &Email) -> String {
-        format!("<{}@{}>", self.digest(email, b""), self.domain)
-    }
-
-    /// A test copy's id: new for every copy, so that neither an earlier
-    /// test copy nor the reader's real copy is taken for a duplicate of it.
-    pub fn test_copy_id(&self, email: &Email) -> String {
-        let nonce = fastrand::u128(..).to_le_bytes();
-        format!("<test.{}@{}>", self.digest(email, &nonce), self.domain)
     }
 
     /// Whether messages are DKIM-signed.
@@ -435,6 +351,7 @@ impl Template {
             .subject(subject)
             .date(date)
             .message_id(Some(id))
+            .header(ContentLanguageHeader(self.lang.to_string()))
             .header(ListIdHeader(self.list_id_value.clone()))
             .header(PrecedenceHeader("bulk".into()));
         if let Some(feedback) = &self.feedback_id {
