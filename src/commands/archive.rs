@@ -233,9 +233,14 @@ fn remove_withdrawn(out: &Path, published: &[site::Published]) -> anyhow::Result
         if !path.is_dir() || published.iter().any(|p| p.issue.id == name) {
             continue;
         }
-        let only_ours = std::fs::read_dir(&path)?
-            .flatten()
-            .all(|e| e.file_name() == "index.html");
+        // Our page, and its pages in other languages (`<lang>/index.html`).
+        let only_ours = std::fs::read_dir(&path)?.flatten().all(|e| {
+            e.file_name() == "index.html"
+                || (e.path().is_dir()
+                    && std::fs::read_dir(e.path()).is_ok_and(|mut d| {
+                        d.all(|f| f.is_ok_and(|f| f.file_name() == "index.html"))
+                    }))
+        });
         if only_ours && path.join("index.html").exists() {
             std::fs::remove_dir_all(&path)
                 .with_context(|| format!("{}: cannot be removed", path.display()))?;

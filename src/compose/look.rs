@@ -168,6 +168,8 @@ pub struct Page<'a> {
     /// server's forms and answers no).
     pub index: bool,
     pub ways: Ways<'a>,
+    /// The page's language (`<html lang>`).
+    pub lang: &'a str,
 }
 
 /// A whole page in the newsletter's look: masthead, heading, `body`, and
@@ -176,7 +178,7 @@ pub fn page(p: &Page<'_>, body: Markup) -> Markup {
     let home = p.ways.archive.or(p.ways.signup);
     html! {
         (DOCTYPE)
-        html lang="en" {
+        html lang=(p.lang) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";

@@ -5,6 +5,7 @@
 //! same issues and send times give the same bytes (never the clock), so
 //! the folder can live in git or be synced file by file.
 
+use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use atom_syndication::{Content, Entry, Feed, FixedDateTime, Link, Person, Text};
@@ -14,6 +15,7 @@ use crate::compose::look::{self, Ways};
 use crate::compose::render;
 use crate::input::config::{Archive, Newsletter};
 use crate::input::issue::{Issue, IssueDate};
+use crate::input::lang::Lang;
 
 /// The feed's file name, under the site's root.
 pub const FEED: &str = "feed.xml";
@@ -75,13 +77,54 @@ pub fn build(
         index: format!("{}/", archive.url),
         signup,
     };
-    let mut files: Vec<File> = issues
-        .iter()
-        .map(|p| File {
+    let mut files: Vec<File> = Vec::new();
+    // Each issue's page, and one a translation (`<id>/<lang>/`), each
+    // naming the others (`hreflang`).
+    let mut langs: BTreeSet<Lang> = BTreeSet::new();
+    for p in &issues {
+        let alternates = site.alternates(&p.issue);
+        files.push(File {
             path: format!("{}/index.html", p.issue.id),
-            bytes: site.page(p).into_string().into_bytes(),
-        })
-        .collect();
+            bytes: site.page(p, &alternates).into_string().into_bytes(),
+        });
+        for t in &p.issue.translations {
+            langs.insert(t.lang.clone());
+            let translated = Published {
+                issue: p.issue.translated(t),
+                sent: p.sent,
+            };
+            files.push(File {
+                path: format!("{}/{}/index.html", p.issue.id, t.lang),
+                bytes: site
+                    .page(&translated, &alternates)
+                    .into_string()
+                    .into_bytes(),
+            });
+        }
+    }
+    // A feed a language: its issues in it, at `<lang>/feed.xml`.
+    for lang in &langs {
+        let translated: Vec<Published> = issues
+            .iter()
+            .filter_map(|p| {
+                let t = p.issue.translations.iter().find(|t| &t.lang == lang)?;
+                Some(Published {
+                    issue: p.issue.translated(t),
+                    sent: p.sent,
+                })
+            })
+            .collect();
+        let in_lang = Site {
+            feed: format!("{}/{lang}/{FEED}", archive.url),
+            ..site.clone()
+        };
+        files.push(File {
+            path: format!("{lang}/{FEED}"),
+            bytes: in_lang
+                .feed(&translated.iter().collect::<Vec<_>>())
+                .into_bytes(),
+        });
+    }
     files.push(File {
         path: "index.html".into(),
         bytes: site.index(&issues).into_string().into_bytes(),
@@ -93,6 +136,7 @@ pub fn build(
     files
 }
 
+#[derive(Clone)]
 struct Site<'a> {
     newsletter: &'a Newsletter,
     archive: &'a Archive,
@@ -120,11 +164,32 @@ impl Site<'_> {
         })
     }
 
-    fn page(&self, p: &Published) -> Markup {
+    /// An issue's page in each of its languages, by tag; empty for one
+    /// without translations.
+    fn alternates(&self, issue: &Issue) -> Vec<(String, String)> {
+        if issue.translations.is_empty() {
+            return Vec::new();
+        }
+        std::iter::once((
+            self.newsletter.lang.to_string(),
+            self.archive.page_url(&issue.id),
+        ))
+        .chain(issue.translations.iter().map(|t| {
+            (
+                t.lang.to_string(),
+                self.archive.page_url_in(&issue.id, Some(&t.lang)),
+            )
+        }))
+        .collect()
+    }
+
+    fn page(&self, p: &Published, alternates: &[(String, String)]) -> Markup {
         let issue = &p.issue;
         let title = issue.title(self.newsletter);
-        let url = self.archive.page_url(&issue.id);
-        let head = web_head(&WebHead {
+        let url = self.archive.page_url_in(&issue.id, issue.lang.as_ref());
+        let lang = issue.lang_in(self.newsletter);
+        let words = self.newsletter.words(lang);
+        let mut head = web_head(&WebHead {
             kind: "article",
             title: &title,
             description: &issue.preheader(),
@@ -133,6 +198,15 @@ impl Site<'_> {
             feed_title: self.newsletter.name.as_str(),
             site_name: Some(self.newsletter.name.as_str()),
         });
+        if !alternates.is_empty() {
+            head = html! {
+                (head)
+                @for (tag, href) in alternates {
+                    link rel="alternate" hreflang=(tag) href=(href);
+                }
+                link rel="alternate" hreflang="x-default" href=(self.archive.page_url(&issue.id));
+            };
+        }
         look::page(
             &look::Page {
                 newsletter: self.newsletter.name.as_str(),
@@ -143,12 +217,13 @@ impl Site<'_> {
                     signup: self.signup,
                     archive: Some(&self.index),
                 },
+                lang: lang.as_str(),
             },
             html! {
                 p class="dateline" {
-                    time datetime=(iso_day(p.day())) { (p.day()) }
+                    time datetime=(iso_day(p.day())) { (words.date(p.day())) }
                     @if let (Some(n), crate::input::issue::Layout::Digest) = (issue.number, issue.layout) {
-                        " · No. " (n)
+                        " · " (words.numbered(n))
                     }
                 }
                 article { (render::page_fragment(self.newsletter, issue)) }
@@ -180,6 +255,7 @@ impl Site<'_> {
                     signup: self.signup,
                     archive: None,
                 },
+                lang: self.newsletter.lang.as_str(),
             },
             html! {
                 p class="lede" {
@@ -237,7 +313,7 @@ impl Site<'_> {
             .iter()
             .take(FEED_ENTRIES)
             .map(|p| {
-                let page = self.archive.page_url(&p.issue.id);
+                let page = self.archive.page_url_in(&p.issue.id, p.issue.lang.as_ref());
                 let mut entry = Entry::default();
                 entry.set_id(page.clone());
                 entry.set_title(p.issue.title(self.newsletter));

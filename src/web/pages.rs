@@ -60,6 +60,7 @@ impl Pages {
                 head: html! {},
                 index: false,
                 ways: self.ways(signup),
+                lang: "en",
             },
             body,
         );

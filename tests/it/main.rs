@@ -15,6 +15,7 @@ mod fields;
 mod fleet;
 mod formats;
 mod inputs;
+mod languages;
 mod layout;
 mod look;
 mod refusals;
