@@ -6,6 +6,7 @@
 
 pub mod checked;
 pub mod config;
+pub mod date;
 pub mod diagnostic;
 pub mod email;
 pub mod feed;

@@ -4,7 +4,7 @@
 //! the config (`[words.ja]`). A language none of these covers reads the
 //! English words, unless the config gives its own.
 
-use crate::input::issue::IssueDate;
+use crate::input::date::{IssueDate, MONTHS};
 use crate::input::lang::Lang;
 
 /// One language's words. `{name}` in `unsubscribe_rest` is the
@@ -159,20 +159,7 @@ impl Words {
                 unsubscribe_text: w("Unsubscribe with one click:"),
                 image: w("Image"),
                 number: w("No."),
-                months: months([
-                    "January",
-                    "February",
-                    "March",
-                    "April",
-                    "May",
-                    "June",
-                    "July",
-                    "August",
-                    "September",
-                    "October",
-                    "November",
-                    "December",
-                ]),
+                months: MONTHS.map(str::to_owned),
                 date: w("{month} {day}, {year}"),
             },
         }

@@ -36,6 +36,14 @@ headline = "港の工事"
 body = "工事が再開します。"
 "#;
 
+/// Of `messages` (as `inspect_eml` reads them), the one to `who`.
+fn message_to(messages: Vec<serde_json::Value>, who: &str) -> serde_json::Value {
+    messages
+        .into_iter()
+        .find(|m| m["headers"]["To"].as_str().is_some_and(|t| t.contains(who)))
+        .expect("a message to them")
+}
+
 /// A dry-run of the issue into `preview`.
 fn dry_run(p: &Project) -> crate::util::Run {
     p.bulletin(&["send", "--issue", ISSUE, "--dry-run", "--out", "preview"])
@@ -173,14 +181,10 @@ fn the_words_bulletin_writes_can_be_set_per_language() {
         format!("{config}\n[words.ja]\nheadlines = \"見出し\"\n"),
     );
     dry_run(&p).success();
-    let kenji = inspect_eml(&crate::util::paths_in(&p.path("preview"), "eml"))
-        .into_iter()
-        .find(|m| {
-            m["headers"]["To"]
-                .as_str()
-                .is_some_and(|t| t.contains("kenji"))
-        })
-        .expect("kenji's message");
+    let kenji = message_to(
+        inspect_eml(&crate::util::paths_in(&p.path("preview"), "eml")),
+        "kenji",
+    );
     assert!(
         kenji["bodies"][0]
             .as_str()
@@ -231,14 +235,7 @@ fn the_archive_has_a_page_a_language_with_hreflang_and_a_feed_a_language() {
     );
     assert!(ja.contains("2026年12月9日"), "{ja}");
     // The Japanese reader's "View in browser" is the Japanese page.
-    let kenji = inspect_eml(&files_under(&sink.dump_dir()))
-        .into_iter()
-        .find(|m| {
-            m["headers"]["To"]
-                .as_str()
-                .is_some_and(|t| t.contains("kenji"))
-        })
-        .expect("kenji's message");
+    let kenji = message_to(inspect_eml(&files_under(&sink.dump_dir())), "kenji");
     assert!(
         kenji["bodies"][0]
             .as_str()

@@ -100,7 +100,7 @@ pub struct Newsletter {
     /// read, and the zone of readers with no `timezone` of their own.
     pub timezone: Option<crate::input::when::Zone>,
     /// What issues carry unless one says otherwise (`format`).
-    pub format: crate::input::issue::Format,
+    pub format: Format,
     /// The masthead's logo (`logo`), carried in every HTML mail.
     pub logo: Option<Logo>,
     /// The language issues are written in (`lang`, default `en`); readers
@@ -109,6 +109,28 @@ pub struct Newsletter {
     /// The words bulletin writes, as the config sets them per language
     /// (`[words.<lang>]`, over the built-in ones).
     pub words: Vec<(Lang, Words)>,
+}
+
+/// What a mail carries (`format`, in an issue or `[newsletter]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// An HTML part and a plain-text one (`multipart/alternative`).
+    #[default]
+    Html,
+    /// One `text/plain` part, no HTML at all.
+    Text,
+}
+
+impl Format {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "html" => Ok(Format::Html),
+            "text" => Ok(Format::Text),
+            other => Err(format!(
+                "`format` is \"html\" (an HTML and a plain-text part, the default) or \"text\" (plain text only), not {other:?}"
+            )),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -325,8 +347,8 @@ fn check_newsletter(file: &mut TomlFile, raw: RawNewsletter, dir: &Path) -> Opti
         zone
     });
     let format = match &raw.format {
-        None => Some(crate::input::issue::Format::Html),
-        Some(v) => crate::input::issue::Format::parse(v.get_ref())
+        None => Some(Format::Html),
+        Some(v) => Format::parse(v.get_ref())
             .map_err(|why| file.problem_at(v.span().start, why))
             .ok(),
     };

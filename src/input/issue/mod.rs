@@ -1,11 +1,11 @@
 //! An issue file (TOML) read into an `Issue`: its date, optional subject,
 //! intro and preheader, and the stories, every value checked with its line.
 
-mod date;
 mod images;
 mod translation;
 
-pub use date::IssueDate;
+pub use crate::input::config::Format;
+pub use crate::input::date::IssueDate;
 use images::read_images;
 pub use translation::Translation;
 
@@ -107,28 +107,6 @@ pub enum Layout {
     /// A letter: no dateline or number, no Headlines/Details, the stories
     /// as plain sections (one story: just its text). The welcome mail.
     Letter,
-}
-
-/// What a mail carries (`format`, in an issue or `[newsletter]`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Format {
-    /// An HTML part and a plain-text one (`multipart/alternative`).
-    #[default]
-    Html,
-    /// One `text/plain` part, no HTML at all.
-    Text,
-}
-
-impl Format {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        match text {
-            "html" => Ok(Format::Html),
-            "text" => Ok(Format::Text),
-            other => Err(format!(
-                "`format` is \"html\" (an HTML and a plain-text part, the default) or \"text\" (plain text only), not {other:?}"
-            )),
-        }
-    }
 }
 
 #[derive(Debug, Clone)]

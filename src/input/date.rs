@@ -10,7 +10,8 @@ pub struct IssueDate {
     pub day: u8,
 }
 
-const MONTHS: [&str; 12] = [
+/// The months' English names, as the dateline and subject write them.
+pub const MONTHS: [&str; 12] = [
     "January",
     "February",
     "March",
