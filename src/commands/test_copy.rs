@@ -1,6 +1,7 @@
 //! `bulletin send --to ADDRESS`: one test copy of the issue, through the
 //! configured server, logged nowhere; an issue with fields is filled from
-//! the address's own row when it is on the list.
+//! the address's own row when it is on the list, and a translated issue
+//! is in that row's language.
 
 use std::path::Path;
 
@@ -28,10 +29,15 @@ pub(crate) async fn send(ctx: &Context, list: &Path, address: &str) -> anyhow::R
     let email = Email::parse(address).map_err(|e| anyhow::anyhow!("--to: {e}"))?;
     // An issue with fields: the address's own row when it is on the list,
     // else each field's default (or nothing).
-    let on_list = match ctx.template.is_personal() {
+    // A translated issue: the address's language, when it is on the list.
+    let translated = ctx.template.langs().len() > 1;
+    let on_list = match ctx.template.is_personal() || translated {
         true => own_row(list, &email)?,
         false => None,
     };
+    let template = ctx
+        .template
+        .for_reader(on_list.as_ref().and_then(|s| s.lang.as_ref()));
     if ctx.template.is_personal() {
         match &on_list {
             Some(s) => println!("Fields from line {} of {}.", s.line, list.display()),
@@ -48,22 +54,15 @@ pub(crate) async fn send(ctx: &Context, list: &Path, address: &str) -> anyhow::R
     };
     // A new id for every test copy: a receiver that saw one id before
     // (an earlier copy, or the reader's real one) may drop the message.
-    let id = ctx.template.test_copy_id(&email);
+    let id = template.test_copy_id(&email);
     // Its subject marked `[Test]`, so it is never taken for the issue.
-    let values = ctx
-        .template
+    let values = template
         .values(to)
         .map_err(|why| anyhow::anyhow!("test copy to {email} not built: {why}"))?;
-    let subject = format!("[Test] {}", ctx.template.subject_for(&values));
-    let bytes = ctx
-        .template
-        .build_message(to, ctx.date.get(), id, &values, subject)?;
+    let subject = format!("[Test] {}", template.subject_for(&values));
+    let bytes = template.build_message(to, ctx.date.get(), id, &values, subject)?;
     // Its subject as this address gets it.
-    let shown = crate::commands::subject_for_editor(
-        &ctx.template.subject_source(),
-        &ctx.template,
-        Some(to),
-    );
+    let shown = crate::commands::subject_for_editor(&template.subject_source(), template, Some(to));
     // A test copy counts toward the relay's daily limit like any mail.
     let quota = &ctx.relays[0].quota;
     if let Err(room) = quota.take(crate::clock()) {

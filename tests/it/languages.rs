@@ -105,6 +105,22 @@ fn each_reader_is_mailed_in_their_language_and_the_rest_in_the_newsletters() {
     }
     seen.sort();
     assert_eq!(seen.len(), 3, "{seen:?}");
+    // A test copy to a reader on the list is in their language.
+    p.bulletin(&["send", "--issue", ISSUE, "--to", "kenji@example.org"])
+        .success();
+    let copies: Vec<_> = inspect_eml(&files_under(&sink.dump_dir()))
+        .into_iter()
+        .filter(|m| {
+            m["headers"]["Subject"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("[Test]"))
+        })
+        .collect();
+    assert_eq!(copies.len(), 1);
+    assert_eq!(
+        copies[0]["headers"]["Subject"],
+        "[Test] フェリーと港のお知らせ"
+    );
 }
 
 #[test]
