@@ -176,7 +176,7 @@ pub fn build(
 /// it is): before a send, so a reader's mail finds them from the first
 /// message. How many were written.
 pub fn publish_media(config: &Config, issue: &Issue) -> anyhow::Result<usize> {
-    if issue.images.is_empty() || config.archive.is_none() {
+    if issue.all_images().next().is_none() || config.archive.is_none() {
         return Ok(0);
     }
     copy_media(&default_dir(config), issue)
@@ -184,7 +184,7 @@ pub fn publish_media(config: &Config, issue: &Issue) -> anyhow::Result<usize> {
 
 fn copy_media(out: &Path, issue: &Issue) -> anyhow::Result<usize> {
     let mut written = 0;
-    for image in &issue.images {
+    for image in issue.all_images() {
         let path = out.join("media").join(image.file_name());
         if std::fs::metadata(&path).is_ok_and(|m| m.len() == image.bytes) {
             continue;

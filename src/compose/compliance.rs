@@ -108,7 +108,7 @@ pub fn warnings(config: &Config, issue: &Issue, readers: u64) -> Vec<String> {
         ));
     }
     // The reader's link adds about a hundred bytes; the part is what matters.
-    for image in issue.images.iter().filter(|i| i.bytes > HEAVY_BYTES) {
+    for image in issue.all_images().filter(|i| i.bytes > HEAVY_BYTES) {
         out.push(format!(
             "image {:?} ({}:{}) is {:.1} MB: slow to load on a phone; a picture for a mail \
              rarely needs more than 200 KB",

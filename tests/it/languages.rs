@@ -226,6 +226,15 @@ fn the_archive_has_a_page_a_language_with_hreflang_and_a_feed_a_language() {
         "config.toml",
         format!("{config}\n[archive]\nurl = \"{base}\"\n"),
     );
+    // A picture only the Japanese text shows, beside the issue.
+    let png = std::fs::read(crate::util::repo_root().join("tests/fixtures/images/harbour.png"))
+        .expect("fixture");
+    p.write("issues/harbour.png", &png);
+    p.edit(
+        ISSUE,
+        "body = \"工事が再開します。\"",
+        "body = \"工事が再開します。\\n\\n![港の朝](harbour.png)\"",
+    );
     p.bulletin(&["send", "--issue", ISSUE, "--yes"]).success();
     let en = p.read("archive/2026-12-09/index.html");
     let ja = p.read("archive/2026-12-09/ja/index.html");
@@ -250,6 +259,17 @@ fn the_archive_has_a_page_a_language_with_hreflang_and_a_feed_a_language() {
         "{ja}"
     );
     assert!(ja.contains("2026年12月9日"), "{ja}");
+    // Published with the archive, and shown from there on the page.
+    let media: Vec<String> = p.files_in("archive/media");
+    assert_eq!(media.len(), 1, "{media:?}");
+    assert_eq!(
+        std::fs::read(p.path(&format!("archive/media/{}", media[0]))).expect("published"),
+        png
+    );
+    assert!(
+        ja.contains(&format!("src=\"{base}/media/{}\" alt=\"港の朝\"", media[0])),
+        "{ja}"
+    );
     // The Japanese reader's "View in browser" is the Japanese page.
     let kenji = message_to(inspect_eml(&files_under(&sink.dump_dir())), "kenji");
     assert!(

@@ -11,9 +11,17 @@ use crate::input::media::LocalImage;
 use crate::input::toml_file::TomlFile;
 
 impl Issue {
+    /// Every local image the issue shows, in any of its languages.
+    pub fn all_images(&self) -> impl Iterator<Item = &LocalImage> {
+        self.images
+            .iter()
+            .chain(self.translations.iter().flat_map(|t| &t.images))
+    }
+
     /// Its local images placed under `base` (the archive's address):
     /// `{base}/media/<digest>.<ext>`, where `archive` publishes them.
     pub fn place_images(&mut self, base: &str) {
+        self.media_base = Some(base.to_owned());
         self.media = self
             .images
             .iter()

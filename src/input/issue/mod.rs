@@ -59,6 +59,8 @@ pub struct Issue {
     /// Where those images are once published, with their sizes
     /// (`place_images`); empty until then.
     pub media: Media,
+    /// The address they were placed under, for a translation's images.
+    pub media_base: Option<String>,
     /// The language this is written in: `None` for the newsletter's;
     /// a translation's own (`translated`).
     pub lang: Option<Lang>,
@@ -427,6 +429,7 @@ fn check_issue(file: &mut TomlFile, raw: RawIssue, id: String) -> Option<Issue> 
         fields,
         images: images?,
         media: Media::default(),
+        media_base: None,
         lang: None,
         translations: translations?,
     })

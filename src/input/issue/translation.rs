@@ -55,6 +55,10 @@ impl Issue {
         issue.fields = t.fields.clone();
         issue.images = t.images.clone();
         issue.media = Media::default();
+        // Its images placed where the issue's are.
+        if let Some(base) = self.media_base.clone() {
+            issue.place_images(&base);
+        }
         issue.translations = Vec::new();
         issue
     }
