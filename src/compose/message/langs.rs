@@ -37,6 +37,9 @@ impl Template {
     /// The template a reader whose language is `lang` gets: the
     /// translation of that tag, else of that language, else this one.
     pub fn for_reader(&self, lang: Option<&Lang>) -> &Template {
+        if self.translations.is_empty() {
+            return self;
+        }
         let Some(chosen) = lang.and_then(|l| l.choose(self.langs())) else {
             return self;
         };
