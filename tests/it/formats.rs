@@ -333,11 +333,11 @@ fn the_logo_travels_inline_and_chromium_shows_it_from_the_message() {
         serde_json::json!(["text/plain", "text/html", "image/png"]),
         "{m}"
     );
-    assert_eq!(m["content_ids"][2], "<logo.bulletin>");
+    assert_eq!(m["content_ids"][2], "<logo@bulletin.invalid>");
     let html = m["bodies"][1].as_str().expect("html");
     assert!(
         html.contains(
-            "src=\"cid:logo.bulletin\" alt=\"US-Japan Alliance Digest\" width=\"180\" height=\"48\""
+            "src=\"cid:logo@bulletin.invalid\" alt=\"US-Japan Alliance Digest\" width=\"180\" height=\"48\""
         ),
         "{html}"
     );

@@ -9,8 +9,9 @@ use crate::input::config::Newsletter;
 use crate::input::issue::{Format, Issue, Layout};
 use crate::input::words::Words;
 
-/// The Content-ID the masthead's logo is carried under (`cid:`).
-pub const LOGO_CID: &str = "logo.bulletin";
+/// The Content-ID the masthead's logo is carried under (`cid:`), in the
+/// `id@domain` form RFC 2392 asks of one (`.invalid`: no real domain).
+pub const LOGO_CID: &str = "logo@bulletin.invalid";
 
 /// Inlined into `style` attributes; only the `@media` rule stays a
 /// stylesheet. Painted from the one palette (`look`).
