@@ -180,6 +180,17 @@ fn a_missing_or_extra_translation_is_refused_at_its_line() {
         ));
     dry_run(&p).failure();
     assert!(!p.path("preview").exists());
+    // One language twice (tags are compared without case).
+    p.write(
+        ISSUE,
+        format!(
+            "{BILINGUAL}\n{}",
+            &BILINGUAL[BILINGUAL.find("[lang.ja]").expect("ja")..].replace("lang.ja", "lang.JA")
+        ),
+    );
+    p.bulletin(&["check", "--issue", ISSUE])
+        .failure()
+        .stderr_has("is the same language (ja) as the table at line");
     // A translation into the newsletter's own language.
     p.write(ISSUE, BILINGUAL.replace("lang.ja", "lang.en"));
     p.bulletin(&["check", "--issue", ISSUE])

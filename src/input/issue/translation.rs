@@ -90,6 +90,19 @@ pub(super) fn check(file: &mut TomlFile, raw: &RawIssue) -> Option<Vec<Translati
                 continue;
             }
         };
+        if let Some(first) = out.iter().find(|t: &&Translation| t.lang == lang) {
+            file.problem_at(
+                tag.span().start,
+                format!(
+                    "[lang.{}] is the same language ({}) as the table at line {}: one table a language",
+                    tag.get_ref(),
+                    first.lang,
+                    first.line
+                ),
+            );
+            ok = false;
+            continue;
+        }
         match one(file, raw, table.get_ref(), (tag.get_ref(), &lang, line)) {
             Some(texts) => out.push(Translation {
                 lang,
