@@ -26,7 +26,7 @@ pub const MAX_BODY: usize = 16 * 1024;
 /// `html` as Markdown; relative targets resolved against `base`.
 pub fn to_markdown(html: &str, base: Option<&Url>) -> String {
     if depth(html) > MAX_DEPTH {
-        return neutral_fields(&escape_markdown(&plain_text(html)));
+        return neutral_fields(&escape_markdown(&plain_text(&without_dropped(html))));
     }
     let (for_links, for_images) = (base.cloned(), base.cloned());
     let converter = HtmlToMarkdown::builder()
@@ -177,6 +177,48 @@ pub fn plain_text(html: &str) -> String {
         // An `&` that starts no entity: the text as it stands.
         Err(_) => folded,
     }
+}
+
+/// `html` without the elements in `DROPPED` and what they hold, for the
+/// plain-text reading (the converter drops them itself). An element left
+/// open drops the rest.
+fn without_dropped(html: &str) -> String {
+    let lower = html.to_ascii_lowercase();
+    let mut out = String::with_capacity(html.len());
+    let mut at = 0;
+    while at < html.len() {
+        let next = DROPPED
+            .iter()
+            .filter_map(|tag| {
+                let open = format!("<{tag}");
+                let mut from = at;
+                // `<script` but not `<scripts…`.
+                while let Some(i) = lower[from..].find(&open) {
+                    let start = from + i;
+                    let after = lower.as_bytes().get(start + open.len()).copied();
+                    if after.is_none_or(|b| b == b'>' || b == b'/' || b.is_ascii_whitespace()) {
+                        return Some((start, *tag));
+                    }
+                    from = start + open.len();
+                }
+                None
+            })
+            .min();
+        let Some((start, tag)) = next else {
+            out.push_str(&html[at..]);
+            break;
+        };
+        out.push_str(&html[at..start]);
+        let close = format!("</{tag}");
+        at = match lower[start..].find(&close) {
+            Some(i) => {
+                let end = start + i;
+                lower[end..].find('>').map_or(html.len(), |j| end + j + 1)
+            }
+            None => html.len(),
+        };
+    }
+    out
 }
 
 /// Plain text kept from being read as Markdown.
@@ -364,6 +406,13 @@ mod tests {
         let shallow = format!("{}<b>kept</b>{}", "<div>".repeat(20), "</div>".repeat(20));
         assert_eq!(to_markdown(&shallow, None), "**kept**");
         assert_eq!(depth("<p>a<br><img src=x><p>b</p></p>"), 2);
+        // Read as text, its scripts and styles are still dropped.
+        let scripted = format!(
+            "{}kept<SCRIPT type=x>if (a<b) steal()</script><style>p{{}}</style> too{}",
+            "<div>".repeat(200),
+            "</div>".repeat(200)
+        );
+        assert_eq!(to_markdown(&scripted, None), "kept too");
     }
 
     #[test]
