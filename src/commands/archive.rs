@@ -191,6 +191,15 @@ fn copy_media(out: &Path, issue: &Issue) -> anyhow::Result<usize> {
         }
         let bytes = std::fs::read(&image.path)
             .with_context(|| format!("{}: cannot be read", image.path.display()))?;
+        // The file as it was read with the issue: one changed since would
+        // be published under the old picture's name, at the old size.
+        if crate::input::media::digest(&bytes) != image.digest {
+            anyhow::bail!(
+                "{}: changed since the issue was read (its line {}); run the command again",
+                image.path.display(),
+                image.line
+            );
+        }
         write_atomically(&path, &bytes)?;
         written += 1;
     }
@@ -237,8 +246,10 @@ fn remove_withdrawn(out: &Path, published: &[site::Published]) -> anyhow::Result
         let only_ours = std::fs::read_dir(&path)?.flatten().all(|e| {
             e.file_name() == "index.html"
                 || (e.path().is_dir()
-                    && std::fs::read_dir(e.path()).is_ok_and(|mut d| {
-                        d.all(|f| f.is_ok_and(|f| f.file_name() == "index.html"))
+                    && crate::input::lang::Lang::parse(&e.file_name().to_string_lossy()).is_ok()
+                    && std::fs::read_dir(e.path()).is_ok_and(|d| {
+                        let names: Vec<_> = d.flatten().map(|f| f.file_name()).collect();
+                        names == ["index.html"]
                     }))
         });
         if only_ours && path.join("index.html").exists() {

@@ -188,7 +188,7 @@ pub fn prepare(
     let (parts, template) = prepare_one(config, issue, need_secret)?;
     let mut translations = Vec::new();
     for t in &issue.translations {
-        if t.lang.choose([&config.newsletter.lang]).is_some() {
+        if t.lang == config.newsletter.lang {
             return Err(Diagnostics(vec![Diagnostic::new(
                 &issue.file,
                 Some(t.line),

@@ -261,7 +261,9 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
                 .replace(" Nobody was mailed", "")
         );
     }
-    if tally.due == 0 {
+    // Nobody due, or every reader reads a translation: the issue's own
+    // language, for nobody in particular.
+    if first_subject.is_none() {
         write_previews(&template.preview_unsubscribe_url().unwrap_or_default(), &[])?;
     }
     if let (Some(stage), Some(fates)) = (&staging, &fates) {

@@ -78,6 +78,8 @@ fn welcome_template(config: &Config, path: &Path) -> anyhow::Result<Template> {
     let mut issue = Issue::load(path)?;
     issue.archive = false;
     let (_, template) = crate::commands::prepare(config, &issue, true)?;
+    // Its local images where every welcome mail loads them from.
+    crate::commands::archive::publish_media(config, &issue)?;
     let needed: Vec<String> = template
         .required_fields()
         .into_iter()

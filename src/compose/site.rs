@@ -90,7 +90,7 @@ pub fn build(
         for t in &p.issue.translations {
             langs.insert(t.lang.clone());
             let translated = Published {
-                issue: p.issue.translated(t),
+                issue: for_nobody(newsletter, p.issue.translated(t)),
                 sent: p.sent,
             };
             files.push(File {
@@ -109,7 +109,7 @@ pub fn build(
             .filter_map(|p| {
                 let t = p.issue.translations.iter().find(|t| &t.lang == lang)?;
                 Some(Published {
-                    issue: p.issue.translated(t),
+                    issue: for_nobody(newsletter, p.issue.translated(t)),
                     sent: p.sent,
                 })
             })
@@ -335,6 +335,21 @@ impl Site<'_> {
         let mut xml = feed.to_string();
         xml.push('\n');
         xml
+    }
+}
+
+/// A translation as a page for nobody in particular shows it: each field
+/// its default, or nothing (`personal::for_nobody`, as the issue itself
+/// was made before it got here).
+fn for_nobody(newsletter: &Newsletter, issue: Issue) -> Issue {
+    match crate::compose::personal::for_nobody(newsletter, &issue) {
+        Ok((_, filled)) => filled,
+        // Its fields were checked when it was read; were one not to fill,
+        // its marks would show, so its texts are left out instead.
+        Err(_) => Issue {
+            intro: None,
+            ..issue
+        },
     }
 }
 

@@ -64,17 +64,24 @@ pub fn read(dir: &Path, src: &str, line: usize) -> Result<LocalImage, String> {
             path.display()
         )
     })?;
-    let digest = Sha256::digest(&bytes);
     Ok(LocalImage {
         src: src.to_owned(),
         path,
         line,
-        digest: digest[..16].iter().map(|b| format!("{b:02x}")).collect(),
+        digest: digest(&bytes),
         ext,
         width: u32::try_from(size.width).unwrap_or(u32::MAX),
         height: u32::try_from(size.height).unwrap_or(u32::MAX),
         bytes: bytes.len() as u64,
     })
+}
+
+/// 32 hex digits of the SHA-256 of `bytes`: an image's published name.
+pub fn digest(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// `%20` and the like as the characters they stand for (a Markdown

@@ -445,6 +445,8 @@ async fn welcome_mail(setup: &MailerSetup, email: &Email, now: SystemTime) -> Ma
         name: reader.name.as_ref(),
         row: reader.row.as_ref(),
     };
+    // In the reader's language, when their row has one.
+    let template = template.for_reader(reader.lang.as_ref());
     let values = match template.values_in(&FieldNames::new(&columns), to) {
         Ok(values) => values,
         Err(why) => return Made::Never(format!("fields not filled in: {why}")),

@@ -246,7 +246,12 @@ fn the_archive_has_a_page_a_language_with_hreflang_and_a_feed_a_language() {
         "body = \"工事が再開します。\"",
         "body = \"工事が再開します。\\n\\n![港の朝](harbour.png)\"",
     );
+    // A folder of the editor's own in the site, shaped like a page
+    // with a subfolder: never taken for a withdrawn issue's.
+    p.write("archive/about/index.html", "<p>about</p>");
+    p.write("archive/about/team/index.html", "<p>us</p>");
     p.bulletin(&["send", "--issue", ISSUE, "--yes"]).success();
+    assert_eq!(p.read("archive/about/team/index.html"), "<p>us</p>");
     let en = p.read("archive/2026-12-09/index.html");
     let ja = p.read("archive/2026-12-09/ja/index.html");
     for page in [&en, &ja] {
@@ -270,6 +275,11 @@ fn the_archive_has_a_page_a_language_with_hreflang_and_a_feed_a_language() {
         "{ja}"
     );
     assert!(ja.contains("2026年12月9日"), "{ja}");
+    // For nobody in particular: the field's default, never its syntax.
+    assert!(
+        ja.contains("読者さん、こんにちは。") && !ja.contains("{{"),
+        "{ja}"
+    );
     // Published with the archive, and shown from there on the page.
     let media: Vec<String> = p.files_in("archive/media");
     assert_eq!(media.len(), 1, "{media:?}");

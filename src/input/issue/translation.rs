@@ -174,6 +174,27 @@ fn one(
             None => ok = false,
         }
     }
+    // As for the issue: the public name holds no reader's field, and a
+    // subject that does needs one (unless the issue stays out of the
+    // archive).
+    if let Some(v) = t.title.as_ref().filter(|v| v.get_ref().contains("{{")) {
+        file.problem_at(
+            v.span().start,
+            format!("{name} `title` is what everyone sees (the archive, the feed): it cannot hold a reader's field"),
+        );
+        ok = false;
+    }
+    if let Some(v) = &t.subject
+        && t.title.is_none()
+        && raw.archive != Some(false)
+        && fields.iter().any(|f| f.spot == Spot::Subject)
+    {
+        file.problem_at(
+            v.span().start,
+            format!("{name}: the subject holds a reader's field, and the archive shows an issue's title to everyone: add `title = \"…\"` here and in the issue, or `archive = false`"),
+        );
+        ok = false;
+    }
     let mut line_of = |key: &str, v: &Spanned<String>| {
         let l = file.line(key, v);
         ok &= l.is_some();
