@@ -276,9 +276,10 @@ fn report(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Report> {
     })
 }
 
-/// How many readers of `issue` a send now would still mail (deferred, or
-/// not reached yet): what `draft --send` asks before it counts a draft's
-/// entries done.
+/// How many readers of `issue` the send tried and a server told to try
+/// again later (deferred): what `draft --send` asks before it counts a
+/// draft's entries done. Readers who joined since are not counted (they
+/// get the next issue, not this one resent).
 pub fn still_due(config_path: &Path, issue: &Path) -> anyhow::Result<u64> {
     let r = report(
         config_path,
@@ -288,7 +289,7 @@ pub fn still_due(config_path: &Path, issue: &Path) -> anyhow::Result<u64> {
             json: false,
         },
     )?;
-    Ok(r.deferred + r.not_yet_sent)
+    Ok(r.deferred)
 }
 
 pub fn run(config_path: &Path, args: &StatusArgs) -> anyhow::Result<Outcome> {
