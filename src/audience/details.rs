@@ -136,6 +136,7 @@ pub fn settle(sub: &mut Subscriber, columns: &Columns, overlay: Option<&Overlay>
     }
     if proposal {
         sub.name = None;
+        sub.lang = None;
     }
     if let Some(name) = columns
         .name
@@ -143,6 +144,15 @@ pub fn settle(sub: &mut Subscriber, columns: &Columns, overlay: Option<&Overlay>
         .and_then(|n| Line::parse(n).ok())
     {
         sub.name = Some(name);
+    }
+    // The language a later row set (a confirmation made on pages in the
+    // reader's language, an editor's import) is theirs from then on.
+    if let Some(lang) = columns
+        .lang
+        .and_then(|i| overlay.and_then(|o| o.get(i)))
+        .and_then(|l| crate::input::lang::Lang::parse(l).ok())
+    {
+        sub.lang = Some(lang);
     }
     if let Some(row) = &sub.row {
         let mut fields: Vec<Box<str>> = row.to_vec();

@@ -174,6 +174,7 @@ fn new_row(
     status: Status,
     at: SystemTime,
     tags: Option<&str>,
+    lang: Option<&crate::input::lang::Lang>,
 ) -> Vec<String> {
     let mut row = vec![String::new(); columns.headers.len()];
     row[columns.email] = email.to_string();
@@ -188,6 +189,9 @@ fn new_row(
     }
     if let (Some(i), Some(t)) = (columns.tags, tags) {
         row[i] = t.to_owned();
+    }
+    if let (Some(i), Some(l)) = (columns.lang, lang) {
+        row[i] = l.to_string();
     }
     row
 }
@@ -222,6 +226,11 @@ pub struct Change {
     pub at: Option<SystemTime>,
     /// The reader's tags from now on (canonical), when this row sets them.
     pub tags: Option<String>,
+    /// The reader's language, when this row sets it (a confirmation made
+    /// on pages in another language than the newsletter's). A row that
+    /// is not `pending` gives the list a `lang` column if it has none; a
+    /// `pending` row (a proposal) fills one only where it exists.
+    pub lang: Option<crate::input::lang::Lang>,
 }
 
 /// Records status changes as rows appended at the end, then synced (an
@@ -241,11 +250,16 @@ pub fn record(
     let io_err = |e: io::Error| Diagnostic::new(list, None, format!("cannot be written: {e}"));
     let mut columns = read_columns(list, lock)?;
     let tagging = changes.iter().any(|c| c.tags.is_some());
-    if columns
-        .as_ref()
-        .is_some_and(|c| c.status.is_none() || c.changed.is_none() || (tagging && c.tags.is_none()))
-    {
-        rewrite_with(list, lock, |_, _, _| true, &[], true, tagging)?;
+    let languaging = changes
+        .iter()
+        .any(|c| c.lang.is_some() && c.status != Status::Pending);
+    if columns.as_ref().is_some_and(|c| {
+        c.status.is_none()
+            || c.changed.is_none()
+            || (tagging && c.tags.is_none())
+            || (languaging && c.lang.is_none())
+    }) {
+        rewrite_with(list, lock, |_, _, _| true, &[], true, tagging, languaging)?;
         columns = read_columns(list, lock)?;
     }
     let fresh = columns.is_none();
@@ -253,6 +267,10 @@ pub fn record(
     if fresh && tagging {
         columns.headers.push("tags".into());
         columns.tags = Some(columns.headers.len() - 1);
+    }
+    if fresh && languaging {
+        columns.headers.push("lang".into());
+        columns.lang = Some(columns.headers.len() - 1);
     }
     let mut bytes = Vec::new();
     if fresh {
@@ -266,6 +284,7 @@ pub fn record(
             c.status,
             c.at.unwrap_or(at),
             c.tags.as_deref(),
+            c.lang.as_ref(),
         );
         bytes.extend(csv_line(&row).map_err(io_err)?);
     }
@@ -301,7 +320,7 @@ pub fn ensure_changed_column(list: &Path, lock: &ListLock) -> Result<bool, Diagn
     match read_columns(list, lock)? {
         Some(c) if c.status.is_some() && c.changed.is_some() => Ok(false),
         Some(_) => {
-            rewrite_with(list, lock, |_, _, _| true, &[], true, false)?;
+            rewrite_with(list, lock, |_, _, _| true, &[], true, false, false)?;
             Ok(true)
         }
         None => {
@@ -327,7 +346,7 @@ pub fn rewrite(
     change: impl FnMut(&Email, &mut Vec<String>, &Columns) -> bool,
     extra: &[(Email, Option<Line>)],
 ) -> Result<u64, Diagnostic> {
-    rewrite_with(list, lock, change, extra, false, false)
+    rewrite_with(list, lock, change, extra, false, false, false)
 }
 
 fn rewrite_with(
@@ -337,6 +356,7 @@ fn rewrite_with(
     extra: &[(Email, Option<Line>)],
     add_changed: bool,
     add_tags: bool,
+    add_lang: bool,
 ) -> Result<u64, Diagnostic> {
     let io_err = |e: io::Error| Diagnostic::new(list, None, format!("cannot be written: {e}"));
     let old_columns = read_columns(list, lock)?.unwrap_or_else(Columns::new_list);
@@ -353,6 +373,10 @@ fn rewrite_with(
     if add_tags && columns.tags.is_none() {
         columns.headers.push("tags".into());
         columns.tags = Some(columns.headers.len() - 1);
+    }
+    if add_lang && columns.lang.is_none() {
+        columns.headers.push("lang".into());
+        columns.lang = Some(columns.headers.len() - 1);
     }
     let width = columns.headers.len();
     let dir = list_dir(list);
@@ -422,6 +446,7 @@ fn rewrite_with(
                 name.as_ref(),
                 Status::Subscribed,
                 now,
+                None,
                 None,
             );
             out.write_all(&csv_line(&row).map_err(io_err)?)

@@ -19,6 +19,10 @@ pub struct Waiting {
     pub email: Email,
     /// The sign-up's time (Unix seconds): its link seals it.
     pub signed_up: u32,
+    /// The language the sign-up was made in: its confirmation is written
+    /// in it. After a restart, the row's `lang`, when the list has one;
+    /// else the newsletter's.
+    pub lang: Option<crate::input::lang::Lang>,
 }
 
 /// The live sign-ups of the list (younger than `expiry` at `now`) whose
@@ -57,6 +61,7 @@ pub fn waiting(
             out.push(Waiting {
                 email: s.email,
                 signed_up: standing.pending,
+                lang: s.lang,
             });
         }
     }

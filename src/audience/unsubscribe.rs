@@ -241,6 +241,18 @@ impl Unsubscriber {
         Ok((email, secs))
     }
 
+    /// Links that name `lang` (`?lang=ja`, or `&lang=ja` after a query of
+    /// the configured URL's own), so the pages `serve` shows for them
+    /// speak the language of the mail they came in. A URL with a fragment
+    /// is left as it is.
+    pub fn name_lang(&mut self, lang: &crate::input::lang::Lang) {
+        if self.url.contains('#') {
+            return;
+        }
+        let sep = if self.url.contains('?') { '&' } else { '?' };
+        self.url = format!("{}{sep}lang={lang}", self.url);
+    }
+
     /// The one-click link with `PREVIEW_TOKEN` for a token: the real
     /// address, plainly not a reader's.
     pub fn preview_url(&self) -> String {
@@ -305,6 +317,32 @@ mod tests {
         out.push(hex[..8].to_owned());
         out.push(hex[..8].to_uppercase());
         out
+    }
+
+    #[test]
+    fn a_translated_issues_links_name_its_language() {
+        let ja = crate::input::lang::Lang::parse("ja").expect("tag");
+        let mut u = unsub("s3cret", "digest.example.org");
+        let ann = email("ann@example.org");
+        let plain = u.url(&ann);
+        u.name_lang(&ja);
+        assert_eq!(u.url(&ann), format!("{plain}?lang=ja"));
+        assert!(
+            u.header(&ann)
+                .starts_with(&format!("<{plain}?lang=ja>, <mailto:"))
+        );
+        let mut q = Unsubscriber::new(
+            &UnsubscribeConfig {
+                url: "https://example.org/u?t={token}".into(),
+                mailto: None,
+                secret_env: "UNUSED".into(),
+            },
+            "digest.example.org",
+            Some(SecretString::from("s3cret".to_owned())),
+        );
+        q.name_lang(&ja);
+        assert!(q.url(&ann).ends_with("&lang=ja"), "{}", q.url(&ann));
+        assert_eq!(q.verify(&u.token(&ann)), Some(ann));
     }
 
     #[test]

@@ -66,6 +66,7 @@ pub fn run(config_path: &Path, args: &SubscribeArgs) -> anyhow::Result<Outcome> 
                 status: Status::Subscribed,
                 at: None,
                 tags,
+                lang: None,
             };
             list_file::record(list, &lock, &[change], crate::now()?)?;
             println!(
@@ -80,6 +81,7 @@ pub fn run(config_path: &Path, args: &SubscribeArgs) -> anyhow::Result<Outcome> 
                 status,
                 at: None,
                 tags,
+                lang: None,
             };
             list_file::record(list, &lock, &[change], crate::now()?)?;
             let was = match now.map(|s| (s.status, s.signing_up())) {
@@ -138,6 +140,7 @@ fn import(list: &Path, file: &Path, skip_invalid: bool) -> anyhow::Result<Outcom
                     status,
                     at: None,
                     tags: r.tags,
+                    lang: None,
                 });
             }
             Decision::Keep(Why::StillPending) => counts.pending += 1,
@@ -253,6 +256,7 @@ pub fn unsubscribe(config_path: &Path, args: &UnsubscribeArgs) -> anyhow::Result
                 status,
                 at: None,
                 tags: None,
+                lang: None,
             };
             list_file::record(list, &lock, &[change], crate::now()?)?;
             println!("{email} unsubscribed");

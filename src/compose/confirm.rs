@@ -3,7 +3,8 @@
 //! text, dark mode, a text part). Like an issue it has From, List-Id, a
 //! Message-ID and a DKIM signature when configured, but no
 //! List-Unsubscribe: the reader is not on the list yet. It holds no text
-//! the requester typed: anyone can sign up any address.
+//! the requester typed: anyone can sign up any address. It is written in
+//! the language the sign-up was made in (`serve`'s words).
 
 use std::time::{Duration, SystemTime};
 
@@ -12,10 +13,14 @@ use lettre::message::{Mailbox, MultiPart};
 use maud::{DOCTYPE, Markup, html};
 
 use crate::compose::dkim::Signer;
-use crate::compose::headers::ListIdHeader;
+use crate::compose::headers::{ContentLanguageHeader, ListIdHeader};
 use crate::compose::look::{mail_head, paint_mail};
+use crate::compose::render::wrap;
 use crate::input::config::Newsletter;
 use crate::input::email::{Email, ascii_domain};
+use crate::input::lang::Lang;
+use crate::input::words::Words;
+use crate::input::words::serve::Say;
 
 /// Inlined by css-inline; the `@media` rule stays a stylesheet. Painted
 /// from the one palette.
@@ -41,37 +46,25 @@ a { color: $link; }
 }
 "#;
 
-/// "7 days", "36 hours", "1 day": how long a link lasts, as a reader
-/// reads it.
-pub fn lasting(d: Duration) -> String {
-    let hours = d.as_secs() / 3600;
-    let (n, unit) = if hours >= 48 && hours.is_multiple_of(24) {
-        (hours / 24, "day")
-    } else if hours >= 1 {
-        (hours, "hour")
-    } else {
-        ((d.as_secs() / 60).max(1), "minute")
-    };
-    if n == 1 {
-        format!("1 {unit}")
-    } else {
-        format!("{n} {unit}s")
-    }
+/// The mail's words, in the sign-up's language.
+pub struct Said<'a> {
+    pub lang: &'a Lang,
+    pub words: &'a Words,
 }
 
-/// The text part.
-fn text(newsletter: &Newsletter, link: &str, lasts: &str) -> String {
+/// The text part, wrapped at 72 columns like an issue's.
+fn text(newsletter: &Newsletter, said: &Said<'_>, link: &str, lasts: &str) -> String {
     let name = newsletter.name.as_str();
+    let words = said.words;
+    let named = [("name", name)];
+    let para = |say: Say| wrap(&words.say_with(say, &named), "", "");
     let mut out = format!(
-        "{name}\n{}\n\n\
-         Confirm your subscription\n\n\
-         Someone, we hope you, asked for this address to get {name} by mail.\n\
-         To start getting it, open this link and press \"Confirm\":\n\n\
-         {link}\n\n\
-         The link works for {lasts}. If you did not ask for this, ignore this\n\
-         mail: without a confirmation you will not be subscribed, and you\n\
-         will get nothing more from us.\n",
-        "=".repeat(name.chars().count())
+        "{name}\n{}\n\n{}\n\n{}\n{}\n\n{link}\n\n{}\n",
+        "=".repeat(name.chars().count()),
+        words.say(Say::ConfirmTitle),
+        para(Say::MailAsked),
+        para(Say::MailOpen),
+        wrap(&words.say_with(Say::MailLasts, &[("lasts", lasts)]), "", ""),
     );
     if let Some(address) = &newsletter.postal_address {
         out.push_str("\n-- \n");
@@ -83,25 +76,27 @@ fn text(newsletter: &Newsletter, link: &str, lasts: &str) -> String {
     out
 }
 
-fn page(newsletter: &Newsletter, link: &str, lasts: &str) -> Markup {
+fn page(newsletter: &Newsletter, said: &Said<'_>, link: &str, lasts: &str) -> Markup {
     let name = newsletter.name.as_str();
+    let words = said.words;
+    let named = [("name", name)];
     html! {
         (DOCTYPE)
-        html lang="en" {
-            (mail_head(&format!("Confirm your subscription to {name}"), &paint_mail(CSS)))
+        html lang=(said.lang) {
+            (mail_head(&words.say_with(Say::MailSubject, &named), &paint_mail(CSS)))
             body {
                 table role="presentation" class="outer" width="100%" cellpadding="0" cellspacing="0" border="0" {
                     tr { td align="center" {
                         table role="presentation" class="container" width="600" cellpadding="0" cellspacing="0" border="0" {
                             tr { td class="cell masthead" { h1 { (name) } } }
                             tr { td class="cell" {
-                                h2 { "Confirm your subscription" }
-                                p { "Someone, we hope you, asked for this address to get " strong { (name) } " by mail. To start getting it, press the button and then “Confirm”." }
+                                h2 { (words.say(Say::ConfirmTitle)) }
+                                p { (words.say_with(Say::MailAsked, &named)) " " (words.say(Say::MailPress)) }
                                 table role="presentation" class="button" cellpadding="0" cellspacing="0" border="0" {
-                                    tr { td { a href=(link) { "Confirm my subscription" } } }
+                                    tr { td { a href=(link) { (words.say(Say::MailButton)) } } }
                                 }
-                                p { "Or open this link:" br; a class="url" href=(link) { (link) } }
-                                p { "The link works for " (lasts) ". If you did not ask for this, ignore this mail: without a confirmation you will not be subscribed, and you will get nothing more from us." }
+                                p { (words.say(Say::MailOrOpen)) br; a class="url" href=(link) { (link) } }
+                                p { (words.say_with(Say::MailLasts, &[("lasts", lasts)])) }
                             } }
                             @if let Some(address) = &newsletter.postal_address {
                                 tr { td class="cell footer" {
@@ -124,32 +119,35 @@ fn page(newsletter: &Newsletter, link: &str, lasts: &str) -> Markup {
 /// The mail's text and HTML parts (styles inlined) for `link`.
 pub fn parts(
     newsletter: &Newsletter,
+    said: &Said<'_>,
     link: &str,
     lasts: Duration,
 ) -> Result<(String, String), String> {
-    let lasts = lasting(lasts);
+    let lasts = said.words.lasting(lasts);
     let html = css_inline::CSSInliner::options()
         .keep_at_rules(true)
         .load_remote_stylesheets(false)
         .build()
-        .inline(&page(newsletter, link, &lasts).into_string())
+        .inline(&page(newsletter, said, link, &lasts).into_string())
         .map_err(|e| e.to_string())?;
-    Ok((text(newsletter, link, &lasts), html))
+    Ok((text(newsletter, said, link, &lasts), html))
 }
 
 /// The confirmation mail to `to`, whose link is `link` and lasts `lasts`,
-/// as bytes for the wire (signed when `dkim` is given). It is addressed
-/// to the bare address: a name typed into the form is a stranger's text,
-/// and never goes out under our signed domain.
+/// as bytes for the wire (signed when `dkim` is given), in the language
+/// `said` gives. It is addressed to the bare address: a name typed into
+/// the form is a stranger's text, and never goes out under our signed
+/// domain.
 pub fn build(
     newsletter: &Newsletter,
+    said: &Said<'_>,
     to: &Email,
     link: &str,
     lasts: Duration,
     date: SystemTime,
     dkim: Option<&Signer>,
 ) -> Result<Vec<u8>, String> {
-    let (text, html) = parts(newsletter, link, lasts)?;
+    let (text, html) = parts(newsletter, said, link, lasts)?;
     let from = Mailbox::new(
         newsletter.from.name.clone(),
         ascii_domain(&newsletter.from.email).into_owned(),
@@ -159,9 +157,13 @@ pub fn build(
     let message = Message::builder()
         .from(from)
         .to(Mailbox::new(None, to.envelope().into_owned()))
-        .subject(format!("Confirm your subscription to {}", newsletter.name))
+        .subject(
+            said.words
+                .say_with(Say::MailSubject, &[("name", newsletter.name.as_str())]),
+        )
         .date(date)
         .message_id(Some(id))
+        .header(ContentLanguageHeader(said.lang.to_string()))
         .header(ListIdHeader(format!("<{}>", newsletter.list_id)))
         .multipart(MultiPart::alternative_plain_html(text, html))
         .map_err(|e| e.to_string())?
@@ -169,18 +171,5 @@ pub fn build(
     match dkim {
         Some(signer) => signer.sign(&message, date),
         None => Ok(message),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_link_lasts_as_a_reader_says_it() {
-        assert_eq!(lasting(Duration::from_secs(7 * 86_400)), "7 days");
-        assert_eq!(lasting(Duration::from_secs(86_400)), "24 hours");
-        assert_eq!(lasting(Duration::from_secs(3600)), "1 hour");
-        assert_eq!(lasting(Duration::from_secs(90)), "1 minute");
     }
 }

@@ -74,8 +74,15 @@ pub fn build(
         newsletter,
         archive,
         feed: format!("{}/{FEED}", archive.url),
+        feed_id: format!("{}/", archive.url),
         index: format!("{}/", archive.url),
         signup,
+    };
+    // A language's pages name its own feed, whose id is its own.
+    let in_lang = |lang: &Lang| Site {
+        feed: format!("{}/{lang}/{FEED}", archive.url),
+        feed_id: format!("{}/{lang}/", archive.url),
+        ..site.clone()
     };
     let mut files: Vec<File> = Vec::new();
     // Each issue's page, and one a translation (`<id>/<lang>/`), each
@@ -95,7 +102,7 @@ pub fn build(
             };
             files.push(File {
                 path: format!("{}/{}/index.html", p.issue.id, t.lang),
-                bytes: site
+                bytes: in_lang(&t.lang)
                     .page(&translated, &alternates)
                     .into_string()
                     .into_bytes(),
@@ -114,13 +121,9 @@ pub fn build(
                 })
             })
             .collect();
-        let in_lang = Site {
-            feed: format!("{}/{lang}/{FEED}", archive.url),
-            ..site.clone()
-        };
         files.push(File {
             path: format!("{lang}/{FEED}"),
-            bytes: in_lang
+            bytes: in_lang(lang)
                 .feed(&translated.iter().collect::<Vec<_>>())
                 .into_bytes(),
         });
@@ -141,6 +144,8 @@ struct Site<'a> {
     newsletter: &'a Newsletter,
     archive: &'a Archive,
     feed: String,
+    /// The feed's Atom id: one of its own for each language's feed.
+    feed_id: String,
     index: String,
     signup: Option<&'a str>,
 }
@@ -280,7 +285,7 @@ impl Site<'_> {
 
     fn feed(&self, issues: &[&Published]) -> String {
         let mut feed = Feed::default();
-        feed.set_id(self.index.clone());
+        feed.set_id(self.feed_id.clone());
         feed.set_title(self.title());
         if let Some(about) = self.about() {
             feed.set_subtitle(Some(Text::plain(about)));

@@ -271,6 +271,7 @@ pub fn apply(
                     status,
                     at: None,
                     tags: None,
+                    lang: None,
                 });
             }
             Decision::Keep(Why::Outdated) => done.outdated += 1,

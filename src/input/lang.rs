@@ -75,6 +75,36 @@ impl Lang {
     }
 }
 
+/// The languages an HTTP `Accept-Language` header asks for, most wanted
+/// first (by `q`, then in the order given); `*`, `q=0` and malformed
+/// entries are left out.
+pub fn accepted(header: &str) -> Vec<Lang> {
+    let mut asked: Vec<(u16, Lang)> = header
+        .split(',')
+        .filter_map(|entry| {
+            let mut parts = entry.split(';');
+            let tag = parts.next()?.trim();
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q=").or(p.trim().strip_prefix("Q=")))
+                .next()
+                .map_or(Some(1000), |q| {
+                    q.trim()
+                        .parse::<f32>()
+                        .ok()
+                        .filter(|q| (0.0..=1.0).contains(q))
+                        .map(|q| (q * 1000.0).round() as u16)
+                })?;
+            (q > 0 && tag != "*")
+                .then(|| Lang::parse(tag).ok())
+                .flatten()
+                .map(|l| (q, l))
+        })
+        .collect();
+    // Stable: equal weights keep the header's order.
+    asked.sort_by_key(|a| std::cmp::Reverse(a.0));
+    asked.into_iter().map(|(_, l)| l).collect()
+}
+
 impl fmt::Display for Lang {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -111,6 +141,17 @@ mod tests {
         ] {
             assert!(Lang::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn accept_language_is_read_by_weight_then_order() {
+        let tags = |h: &str| -> Vec<String> {
+            accepted(h).iter().map(|l| l.as_str().to_owned()).collect()
+        };
+        assert_eq!(tags("ja-JP,ja;q=0.9,en;q=0.8"), ["ja-JP", "ja", "en"]);
+        assert_eq!(tags("en;q=0.5, de , fr;q=0.7"), ["de", "fr", "en"]);
+        assert_eq!(tags("*, es;q=0, xx-!!, fr;q=2, it;Q=0.3"), ["it"]);
+        assert!(tags("").is_empty());
     }
 
     #[test]

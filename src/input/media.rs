@@ -35,11 +35,33 @@ impl LocalImage {
 /// An image over this many bytes is warned about: it is slow on a phone.
 pub const HEAVY_BYTES: u64 = 1024 * 1024;
 
+/// The largest local image read at all (`check` warns from 1 MB).
+pub const LARGEST_BYTES: u64 = 64 << 20;
+
 /// Reads the image `src` (a path relative to `dir`), or says why it
 /// cannot be shown.
 pub fn read(dir: &Path, src: &str, line: usize) -> Result<LocalImage, String> {
     let decoded = percent_decode(src);
     let path = dir.join(&decoded);
+    // Only a regular file, and not a huge one, is read: a FIFO or a
+    // device would hang or never end.
+    match std::fs::metadata(&path) {
+        Ok(m) if !m.is_file() => {
+            return Err(format!(
+                "image {src:?}: {} is not a file; a local image is a file beside the issue",
+                path.display()
+            ));
+        }
+        Ok(m) if m.len() > LARGEST_BYTES => {
+            return Err(format!(
+                "image {src:?}: {} is {} MB; an image in a newsletter should be well under 1 MB, and more than {} MB is refused",
+                path.display(),
+                m.len().div_ceil(1 << 20),
+                LARGEST_BYTES >> 20
+            ));
+        }
+        _ => {}
+    }
     let bytes = std::fs::read(&path).map_err(|e| {
         format!(
             "image {src:?}: {} cannot be read ({e}); a local image is a file beside the issue",
@@ -132,5 +154,15 @@ mod tests {
         assert!(e.contains("not a PNG, JPEG, GIF or WebP"), "{e}");
         let e = read(dir.path(), "gone.png", 1).expect_err("missing");
         assert!(e.contains("cannot be read"), "{e}");
+        // A folder, or a FIFO (which a read would wait on for ever), is
+        // refused before it is read.
+        std::fs::create_dir(dir.path().join("folder.png")).expect("mkdir");
+        let e = read(dir.path(), "folder.png", 1).expect_err("a folder");
+        assert!(e.contains("is not a file"), "{e}");
+        let fifo = dir.path().join("pipe.png");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        let e = read(dir.path(), "pipe.png", 1).expect_err("a fifo");
+        assert!(e.contains("is not a file"), "{e}");
     }
 }

@@ -8,6 +8,7 @@ use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::{StatusCode, header};
 
 use crate::input::checked::Line;
+use crate::input::words::serve::Say;
 
 /// The largest body taken; a bigger one is refused with 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -16,7 +17,8 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FormError {
     pub status: StatusCode,
-    pub what: &'static str,
+    /// What the page says of it.
+    pub what: Say,
 }
 
 #[derive(Debug, Default)]
@@ -35,11 +37,11 @@ impl Form {
             "" => Ok(None),
             n if n.chars().count() > NAME_LIMIT => Err(FormError {
                 status: StatusCode::BAD_REQUEST,
-                what: "The name may be at most 100 characters long. Go back and shorten it.",
+                what: Say::NameTooLong,
             }),
             n => Line::parse(n).map(Some).map_err(|_| FormError {
                 status: StatusCode::BAD_REQUEST,
-                what: "The name may not contain line breaks or control characters.",
+                what: Say::NameControl,
             }),
         }
     }
@@ -65,14 +67,14 @@ pub const NAME_LIMIT: usize = 100;
 pub async fn read(request: Request, timeout: std::time::Duration) -> Result<Form, FormError> {
     let too_big = FormError {
         status: StatusCode::PAYLOAD_TOO_LARGE,
-        what: "The form is larger than 64 KB.",
+        what: Say::FormTooBig,
     };
     let (parts, body) = request.into_parts();
     let bytes = tokio::time::timeout(timeout, axum::body::to_bytes(body, BODY_LIMIT))
         .await
         .map_err(|_| FormError {
             status: StatusCode::REQUEST_TIMEOUT,
-            what: "The form took too long to arrive.",
+            what: Say::FormTooSlow,
         })?
         .map_err(|_| too_big.clone())?;
     let kind = parts
@@ -86,7 +88,7 @@ pub async fn read(request: Request, timeout: std::time::Duration) -> Result<Form
     }
     let bad = FormError {
         status: StatusCode::BAD_REQUEST,
-        what: "The form could not be read.",
+        what: Say::FormUnreadable,
     };
     let mut fields = HashMap::new();
     if kind.starts_with("multipart/form-data") {
@@ -108,7 +110,7 @@ pub async fn read(request: Request, timeout: std::time::Duration) -> Result<Form
     } else {
         return Err(FormError {
             status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            what: "Send the form as application/x-www-form-urlencoded or multipart/form-data.",
+            what: Say::FormKind,
         });
     }
     Ok(Form(fields))

@@ -1,29 +1,27 @@
 //! The pages a reader's links open: the confirm link of a sign-up and the
 //! unsubscribe link of every issue (with "Undo" for a day). A GET never
 //! changes anything (scanners open links); each POST asks the list's
-//! writer, and every answer has a way on.
+//! writer, and every answer has a way on. Each page speaks the language
+//! its link or form names (`?lang=`, a form's `lang`), else the browser's.
 
 use std::time::SystemTime;
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::extract::{ConnectInfo, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use super::limit::client_ip;
-use super::{App, Change, Outcome, Shared, forms};
+use super::pages::Talk;
+use super::{App, Change, Outcome, Shared, forms, list_error};
 use crate::audience::unsubscribe::TokenError;
 use crate::input::checked::Line;
 use crate::input::email::Email;
+use crate::input::words::serve::Say;
 
 /// How long "Undo" is offered after an unsubscribe, in seconds.
 pub const UNDO_FOR: u32 = 86_400;
-
-const INVALID_CONFIRM: &str =
-    "This confirmation link is not valid. Check that it was copied whole.";
-const USED_CONFIRM: &str = "This confirmation link was used already, or the address changed since.";
-const EXPIRED_CONFIRM: &str = "This confirmation link has expired.";
 
 fn now() -> SystemTime {
     crate::now().unwrap_or_else(|_| SystemTime::now())
@@ -59,33 +57,35 @@ async fn subscribed(app: &App, email: &Email) -> Result<bool, String> {
 }
 
 /// A stale confirm link's page: "subscribed already", or the sign-up form.
-async fn stale(app: &App, email: &Email, why: &str) -> Response {
+async fn stale(app: &App, talk: &Talk<'_>, email: &Email, why: Say) -> Response {
     match subscribed(app, email).await {
-        Ok(is) => app.pages.stale_confirm(StatusCode::GONE, is, why),
-        Err(e) => app.list_error(&e),
+        Ok(is) => talk.stale_confirm(StatusCode::GONE, is, why),
+        Err(e) => list_error(talk, &e),
     }
 }
 
 /// The confirm page: what the sign-up's form said (anyone may have typed
 /// it), in fields the reader can correct; what they submit is what their
 /// confirmation records. A reader subscribed already is told so.
-pub async fn confirm_page(State(app): Shared, Path(token): Path<String>) -> Response {
+pub async fn confirm_page(
+    State(app): Shared,
+    Path(token): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let talk = app.talk_query(query.as_deref(), &headers);
     let (email, signed_up) = match confirm_token(&app, &token) {
         Confirm::Live(email, at) => (email, at),
-        Confirm::Expired(email) => return stale(&app, &email, EXPIRED_CONFIRM).await,
-        Confirm::Invalid => return app.problem(StatusCode::BAD_REQUEST, INVALID_CONFIRM),
+        Confirm::Expired(email) => return stale(&app, &talk, &email, Say::ConfirmExpired).await,
+        Confirm::Invalid => return talk.problem(StatusCode::BAD_REQUEST, Say::ConfirmInvalid),
     };
     match subscribed(&app, &email).await {
-        Ok(true) => {
-            return app
-                .pages
-                .stale_confirm(StatusCode::GONE, true, USED_CONFIRM);
-        }
+        Ok(true) => return talk.stale_confirm(StatusCode::GONE, true, Say::ConfirmUsed),
         Ok(false) => {}
-        Err(e) => return app.list_error(&e),
+        Err(e) => return list_error(&talk, &e),
     }
     let proposal = app.list.proposal(&email, signed_up);
-    app.pages.confirm_form(
+    talk.confirm_form(
         &email,
         proposal
             .as_ref()
@@ -94,19 +94,35 @@ pub async fn confirm_page(State(app): Shared, Path(token): Path<String>) -> Resp
     )
 }
 
-pub async fn confirm(State(app): Shared, Path(token): Path<String>, request: Request) -> Response {
+/// The pages for a form's answer: in the form's `lang`, else as `early`.
+fn talk_of<'a>(app: &'a App, form: &forms::Form, headers: &HeaderMap, early: Talk<'a>) -> Talk<'a> {
+    match form.get("lang") {
+        "" => early,
+        lang => app.talk(Some(lang), headers),
+    }
+}
+
+pub async fn confirm(
+    State(app): Shared,
+    Path(token): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    request: Request,
+) -> Response {
+    let early = app.talk_query(query.as_deref(), &headers);
     let (email, signed_up) = match confirm_token(&app, &token) {
         Confirm::Live(email, at) => (email, at),
-        Confirm::Expired(email) => return stale(&app, &email, EXPIRED_CONFIRM).await,
-        Confirm::Invalid => return app.problem(StatusCode::BAD_REQUEST, INVALID_CONFIRM),
+        Confirm::Expired(email) => return stale(&app, &early, &email, Say::ConfirmExpired).await,
+        Confirm::Invalid => return early.problem(StatusCode::BAD_REQUEST, Say::ConfirmInvalid),
     };
     let form = match forms::read(request, app.request_timeout).await {
         Ok(form) => form,
-        Err(e) => return app.problem(e.status, e.what),
+        Err(e) => return early.problem(e.status, e.what),
     };
+    let talk = talk_of(&app, &form, &headers, early);
     let name = match form.name() {
         Ok(name) => name,
-        Err(e) => return app.problem(e.status, e.what),
+        Err(e) => return talk.problem(e.status, e.what),
     };
     let asked = app
         .list
@@ -115,6 +131,7 @@ pub async fn confirm(State(app): Shared, Path(token): Path<String>, request: Req
             signed_up,
             name,
             tags: form.topics(&app.pages.topics),
+            lang: app.recorded_lang(&talk),
         })
         .await;
     match asked {
@@ -123,33 +140,35 @@ pub async fn confirm(State(app): Shared, Path(token): Path<String>, request: Req
         Ok(Outcome::NowSubscribed) => {
             super::log_change("confirmed:", &email);
             app.mailer.welcome(email.clone());
-            app.pages.subscribed(&email)
+            talk.subscribed(&email)
         }
         // Used before, or overtaken by a later unsubscribe, complaint or
         // bounce: the link changes nothing now.
         Ok(Outcome::StaleLink { subscribed }) => {
-            app.pages
-                .stale_confirm(StatusCode::GONE, subscribed, USED_CONFIRM)
+            talk.stale_confirm(StatusCode::GONE, subscribed, Say::ConfirmUsed)
         }
-        Ok(_) => app.pages.subscribed(&email),
-        Err(e) => app.list_error(&e),
+        Ok(_) => talk.subscribed(&email),
+        Err(e) => list_error(&talk, &e),
     }
 }
 
 /// The address an unsubscribe token names, or the page that says the
 /// link is not valid.
-fn unsubscribe_token(app: &App, token: &str) -> Result<Email, Box<Response>> {
-    app.tokens.verify(token).ok_or_else(|| {
-        Box::new(app.problem(
-            StatusCode::BAD_REQUEST,
-            "This unsubscribe link is not valid. Check that it was copied whole.",
-        ))
-    })
+fn unsubscribe_token(app: &App, talk: &Talk<'_>, token: &str) -> Result<Email, Box<Response>> {
+    app.tokens
+        .verify(token)
+        .ok_or_else(|| Box::new(talk.problem(StatusCode::BAD_REQUEST, Say::UnsubscribeInvalid)))
 }
 
-pub async fn unsubscribe_page(State(app): Shared, Path(token): Path<String>) -> Response {
-    match unsubscribe_token(&app, &token) {
-        Ok(email) => app.pages.unsubscribe_form(&email),
+pub async fn unsubscribe_page(
+    State(app): Shared,
+    Path(token): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let talk = app.talk_query(query.as_deref(), &headers);
+    match unsubscribe_token(&app, &talk, &token) {
+        Ok(email) => talk.unsubscribe_form(&email),
         Err(page) => *page,
     }
 }
@@ -164,15 +183,20 @@ pub async fn unsubscribe_page(State(app): Shared, Path(token): Path<String>) -> 
 pub async fn unsubscribe(
     State(app): Shared,
     Path(token): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
     request: Request,
 ) -> Response {
-    let email = match unsubscribe_token(&app, &token) {
+    let early = app.talk_query(query.as_deref(), &headers);
+    let email = match unsubscribe_token(&app, &early, &token) {
         Ok(email) => email,
         Err(page) => return *page,
     };
-    if let Err(e) = forms::read(request, app.request_timeout).await {
-        return app.problem(e.status, e.what);
-    }
+    let form = match forms::read(request, app.request_timeout).await {
+        Ok(form) => form,
+        Err(e) => return early.problem(e.status, e.what),
+    };
+    let talk = talk_of(&app, &form, &headers, early);
     let undo = match app
         .list
         .ask(Change::Unsubscribe {
@@ -182,12 +206,11 @@ pub async fn unsubscribe(
     {
         Ok(Outcome::NowUnsubscribed { at, undoable: true }) => app.tokens.undo_token(&email, at),
         Ok(_) => None,
-        Err(e) => return app.list_error(&e),
+        Err(e) => return list_error(&talk, &e),
     };
     // The form posts beside this page's own address, behind any proxy.
     let action = format!("{token}/undo");
-    app.pages
-        .unsubscribed(&email, undo.as_deref().map(|undo| (action.as_str(), undo)))
+    talk.unsubscribed(&email, undo.as_deref().map(|undo| (action.as_str(), undo)))
 }
 
 /// "Undo" on the unsubscribed page: the same unsubscribe token, and the
@@ -200,29 +223,29 @@ pub async fn undo(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(token): Path<String>,
+    RawQuery(query): RawQuery,
     request: Request,
 ) -> Response {
+    let early = app.talk_query(query.as_deref(), &headers);
     let ip = client_ip(peer.ip(), &headers, &app.trusted_proxy);
     if !app.limiter.allow(ip) {
-        return app.problem(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many requests from your address. Please wait a minute and try again.",
-        );
+        return early.problem(StatusCode::TOO_MANY_REQUESTS, Say::TooManyRequests);
     }
-    let email = match unsubscribe_token(&app, &token) {
+    let email = match unsubscribe_token(&app, &early, &token) {
         Ok(email) => email,
         Err(page) => return *page,
     };
     let form = match forms::read(request, app.request_timeout).await {
         Ok(form) => form,
-        Err(e) => return app.problem(e.status, e.what),
+        Err(e) => return early.problem(e.status, e.what),
     };
+    let talk = talk_of(&app, &form, &headers, early);
     let Some((sealed_for, at)) = app.tokens.verify_undo(form.get("undo")) else {
-        return app.pages.undo_stale();
+        return talk.undo_stale();
     };
     let now = crate::audience::consent::secs(now());
     if sealed_for.fingerprint() != email.fingerprint() || now.saturating_sub(at) > UNDO_FOR {
-        return app.pages.undo_stale();
+        return talk.undo_stale();
     }
     match app
         .list
@@ -234,9 +257,9 @@ pub async fn undo(
     {
         Ok(Outcome::Resubscribed) => {
             super::log_change("undid an unsubscribe, subscribed again:", &email);
-            app.pages.resubscribed(&email)
+            talk.resubscribed(&email)
         }
-        Ok(_) => app.pages.undo_stale(),
-        Err(e) => app.list_error(&e),
+        Ok(_) => talk.undo_stale(),
+        Err(e) => list_error(&talk, &e),
     }
 }

@@ -396,9 +396,22 @@ fn confirmation(setup: &MailerSetup, w: &Waiting, now: SystemTime) -> Made {
         eprintln!("no secret: no confirmation for {}", w.email);
         return Made::Nothing;
     };
-    let link = format!("{}/confirm/{token}", setup.public_url);
+    // The link names the language, so the confirm page speaks it too.
+    let lang = w
+        .lang
+        .clone()
+        .unwrap_or_else(|| setup.newsletter.lang.clone());
+    let link = match &w.lang {
+        Some(l) => format!("{}/confirm/{token}?lang={l}", setup.public_url),
+        None => format!("{}/confirm/{token}", setup.public_url),
+    };
+    let words = setup.newsletter.words(&lang);
     match confirm::build(
         &setup.newsletter,
+        &confirm::Said {
+            lang: &lang,
+            words: &words,
+        },
         &w.email,
         &link,
         setup.expiry,

@@ -14,6 +14,7 @@ mod links;
 mod listen;
 mod mailer;
 mod pages;
+mod tongue;
 mod writer;
 
 use std::net::SocketAddr;
@@ -21,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::extract::{ConnectInfo, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
@@ -31,9 +32,11 @@ use crate::compose::dkim::Signer;
 use crate::deliver::smtp::Server;
 use crate::input::config::{Newsletter, Serve};
 use crate::input::email::Email;
+use crate::input::words::serve::Say;
 use limit::{Limiter, client_ip};
 use mailer::{Mail, Mailer, MailerSetup};
-use pages::Pages;
+use pages::{Pages, Talk};
+use tongue::{Tongues, asked_in};
 use writer::{ListWriter, Outcome, Request as Change};
 
 /// Everything a request needs.
@@ -56,20 +59,31 @@ struct App {
 type Shared = State<Arc<App>>;
 
 impl App {
-    fn problem(&self, status: StatusCode, what: &str) -> Response {
-        self.pages.problem(status, what)
+    /// The pages in the language a request asks for: `asked` (the `lang`
+    /// of its form or query), else its `Accept-Language`, else the
+    /// newsletter's.
+    fn talk(&self, asked: Option<&str>, headers: &HeaderMap) -> Talk<'_> {
+        self.pages.talk(self.pages.tongues.pick(asked, headers))
     }
 
-    /// 503 with `Retry-After`: the change was not made (the list was
-    /// busy past its bound, or could not be written), and the client is
-    /// told so, never a 200.
-    fn list_error(&self, e: &str) -> Response {
-        eprintln!("{e}");
-        busy(self.problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The list cannot be changed just now. Please try again in a minute.",
-        ))
+    /// The same for a request whose query may name the language.
+    fn talk_query(&self, query: Option<&str>, headers: &HeaderMap) -> Talk<'_> {
+        self.talk(asked_in(query).as_deref(), headers)
     }
+
+    /// The language a sign-up or confirmation records for the reader:
+    /// none for the newsletter's own (an empty `lang` reads it).
+    fn recorded_lang(&self, talk: &Talk<'_>) -> Option<crate::input::lang::Lang> {
+        (talk.tongue.lang != self.pages.tongues.main().lang).then(|| talk.tongue.lang.clone())
+    }
+}
+
+/// 503 with `Retry-After`: the change was not made (the list was busy
+/// past its bound, or could not be written), and the client is told so,
+/// never a 200.
+fn list_error(talk: &Talk<'_>, e: &str) -> Response {
+    eprintln!("{e}");
+    busy(talk.problem(StatusCode::SERVICE_UNAVAILABLE, Say::ListBusy))
 }
 
 /// An address as `serve`'s log names it: its first letter and its
@@ -208,6 +222,7 @@ pub async fn serve(setup: Setup) -> anyhow::Result<()> {
         archive_url: format!("{}/archive/", setup.serve.public_url),
         archive: setup.archive.clone(),
         topics: setup.serve.topics.clone(),
+        tongues: Tongues::new(&setup.newsletter.lang, &setup.newsletter.words),
     };
     let app = Arc::new(App {
         mailer,
@@ -287,55 +302,57 @@ async fn archive_file(
 }
 
 async fn archive_at(app: &App, rel: &str, headers: &HeaderMap) -> Response {
-    let missing = app.pages.not_found();
+    let missing = app.talk(None, headers).not_found();
     match &app.archive {
         Some(dir) => archive::get(dir, rel, headers, missing).await,
         None => missing,
     }
 }
 
-async fn not_found(State(app): Shared) -> Response {
-    app.pages.not_found()
+async fn not_found(State(app): Shared, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+    app.talk_query(query.as_deref(), &headers).not_found()
 }
 
-async fn subscribe_page(State(app): Shared) -> Response {
-    app.pages.subscribe_form()
+async fn subscribe_page(
+    State(app): Shared,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    app.talk_query(query.as_deref(), &headers).subscribe_form()
 }
 
 async fn subscribe(
     State(app): Shared,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     request: Request,
 ) -> Response {
+    let early = app.talk_query(query.as_deref(), &headers);
     let ip = client_ip(peer.ip(), &headers, &app.trusted_proxy);
     if !app.limiter.allow(ip) {
-        return app.problem(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many sign-ups from your address. Please wait a minute and try again.",
-        );
+        return early.problem(StatusCode::TOO_MANY_REQUESTS, Say::TooManySignups);
     }
     let form = match forms::read(request, app.request_timeout).await {
         Ok(form) => form,
-        Err(e) => return app.problem(e.status, e.what),
+        Err(e) => return early.problem(e.status, e.what),
+    };
+    // The language of the page the form was on.
+    let talk = match form.get("lang") {
+        "" => early,
+        lang => app.talk(Some(lang), &headers),
     };
     // A filled honeypot is a bot: it is told what a person is told, and
     // nothing happens.
     if !form.get("website").is_empty() {
-        return app.pages.check_inbox();
+        return talk.check_inbox();
     }
-    let email = match Email::parse(form.get("email")) {
-        Ok(email) => email,
-        Err(_) => {
-            return app.problem(
-                StatusCode::BAD_REQUEST,
-                "That is not an email address. Go back and check it.",
-            );
-        }
+    let Ok(email) = Email::parse(form.get("email")) else {
+        return talk.problem(StatusCode::BAD_REQUEST, Say::NotAnAddress);
     };
     let name = match form.name() {
         Ok(name) => name,
-        Err(e) => return app.problem(e.status, e.what),
+        Err(e) => return talk.problem(e.status, e.what),
     };
     let outcome = app
         .list
@@ -343,6 +360,7 @@ async fn subscribe(
             email: email.clone(),
             name,
             tags: form.topics(&app.pages.topics),
+            lang: app.recorded_lang(&talk),
         })
         .await;
     match &outcome {
@@ -359,21 +377,19 @@ async fn subscribe(
             let queued = app.mailer.send(crate::audience::outbox::Waiting {
                 email,
                 signed_up: at,
+                lang: Some(talk.tongue.lang.clone()),
             });
             if !queued {
                 // The row is written; the outbox has it. Asked again, we
                 // try again.
-                return busy(app.problem(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Too many sign-ups just now. Please try again in a minute.",
-                ));
+                return busy(talk.problem(StatusCode::SERVICE_UNAVAILABLE, Say::SignupsBusy));
             }
         }
         // Subscribed already, or bounced or complained: nothing is sent,
         // and the page says what it says to anyone.
         Ok(_) => {}
-        Err(e) => return app.list_error(&e),
+        Err(e) => return list_error(&talk, &e),
     }
     // The same answer whether or not the address was on the list.
-    app.pages.check_inbox()
+    talk.check_inbox()
 }

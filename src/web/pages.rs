@@ -2,14 +2,18 @@
 //! small, usable without JavaScript, every value escaped by maud, and
 //! each with a way on (sign up, the archive). Forms post to the page's
 //! own address (no `action`), so they work behind a proxy at any path.
+//! Every page is in the language `tongue` picked for the request; each
+//! form carries it on (a hidden `lang` field).
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use maud::{Markup, html};
 
+use super::tongue::{Tongue, Tongues};
 use crate::compose::look::{self, Ways};
 use crate::input::config::Topic;
 use crate::input::email::Email;
+use crate::input::words::serve::Say;
 
 /// What every page needs to know of the newsletter.
 pub struct Pages {
@@ -24,12 +28,53 @@ pub struct Pages {
     pub archive: Option<std::path::PathBuf>,
     /// The topics the sign-up form offers.
     pub topics: Vec<Topic>,
+    /// The languages the pages speak.
+    pub tongues: Tongues,
 }
 
 impl Pages {
+    /// The pages in `tongue`.
+    pub fn talk<'a>(&'a self, tongue: Tongue<'a>) -> Talk<'a> {
+        Talk {
+            pages: self,
+            tongue,
+        }
+    }
+}
+
+/// The pages in one language.
+#[derive(Clone, Copy)]
+pub struct Talk<'a> {
+    pages: &'a Pages,
+    pub tongue: Tongue<'a>,
+}
+
+impl Talk<'_> {
+    fn say(&self, say: Say) -> &str {
+        self.tongue.words.say(say)
+    }
+
+    /// `say` with the reader's address and the newsletter's name in it.
+    fn say_to(&self, say: Say, email: &Email) -> String {
+        self.tongue.words.say_with(
+            say,
+            &[
+                ("email", email.as_str()),
+                ("name", self.pages.newsletter.as_str()),
+            ],
+        )
+    }
+
+    /// The hidden field that carries the page's language to its form's
+    /// answer.
+    fn lang_field(&self) -> Markup {
+        html! { input type="hidden" name="lang" value=(self.tongue.lang); }
+    }
+
     /// Whether the archive has an index to link to.
     fn has_archive(&self) -> bool {
-        self.archive
+        self.pages
+            .archive
             .as_ref()
             .is_some_and(|dir| dir.join("index.html").is_file())
     }
@@ -38,29 +83,31 @@ impl Pages {
     fn issues_so_far(&self) -> Markup {
         html! {
             @if self.has_archive() {
-                p { a href=(self.archive_url) { "Read the issues so far" } "." }
+                p { a href=(self.pages.archive_url) { (self.say(Say::IssuesSoFar)) } }
             }
         }
     }
 
     fn ways(&self, signup: bool) -> Ways<'_> {
         Ways {
-            signup: signup.then_some(self.signup.as_str()),
-            archive: self.has_archive().then_some(self.archive_url.as_str()),
+            signup: signup.then_some(self.pages.signup.as_str()),
+            archive: self
+                .has_archive()
+                .then_some(self.pages.archive_url.as_str()),
         }
     }
 
     /// A whole page with its status code; `signup` offers the sign-up
     /// page at its foot.
-    fn page(&self, status: StatusCode, title: &str, signup: bool, body: Markup) -> Response {
+    fn page(&self, status: StatusCode, title: Say, signup: bool, body: Markup) -> Response {
         let markup = look::page(
             &look::Page {
-                newsletter: &self.newsletter,
-                title,
+                newsletter: &self.pages.newsletter,
+                title: self.say(title),
                 head: html! {},
                 index: false,
                 ways: self.ways(signup),
-                lang: "en",
+                lang: self.tongue.lang.as_str(),
             },
             body,
         );
@@ -68,21 +115,21 @@ impl Pages {
     }
 
     /// A page that says what went wrong, and where to go from here.
-    pub fn problem(&self, status: StatusCode, what: &str) -> Response {
+    pub fn problem(&self, status: StatusCode, what: Say) -> Response {
         self.page(
             status,
-            "Something is not right",
+            Say::ProblemTitle,
             true,
-            html! { p { (what) } },
+            html! { p { (self.say(what)) } },
         )
     }
 
     pub fn not_found(&self) -> Response {
         self.page(
             StatusCode::NOT_FOUND,
-            "There is no page here",
+            Say::NotFoundTitle,
             true,
-            html! { p { "The address may be mistyped, or the page has moved." } },
+            html! { p { (self.say(Say::NotFound)) } },
         )
     }
 
@@ -91,31 +138,32 @@ impl Pages {
     /// page's).
     fn signup_fields(&self, elsewhere: bool) -> Markup {
         html! {
-            form method="post" action=[elsewhere.then_some(self.signup.as_str())] {
-                label for="email" { "Email address" }
+            form method="post" action=[elsewhere.then_some(self.pages.signup.as_str())] {
+                (self.lang_field())
+                label for="email" { (self.say(Say::EmailLabel)) }
                 input type="email" id="email" name="email" required autocomplete="email";
-                label for="name" { "Name (optional)" }
+                label for="name" { (self.say(Say::NameLabel)) }
                 input type="text" id="name" name="name" autocomplete="name" maxlength="100";
                 (self.topic_boxes(|_| false))
                 // The honeypot: hidden from people (off screen, out of the
                 // tab order, hidden from screen readers), filled by bots
                 // that fill every field.
                 div class="hp" aria-hidden="true" {
-                    label for="website" { "Leave this empty" }
+                    label for="website" { (self.say(Say::LeaveEmpty)) }
                     input type="text" id="website" name="website" tabindex="-1" autocomplete="off";
                 }
-                button type="submit" { "Subscribe" }
+                button type="submit" { (self.say(Say::SubscribeButton)) }
             }
-            p class="muted" { small { "We will send you a mail with a link to confirm." } }
+            p class="muted" { small { (self.say(Say::SignupNote)) } }
         }
     }
 
     fn topic_boxes(&self, ticked: impl Fn(&str) -> bool) -> Markup {
         html! {
-            @if !self.topics.is_empty() {
+            @if !self.pages.topics.is_empty() {
                 fieldset class="topics" {
-                    legend { "What would you like to get?" }
-                    @for topic in &self.topics {
+                    legend { (self.say(Say::TopicsLegend)) }
+                    @for topic in &self.pages.topics {
                         label class="topic" {
                             input type="checkbox" name={ "topic-" (topic.tag) } value="yes"
                                 checked[ticked(&topic.tag)];
@@ -130,7 +178,7 @@ impl Pages {
     pub fn subscribe_form(&self) -> Response {
         self.page(
             StatusCode::OK,
-            "Subscribe",
+            Say::SubscribeTitle,
             false,
             self.signup_fields(false),
         )
@@ -141,16 +189,17 @@ impl Pages {
     pub fn confirm_form(&self, email: &Email, name: Option<&str>, chosen: &str) -> Response {
         self.page(
             StatusCode::OK,
-            "Confirm your subscription",
+            Say::ConfirmTitle,
             false,
             html! {
-                p { "Check your details, then press the button to subscribe " (email.as_str()) "." }
+                p { (self.say_to(Say::ConfirmDetails, email)) }
                 form method="post" {
-                    label for="name" { "Name (optional)" }
+                    (self.lang_field())
+                    label for="name" { (self.say(Say::NameLabel)) }
                     input type="text" id="name" name="name" autocomplete="name" maxlength="100"
                         value=(name.unwrap_or(""));
                     (self.topic_boxes(|t| chosen.split(';').any(|c| c == t)))
-                    button type="submit" { "Confirm" }
+                    button type="submit" { (self.say(Say::ConfirmButton)) }
                 }
             },
         )
@@ -159,11 +208,11 @@ impl Pages {
     pub fn check_inbox(&self) -> Response {
         self.page(
             StatusCode::OK,
-            "Check your inbox",
+            Say::InboxTitle,
             false,
             html! {
-                p { "If the address is right, a mail with a confirmation link is on its way. Open it and press “Confirm” to subscribe." }
-                p class="muted" { "Nothing there after a few minutes? Look in the spam folder, or sign up again." }
+                p { (self.say(Say::InboxSent)) }
+                p class="muted" { (self.say(Say::InboxNothing)) }
             },
         )
     }
@@ -171,37 +220,35 @@ impl Pages {
     pub fn subscribed(&self, email: &Email) -> Response {
         self.page(
             StatusCode::OK,
-            "You are subscribed",
+            Say::SubscribedTitle,
             false,
             html! {
-                p { (email.as_str()) " will get the next issue." }
-                @if self.has_archive() {
-                    p { "Until then, " a href=(self.archive_url) { "read the issues so far" } "." }
-                }
+                p { (self.say_to(Say::Subscribed, email)) }
+                (self.issues_so_far())
             },
         )
     }
 
     /// A confirm link that was used, expired or overtaken. A reader who is
     /// subscribed is told so; anyone else gets the sign-up form.
-    pub fn stale_confirm(&self, status: StatusCode, subscribed: bool, why: &str) -> Response {
+    pub fn stale_confirm(&self, status: StatusCode, subscribed: bool, why: Say) -> Response {
         if subscribed {
             return self.page(
                 status,
-                "You are subscribed already",
+                Say::AlreadyTitle,
                 false,
                 html! {
-                    p { "This confirmation link was used before: you are on the list, and nothing more is needed." }
+                    p { (self.say(Say::Already)) }
                     (self.issues_so_far())
                 },
             );
         }
         self.page(
             status,
-            "This link no longer works",
+            Say::StaleTitle,
             false,
             html! {
-                p { (why) " Sign up again below for a fresh link." }
+                p { (self.say(why)) " " (self.say(Say::SignUpAgain)) }
                 (self.signup_fields(true))
             },
         )
@@ -212,13 +259,14 @@ impl Pages {
     pub fn unsubscribe_form(&self, email: &Email) -> Response {
         self.page(
             StatusCode::OK,
-            "Unsubscribe",
+            Say::UnsubscribeTitle,
             false,
             html! {
-                p { "Press the button to stop " (self.newsletter) " for " (email.as_str()) "." }
+                p { (self.say_to(Say::UnsubscribePress, email)) }
                 form method="post" {
                     input type="hidden" name="List-Unsubscribe" value="One-Click";
-                    button type="submit" { "Unsubscribe" }
+                    (self.lang_field())
+                    button type="submit" { (self.say(Say::UnsubscribeButton)) }
                 }
             },
         )
@@ -229,15 +277,16 @@ impl Pages {
     pub fn unsubscribed(&self, email: &Email, undo: Option<(&str, &str)>) -> Response {
         self.page(
             StatusCode::OK,
-            "You are unsubscribed",
+            Say::UnsubscribedTitle,
             undo.is_none(),
             html! {
-                p { (email.as_str()) " will get no more mail from " (self.newsletter) "." }
+                p { (self.say_to(Say::Unsubscribed, email)) }
                 @if let Some((action, token)) = undo {
                     form method="post" action=(action) {
                         input type="hidden" name="undo" value=(token);
-                        p { "Pressed by mistake? You can undo it today." }
-                        button type="submit" { "Undo: keep me subscribed" }
+                        (self.lang_field())
+                        p { (self.say(Say::UndoOffer)) }
+                        button type="submit" { (self.say(Say::UndoButton)) }
                     }
                 }
             },
@@ -247,10 +296,10 @@ impl Pages {
     pub fn resubscribed(&self, email: &Email) -> Response {
         self.page(
             StatusCode::OK,
-            "You are subscribed again",
+            Say::ResubscribedTitle,
             false,
             html! {
-                p { (email.as_str()) " will get the next issue of " (self.newsletter) ", as before." }
+                p { (self.say_to(Say::Resubscribed, email)) }
                 (self.issues_so_far())
             },
         )
@@ -262,10 +311,10 @@ impl Pages {
     pub fn undo_stale(&self) -> Response {
         self.page(
             StatusCode::GONE,
-            "This can no longer be undone",
+            Say::UndoStaleTitle,
             false,
             html! {
-                p { "The unsubscribe is more than a day old, was undone already, or something changed since. If you do not get the newsletter and want it, sign up below." }
+                p { (self.say(Say::UndoStale)) }
                 (self.signup_fields(true))
             },
         )

@@ -22,6 +22,7 @@ use crate::audience::watch::ListWatch;
 use crate::input::checked::Line;
 use crate::input::diagnostic::Diagnostic;
 use crate::input::email::{Email, Fingerprint, FingerprintMap};
+use crate::input::lang::Lang;
 
 /// What a reader asked for.
 #[derive(Debug, Clone)]
@@ -31,6 +32,9 @@ pub enum Request {
         name: Option<Line>,
         /// The topics chosen on the form (canonical tags), if any.
         tags: Option<String>,
+        /// The language of the pages it was made on, when not the
+        /// newsletter's (a proposal, like the rest of the form).
+        lang: Option<Lang>,
     },
     /// A confirm link's press: the sign-up it was made for (Unix seconds),
     /// and the details the confirm page submitted (the reader's own word:
@@ -40,6 +44,9 @@ pub enum Request {
         signed_up: u32,
         name: Option<Line>,
         tags: Option<String>,
+        /// The language of the confirm page, when not the newsletter's:
+        /// the reader's from now on.
+        lang: Option<Lang>,
     },
     Unsubscribe {
         email: Email,
@@ -315,8 +322,10 @@ fn apply(
                 // A sign-up's row holds what its form said (a proposal for
                 // the confirm page, no detail); a confirmation's, what the
                 // reader confirmed.
-                let (name, tags) = match request {
-                    Request::SignUp { name, tags, .. } if status == Status::Pending => {
+                let (name, tags, lang) = match request {
+                    Request::SignUp {
+                        name, tags, lang, ..
+                    } if status == Status::Pending => {
                         proposed.push((
                             key,
                             Proposal {
@@ -325,13 +334,15 @@ fn apply(
                                 tags: tags.clone().unwrap_or_default(),
                             },
                         ));
-                        (name.clone(), tags.clone())
+                        (name.clone(), tags.clone(), lang.clone())
                     }
-                    Request::Confirm { name, tags, .. } if status == Status::Subscribed => {
+                    Request::Confirm {
+                        name, tags, lang, ..
+                    } if status == Status::Subscribed => {
                         welcome.push(email.clone());
-                        (name.clone(), tags.clone())
+                        (name.clone(), tags.clone(), lang.clone())
                     }
-                    _ => (None, None),
+                    _ => (None, None, None),
                 };
                 changes.push(Change {
                     email: email.clone(),
@@ -339,6 +350,7 @@ fn apply(
                     status,
                     at: (row_at != at).then(|| UNIX_EPOCH + Duration::from_secs(u64::from(row_at))),
                     tags,
+                    lang,
                 });
                 match (status, request) {
                     (Status::Pending, _) => Outcome::NowPending { at: row_at },

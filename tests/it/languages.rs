@@ -7,10 +7,10 @@
 use crate::servers::SmtpSink;
 use crate::util::{Project, files_under, inspect_eml, python_json};
 
-const ISSUE: &str = "issues/2026-12-09.toml";
+pub const ISSUE: &str = "issues/2026-12-09.toml";
 const LIST: &str = "subscribers.example.csv";
 
-const BILINGUAL: &str = r#"date = 2026-12-09
+pub const BILINGUAL: &str = r#"date = 2026-12-09
 subject = "Ferries and harbours"
 intro = "Hello {{ name | default(\"reader\") }}."
 
@@ -310,6 +310,12 @@ fn the_archive_has_a_page_a_language_with_hreflang_and_a_feed_a_language() {
         assert_eq!(f["bozo"], false, "{f}");
     }
     assert_eq!(feeds[1]["self"], format!("{base}/ja/feed.xml"));
+    // Two feeds, two ids: a reader following both sees two feeds.
+    assert_eq!(feeds[0]["id"], format!("{base}/"));
+    assert_eq!(feeds[1]["id"], format!("{base}/ja/"));
+    // Each page names the feed of its own language.
+    assert!(ja.contains(&format!("href=\"{base}/ja/feed.xml\"")), "{ja}");
+    assert!(en.contains(&format!("href=\"{base}/feed.xml\"")), "{en}");
     let ja_entries = feeds[1]["entries"].as_array().expect("entries");
     assert_eq!(ja_entries.len(), 1);
     assert_eq!(ja_entries[0]["title"], "フェリーと港のお知らせ");

@@ -26,6 +26,7 @@ mod scripted;
 mod seams;
 mod send;
 mod serve;
+mod serve_lang;
 mod servers;
 mod side_mail;
 mod snapshots;

@@ -79,15 +79,29 @@ fn sample_issue_eml_for_a_reader_with_a_non_ascii_name() {
 #[test]
 fn confirmation_mail() {
     let config = Config::load(&repo_root().join("config.toml")).expect("config");
-    let (text, html) = bulletin::compose::confirm::parts(
-        &config.newsletter,
-        "https://alliance-digest.example.org/confirm/TOKEN",
-        Duration::from_secs(7 * 86_400),
-    )
-    .expect("parts");
+    let parts = |lang: &str| {
+        let lang = bulletin::input::lang::Lang::parse(lang).expect("tag");
+        bulletin::compose::confirm::parts(
+            &config.newsletter,
+            &bulletin::compose::confirm::Said {
+                lang: &lang,
+                words: &config.newsletter.words(&lang),
+            },
+            "https://alliance-digest.example.org/confirm/TOKEN",
+            Duration::from_secs(7 * 86_400),
+        )
+        .expect("parts")
+    };
+    let (text, html) = parts("en");
     assert!(text.contains("works for 7 days"), "{text}");
     insta::assert_snapshot!("confirmation_text", text);
     insta::assert_snapshot!("confirmation_html", html.replace("><", ">\n<"));
+    // In the sign-up's language: the same mail, its words Japanese.
+    let (text, html) = parts("ja");
+    assert!(text.contains("リンクの有効期限は7日です。"), "{text}");
+    assert!(html.contains("<html lang=\"ja\">"), "{html}");
+    assert!(html.contains(">購読を確定する</a>"), "{html}");
+    assert!(!html.contains("Confirm my subscription"), "{html}");
 }
 
 /// An issue with `layout = "letter"`: no dateline, no Headlines/Details;

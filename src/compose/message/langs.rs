@@ -7,9 +7,13 @@ use super::{Template, hex};
 use crate::input::lang::Lang;
 
 impl Template {
-    /// Written in `lang` (a translation's template).
+    /// Written in `lang` (a translation's template): its unsubscribe
+    /// links name the language, so `serve`'s pages speak it too.
     #[must_use]
     pub fn in_lang(mut self, lang: Lang) -> Self {
+        if let Some(u) = &mut self.unsubscribe {
+            u.name_lang(&lang);
+        }
         self.lang = lang;
         self
     }

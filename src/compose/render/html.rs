@@ -188,7 +188,7 @@ fn linked(text: &str) -> Markup {
         pieces.push((false, &rest[..at]));
         let tail = &rest[at..];
         let end = tail.find(char::is_whitespace).unwrap_or(tail.len());
-        let url = tail[..end].trim_end_matches(['.', ',', ';', ':', ')', ']', '!', '?', '"', '\'']);
+        let url = url_in(&tail[..end]);
         pieces.push((true, url));
         rest = &tail[url.len()..];
     }
@@ -198,6 +198,25 @@ fn linked(text: &str) -> Markup {
             @if link { a href=(piece) { (piece) } } @else { (piece) }
         }
     }
+}
+
+/// The address in `word` (text from `http` to the next space): without
+/// the punctuation of the sentence around it, but with a closing `)`
+/// that closes a `(` of its own (`…/wiki/Rust_(language)`).
+fn url_in(word: &str) -> &str {
+    let mut url = word;
+    while let Some(last) = url.chars().last() {
+        let sentence = match last {
+            '.' | ',' | ';' | ':' | ']' | '!' | '?' | '"' | '\'' => true,
+            ')' => url.matches('(').count() < url.matches(')').count(),
+            _ => false,
+        };
+        if !sentence {
+            break;
+        }
+        url = &url[..url.len() - last.len_utf8()];
+    }
+    url
 }
 
 fn footer(newsletter: &Newsletter, words: &Words, unsubscribe: bool) -> Markup {
@@ -222,5 +241,30 @@ fn footer(newsletter: &Newsletter, words: &Words, unsubscribe: bool) -> Markup {
                 }
             }
         } }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_links_own_parenthesis_stays_and_the_sentences_goes() {
+        assert_eq!(
+            url_in("https://en.wikipedia.org/wiki/Rust_(language))."),
+            "https://en.wikipedia.org/wiki/Rust_(language)"
+        );
+        assert_eq!(url_in("https://example.org/a)."), "https://example.org/a");
+        assert_eq!(
+            url_in("https://example.org/?q=1!\""),
+            "https://example.org/?q=1"
+        );
+        let html = linked("(see https://example.org/x_(y)) now").into_string();
+        assert!(
+            html.contains(
+                "<a href=\"https://example.org/x_(y)\">https://example.org/x_(y)</a>) now"
+            ),
+            "{html}"
+        );
     }
 }

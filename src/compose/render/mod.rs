@@ -10,6 +10,7 @@ use crate::input::issue::{Format, Issue, Layout};
 use crate::input::words::Words;
 
 pub use html::{LOGO_CID, fragment, page_fragment, render_html};
+pub(crate) use text::wrap;
 pub use text::{WIDTH, page_text, render_text};
 
 /// Stands in the rendered parts where each reader's unsubscribe link goes.

@@ -16,10 +16,16 @@ impl Newsletter {
     /// The words for `lang`: the config's for it (the same tag, else the
     /// same language), else the built-in ones.
     pub fn words(&self, lang: &Lang) -> Words {
-        lang.choose(self.words.iter().map(|(l, _)| l))
-            .and_then(|chosen| self.words.iter().find(|(l, _)| l == chosen))
-            .map_or_else(|| Words::builtin(lang), |(_, w)| w.clone())
+        words_in(&self.words, lang)
     }
+}
+
+/// The words for `lang` of those `configured` (the same tag, else the
+/// same language), else the built-in ones.
+pub fn words_in(configured: &[(Lang, Words)], lang: &Lang) -> Words {
+    lang.choose(configured.iter().map(|(l, _)| l))
+        .and_then(|chosen| configured.iter().find(|(l, _)| l == chosen))
+        .map_or_else(|| Words::builtin(lang), |(_, w)| w.clone())
 }
 
 /// `[words.<lang>]` tables, each over the built-in words of its language;
@@ -58,7 +64,8 @@ pub(super) fn check_words(
                 file.problem_at(
                     key.span().start,
                     format!(
-                        "[words.{lang}] has no word `{}`; the words are {}",
+                        "[words.{lang}] has no word `{}`; the mail's words are {} \
+                         (serve's are listed under \"Languages\" in docs/issues.md)",
                         key.get_ref(),
                         crate::input::words::KEYS.join(", ")
                     ),

@@ -1,7 +1,7 @@
 //! `config.toml`: what every issue of the newsletter shares, checked strictly.
 //! Secrets never live here; they come from environment variables.
 
-mod look;
+pub mod look;
 
 pub use look::Logo;
 

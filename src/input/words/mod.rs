@@ -2,10 +2,18 @@
 //! browser, Headlines and Details, the unsubscribe line, dates) in English,
 //! Japanese, German, French and Spanish, each overridable per language in
 //! the config (`[words.ja]`). A language none of these covers reads the
-//! English words, unless the config gives its own.
+//! English words, unless the config gives its own. `serve`'s pages and
+//! its confirmation mail have their words in `serve`, overridable the
+//! same way.
+
+pub mod serve;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use crate::input::date::{IssueDate, MONTHS};
 use crate::input::lang::Lang;
+use serve::{Builtin, Say};
 
 /// One language's words. `{name}` in `unsubscribe_rest` is the
 /// newsletter's name.
@@ -28,6 +36,9 @@ pub struct Words {
     months: [String; 12],
     /// How a date is written: `{month}`, `{day}`, `{year}`.
     date: String,
+    /// Where `serve`'s words come from, and those the config set.
+    builtin: Builtin,
+    said: BTreeMap<Say, String>,
 }
 
 /// The keys a `[words.<lang>]` table may set, as the config writes them.
@@ -55,6 +66,7 @@ impl Words {
     /// The built-in words of `lang` (by its language: `de-AT` reads `de`),
     /// English for a language without its own.
     pub fn builtin(lang: &Lang) -> Self {
+        let builtin = Builtin::of(lang.primary());
         match lang.primary() {
             "ja" => Self {
                 view_in_browser: w("ブラウザで見る"),
@@ -70,6 +82,8 @@ impl Words {
                     "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12",
                 ]),
                 date: w("{year}年{month}月{day}日"),
+                builtin,
+                said: BTreeMap::new(),
             },
             "de" => Self {
                 view_in_browser: w("Im Browser ansehen"),
@@ -96,6 +110,8 @@ impl Words {
                     "Dezember",
                 ]),
                 date: w("{day}. {month} {year}"),
+                builtin,
+                said: BTreeMap::new(),
             },
             "fr" => Self {
                 view_in_browser: w("Voir dans le navigateur"),
@@ -122,6 +138,8 @@ impl Words {
                     "décembre",
                 ]),
                 date: w("{day} {month} {year}"),
+                builtin,
+                said: BTreeMap::new(),
             },
             "es" => Self {
                 view_in_browser: w("Ver en el navegador"),
@@ -148,6 +166,8 @@ impl Words {
                     "diciembre",
                 ]),
                 date: w("{day} de {month} de {year}"),
+                builtin,
+                said: BTreeMap::new(),
             },
             _ => Self {
                 view_in_browser: w("View in browser"),
@@ -161,12 +181,14 @@ impl Words {
                 number: w("No."),
                 months: MONTHS.map(str::to_owned),
                 date: w("{month} {day}, {year}"),
+                builtin,
+                said: BTreeMap::new(),
             },
         }
     }
 
-    /// The word `key` (one of `KEYS`) set to `value`; false for a key that
-    /// is none of them.
+    /// The word `key` (one of `KEYS`, or a `serve` word's) set to
+    /// `value`; false for a key that is none of them.
     pub fn set(&mut self, key: &str, value: String) -> bool {
         let slot = match key {
             "view_in_browser" => &mut self.view_in_browser,
@@ -178,7 +200,15 @@ impl Words {
             "unsubscribe_text" => &mut self.unsubscribe_text,
             "image" => &mut self.image,
             "number" => &mut self.number,
-            _ => return false,
+            _ => {
+                return match Say::from_key(key) {
+                    Some(say) => {
+                        self.said.insert(say, value);
+                        true
+                    }
+                    None => false,
+                };
+            }
         };
         *slot = value;
         true
@@ -200,6 +230,38 @@ impl Words {
         } else {
             format!("{} {n}", self.number)
         }
+    }
+
+    /// What `serve` says for `say` in this language: the config's word,
+    /// else the built-in one.
+    pub fn say(&self, say: Say) -> &str {
+        self.said
+            .get(&say)
+            .map_or_else(|| self.builtin.text(say), String::as_str)
+    }
+
+    /// `say` with its placeholders filled (`serve::fill`).
+    pub fn say_with(&self, say: Say, values: &[(&str, &str)]) -> String {
+        serve::fill(self.say(say), values)
+    }
+
+    /// "7 days", "36 hours", "1 minute": how long a link lasts, as a
+    /// reader reads it.
+    pub fn lasting(&self, d: Duration) -> String {
+        let hours = d.as_secs() / 3600;
+        let (n, say) = if hours >= 48 && hours.is_multiple_of(24) {
+            (hours / 24, Say::Days)
+        } else if hours > 1 {
+            (hours, Say::Hours)
+        } else if hours == 1 {
+            return self.say(Say::OneHour).to_owned();
+        } else {
+            match (d.as_secs() / 60).max(1) {
+                1 => return self.say(Say::OneMinute).to_owned(),
+                n => (n, Say::Minutes),
+            }
+        };
+        self.say_with(say, &[("n", &n.to_string())])
     }
 
     /// The footer's words after the unsubscribe link.
@@ -232,5 +294,20 @@ mod tests {
         assert!(ja.set("headlines", "見出し".into()));
         assert_eq!(ja.headlines, "見出し");
         assert!(!ja.set("nonsense", String::new()));
+        assert!(ja.set("confirm_button", "はい".into()));
+        assert_eq!(ja.say(Say::ConfirmButton), "はい");
+        assert_eq!(words("ja").say(Say::ConfirmButton), "確定する");
+    }
+
+    #[test]
+    fn a_link_lasts_as_a_reader_says_it() {
+        let en = Words::builtin(&Lang::default());
+        let ja = Words::builtin(&Lang::parse("ja").expect("tag"));
+        assert_eq!(en.lasting(Duration::from_secs(7 * 86_400)), "7 days");
+        assert_eq!(ja.lasting(Duration::from_secs(7 * 86_400)), "7日");
+        assert_eq!(en.lasting(Duration::from_secs(86_400)), "24 hours");
+        assert_eq!(en.lasting(Duration::from_secs(3600)), "1 hour");
+        assert_eq!(en.lasting(Duration::from_secs(90)), "1 minute");
+        assert_eq!(en.lasting(Duration::from_secs(600)), "10 minutes");
     }
 }
