@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::input::feed::Entry;
-use crate::input::feed::html::neutral_line;
+use crate::input::feed::html::{escape_markdown, neutral_fields, neutral_line};
 use crate::input::issue::IssueDate;
 
 #[derive(Serialize)]
@@ -76,8 +76,14 @@ pub fn issue_toml(
                 headline: neutral_line(&e.title),
                 body: if e.markdown.trim().is_empty() {
                     match &e.link {
-                        Some(link) => format!("[Read it on the site]({link})"),
-                        None => neutral_line(&e.title),
+                        // A link's braces (`?q={{x}}`) are the site's, not
+                        // a reader's field: percent-encoded, as RFC 3986
+                        // wants them anyway.
+                        Some(link) => format!(
+                            "[Read it on the site](<{}>)",
+                            link.replace('{', "%7B").replace('}', "%7D")
+                        ),
+                        None => neutral_fields(&escape_markdown(&e.title)),
                     }
                 } else {
                     e.markdown.clone()
@@ -113,6 +119,23 @@ mod tests {
         month: 8,
         day: 1,
     };
+
+    #[test]
+    fn braces_in_a_link_never_make_a_field() {
+        let mut bare = entry("Bare", "");
+        let link = "https://example.org/a_(b)?q={{name}}&r={%x%}";
+        bare.link = Some(link.to_owned());
+        let text = issue_toml(&[bare], "{{ first_title }}", DAY, "feed").expect("a draft");
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("2022-08-01.toml");
+        std::fs::write(&path, &text).expect("write");
+        let issue = crate::input::issue::Issue::load(&path).expect("a valid issue");
+        assert!(issue.fields.is_empty(), "{text}");
+        // The reader's link is the site's, its braces percent-encoded.
+        let html = issue.stories[0].body.to_html();
+        let encoded = "https://example.org/a_(b)?q=%7B%7Bname%7D%7D&amp;r=%7B%x%%7D";
+        assert!(html.contains(&format!("href=\"{encoded}\"")), "{html}");
+    }
 
     #[test]
     fn the_subject_fills_in_count_first_title_and_date() {

@@ -8,6 +8,8 @@ use htmd::element_handler::{HandlerResult, Handlers};
 use htmd::{Element, HtmlToMarkdown};
 use url::Url;
 
+use super::plain::plain_text;
+
 /// Elements whose content is never a reader's text.
 const DROPPED: [&str; 8] = [
     "script", "style", "noscript", "template", "iframe", "object", "embed", "form",
@@ -18,6 +20,11 @@ const DROPPED: [&str; 8] = [
 /// plain text rather than risk the stack.
 const MAX_DEPTH: usize = 128;
 
+/// An entry with more start tags than this is read as plain text without
+/// being parsed: the parser's work grows with the square of how deep its
+/// elements nest, and a tree this size is past any entry a person wrote.
+const MAX_TAGS: usize = 4_000;
+
 /// A story's body past this many bytes of Markdown is cut at a paragraph
 /// and points to the rest on the site: an issue carries many stories, and
 /// Gmail clips a message past about 102 KB.
@@ -25,7 +32,7 @@ pub const MAX_BODY: usize = 16 * 1024;
 
 /// `html` as Markdown; relative targets resolved against `base`.
 pub fn to_markdown(html: &str, base: Option<&Url>) -> String {
-    if depth(html) > MAX_DEPTH {
+    if start_tags(html) > MAX_TAGS || depth(html) > MAX_DEPTH {
         return neutral_fields(&escape_markdown(&plain_text(&without_dropped(html))));
     }
     let (for_links, for_images) = (base.cloned(), base.cloned());
@@ -155,30 +162,6 @@ fn split_marks(text: &str, between: &str) -> String {
     out
 }
 
-/// Text without its markup, entities read (`&amp;` is `&`): for a title,
-/// which is one plain line, and for what the converter cannot take.
-pub fn plain_text(html: &str) -> String {
-    let mut out = String::with_capacity(html.len());
-    let mut in_tag = false;
-    for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => {
-                in_tag = false;
-                out.push(' ');
-            }
-            c if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    let folded = out.split_whitespace().collect::<Vec<_>>().join(" ");
-    match quick_xml::escape::unescape_with(&folded, quick_xml::escape::resolve_html5_entity) {
-        Ok(text) => text.into_owned(),
-        // An `&` that starts no entity: the text as it stands.
-        Err(_) => folded,
-    }
-}
-
 /// `html` without the elements in `DROPPED` and what they hold, for the
 /// plain-text reading (the converter drops them itself). An element left
 /// open drops the rest.
@@ -222,7 +205,7 @@ fn without_dropped(html: &str) -> String {
 }
 
 /// Plain text kept from being read as Markdown.
-fn escape_markdown(text: &str) -> String {
+pub fn escape_markdown(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if "\\`*_[]<>#!|~".contains(c) {
@@ -233,38 +216,46 @@ fn escape_markdown(text: &str) -> String {
     out
 }
 
-/// How deep elements nest in `html`, counted roughly: every start tag
-/// opens, every end tag closes (void and self-closed elements neither).
-/// Unclosed `<p>` and `<li>` count as open, so the figure errs high.
+/// How many start tags `html` holds (a `<` before a letter), counted in
+/// one pass.
+fn start_tags(html: &str) -> usize {
+    memchr::memchr_iter(b'<', html.as_bytes())
+        .filter(|&i| {
+            html.as_bytes()
+                .get(i + 1)
+                .is_some_and(u8::is_ascii_alphabetic)
+        })
+        .count()
+}
+
+/// How deep elements nest in `html`, measured on the tree html5ever
+/// builds of it (what htmd walks: `<div/>` opens a `div`, a stray end tag
+/// closes nothing), by a walk of our own without recursion; it stops once
+/// past `MAX_DEPTH`.
 fn depth(html: &str) -> usize {
-    const VOID: [&str; 14] = [
-        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
-        "track", "wbr", "param",
-    ];
-    let (mut now, mut most) = (0usize, 0usize);
-    let mut rest = html;
-    while let Some(at) = rest.find('<') {
-        rest = &rest[at + 1..];
-        let end = rest.find('>').unwrap_or(rest.len());
-        let tag = &rest[..end];
-        if let Some(closing) = tag.strip_prefix('/') {
-            if !closing.is_empty() {
-                now = now.saturating_sub(1);
-            }
-        } else if tag.starts_with(|c: char| c.is_ascii_alphabetic()) && !tag.ends_with('/') {
-            let name: String = tag
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric())
-                .collect::<String>()
-                .to_ascii_lowercase();
-            if !VOID.contains(&name.as_str()) {
-                now += 1;
-                most = most.max(now);
-            }
+    use html5ever::tendril::TendrilSink;
+    use markup5ever_rcdom::{NodeData, RcDom};
+    let dom = html5ever::parse_document(RcDom::default(), Default::default()).one(html);
+    let mut most = 0;
+    let mut stack = vec![(dom.document.clone(), 0usize)];
+    while let Some((node, d)) = stack.pop() {
+        most = most.max(d);
+        if most > MAX_DEPTH + 3 {
+            break;
         }
-        rest = &rest[end.min(rest.len())..];
+        if let NodeData::Element {
+            template_contents, ..
+        } = &node.data
+            && let Some(inner) = template_contents.borrow().as_ref()
+        {
+            stack.push((inner.clone(), d + 1));
+        }
+        for child in node.children.borrow().iter() {
+            stack.push((child.clone(), d + 1));
+        }
     }
-    most
+    // `html`, `body` and the document itself are not the entry's.
+    most.saturating_sub(3)
 }
 
 /// `markdown` cut to `MAX_BODY` at the last paragraph that fits, with a
@@ -405,7 +396,21 @@ mod tests {
         assert_eq!(md, "deep text");
         let shallow = format!("{}<b>kept</b>{}", "<div>".repeat(20), "</div>".repeat(20));
         assert_eq!(to_markdown(&shallow, None), "**kept**");
-        assert_eq!(depth("<p>a<br><img src=x><p>b</p></p>"), 2);
+        // Measured on the tree the parser builds: an unclosed `<p>` or
+        // `<li>` closes at the next; `<div/>` opens a `div`, and a stray
+        // end tag closes nothing.
+        assert_eq!(depth("<p>a<br><img src=x><p>b</p></p>"), 1);
+        assert!(depth(&"<li>item ".repeat(1000)) < 5);
+        assert!(depth(&"<p>para ".repeat(1000)) < 5);
+        assert_eq!(start_tags("<p>a < b <br/></p><!-- x -->"), 2);
+        for fooling in ["<div/>", "<div></b>", "<section></i></em>"] {
+            let deep = fooling.repeat(300);
+            assert!(depth(&deep) > MAX_DEPTH, "{fooling}");
+            assert!(
+                !to_markdown(&format!("{deep}x"), None).contains('<'),
+                "{fooling}"
+            );
+        }
         // Read as text, its scripts and styles are still dropped.
         let scripted = format!(
             "{}kept<SCRIPT type=x>if (a<b) steal()</script><style>p{{}}</style> too{}",
@@ -425,14 +430,6 @@ mod tests {
         let kept = short.trim_end_matches("[Read the rest on the site](https://example.org/p)");
         assert!(long.starts_with(kept.trim_end()), "cut inside a paragraph");
         assert_eq!(shortened("short".into(), None), "short");
-    }
-
-    #[test]
-    fn a_title_is_plain_text_with_its_entities_read() {
-        assert_eq!(
-            plain_text("<b>Tom</b> &amp; Jerry&nbsp;&#8212; <i>live</i>"),
-            "Tom & Jerry\u{a0}— live"
-        );
     }
 
     #[test]

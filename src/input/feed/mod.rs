@@ -5,6 +5,7 @@
 
 pub mod draft;
 pub mod html;
+pub mod plain;
 
 use url::Url;
 
@@ -146,7 +147,7 @@ fn entry(e: feed_rs::model::Entry, site: Option<&Url>) -> Entry {
             if t.content_type.subty() == "plain" {
                 t.content.clone()
             } else {
-                html::plain_text(&t.content)
+                plain::plain_text(&t.content)
             }
         })
         .map(|t| one_line(&t))
