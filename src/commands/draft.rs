@@ -161,7 +161,12 @@ pub fn run(config_path: &Path, args: &DraftArgs) -> anyhow::Result<Outcome> {
     let date = today(&config)?;
     let path = match &args.out {
         Some(out) => out.clone(),
-        None => free_issue_path(&config, &dir.join("issues"), date)?,
+        None => free_issue_path(
+            &config,
+            &dir.join("issues"),
+            date,
+            &state::FeedState::held_paths(&state),
+        )?,
     };
     // Pending drafts are kept by absolute path: a later run may start in
     // another folder.
@@ -174,11 +179,17 @@ pub fn run(config_path: &Path, args: &DraftArgs) -> anyhow::Result<Outcome> {
         ids: entries.iter().map(|e| e.id.clone()).collect(),
         send: args.send,
         written: false,
+        since: Some(unix_secs()?),
     });
     state.save(&state_path)?;
     if let Err(e) = write_new(&path, &text) {
-        state.feed(&key).forget(&kept);
-        state.save(&state_path)?;
+        // Forgotten only if the file is not there: one renamed into place
+        // whose folder could not be synced is the draft, and the next run
+        // finds it pending.
+        if !path.exists() {
+            state.feed(&key).forget(&kept);
+            state.save(&state_path)?;
+        }
         return Err(e);
     }
     let feed_state = state.feed(&key);
@@ -300,7 +311,31 @@ impl DraftRun<'_> {
         let outcome =
             crate::commands::send::run(self.config_path, &send_args(path, self.args.yes))?;
         let due = crate::commands::status::still_due(self.config_path, path)?;
+        let now = unix_secs()?;
+        let since = {
+            let pending = state.feed(self.key).pending_at(path);
+            // A draft from before `since` was kept starts its time now.
+            match pending {
+                Some(p) => *p.since.get_or_insert(now),
+                None => now,
+            }
+        };
+        if due > 0 && now.saturating_sub(since) >= state::GIVE_UP_AFTER.as_secs() {
+            eprintln!(
+                "note: {} still due for {} after {} days of tries; the draft is let go (its entries are done). \
+                 They stay due in its delivery log: `bulletin status --issue {}` shows them, `bulletin send --issue {}` tries them again",
+                crate::count(due, "reader is", "readers are"),
+                path.display(),
+                state::GIVE_UP_AFTER.as_secs() / 86_400,
+                path.display(),
+                path.display()
+            );
+            state.feed(self.key).finish(path);
+            state.save(self.state_path)?;
+            return Ok(Outcome::Problems);
+        }
         if due > 0 {
+            state.save(self.state_path)?;
             eprintln!(
                 "note: {} still due for {}; the next `bulletin draft --send` sends to them first (its entries are not drafted again)",
                 crate::count(due, "reader is", "readers are"),
@@ -351,9 +386,23 @@ fn today(config: &Config) -> anyhow::Result<IssueDate> {
     })
 }
 
-/// `issues/<date>.toml`, or `-2`, `-3`… when that is taken, by a file
-/// or by a delivery log of that name (an issue sent and since moved).
-fn free_issue_path(config: &Config, issues: &Path, date: IssueDate) -> anyhow::Result<PathBuf> {
+/// Now, in Unix seconds.
+fn unix_secs() -> anyhow::Result<u64> {
+    Ok(crate::now()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()))
+}
+
+/// `issues/<date>.toml`, or `-2`, `-3`… when that is taken, by a file,
+/// by a delivery log of that name (an issue sent and since moved), or by
+/// a pending draft of any feed (`held`: one decided on and not written
+/// yet).
+fn free_issue_path(
+    config: &Config,
+    issues: &Path,
+    date: IssueDate,
+    held: &[PathBuf],
+) -> anyhow::Result<PathBuf> {
     let stem = format!("{:04}-{:02}-{:02}", date.year, date.month, date.day);
     for n in 1..1000 {
         let name = if n == 1 {
@@ -362,7 +411,11 @@ fn free_issue_path(config: &Config, issues: &Path, date: IssueDate) -> anyhow::R
             format!("{stem}-{n}")
         };
         let path = issues.join(format!("{name}.toml"));
-        if !path.exists() && !crate::deliver::journal::log_path(config, &name, None).exists() {
+        let absolute = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+        if !path.exists()
+            && !held.contains(&absolute)
+            && !crate::deliver::journal::log_path(config, &name, None).exists()
+        {
             return Ok(path);
         }
     }

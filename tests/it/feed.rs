@@ -445,6 +445,88 @@ fn a_draft_with_readers_deferred_stays_pending_and_the_next_run_sends_them_first
 }
 
 #[test]
+fn a_draft_deferred_for_a_week_is_let_go_and_its_readers_stay_due() {
+    let server = FeedServer::start();
+    let busy = SmtpSink::start(&["-r", "RCPT", "-b", "451 4.7.1 Try again later"]);
+    let p = Project::sample();
+    p.with_server(busy.port, "", "max_attempts = 1\nretry_delay = 0.01\n");
+    let due = due_readers(&p);
+    let url = server.url("atom.xml");
+    p.bulletin(&["draft", "--from-feed", &url, "--send", "--yes"])
+        .failure()
+        .stderr_has(&format!("{due} readers are still due for"));
+    let since = state(&p)["feeds"][&url]["pending"][0]["since"].as_u64();
+    assert_eq!(
+        since,
+        Some(crate::util::PINNED_EPOCH.parse().expect("secs"))
+    );
+    // Six days on, still deferred: still pending, still exit 1.
+    let later = |days: u64| (since.expect("since") + days * 86_400).to_string();
+    p.bulletin_with(
+        &["draft", "--from-feed", &url, "--send", "--yes"],
+        &[("SOURCE_DATE_EPOCH", &later(6))],
+    )
+    .failure()
+    .stdout_has("sending it first");
+    assert!(state(&p)["feeds"][&url]["pending"].is_array());
+    // A week on: let go, its entries done, its readers still due in the
+    // log (nobody written off); the next run is quiet.
+    p.bulletin_with(
+        &["draft", "--from-feed", &url, "--send", "--yes"],
+        &[("SOURCE_DATE_EPOCH", &later(7))],
+    )
+    .failure()
+    .stderr_has("after 7 days of tries; the draft is let go");
+    assert!(state(&p)["feeds"][&url]["pending"].is_null());
+    assert_eq!(done_ids(&p, &url).len(), 2);
+    let mut last = std::collections::BTreeMap::new();
+    for row in p.log_rows_of("logs/2022-08-01-2.csv") {
+        if !row.email.is_empty() {
+            last.insert(row.email, row.status);
+        }
+    }
+    assert_eq!(
+        last.values().filter(|s| *s == "deferred").count(),
+        due,
+        "{last:?}"
+    );
+    p.bulletin_with(
+        &["draft", "--from-feed", &url, "--send", "--yes"],
+        &[("SOURCE_DATE_EPOCH", &later(8))],
+    )
+    .success()
+    .stdout_has("nothing new");
+    assert!(busy.received().is_empty());
+}
+
+#[test]
+fn a_path_another_feeds_unwritten_draft_holds_is_not_taken() {
+    let server = FeedServer::start();
+    let p = Project::sample();
+    // Feed A decided on `2022-08-01-2.toml` and stopped before writing it.
+    let held = std::path::absolute(p.path("issues/2022-08-01-2.toml")).expect("absolute");
+    let a = "https://other.example.org/feed.xml";
+    p.write(
+        "feed-state.json",
+        serde_json::json!({
+            "version": 1,
+            "feeds": { a: { "pending": [
+                { "path": held, "ids": ["urn:a"], "send": true, "written": false }
+            ] } }
+        })
+        .to_string(),
+    );
+    // Feed B's draft goes elsewhere: A's next run must not find B's file
+    // at its path and send it as its own.
+    let b = server.url("atom.xml");
+    p.bulletin(&["draft", "--from-feed", &b])
+        .success()
+        .stdout_has("Wrote issues/2022-08-01-3.toml");
+    assert_eq!(drafts(&p), ["2022-08-01-3.toml"]);
+    assert_eq!(state(&p)["feeds"][a]["pending"][0]["written"], false);
+}
+
+#[test]
 fn entries_left_for_next_time_are_not_hidden_by_a_304() {
     let server = FeedServer::start();
     let p = Project::sample();

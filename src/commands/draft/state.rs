@@ -62,7 +62,18 @@ pub struct Pending {
     /// taken away by the editor, and its entries are not drafted again.
     #[serde(default)]
     pub written: bool,
+    /// When it was decided on (Unix seconds): a draft to be sent that
+    /// still has readers due after `GIVE_UP_AFTER` is let go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<u64>,
 }
+
+/// How long a draft to be sent stays pending for readers whose servers
+/// keep deferring it (a mailbox full for weeks): each `draft --send` tries
+/// them again until then. After it the draft is done; its readers are
+/// still due in its delivery log, for `bulletin send` when the editor
+/// chooses, never written off.
+pub const GIVE_UP_AFTER: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
 
 impl FeedState {
     /// Whether an entry was drafted already, or is in a pending draft.
@@ -89,6 +100,16 @@ impl FeedState {
     /// The pending draft at `path` forgotten: its entries are new again.
     pub fn forget(&mut self, path: &Path) {
         self.pending.retain(|p| p.path != path);
+    }
+
+    /// Every path a feed's pending draft holds (written or not): no other
+    /// draft may take it.
+    pub fn held_paths(state: &State) -> Vec<PathBuf> {
+        state
+            .feeds
+            .values()
+            .flat_map(|f| f.pending.iter().map(|p| p.path.clone()))
+            .collect()
     }
 
     pub fn pending_at(&mut self, path: &Path) -> Option<&mut Pending> {
@@ -194,12 +215,14 @@ mod tests {
             ids: vec!["b".into()],
             send: true,
             written: true,
+            since: Some(1),
         });
         feed.pending.push(Pending {
             path: "issues/y.toml".into(),
             ids: vec!["c".into()],
             send: true,
             written: false,
+            since: None,
         });
         feed.validators.etag = Some("\"v1\"".into());
         state.save(&path).expect("save");
