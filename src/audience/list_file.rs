@@ -226,11 +226,13 @@ pub struct Change {
     pub at: Option<SystemTime>,
     /// The reader's tags from now on (canonical), when this row sets them.
     pub tags: Option<String>,
-    /// The reader's language, when this row sets it (a confirmation made
-    /// on pages in another language than the newsletter's). A row that
-    /// is not `pending` gives the list a `lang` column if it has none; a
-    /// `pending` row (a proposal) fills one only where it exists.
+    /// The reader's language, when this row sets it (written where the
+    /// list has a `lang` column).
     pub lang: Option<crate::input::lang::Lang>,
+    /// Whether a list without a `lang` column gets one for it (a
+    /// confirmation in another language than the newsletter's; never a
+    /// `pending` row, which is only a proposal).
+    pub adds_lang_column: bool,
 }
 
 /// Records status changes as rows appended at the end, then synced (an
@@ -252,7 +254,7 @@ pub fn record(
     let tagging = changes.iter().any(|c| c.tags.is_some());
     let languaging = changes
         .iter()
-        .any(|c| c.lang.is_some() && c.status != Status::Pending);
+        .any(|c| c.adds_lang_column && c.status != Status::Pending);
     if columns.as_ref().is_some_and(|c| {
         c.status.is_none()
             || c.changed.is_none()

@@ -46,8 +46,14 @@ pub fn waiting(
     let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let mut out = Vec::new();
     let mut seen = crate::input::email::FingerprintSet::default();
+    // The language of each address's latest sign-up (its last `pending`
+    // row), not of an earlier one.
+    let mut langs: FingerprintMap<Option<crate::input::lang::Lang>> = FingerprintMap::default();
     for s in SubscriberFile::open(&snap)?.flatten() {
         let key = s.email.fingerprint();
+        if s.status == crate::audience::subscribers::Status::Pending {
+            langs.insert(key, s.lang.clone());
+        }
         let Some(standing) = standings.get(&key) else {
             continue;
         };
@@ -61,9 +67,12 @@ pub fn waiting(
             out.push(Waiting {
                 email: s.email,
                 signed_up: standing.pending,
-                lang: s.lang,
+                lang: None,
             });
         }
+    }
+    for w in &mut out {
+        w.lang = langs.get(&w.email.fingerprint()).cloned().flatten();
     }
     Ok(out)
 }

@@ -153,10 +153,13 @@ pub fn run(config_path: &Path, args: &CheckArgs) -> anyhow::Result<Outcome> {
                             if let Some((_, template)) = personal {
                                 unfilled.check(template, list, &s);
                                 if first_subject.is_none() {
-                                    first_subject = prepared.as_ref().map(|(parts, _)| {
+                                    // In that reader's language, as they
+                                    // get it.
+                                    let own = template.for_reader(s.lang.as_ref());
+                                    first_subject = prepared.as_ref().map(|_| {
                                         crate::commands::subject_for_editor(
-                                            &parts.subject,
-                                            template,
+                                            &own.subject_source(),
+                                            own,
                                             Some(crate::compose::message::Recipient {
                                                 email: &s.email,
                                                 name: s.name.as_ref(),

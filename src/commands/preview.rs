@@ -174,6 +174,8 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     let mut tally = Tally::default();
     // The subject as the first reader gets it (personalised or not).
     let mut first_subject: Option<String> = None;
+    // Whether the previews were written for a reader.
+    let mut previewed = false;
     for entry in entries {
         match entry {
             Entry::Due(s) => {
@@ -203,14 +205,19 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
                 if let Some(f) = fates.as_mut() {
                     f.add(s.line, s.email.as_str(), "would get it", "");
                 }
-                // The previews: the first reader who reads the issue's own
-                // language (`parts` is in it).
-                if first_subject.is_none() && std::ptr::eq(own, &template) {
+                // The subject as the first reader gets it, in their
+                // language, as `send` shows it.
+                if first_subject.is_none() {
                     first_subject = Some(crate::commands::subject_for_editor(
-                        &parts.subject,
-                        &template,
+                        &own.subject_source(),
+                        own,
                         Some(to),
                     ));
+                }
+                // The previews: the first reader who reads the issue's own
+                // language (`parts` is in it).
+                if !previewed && std::ptr::eq(own, &template) {
+                    previewed = true;
                     let url = template.unsubscribe_url(&s.email).unwrap_or_default();
                     write_previews(&url, &values)?;
                 }
@@ -263,7 +270,7 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     }
     // Nobody due, or every reader reads a translation: the issue's own
     // language, for nobody in particular.
-    if first_subject.is_none() {
+    if !previewed {
         write_previews(&template.preview_unsubscribe_url().unwrap_or_default(), &[])?;
     }
     if let (Some(stage), Some(fates)) = (&staging, &fates) {

@@ -67,6 +67,7 @@ pub fn run(config_path: &Path, args: &SubscribeArgs) -> anyhow::Result<Outcome> 
                 at: None,
                 tags,
                 lang: None,
+                adds_lang_column: false,
             };
             list_file::record(list, &lock, &[change], crate::now()?)?;
             println!(
@@ -82,6 +83,7 @@ pub fn run(config_path: &Path, args: &SubscribeArgs) -> anyhow::Result<Outcome> 
                 at: None,
                 tags,
                 lang: None,
+                adds_lang_column: false,
             };
             list_file::record(list, &lock, &[change], crate::now()?)?;
             let was = match now.map(|s| (s.status, s.signing_up())) {
@@ -141,6 +143,7 @@ fn import(list: &Path, file: &Path, skip_invalid: bool) -> anyhow::Result<Outcom
                     at: None,
                     tags: r.tags,
                     lang: None,
+                    adds_lang_column: false,
                 });
             }
             Decision::Keep(Why::StillPending) => counts.pending += 1,
@@ -257,6 +260,7 @@ pub fn unsubscribe(config_path: &Path, args: &UnsubscribeArgs) -> anyhow::Result
                 at: None,
                 tags: None,
                 lang: None,
+                adds_lang_column: false,
             };
             list_file::record(list, &lock, &[change], crate::now()?)?;
             println!("{email} unsubscribed");

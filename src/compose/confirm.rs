@@ -20,7 +20,7 @@ use crate::input::config::Newsletter;
 use crate::input::email::{Email, ascii_domain};
 use crate::input::lang::Lang;
 use crate::input::words::Words;
-use crate::input::words::serve::Say;
+use crate::input::words::serve::{Say, sentences};
 
 /// Inlined by css-inline; the `@media` rule stays a stylesheet. Painted
 /// from the one palette.
@@ -91,7 +91,7 @@ fn page(newsletter: &Newsletter, said: &Said<'_>, link: &str, lasts: &str) -> Ma
                             tr { td class="cell masthead" { h1 { (name) } } }
                             tr { td class="cell" {
                                 h2 { (words.say(Say::ConfirmTitle)) }
-                                p { (words.say_with(Say::MailAsked, &named)) " " (words.say(Say::MailPress)) }
+                                p { (sentences(&words.say_with(Say::MailAsked, &named), words.say(Say::MailPress))) }
                                 table role="presentation" class="button" cellpadding="0" cellspacing="0" border="0" {
                                     tr { td { a href=(link) { (words.say(Say::MailButton)) } } }
                                 }

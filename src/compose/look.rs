@@ -10,6 +10,7 @@
 
 use std::sync::LazyLock;
 
+use crate::input::words::serve::Say;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 /// Each colour's name in a stylesheet template (`$name`) and its value.
@@ -170,6 +171,8 @@ pub struct Page<'a> {
     pub ways: Ways<'a>,
     /// The page's language (`<html lang>`).
     pub lang: &'a str,
+    /// The words of that language (the ways on).
+    pub words: &'a crate::input::words::Words,
 }
 
 /// A whole page in the newsletter's look: masthead, heading, `body`, and
@@ -204,13 +207,13 @@ pub fn page(p: &Page<'_>, body: Markup) -> Markup {
                         h1 { (p.title) }
                         (body)
                         @if p.ways.signup.is_some() || p.ways.archive.is_some() {
-                            nav class="ways" aria-label="More" {
+                            nav class="ways" aria-label=(p.words.say(Say::WaysLabel)) {
                                 @if let Some(signup) = p.ways.signup {
-                                    a href=(signup) { "Subscribe" }
+                                    a href=(signup) { (p.words.say(Say::WaysSubscribe)) }
                                 }
                                 @if p.ways.signup.is_some() && p.ways.archive.is_some() { " · " }
                                 @if let Some(archive) = p.ways.archive {
-                                    a href=(archive) { "Every issue so far" }
+                                    a href=(archive) { (p.words.say(Say::WaysArchive)) }
                                 }
                             }
                         }

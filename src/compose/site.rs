@@ -16,6 +16,7 @@ use crate::compose::render;
 use crate::input::config::{Archive, Newsletter};
 use crate::input::issue::{Issue, IssueDate};
 use crate::input::lang::Lang;
+use crate::input::words::serve::Say;
 
 /// The feed's file name, under the site's root.
 pub const FEED: &str = "feed.xml";
@@ -223,6 +224,7 @@ impl Site<'_> {
                     archive: Some(&self.index),
                 },
                 lang: lang.as_str(),
+                words: &words,
             },
             html! {
                 p class="dateline" {
@@ -238,9 +240,10 @@ impl Site<'_> {
 
     fn index(&self, issues: &[&Published]) -> Markup {
         let title = self.title();
-        let description = self
-            .about()
-            .unwrap_or_else(|| format!("Every issue of {} so far.", self.newsletter.name));
+        let words = self.newsletter.words(&self.newsletter.lang);
+        let description = self.about().unwrap_or_else(|| {
+            words.say_with(Say::IndexAbout, &[("name", self.newsletter.name.as_str())])
+        });
         let head = web_head(&WebHead {
             kind: "website",
             title: &title,
@@ -261,19 +264,20 @@ impl Site<'_> {
                     archive: None,
                 },
                 lang: self.newsletter.lang.as_str(),
+                words: &words,
             },
             html! {
                 p class="lede" {
                     (description) " "
                     @if let Some(signup) = self.signup {
-                        a href=(signup) { "Subscribe" } " or "
+                        a href=(signup) { (words.say(Say::WaysSubscribe)) } " · "
                     }
-                    a href=(self.feed) { "follow the feed" } "."
+                    a href=(self.feed) { (words.say(Say::IndexFeed)) }
                 }
                 ol class="issues" {
                     @for p in issues {
                         li {
-                            p class="date" { time datetime=(iso_day(p.day())) { (p.day()) } }
+                            p class="date" { time datetime=(iso_day(p.day())) { (words.date(p.day())) } }
                             h2 { a href=(self.archive.page_url(&p.issue.id)) { (p.issue.title(self.newsletter)) } }
                             p class="preheader" { (p.issue.preheader()) }
                         }

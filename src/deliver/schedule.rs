@@ -61,13 +61,22 @@ impl Plan {
         self.refuse_late_from(0, now, late)
     }
 
-    /// Why wave `i` is too late to send at `now` (more than `late` past
-    /// its time), checked again as each wave comes, since a machine that
-    /// slept or a clock put right may reach it late.
-    pub fn too_late(&self, i: usize, now: SystemTime, late: Duration) -> Option<String> {
+    /// Why wave `i` is too late to send at `now`, checked again as each
+    /// wave comes, since a machine that slept or a clock put right may
+    /// reach it late: more than `late` past its time, or past `ready` (when
+    /// the run was free to send it, its earlier waves sent) if that is
+    /// later: the run's own sending never makes a wave late.
+    pub fn too_late(
+        &self,
+        i: usize,
+        now: SystemTime,
+        late: Duration,
+        ready: SystemTime,
+    ) -> Option<String> {
         let w = self.waves.get(i)?;
         let ago = now.duration_since(w.at).ok()?;
-        (ago > late).then(|| {
+        let idle = now.duration_since(w.at.max(ready)).ok()?;
+        (idle > late).then(|| {
             format!(
                 "{} was {} ago, more than --late {}",
                 w.shown(),
@@ -364,11 +373,17 @@ mod tests {
         // Woken at 08:30 UTC: Berlin's wave (07:00 UTC) is 1h 30m late, New
         // York's (13:00 UTC) still to come.
         let woke = at("2026-12-09T08:30:00Z");
-        let why = plan
-            .too_late(0, woke, Duration::from_secs(3600))
-            .expect("late");
+        let hour = Duration::from_secs(3600);
+        let why = plan.too_late(0, woke, hour, now).expect("late");
         assert!(why.contains("1h 30m ago, more than --late 1h"), "{why}");
-        assert_eq!(plan.too_late(1, woke, Duration::from_secs(3600)), None);
-        assert_eq!(plan.too_late(0, woke, Duration::from_secs(2 * 3600)), None);
+        assert_eq!(plan.too_late(1, woke, hour, now), None);
+        assert_eq!(plan.too_late(0, woke, 2 * hour, now), None);
+        // New York's wave reached 2 hours after its time because the run
+        // was sending Berlin's until 14:50: its own work, not a sleep.
+        let busy_until = at("2026-12-09T14:50:00Z");
+        let reached = at("2026-12-09T15:00:00Z");
+        assert_eq!(plan.too_late(1, reached, hour, busy_until), None);
+        // Idle from 13:00 on and reached at 15:00: it slept.
+        assert!(plan.too_late(1, reached, hour, now).is_some());
     }
 }

@@ -272,6 +272,7 @@ pub fn apply(
                     at: None,
                     tags: None,
                     lang: None,
+                    adds_lang_column: false,
                 });
             }
             Decision::Keep(Why::Outdated) => done.outdated += 1,

@@ -43,31 +43,50 @@ pub const LARGEST_BYTES: u64 = 64 << 20;
 pub fn read(dir: &Path, src: &str, line: usize) -> Result<LocalImage, String> {
     let decoded = percent_decode(src);
     let path = dir.join(&decoded);
-    // Only a regular file, and not a huge one, is read: a FIFO or a
-    // device would hang or never end.
-    match std::fs::metadata(&path) {
-        Ok(m) if !m.is_file() => {
-            return Err(format!(
-                "image {src:?}: {} is not a file; a local image is a file beside the issue",
-                path.display()
-            ));
-        }
-        Ok(m) if m.len() > LARGEST_BYTES => {
-            return Err(format!(
-                "image {src:?}: {} is {} MB; an image in a newsletter should be well under 1 MB, and more than {} MB is refused",
-                path.display(),
-                m.len().div_ceil(1 << 20),
-                LARGEST_BYTES >> 20
-            ));
-        }
-        _ => {}
-    }
-    let bytes = std::fs::read(&path).map_err(|e| {
+    let cannot = |e: std::io::Error| {
         format!(
             "image {src:?}: {} cannot be read ({e}); a local image is a file beside the issue",
             path.display()
         )
-    })?;
+    };
+    // Opened once; only a regular file, and not a huge one, is read (a
+    // FIFO or a device would hang or never end), and no more of it than
+    // the limit, should it grow meanwhile.
+    // Asked of the path first: opening a FIFO waits for a writer.
+    if std::fs::metadata(&path).is_ok_and(|m| !m.is_file()) {
+        return Err(format!(
+            "image {src:?}: {} is not a file; a local image is a file beside the issue",
+            path.display()
+        ));
+    }
+    let file = std::fs::File::open(&path).map_err(cannot)?;
+    let meta = file.metadata().map_err(cannot)?;
+    if !meta.is_file() {
+        return Err(format!(
+            "image {src:?}: {} is not a file; a local image is a file beside the issue",
+            path.display()
+        ));
+    }
+    let too_big = |len: u64| {
+        format!(
+            "image {src:?}: {} is {} MB; an image in a newsletter should be well under 1 MB, and more than {} MB is refused",
+            path.display(),
+            len.div_ceil(1 << 20),
+            LARGEST_BYTES >> 20
+        )
+    };
+    if meta.len() > LARGEST_BYTES {
+        return Err(too_big(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, LARGEST_BYTES + 1),
+        &mut bytes,
+    )
+    .map_err(cannot)?;
+    if bytes.len() as u64 > LARGEST_BYTES {
+        return Err(too_big(bytes.len() as u64));
+    }
     let ext = match imagesize::image_type(&bytes) {
         Ok(imagesize::ImageType::Png) => "png",
         Ok(imagesize::ImageType::Jpeg) => "jpg",

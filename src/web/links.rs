@@ -131,7 +131,7 @@ pub async fn confirm(
             signed_up,
             name,
             tags: form.topics(&app.pages.topics),
-            lang: app.recorded_lang(&talk),
+            lang: app.reader_lang(&talk),
         })
         .await;
     match asked {

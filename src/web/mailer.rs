@@ -72,6 +72,8 @@ pub struct MailerSetup {
     pub books: SharedBooks,
     /// The relay's daily limit, shared with every send.
     pub quota: Option<crate::deliver::fleet::Quota>,
+    /// The languages a confirmation can be written in.
+    pub tongues: super::tongue::Tongues,
     /// The list's writer, for a bounce a refusal tells of.
     pub writer: ListWriter,
 }
@@ -396,21 +398,21 @@ fn confirmation(setup: &MailerSetup, w: &Waiting, now: SystemTime) -> Made {
         eprintln!("no secret: no confirmation for {}", w.email);
         return Made::Nothing;
     };
-    // The link names the language, so the confirm page speaks it too.
-    let lang = w
-        .lang
-        .clone()
-        .unwrap_or_else(|| setup.newsletter.lang.clone());
+    // In the sign-up's language; the link names it, so the confirm page
+    // speaks it too.
+    let said = setup.tongues.pick(
+        w.lang.as_ref().map(crate::input::lang::Lang::as_str),
+        &axum::http::HeaderMap::new(),
+    );
     let link = match &w.lang {
-        Some(l) => format!("{}/confirm/{token}?lang={l}", setup.public_url),
+        Some(_) => format!("{}/confirm/{token}?lang={}", setup.public_url, said.lang),
         None => format!("{}/confirm/{token}", setup.public_url),
     };
-    let words = setup.newsletter.words(&lang);
     match confirm::build(
         &setup.newsletter,
         &confirm::Said {
-            lang: &lang,
-            words: &words,
+            lang: said.label,
+            words: said.words,
         },
         &w.email,
         &link,

@@ -71,10 +71,15 @@ impl App {
         self.talk(asked_in(query).as_deref(), headers)
     }
 
-    /// The language a sign-up or confirmation records for the reader:
-    /// none for the newsletter's own (an empty `lang` reads it).
-    fn recorded_lang(&self, talk: &Talk<'_>) -> Option<crate::input::lang::Lang> {
-        (talk.tongue.lang != self.pages.tongues.main().lang).then(|| talk.tongue.lang.clone())
+    /// The language a sign-up proposes or a confirmation records, and
+    /// whether it is another than the newsletter's (only such a one gives
+    /// a list without a `lang` column the column: an empty `lang` reads
+    /// the newsletter's).
+    fn reader_lang(&self, talk: &Talk<'_>) -> writer::ReaderLang {
+        writer::ReaderLang {
+            lang: talk.tongue.lang.clone(),
+            other: talk.tongue.lang != self.pages.tongues.main().lang,
+        }
     }
 }
 
@@ -211,6 +216,7 @@ pub async fn serve(setup: Setup) -> anyhow::Result<()> {
             retry_for: setup.serve.confirm_retry_for,
             welcome: setup.welcome,
             quota: setup.quota,
+            tongues: Tongues::new(&setup.newsletter.lang, &setup.newsletter.words),
             books,
             writer: list.clone(),
         },
@@ -360,7 +366,7 @@ async fn subscribe(
             email: email.clone(),
             name,
             tags: form.topics(&app.pages.topics),
-            lang: app.recorded_lang(&talk),
+            lang: app.reader_lang(&talk),
         })
         .await;
     match &outcome {

@@ -13,7 +13,7 @@ use super::tongue::{Tongue, Tongues};
 use crate::compose::look::{self, Ways};
 use crate::input::config::Topic;
 use crate::input::email::Email;
-use crate::input::words::serve::Say;
+use crate::input::words::serve::{Say, sentences};
 
 /// What every page needs to know of the newsletter.
 pub struct Pages {
@@ -71,6 +71,20 @@ impl Talk<'_> {
         html! { input type="hidden" name="lang" value=(self.tongue.lang); }
     }
 
+    /// The language a confirmation records, shown as a choice: the link
+    /// that opened the page (anyone may have made the sign-up) chose the
+    /// one selected, and the reader may change it.
+    fn lang_choice(&self) -> Markup {
+        html! {
+            label for="lang" { (self.say(Say::LangLabel)) }
+            select id="lang" name="lang" {
+                @for (lang, name) in self.pages.tongues.offered() {
+                    option value=(lang) lang=(lang) selected[lang == self.tongue.lang] { (name) }
+                }
+            }
+        }
+    }
+
     /// Whether the archive has an index to link to.
     fn has_archive(&self) -> bool {
         self.pages
@@ -107,7 +121,8 @@ impl Talk<'_> {
                 head: html! {},
                 index: false,
                 ways: self.ways(signup),
-                lang: self.tongue.lang.as_str(),
+                lang: self.tongue.label.as_str(),
+                words: self.tongue.words,
             },
             body,
         );
@@ -194,10 +209,10 @@ impl Talk<'_> {
             html! {
                 p { (self.say_to(Say::ConfirmDetails, email)) }
                 form method="post" {
-                    (self.lang_field())
                     label for="name" { (self.say(Say::NameLabel)) }
                     input type="text" id="name" name="name" autocomplete="name" maxlength="100"
                         value=(name.unwrap_or(""));
+                    (self.lang_choice())
                     (self.topic_boxes(|t| chosen.split(';').any(|c| c == t)))
                     button type="submit" { (self.say(Say::ConfirmButton)) }
                 }
@@ -248,7 +263,7 @@ impl Talk<'_> {
             Say::StaleTitle,
             false,
             html! {
-                p { (self.say(why)) " " (self.say(Say::SignUpAgain)) }
+                p { (sentences(self.say(why), self.say(Say::SignUpAgain))) }
                 (self.signup_fields(true))
             },
         )

@@ -32,9 +32,10 @@ pub enum Request {
         name: Option<Line>,
         /// The topics chosen on the form (canonical tags), if any.
         tags: Option<String>,
-        /// The language of the pages it was made on, when not the
-        /// newsletter's (a proposal, like the rest of the form).
-        lang: Option<Lang>,
+        /// The language of the pages it was made on (a proposal, like
+        /// the rest of the form: written where the list has a `lang`
+        /// column).
+        lang: ReaderLang,
     },
     /// A confirm link's press: the sign-up it was made for (Unix seconds),
     /// and the details the confirm page submitted (the reader's own word:
@@ -44,9 +45,9 @@ pub enum Request {
         signed_up: u32,
         name: Option<Line>,
         tags: Option<String>,
-        /// The language of the confirm page, when not the newsletter's:
-        /// the reader's from now on.
-        lang: Option<Lang>,
+        /// The language chosen on the confirm page: the reader's from
+        /// now on.
+        lang: ReaderLang,
     },
     Unsubscribe {
         email: Email,
@@ -69,6 +70,15 @@ pub enum Request {
         email: Email,
         at: u32,
     },
+}
+
+/// A reader's language as a sign-up or confirmation gives it.
+#[derive(Debug, Clone)]
+pub struct ReaderLang {
+    pub lang: Lang,
+    /// Whether it is another than the newsletter's: a confirmation in it
+    /// gives a list without a `lang` column the column.
+    pub other: bool,
 }
 
 /// What the list says after a request.
@@ -334,13 +344,13 @@ fn apply(
                                 tags: tags.clone().unwrap_or_default(),
                             },
                         ));
-                        (name.clone(), tags.clone(), lang.clone())
+                        (name.clone(), tags.clone(), Some(lang.clone()))
                     }
                     Request::Confirm {
                         name, tags, lang, ..
                     } if status == Status::Subscribed => {
                         welcome.push(email.clone());
-                        (name.clone(), tags.clone(), lang.clone())
+                        (name.clone(), tags.clone(), Some(lang.clone()))
                     }
                     _ => (None, None, None),
                 };
@@ -350,7 +360,8 @@ fn apply(
                     status,
                     at: (row_at != at).then(|| UNIX_EPOCH + Duration::from_secs(u64::from(row_at))),
                     tags,
-                    lang,
+                    lang: lang.as_ref().map(|l| l.lang.clone()),
+                    adds_lang_column: lang.is_some_and(|l| l.other),
                 });
                 match (status, request) {
                     (Status::Pending, _) => Outcome::NowPending { at: row_at },

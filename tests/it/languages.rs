@@ -124,6 +124,37 @@ fn each_reader_is_mailed_in_their_language_and_the_rest_in_the_newsletters() {
 }
 
 #[test]
+fn check_and_send_show_the_subject_in_the_first_readers_language() {
+    let p = Project::sample();
+    p.write(
+        LIST,
+        "email,name,lang\nkenji@example.org,Kenji,ja\nann@example.org,Ann,en\n",
+    );
+    p.write(
+        ISSUE,
+        BILINGUAL
+            .replace(
+                "subject = \"Ferries and harbours\"",
+                "subject = \"Ferries for {{ name }}\"\ntitle = \"Ferries\"",
+            )
+            .replace(
+                "subject = \"フェリーと港のお知らせ\"",
+                "subject = \"{{ name }}さんへ：フェリーのお知らせ\"\ntitle = \"フェリー\"",
+            ),
+    );
+    let shown = "«Kenjiさんへ：フェリーのお知らせ» (personalised: as kenji@example.org gets it)";
+    p.bulletin(&["check", "--issue", ISSUE])
+        .success()
+        .stdout_has(shown);
+    dry_run(&p).success().stdout_has(shown);
+    let sink = SmtpSink::start(&[]);
+    p.with_server(sink.port, "", "");
+    p.bulletin(&["send", "--issue", ISSUE, "--yes"])
+        .success()
+        .stdout_has(shown);
+}
+
+#[test]
 fn a_list_without_a_lang_column_reads_the_newsletters_language() {
     let p = Project::sample();
     p.write(ISSUE, BILINGUAL);

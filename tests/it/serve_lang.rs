@@ -130,7 +130,19 @@ fn serve_pages_in_japanese_for_a_japanese_reader() {
         page.contains("hanako@example.jp の購読を確定してください"),
         "{page}"
     );
-    assert_eq!(lang_field(&page), Some("ja"));
+    // The language is the reader's to choose, shown, the link's selected.
+    assert!(
+        page.contains("<select id=\"lang\" name=\"lang\">"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<option value=\"ja\" lang=\"ja\" selected>日本語</option>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<option value=\"en\" lang=\"en\">English</option>"),
+        "{page}"
+    );
     let (status, page) = text(
         http.post(&confirm)
             .form(&[("name", "Hanako"), ("lang", "ja")])
@@ -141,29 +153,10 @@ fn serve_pages_in_japanese_for_a_japanese_reader() {
     assert!(page.contains("購読を開始しました"), "{page}");
 
     // The list had no `lang` column: the confirmation gave it one.
-    let mut list = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_path(p.path(LIST))
-        .expect("list");
-    let header: Vec<String> = list
-        .headers()
-        .expect("header")
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    let at = header
-        .iter()
-        .position(|h| h == "lang")
-        .expect("a lang column");
-    let rows: Vec<Vec<String>> = list
-        .records()
-        .map(|r| r.expect("row").iter().map(str::to_owned).collect())
-        .filter(|r: &Vec<String>| r[0] == "hanako@example.jp")
-        .collect();
-    let last = rows.last().expect("hanako's rows");
+    let rows = lang_rows(&p, "hanako@example.jp");
     assert_eq!(
-        (last[2].as_str(), last[at].as_str()),
-        ("subscribed", "ja"),
+        rows.last(),
+        Some(&("subscribed".to_owned(), "ja".to_owned())),
         "{rows:?}"
     );
 
@@ -234,4 +227,81 @@ fn serve_pages_in_japanese_for_a_japanese_reader() {
     );
     assert_eq!(status, 400);
     assert!(page.contains("この配信停止リンクは無効です"), "{page}");
+    // The ways on at its foot too.
+    assert!(
+        page.contains("aria-label=\"その他\"") && page.contains(">購読する</a>"),
+        "{page}"
+    );
+
+    // A reader once Japanese (the editor's rows), who left, signs up
+    // again on English pages: confirming in the newsletter's own language
+    // puts them back to it.
+    let list = p.read(LIST);
+    p.write(
+        LIST,
+        format!(
+            "{list}taro@example.jp,Taro,subscribed,2022-07-01T00:00:00Z,ja\n\
+             taro@example.jp,,unsubscribed,2022-07-02T00:00:00Z,\n"
+        ),
+    );
+    http.post(format!("{base}/subscribe"))
+        .form(&[("email", "taro@example.jp"), ("lang", "en")])
+        .send()
+        .expect("post");
+    let start = std::time::Instant::now();
+    let english = loop {
+        if let Some(m) = mails_to(&sink, "taro@example.jp").pop() {
+            break m;
+        }
+        assert!(start.elapsed().as_secs() < 20, "no confirmation");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(
+        english["headers"]["Subject"],
+        "Confirm your subscription to US-Japan Alliance Digest"
+    );
+    let confirm = link_with(english["bodies"][0].as_str().expect("text"), "/confirm/");
+    assert!(confirm.ends_with("?lang=en"), "{confirm}");
+    let (status, page) = text(
+        http.post(&confirm)
+            .form(&[("lang", "en")])
+            .send()
+            .expect("post"),
+    );
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("You are subscribed"), "{page}");
+    let rows = lang_rows(&p, "taro@example.jp");
+    assert_eq!(
+        rows.last(),
+        Some(&("subscribed".to_owned(), "en".to_owned())),
+        "{rows:?}"
+    );
+}
+
+/// Each row of `who`: its status and its `lang`.
+fn lang_rows(p: &crate::util::Project, who: &str) -> Vec<(String, String)> {
+    let mut list = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(p.path(LIST))
+        .expect("list");
+    let header: Vec<String> = list
+        .headers()
+        .expect("header")
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let at = header
+        .iter()
+        .position(|h| h == "lang")
+        .expect("a lang column");
+    list.records()
+        .map(|r| {
+            r.expect("row")
+                .iter()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .filter(|r| r[0] == who)
+        .map(|r| (r[2].clone(), r.get(at).cloned().unwrap_or_default()))
+        .collect()
 }

@@ -98,7 +98,7 @@ fn confirmation_mail() {
     insta::assert_snapshot!("confirmation_html", html.replace("><", ">\n<"));
     // In the sign-up's language: the same mail, its words Japanese.
     let (text, html) = parts("ja");
-    assert!(text.contains("リンクの有効期限は7日です。"), "{text}");
+    assert!(text.contains("リンクの有効期限は7日間です。"), "{text}");
     assert!(html.contains("<html lang=\"ja\">"), "{html}");
     assert!(html.contains(">購読を確定する</a>"), "{html}");
     assert!(!html.contains("Confirm my subscription"), "{html}");

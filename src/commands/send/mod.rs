@@ -73,9 +73,13 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
         subject: {
             let first =
                 crate::commands::first_reader(&config, &issue, &ctx.template, &parts.subject);
+            // In that reader's language, as they get it.
+            let own = first
+                .as_ref()
+                .map_or(&ctx.template, |s| ctx.template.for_reader(s.lang.as_ref()));
             crate::commands::subject_for_editor(
-                &parts.subject,
-                &ctx.template,
+                &own.subject_source(),
+                own,
                 first.as_ref().map(|s| crate::compose::message::Recipient {
                     email: &s.email,
                     name: s.name.as_ref(),

@@ -60,6 +60,10 @@ pub(super) async fn send(
     };
     let mut signals = wait::Signals::watch()?;
     let mut worst = Outcome::Success;
+    // When the run was last free to send: a wave reached late because the
+    // waves before it took long is sent, one reached late after the run
+    // sat idle (a machine asleep) is not.
+    let mut ready = crate::clock();
     for (i, w) in plan.waves.iter().enumerate() {
         let what = if local {
             w.shown()
@@ -79,10 +83,10 @@ pub(super) async fn send(
         // Late by a machine that slept or a clock put right: this wave is
         // not sent (when in doubt, do not mail), the ones to come still
         // are, and the run ends in a problem that names it.
-        if let Some(why) = plan.too_late(i, crate::clock(), args.late) {
+        if let Some(why) = plan.too_late(i, crate::clock(), args.late, ready) {
             crate::commands::paint::say(&format!(
                 "error: too late to send wave {} of {}: {why}; its {} not mailed{}. \
-                 `bulletin send --issue {}` (no --at) sends to them now",
+                 Once this run ends, `bulletin send --issue {}` (no --at) sends to them",
                 i + 1,
                 plan.waves.len(),
                 crate::count(w.readers, "reader was", "readers were"),
@@ -133,6 +137,7 @@ pub(super) async fn send(
         if outcome == Outcome::Problems {
             worst = Outcome::Problems;
         }
+        ready = crate::clock();
     }
     Ok(worst)
 }

@@ -205,10 +205,15 @@ fn linked(text: &str) -> Markup {
 /// that closes a `(` of its own (`…/wiki/Rust_(language)`).
 fn url_in(word: &str) -> &str {
     let mut url = word;
+    // `(` less `)` in what is left, counted once.
+    let mut open = word.matches('(').count() as isize - word.matches(')').count() as isize;
     while let Some(last) = url.chars().last() {
         let sentence = match last {
             '.' | ',' | ';' | ':' | ']' | '!' | '?' | '"' | '\'' => true,
-            ')' => url.matches('(').count() < url.matches(')').count(),
+            ')' if open < 0 => {
+                open += 1;
+                true
+            }
             _ => false,
         };
         if !sentence {
@@ -255,6 +260,8 @@ mod tests {
             "https://en.wikipedia.org/wiki/Rust_(language)"
         );
         assert_eq!(url_in("https://example.org/a)."), "https://example.org/a");
+        let many = format!("https://example.org/a{}", ")".repeat(100_000));
+        assert_eq!(url_in(&many), "https://example.org/a");
         assert_eq!(
             url_in("https://example.org/?q=1!\""),
             "https://example.org/?q=1"

@@ -304,7 +304,7 @@ mod tests {
         let en = Words::builtin(&Lang::default());
         let ja = Words::builtin(&Lang::parse("ja").expect("tag"));
         assert_eq!(en.lasting(Duration::from_secs(7 * 86_400)), "7 days");
-        assert_eq!(ja.lasting(Duration::from_secs(7 * 86_400)), "7日");
+        assert_eq!(ja.lasting(Duration::from_secs(7 * 86_400)), "7日間");
         assert_eq!(en.lasting(Duration::from_secs(86_400)), "24 hours");
         assert_eq!(en.lasting(Duration::from_secs(3600)), "1 hour");
         assert_eq!(en.lasting(Duration::from_secs(90)), "1 minute");

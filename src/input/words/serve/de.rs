@@ -20,7 +20,7 @@ pub(super) fn text(say: Say) -> &'static str {
             "Prüfen Sie Ihre Angaben und drücken Sie dann den Knopf, um {email} anzumelden."
         }
         ConfirmButton => "Bestätigen",
-        InboxTitle => "Sehen Sie in Ihr Postfach",
+        InboxTitle => "Bitte prüfen Sie Ihr Postfach",
         InboxSent => {
             "Wenn die Adresse stimmt, ist eine E-Mail mit einem Bestätigungslink unterwegs. \
              Öffnen Sie sie und drücken Sie „Bestätigen“, um sich anzumelden."
@@ -43,13 +43,15 @@ pub(super) fn text(say: Say) -> &'static str {
         UnsubscribeButton => "Abmelden",
         UnsubscribedTitle => "Sie sind abgemeldet",
         Unsubscribed => "{email} erhält keine E-Mails mehr von {name}.",
-        UndoOffer => "Aus Versehen gedrückt? Sie können es heute noch rückgängig machen.",
+        UndoOffer => {
+            "Aus Versehen gedrückt? Sie können es innerhalb eines Tages rückgängig machen."
+        }
         UndoButton => "Rückgängig: angemeldet bleiben",
         ResubscribedTitle => "Sie sind wieder angemeldet",
         Resubscribed => "{email} erhält die nächste Ausgabe von {name} wie bisher.",
         UndoStaleTitle => "Das lässt sich nicht mehr rückgängig machen",
         UndoStale => {
-            "Die Abmeldung ist älter als einen Tag, wurde schon rückgängig gemacht, oder \
+            "Die Abmeldung ist älter als ein Tag, wurde schon rückgängig gemacht, oder \
              seitdem hat sich etwas geändert. Wenn Sie den Newsletter nicht erhalten und \
              ihn möchten, melden Sie sich unten an."
         }
@@ -105,5 +107,11 @@ pub(super) fn text(say: Say) -> &'static str {
         OneHour => "1 Stunde",
         Hours => "{n} Stunden",
         Days => "{n} Tage",
+        WaysLabel => "Mehr",
+        WaysSubscribe => "Abonnieren",
+        WaysArchive => "Alle bisherigen Ausgaben",
+        LangLabel => "Sprache",
+        IndexAbout => "Alle bisherigen Ausgaben von {name}.",
+        IndexFeed => "Dem Feed folgen",
     }
 }

@@ -40,7 +40,7 @@ pub(super) fn text(say: Say) -> &'static str {
         UnsubscribeButton => "Unsubscribe",
         UnsubscribedTitle => "You are unsubscribed",
         Unsubscribed => "{email} will get no more mail from {name}.",
-        UndoOffer => "Pressed by mistake? You can undo it today.",
+        UndoOffer => "Pressed by mistake? You can undo it within a day.",
         UndoButton => "Undo: keep me subscribed",
         ResubscribedTitle => "You are subscribed again",
         Resubscribed => "{email} will get the next issue of {name}, as before.",
@@ -84,5 +84,11 @@ pub(super) fn text(say: Say) -> &'static str {
         OneHour => "1 hour",
         Hours => "{n} hours",
         Days => "{n} days",
+        WaysLabel => "More",
+        WaysSubscribe => "Subscribe",
+        WaysArchive => "Every issue so far",
+        LangLabel => "Language",
+        IndexAbout => "Every issue of {name} so far.",
+        IndexFeed => "Follow the feed",
     }
 }

@@ -27,7 +27,7 @@ pub(super) fn text(say: Say) -> &'static str {
             "¿No ha llegado nada en unos minutos? Mire en la carpeta de spam o vuelva a \
              suscribirse."
         }
-        SubscribedTitle => "Ya está suscrito",
+        SubscribedTitle => "Suscripción confirmada",
         Subscribed => "{email} recibirá el próximo número.",
         AlreadyTitle => "Ya estaba suscrito",
         Already => {
@@ -40,7 +40,7 @@ pub(super) fn text(say: Say) -> &'static str {
         UnsubscribeButton => "Darme de baja",
         UnsubscribedTitle => "Se ha dado de baja",
         Unsubscribed => "{email} no recibirá más correos de {name}.",
-        UndoOffer => "¿Lo pulsó por error? Puede deshacerlo hoy.",
+        UndoOffer => "¿Lo pulsó por error? Puede deshacerlo durante 24 horas.",
         UndoButton => "Deshacer: seguir suscrito",
         ResubscribedTitle => "Vuelve a estar suscrito",
         Resubscribed => "{email} recibirá el próximo número de {name}, como antes.",
@@ -97,5 +97,11 @@ pub(super) fn text(say: Say) -> &'static str {
         OneHour => "1 hora",
         Hours => "{n} horas",
         Days => "{n} días",
+        WaysLabel => "Más",
+        WaysSubscribe => "Suscribirse",
+        WaysArchive => "Todos los números",
+        LangLabel => "Idioma",
+        IndexAbout => "Todos los números de {name} hasta hoy.",
+        IndexFeed => "Seguir el feed",
     }
 }

@@ -40,11 +40,15 @@ pub(super) fn text(say: Say) -> &'static str {
         StaleTitle => "Ce lien ne fonctionne plus",
         SignUpAgain => "Inscrivez-vous à nouveau ci-dessous pour recevoir un nouveau lien.",
         UnsubscribeTitle => "Se désabonner",
-        UnsubscribePress => "Appuyez sur le bouton pour ne plus envoyer {name} à {email}.",
+        UnsubscribePress => {
+            "Appuyez sur le bouton pour ne plus recevoir {name} à l’adresse {email}."
+        }
         UnsubscribeButton => "Se désabonner",
         UnsubscribedTitle => "Vous êtes désabonné",
         Unsubscribed => "{email} ne recevra plus de courrier de {name}.",
-        UndoOffer => "Appuyé par erreur\u{a0}? Vous pouvez annuler aujourd’hui.",
+        UndoOffer => {
+            "Vous avez cliqué par erreur\u{a0}? Vous pouvez annuler dans les 24\u{a0}heures."
+        }
         UndoButton => "Annuler\u{a0}: rester abonné",
         ResubscribedTitle => "Vous êtes de nouveau abonné",
         Resubscribed => "{email} recevra le prochain numéro de {name}, comme avant.",
@@ -102,5 +106,11 @@ pub(super) fn text(say: Say) -> &'static str {
         OneHour => "1\u{a0}heure",
         Hours => "{n}\u{a0}heures",
         Days => "{n}\u{a0}jours",
+        WaysLabel => "Plus",
+        WaysSubscribe => "S’abonner",
+        WaysArchive => "Tous les numéros",
+        LangLabel => "Langue",
+        IndexAbout => "Tous les numéros de {name} parus à ce jour.",
+        IndexFeed => "Suivre le flux",
     }
 }

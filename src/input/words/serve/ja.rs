@@ -41,7 +41,7 @@ pub(super) fn text(say: Say) -> &'static str {
         UnsubscribeButton => "配信を停止する",
         UnsubscribedTitle => "配信を停止しました",
         Unsubscribed => "{email} には今後{name}からのメールは届きません。",
-        UndoOffer => "誤って押しましたか？今日中なら取り消せます。",
+        UndoOffer => "誤って押しましたか？24時間以内なら取り消せます。",
         UndoButton => "取り消して購読を続ける",
         ResubscribedTitle => "購読を再開しました",
         Resubscribed => "{email} には、これまでどおり{name}の次号をお届けします。",
@@ -95,6 +95,12 @@ pub(super) fn text(say: Say) -> &'static str {
         Minutes => "{n}分",
         OneHour => "1時間",
         Hours => "{n}時間",
-        Days => "{n}日",
+        Days => "{n}日間",
+        WaysLabel => "その他",
+        WaysSubscribe => "購読する",
+        WaysArchive => "これまでの号",
+        LangLabel => "言語",
+        IndexAbout => "{name}のこれまでの全号。",
+        IndexFeed => "フィードを購読",
     }
 }

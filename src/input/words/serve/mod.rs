@@ -1,5 +1,6 @@
 //! The words of `bulletin serve`: every page a reader's link or the
-//! sign-up form opens, and the sign-up's confirmation mail, in English,
+//! sign-up form opens, and the sign-up's confirmation mail (and the few
+//! the archive's pages share with them: the ways on, the index), in English,
 //! Japanese, German, French and Spanish (one file each, checked complete
 //! by the compiler: each is a `match` over every `Say`). A config's
 //! `[words.<lang>]` may set any of them by its key.
@@ -95,6 +96,12 @@ words! {
     OneHour = "one_hour",
     Hours = "hours",
     Days = "days",
+    WaysLabel = "ways_label",
+    WaysSubscribe = "ways_subscribe",
+    WaysArchive = "ways_archive",
+    LangLabel = "lang_label",
+    IndexAbout = "index_about",
+    IndexFeed = "index_feed",
 }
 
 impl Say {
@@ -138,6 +145,15 @@ impl Builtin {
             Self::Fr => fr::text(say),
             Self::Es => es::text(say),
         }
+    }
+}
+
+/// Two sentences in a row: a space between them, except after a full
+/// stop that takes none (Japanese `。`).
+pub fn sentences(first: &str, second: &str) -> String {
+    match first.ends_with(['。', '！', '？']) {
+        true => format!("{first}{second}"),
+        false => format!("{first} {second}"),
     }
 }
 
@@ -209,5 +225,7 @@ mod tests {
             "{name}@x gets D {x}"
         );
         assert_eq!(fill("no { close", &[("name", "D")]), "no { close");
+        assert_eq!(sentences("A.", "B."), "A. B.");
+        assert_eq!(sentences("あ。", "い。"), "あ。い。");
     }
 }
