@@ -14,7 +14,7 @@ use axum::response::Response;
 
 use super::limit::client_ip;
 use super::pages::Talk;
-use super::{App, Change, Outcome, Shared, forms, list_error};
+use super::{App, Change, Outcome, Shared, list_error};
 use crate::audience::unsubscribe::TokenError;
 use crate::input::checked::Line;
 use crate::input::email::Email;
@@ -94,14 +94,6 @@ pub async fn confirm_page(
     )
 }
 
-/// The pages for a form's answer: in the form's `lang`, else as `early`.
-fn talk_of<'a>(app: &'a App, form: &forms::Form, headers: &HeaderMap, early: Talk<'a>) -> Talk<'a> {
-    match form.get("lang") {
-        "" => early,
-        lang => app.talk(Some(lang), headers),
-    }
-}
-
 pub async fn confirm(
     State(app): Shared,
     Path(token): Path<String>,
@@ -115,11 +107,10 @@ pub async fn confirm(
         Confirm::Expired(email) => return stale(&app, &early, &email, Say::ConfirmExpired).await,
         Confirm::Invalid => return early.problem(StatusCode::BAD_REQUEST, Say::ConfirmInvalid),
     };
-    let form = match forms::read(request, app.request_timeout).await {
-        Ok(form) => form,
-        Err(e) => return early.problem(e.status, e.what),
+    let (form, talk) = match app.read_form(request, &headers, early).await {
+        Ok(read) => read,
+        Err(page) => return *page,
     };
-    let talk = talk_of(&app, &form, &headers, early);
     let name = match form.name() {
         Ok(name) => name,
         Err(e) => return talk.problem(e.status, e.what),
@@ -192,11 +183,10 @@ pub async fn unsubscribe(
         Ok(email) => email,
         Err(page) => return *page,
     };
-    let form = match forms::read(request, app.request_timeout).await {
-        Ok(form) => form,
-        Err(e) => return early.problem(e.status, e.what),
+    let (_, talk) = match app.read_form(request, &headers, early).await {
+        Ok(read) => read,
+        Err(page) => return *page,
     };
-    let talk = talk_of(&app, &form, &headers, early);
     let undo = match app
         .list
         .ask(Change::Unsubscribe {
@@ -235,11 +225,10 @@ pub async fn undo(
         Ok(email) => email,
         Err(page) => return *page,
     };
-    let form = match forms::read(request, app.request_timeout).await {
-        Ok(form) => form,
-        Err(e) => return early.problem(e.status, e.what),
+    let (form, talk) = match app.read_form(request, &headers, early).await {
+        Ok(read) => read,
+        Err(page) => return *page,
     };
-    let talk = talk_of(&app, &form, &headers, early);
     let Some((sealed_for, at)) = app.tokens.verify_undo(form.get("undo")) else {
         return talk.undo_stale();
     };

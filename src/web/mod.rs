@@ -66,6 +66,25 @@ impl App {
         self.pages.talk(self.pages.tongues.pick(asked, headers))
     }
 
+    /// A request's form, read, and the pages in its language (the form's
+    /// `lang`, else `early`'s); or the page that says why it could not be
+    /// read.
+    async fn read_form<'a>(
+        &'a self,
+        request: Request,
+        headers: &HeaderMap,
+        early: Talk<'a>,
+    ) -> Result<(forms::Form, Talk<'a>), Box<Response>> {
+        let form = forms::read(request, self.request_timeout)
+            .await
+            .map_err(|e| Box::new(early.problem(e.status, e.what)))?;
+        let talk = match form.get("lang") {
+            "" => early,
+            lang => self.talk(Some(lang), headers),
+        };
+        Ok((form, talk))
+    }
+
     /// The same for a request whose query may name the language.
     fn talk_query(&self, query: Option<&str>, headers: &HeaderMap) -> Talk<'_> {
         self.talk(asked_in(query).as_deref(), headers)
@@ -339,14 +358,10 @@ async fn subscribe(
     if !app.limiter.allow(ip) {
         return early.problem(StatusCode::TOO_MANY_REQUESTS, Say::TooManySignups);
     }
-    let form = match forms::read(request, app.request_timeout).await {
-        Ok(form) => form,
-        Err(e) => return early.problem(e.status, e.what),
-    };
-    // The language of the page the form was on.
-    let talk = match form.get("lang") {
-        "" => early,
-        lang => app.talk(Some(lang), &headers),
+    // In the language of the page the form was on.
+    let (form, talk) = match app.read_form(request, &headers, early).await {
+        Ok(read) => read,
+        Err(page) => return *page,
     };
     // A filled honeypot is a bot: it is told what a person is told, and
     // nothing happens.
