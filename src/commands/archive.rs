@@ -232,29 +232,62 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whether `dir` is a translation's page as `archive` writes it: a folder
+/// named by a language tag that holds only its `index.html`.
+fn a_translations_page(dir: &Path) -> bool {
+    dir.is_dir()
+        && dir
+            .file_name()
+            .is_some_and(|n| crate::input::lang::Lang::parse(&n.to_string_lossy()).is_ok())
+        && std::fs::read_dir(dir).is_ok_and(|d| {
+            let names: Vec<_> = d.flatten().map(|f| f.file_name()).collect();
+            names == ["index.html"]
+        })
+}
+
 /// Removes the pages of issues no longer published (now `archive =
-/// false`): a folder of the site that holds only our `index.html`.
+/// false`): a folder of the site that holds only our `index.html` (and
+/// its translations' pages); and the page of a translation taken out of
+/// an issue still published. A language's own folder (its index and
+/// feed) is left alone.
 fn remove_withdrawn(out: &Path, published: &[site::Published]) -> anyhow::Result<usize> {
     let mut removed = 0;
+    let remove = |path: &Path| {
+        std::fs::remove_dir_all(path)
+            .with_context(|| format!("{}: cannot be removed", path.display()))
+    };
     for entry in std::fs::read_dir(out)?.flatten() {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !path.is_dir() || published.iter().any(|p| p.issue.id == name) {
+        if !path.is_dir()
+            || published
+                .iter()
+                .any(|p| p.issue.translations.iter().any(|t| t.lang.as_str() == name))
+        {
+            continue;
+        }
+        if let Some(p) = published.iter().find(|p| p.issue.id == name) {
+            for sub in std::fs::read_dir(&path)?.flatten() {
+                let sub = sub.path();
+                let kept = sub.file_name().is_some_and(|n| {
+                    p.issue
+                        .translations
+                        .iter()
+                        .any(|t| n.to_string_lossy() == t.lang.as_str())
+                });
+                if !kept && a_translations_page(&sub) {
+                    remove(&sub)?;
+                    removed += 1;
+                }
+            }
             continue;
         }
         // Our page, and its pages in other languages (`<lang>/index.html`).
-        let only_ours = std::fs::read_dir(&path)?.flatten().all(|e| {
-            e.file_name() == "index.html"
-                || (e.path().is_dir()
-                    && crate::input::lang::Lang::parse(&e.file_name().to_string_lossy()).is_ok()
-                    && std::fs::read_dir(e.path()).is_ok_and(|d| {
-                        let names: Vec<_> = d.flatten().map(|f| f.file_name()).collect();
-                        names == ["index.html"]
-                    }))
-        });
+        let only_ours = std::fs::read_dir(&path)?
+            .flatten()
+            .all(|e| e.file_name() == "index.html" || a_translations_page(&e.path()));
         if only_ours && path.join("index.html").exists() {
-            std::fs::remove_dir_all(&path)
-                .with_context(|| format!("{}: cannot be removed", path.display()))?;
+            remove(&path)?;
             removed += 1;
         }
     }

@@ -75,20 +75,40 @@ pub fn build(
         newsletter,
         archive,
         feed: format!("{}/{FEED}", archive.url),
-        feed_id: format!("{}/", archive.url),
         index: format!("{}/", archive.url),
+        lang: None,
         signup,
     };
-    // A language's pages name its own feed, whose id is its own.
+    // A language's pages name its own index and feed (whose id is its
+    // index's address, its own).
     let in_lang = |lang: &Lang| Site {
         feed: format!("{}/{lang}/{FEED}", archive.url),
-        feed_id: format!("{}/{lang}/", archive.url),
+        index: format!("{}/{lang}/", archive.url),
+        lang: Some(lang.clone()),
         ..site.clone()
+    };
+    // Every language an issue is translated into.
+    let langs: BTreeSet<Lang> = issues
+        .iter()
+        .flat_map(|p| p.issue.translations.iter().map(|t| t.lang.clone()))
+        .collect();
+    // The index in each language, each naming the others.
+    let indexes: Vec<(String, String)> =
+        std::iter::once((newsletter.lang.to_string(), site.index.clone()))
+            .chain(
+                langs
+                    .iter()
+                    .map(|l| (l.to_string(), format!("{}/{l}/", archive.url))),
+            )
+            .collect();
+    let indexes = if indexes.len() > 1 {
+        indexes
+    } else {
+        Vec::new()
     };
     let mut files: Vec<File> = Vec::new();
     // Each issue's page, and one a translation (`<id>/<lang>/`), each
     // naming the others (`hreflang`).
-    let mut langs: BTreeSet<Lang> = BTreeSet::new();
     for p in &issues {
         let alternates = site.alternates(&p.issue);
         files.push(File {
@@ -96,7 +116,6 @@ pub fn build(
             bytes: site.page(p, &alternates).into_string().into_bytes(),
         });
         for t in &p.issue.translations {
-            langs.insert(t.lang.clone());
             let translated = Published {
                 issue: for_nobody(newsletter, p.issue.translated(t)),
                 sent: p.sent,
@@ -110,7 +129,8 @@ pub fn build(
             });
         }
     }
-    // A feed a language: its issues in it, at `<lang>/feed.xml`.
+    // A feed and an index a language: its issues in it, at
+    // `<lang>/feed.xml` and `<lang>/`.
     for lang in &langs {
         let translated: Vec<Published> = issues
             .iter()
@@ -122,16 +142,22 @@ pub fn build(
                 })
             })
             .collect();
+        let translated: Vec<&Published> = translated.iter().collect();
         files.push(File {
             path: format!("{lang}/{FEED}"),
+            bytes: in_lang(lang).feed(&translated).into_bytes(),
+        });
+        files.push(File {
+            path: format!("{lang}/index.html"),
             bytes: in_lang(lang)
-                .feed(&translated.iter().collect::<Vec<_>>())
+                .index(&translated, &indexes)
+                .into_string()
                 .into_bytes(),
         });
     }
     files.push(File {
         path: "index.html".into(),
-        bytes: site.index(&issues).into_string().into_bytes(),
+        bytes: site.index(&issues, &indexes).into_string().into_bytes(),
     });
     files.push(File {
         path: FEED.into(),
@@ -145,9 +171,10 @@ struct Site<'a> {
     newsletter: &'a Newsletter,
     archive: &'a Archive,
     feed: String,
-    /// The feed's Atom id: one of its own for each language's feed.
-    feed_id: String,
+    /// The index's address, also its feed's Atom id.
     index: String,
+    /// The language of the index and feed (`None`: the newsletter's).
+    lang: Option<Lang>,
     signup: Option<&'a str>,
 }
 
@@ -238,13 +265,19 @@ impl Site<'_> {
         )
     }
 
-    fn index(&self, issues: &[&Published]) -> Markup {
+    /// The index of `issues`, in this site's language, naming the index
+    /// in each language (`indexes`, by tag; empty with one language).
+    fn index(&self, issues: &[&Published], indexes: &[(String, String)]) -> Markup {
         let title = self.title();
-        let words = self.newsletter.words(&self.newsletter.lang);
-        let description = self.about().unwrap_or_else(|| {
-            words.say_with(Say::IndexAbout, &[("name", self.newsletter.name.as_str())])
-        });
-        let head = web_head(&WebHead {
+        let lang = self.lang.as_ref().unwrap_or(&self.newsletter.lang);
+        let words = self.newsletter.words(lang);
+        let about = || words.say_with(Say::IndexAbout, &[("name", self.newsletter.name.as_str())]);
+        // The editor's own description is in the newsletter's language.
+        let description = match &self.lang {
+            None => self.about().unwrap_or_else(about),
+            Some(_) => about(),
+        };
+        let mut head = web_head(&WebHead {
             kind: "website",
             title: &title,
             description: &description,
@@ -253,6 +286,15 @@ impl Site<'_> {
             feed_title: &title,
             site_name: None,
         });
+        if !indexes.is_empty() {
+            head = html! {
+                (head)
+                @for (tag, href) in indexes {
+                    link rel="alternate" hreflang=(tag) href=(href);
+                }
+                link rel="alternate" hreflang="x-default" href=(indexes[0].1);
+            };
+        }
         look::page(
             &look::Page {
                 newsletter: self.newsletter.name.as_str(),
@@ -263,7 +305,7 @@ impl Site<'_> {
                     signup: self.signup,
                     archive: None,
                 },
-                lang: self.newsletter.lang.as_str(),
+                lang: lang.as_str(),
                 words: &words,
             },
             html! {
@@ -278,7 +320,7 @@ impl Site<'_> {
                     @for p in issues {
                         li {
                             p class="date" { time datetime=(iso_day(p.day())) { (words.date(p.day())) } }
-                            h2 { a href=(self.archive.page_url(&p.issue.id)) { (p.issue.title(self.newsletter)) } }
+                            h2 { a href=(self.archive.page_url_in(&p.issue.id, self.lang.as_ref())) { (p.issue.title(self.newsletter)) } }
                             p class="preheader" { (p.issue.preheader()) }
                         }
                     }
@@ -289,7 +331,7 @@ impl Site<'_> {
 
     fn feed(&self, issues: &[&Published]) -> String {
         let mut feed = Feed::default();
-        feed.set_id(self.feed_id.clone());
+        feed.set_id(self.index.clone());
         feed.set_title(self.title());
         if let Some(about) = self.about() {
             feed.set_subtitle(Some(Text::plain(about)));

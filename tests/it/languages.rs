@@ -353,3 +353,61 @@ fn the_archive_has_a_page_a_language_with_hreflang_and_a_feed_a_language() {
     assert_eq!(ja_entries[0]["link"], format!("{base}/2026-12-09/ja/"));
     assert_eq!(feeds[0]["entries"][0]["title"], "Ferries and harbours");
 }
+
+#[test]
+fn each_language_has_an_index_and_a_translation_taken_out_is_taken_down() {
+    let p = Project::sample();
+    bilingual(&p);
+    let config = p.read("config.toml");
+    let base = "https://alliance-digest.example.org/archive";
+    p.write(
+        "config.toml",
+        format!("{config}\n[archive]\nurl = \"{base}\"\n"),
+    );
+    p.bulletin(&["archive", "--issue", ISSUE]).success();
+    let main = p.read("archive/index.html");
+    let ja = p.read("archive/ja/index.html");
+    for index in [&main, &ja] {
+        for (tag, href) in [("en", format!("{base}/")), ("ja", format!("{base}/ja/"))] {
+            assert!(
+                index.contains(&format!(
+                    "<link rel=\"alternate\" hreflang=\"{tag}\" href=\"{href}\">"
+                )),
+                "{index}"
+            );
+        }
+    }
+    // The Japanese index: its words, its dates, its pages and feed.
+    assert!(ja.contains("<html lang=\"ja\">"), "{ja}");
+    assert!(
+        ja.contains("2026年12月9日") && ja.contains(">フィードを購読</a>"),
+        "{ja}"
+    );
+    assert!(
+        ja.contains(&format!(
+            "href=\"{base}/2026-12-09/ja/\">フェリーと港のお知らせ</a>"
+        )),
+        "{ja}"
+    );
+    assert!(main.contains(&format!(
+        "href=\"{base}/2026-12-09/\">Ferries and harbours</a>"
+    )));
+    // A Japanese page's way back is the Japanese index.
+    let page = p.read("archive/2026-12-09/ja/index.html");
+    assert!(
+        page.contains(&format!("<a href=\"{base}/ja/\">これまでの号</a>")),
+        "{page}"
+    );
+    let feeds = python_json("read_feed.py", &[p.path("archive/ja/feed.xml")]);
+    assert_eq!(feeds[0]["bozo"], false, "{}", feeds[0]);
+
+    // The translation taken out of the issue: its page goes, the issue's
+    // stays; the language's own folder is not an issue's, and stays.
+    let issue = p.read(ISSUE);
+    let cut = issue.find("[lang.ja]").expect("a translation");
+    p.write(ISSUE, &issue[..cut]);
+    p.bulletin(&["archive", "--issue", ISSUE]).success();
+    assert!(!p.path("archive/2026-12-09/ja").exists());
+    assert!(p.path("archive/2026-12-09/index.html").exists());
+    assert!(p.path("archive/ja/feed.xml").exists());
+}
