@@ -58,6 +58,8 @@ pub fn place_images(config: &Config, issue: &mut Issue) -> Result<(), Diagnostic
             issue.place_images(&archive.url);
             Ok(())
         }
+        // A text issue shows an image as `[Image: alt]`: nothing loads.
+        None if issue.format_in(&config.newsletter) == crate::input::config::Format::Text => Ok(()),
         None => Err(Diagnostics(vec![
             crate::input::diagnostic::Diagnostic::new(
                 &issue.file,

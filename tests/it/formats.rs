@@ -303,6 +303,14 @@ fn images_that_would_not_load_everywhere_are_refused_at_their_line() {
         .stderr_has("add an [archive]");
     p.dry_run("preview").failure();
     assert!(!p.path("preview").exists() && !p.path("archive").exists());
+    // As a text issue it needs none: the image is its alt text.
+    let html_issue = p.read(ISSUE);
+    p.write(ISSUE, format!("format = \"text\"\n{html_issue}"));
+    check(&p).success();
+    p.dry_run("preview").success();
+    let text = p.read("preview/preview.txt");
+    assert!(text.contains("[Image: A ferry]"), "{text}");
+    p.write(ISSUE, html_issue);
     with_archive(&p);
     check(&p).success();
     // A local image in the footer, which has no issue to publish it with.
