@@ -148,6 +148,24 @@ pub fn build(
         });
     }
     let issues = plain;
+    // An issue named like a language would share its folder with that
+    // language's index.
+    for p in &issues {
+        if let Some(t) = issues
+            .iter()
+            .flat_map(|q| &q.issue.translations)
+            .find(|t| t.lang.as_str().eq_ignore_ascii_case(&p.issue.id))
+        {
+            anyhow::bail!(
+                "{}: the issue's name `{}` is also the language of a translation ([lang.{}]), \
+                 whose index the archive keeps at `{}/`: rename the issue file",
+                p.issue.file.display(),
+                p.issue.id,
+                t.lang,
+                t.lang
+            );
+        }
+    }
     let site = site::build(&newsletter, archive, &issues, signup.as_deref());
     let mut built = Built {
         issues: issues.len(),
@@ -232,8 +250,14 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whether `dir`'s `index.html` is a page `archive` wrote (it carries
+/// `site::MARK`): only such pages are ever taken down.
+fn our_page(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("index.html")).is_ok_and(|page| page.contains(site::MARK))
+}
+
 /// Whether `dir` is a translation's page as `archive` writes it: a folder
-/// named by a language tag that holds only its `index.html`.
+/// named by a language tag that holds only its `index.html`, ours.
 fn a_translations_page(dir: &Path) -> bool {
     dir.is_dir()
         && dir
@@ -243,20 +267,31 @@ fn a_translations_page(dir: &Path) -> bool {
             let names: Vec<_> = d.flatten().map(|f| f.file_name()).collect();
             names == ["index.html"]
         })
+        && our_page(dir)
 }
 
-/// Removes the pages of issues no longer published (now `archive =
-/// false`): a folder of the site that holds only our `index.html` (and
-/// its translations' pages); and the page of a translation taken out of
-/// an issue still published. A language's own folder (its index and
-/// feed) is left alone.
+/// The entries of `dir`, or an error naming it.
+fn entries(dir: &Path) -> anyhow::Result<Vec<std::fs::DirEntry>> {
+    Ok(std::fs::read_dir(dir)
+        .with_context(|| format!("{}: cannot be read", dir.display()))?
+        .flatten()
+        .collect())
+}
+
+/// Takes down what `archive` wrote and no longer publishes, and only
+/// that (pages carrying `site::MARK`): the folder of an issue withdrawn
+/// (now `archive = false`) with its translations' pages; the page of a
+/// translation taken out of an issue still published; and the folder of
+/// a language no issue is translated into any more (its index and feed).
+/// Anything else in the site (the editor's own pages, `media/`) is left
+/// as it is.
 fn remove_withdrawn(out: &Path, published: &[site::Published]) -> anyhow::Result<usize> {
     let mut removed = 0;
     let remove = |path: &Path| {
         std::fs::remove_dir_all(path)
             .with_context(|| format!("{}: cannot be removed", path.display()))
     };
-    for entry in std::fs::read_dir(out)?.flatten() {
+    for entry in entries(out)? {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
         if !path.is_dir()
@@ -267,7 +302,7 @@ fn remove_withdrawn(out: &Path, published: &[site::Published]) -> anyhow::Result
             continue;
         }
         if let Some(p) = published.iter().find(|p| p.issue.id == name) {
-            for sub in std::fs::read_dir(&path)?.flatten() {
+            for sub in entries(&path)? {
                 let sub = sub.path();
                 let kept = sub.file_name().is_some_and(|n| {
                     p.issue
@@ -282,11 +317,15 @@ fn remove_withdrawn(out: &Path, published: &[site::Published]) -> anyhow::Result
             }
             continue;
         }
-        // Our page, and its pages in other languages (`<lang>/index.html`).
-        let only_ours = std::fs::read_dir(&path)?
-            .flatten()
-            .all(|e| e.file_name() == "index.html" || a_translations_page(&e.path()));
-        if only_ours && path.join("index.html").exists() {
+        // An issue's page with its translations' pages, or a language's
+        // index with its feed: ours, and nothing else in it.
+        let language = crate::input::lang::Lang::parse(&name).is_ok();
+        let only_ours = entries(&path)?.iter().all(|e| {
+            e.file_name() == "index.html"
+                || (language && e.file_name() == site::FEED)
+                || a_translations_page(&e.path())
+        });
+        if only_ours && our_page(&path) {
             remove(&path)?;
             removed += 1;
         }

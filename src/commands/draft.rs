@@ -179,18 +179,20 @@ pub fn run(config_path: &Path, args: &DraftArgs) -> anyhow::Result<Outcome> {
         ids: entries.iter().map(|e| e.id.clone()).collect(),
         send: args.send,
         written: false,
-        since: Some(unix_secs()?),
+        // Set at its first send: the week of tries starts then.
+        since: None,
     });
     state.save(&state_path)?;
-    if let Err(e) = write_new(&path, &text) {
-        // Forgotten only if the file is not there: one renamed into place
-        // whose folder could not be synced is the draft, and the next run
-        // finds it pending.
-        if !path.exists() {
+    if let Err(failed) = write_new(&path, &text) {
+        // Forgotten unless the draft was put in place: one renamed into
+        // place whose folder could not be synced is the draft, and the
+        // next run finds it pending; a file that was there already (or
+        // appeared meanwhile) is not ours, and is never sent as a draft.
+        if !failed.placed {
             state.feed(&key).forget(&kept);
             state.save(&state_path)?;
         }
-        return Err(e);
+        return Err(failed.error);
     }
     let feed_state = state.feed(&key);
     feed_state.validators = validators;
@@ -422,38 +424,70 @@ fn free_issue_path(
     bail!("{}: no free name for {stem}'s draft", issues.display())
 }
 
+/// Why a draft was not written, and whether it is in place all the same
+/// (renamed into place; only the folder's sync failed).
+struct WriteFailed {
+    placed: bool,
+    error: anyhow::Error,
+}
+
 /// The draft written whole and only where no file is: a temporary file
 /// beside it, synced, then linked into place (refused if one appeared).
-fn write_new(path: &Path, text: &str) -> anyhow::Result<()> {
+fn write_new(path: &Path, text: &str) -> Result<(), WriteFailed> {
     use std::io::Write as _;
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let failed = |e: std::io::Error| anyhow::anyhow!("{}: cannot be written: {e}", path.display());
-    std::fs::create_dir_all(dir).map_err(failed)?;
+    let failed = |placed: bool| {
+        move |e: std::io::Error| WriteFailed {
+            placed,
+            error: anyhow::anyhow!("{}: cannot be written: {e}", path.display()),
+        }
+    };
+    std::fs::create_dir_all(dir).map_err(failed(false))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".draft")
         .tempfile_in(dir)
-        .map_err(failed)?;
-    tmp.write_all(text.as_bytes()).map_err(failed)?;
-    tmp.as_file().sync_all().map_err(failed)?;
+        .map_err(failed(false))?;
+    tmp.write_all(text.as_bytes()).map_err(failed(false))?;
+    tmp.as_file().sync_all().map_err(failed(false))?;
     tmp.persist_noclobber(path).map_err(|e| {
         if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-            anyhow::anyhow!(
-                "{}: already exists; a draft never overwrites a file",
-                path.display()
-            )
+            WriteFailed {
+                placed: false,
+                error: anyhow::anyhow!(
+                    "{}: already exists; a draft never overwrites a file",
+                    path.display()
+                ),
+            }
         } else {
-            failed(e.error)
+            failed(false)(e.error)
         }
     })?;
-    state::sync_dir(dir).map_err(failed)
+    state::sync_dir(dir).map_err(failed(true))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_already_there_is_never_taken_for_the_draft() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("2022-08-01.toml");
+        std::fs::write(&path, "someone else's").expect("write");
+        let failed = write_new(&path, "draft").expect_err("refused");
+        assert!(!failed.placed, "kept pending, it would be sent");
+        assert!(failed.error.to_string().contains("already exists"));
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            "someone else's"
+        );
+        write_new(&dir.path().join("new.toml"), "draft")
+            .map_err(|f| f.error)
+            .expect("written");
+    }
 
     #[test]
     fn a_private_feeds_token_is_not_kept_in_the_state() {

@@ -93,7 +93,7 @@ pub fn subject_for_editor(subject: &str, template: &Template, to: Option<Recipie
 }
 
 /// Whether a rendered text holds a field's mark.
-fn holds_field(text: &str) -> bool {
+pub fn holds_field(text: &str) -> bool {
     text.chars().any(|c| render::field_of(c).is_some())
 }
 

@@ -205,9 +205,9 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
                 if let Some(f) = fates.as_mut() {
                     f.add(s.line, s.email.as_str(), "would get it", "");
                 }
-                // The subject as the first reader gets it, in their
-                // language, as `send` shows it.
-                if first_subject.is_none() {
+                // A personalised subject as the first reader gets it, in
+                // their language, as `check` and `send` show it.
+                if first_subject.is_none() && crate::commands::holds_field(&parts.subject) {
                     first_subject = Some(crate::commands::subject_for_editor(
                         &own.subject_source(),
                         own,

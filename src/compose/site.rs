@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use atom_syndication::{Content, Entry, Feed, FixedDateTime, Link, Person, Text};
-use maud::{Markup, html};
+use maud::{Markup, PreEscaped, html};
 
 use crate::compose::look::{self, Ways};
 use crate::compose::render;
@@ -17,6 +17,10 @@ use crate::input::config::{Archive, Newsletter};
 use crate::input::issue::{Issue, IssueDate};
 use crate::input::lang::Lang;
 use crate::input::words::serve::Say;
+
+/// What every page of the site carries in its `<head>`: how `archive`
+/// knows a page it may take down as its own (never an editor's page).
+pub const MARK: &str = "<meta name=\"generator\" content=\"bulletin\">";
 
 /// The feed's file name, under the site's root.
 pub const FEED: &str = "feed.xml";
@@ -422,6 +426,7 @@ struct WebHead<'a> {
 /// preview shows.
 fn web_head(h: &WebHead<'_>) -> Markup {
     html! {
+        (PreEscaped(MARK))
         link rel="canonical" href=(h.url);
         link rel="alternate" type="application/atom+xml" title=(h.feed_title) href=(h.feed);
         meta property="og:type" content=(h.kind);

@@ -401,13 +401,33 @@ fn each_language_has_an_index_and_a_translation_taken_out_is_taken_down() {
     let feeds = python_json("read_feed.py", &[p.path("archive/ja/feed.xml")]);
     assert_eq!(feeds[0]["bozo"], false, "{}", feeds[0]);
 
-    // The translation taken out of the issue: its page goes, the issue's
-    // stays; the language's own folder is not an issue's, and stays.
+    // The editor's own pages in the site, one named like a language:
+    // never ours to take down.
+    p.write("archive/2026-12-09/pdf/index.html", "<p>the PDF</p>");
+    p.write("archive/about/index.html", "<p>about us</p>");
+
+    // The translation taken out of the issue: its page goes, and the
+    // Japanese index and feed (no issue is in Japanese now); the issue's
+    // page and the editor's stay.
     let issue = p.read(ISSUE);
     let cut = issue.find("[lang.ja]").expect("a translation");
     p.write(ISSUE, &issue[..cut]);
     p.bulletin(&["archive", "--issue", ISSUE]).success();
     assert!(!p.path("archive/2026-12-09/ja").exists());
+    assert!(!p.path("archive/ja").exists());
     assert!(p.path("archive/2026-12-09/index.html").exists());
-    assert!(p.path("archive/ja/feed.xml").exists());
+    assert_eq!(
+        p.read("archive/2026-12-09/pdf/index.html"),
+        "<p>the PDF</p>"
+    );
+    assert_eq!(p.read("archive/about/index.html"), "<p>about us</p>");
+
+    // An issue named like a language is refused: it would share a folder
+    // with that language's index.
+    p.write(ISSUE, BILINGUAL);
+    let named_ja = p.read(ISSUE);
+    p.write("issues/ja.toml", named_ja);
+    p.bulletin(&["archive", "--issue", ISSUE, "--issue", "issues/ja.toml"])
+        .failure()
+        .stderr_has("issues/ja.toml: the issue's name `ja` is also the language of a translation");
 }
