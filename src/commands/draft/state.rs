@@ -62,7 +62,7 @@ pub struct Pending {
     /// taken away by the editor, and its entries are not drafted again.
     #[serde(default)]
     pub written: bool,
-    /// When it was decided on (Unix seconds): a draft to be sent that
+    /// When it was first sent (Unix seconds): a draft to be sent that
     /// still has readers due after `GIVE_UP_AFTER` is let go.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<u64>,
