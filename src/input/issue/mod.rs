@@ -255,29 +255,42 @@ struct RawStory {
     link: Option<Spanned<String>>,
 }
 
-fn check_issue(file: &mut TomlFile, raw: RawIssue, id: String) -> Option<Issue> {
-    let mut ok = true;
-    let mut fields = Vec::new();
-    {
-        let mut texts: Vec<(Spot, &'static str, &Spanned<String>)> = Vec::new();
-        texts.extend(raw.subject.as_ref().map(|v| (Spot::Subject, "subject", v)));
-        texts.extend(
-            raw.preheader
-                .as_ref()
-                .map(|v| (Spot::Preheader, "preheader", v)),
-        );
-        texts.extend(raw.intro.as_ref().map(|v| (Spot::Intro, "intro", v)));
-        for (i, s) in raw.story.iter().enumerate() {
-            texts.push((Spot::Headline(i), "headline", &s.headline));
-            texts.push((Spot::Body(i), "body", &s.body));
-        }
-        for (spot, key, value) in texts {
-            match file.fields(spot, key, value) {
-                Some(found) => fields.extend(found),
-                None => ok = false,
-            }
+/// The reader's fields in the texts that may hold them (`subject`,
+/// `preheader`, `intro`, each story's headline and body), of the issue or
+/// of a translation; false when one was refused (reported at its line).
+fn fields_in<'a>(
+    file: &mut TomlFile,
+    [subject, preheader, intro]: [&'a Option<Spanned<String>>; 3],
+    stories: impl Iterator<Item = (&'a Spanned<String>, &'a Spanned<String>)>,
+) -> (Vec<FieldText>, bool) {
+    let mut texts: Vec<(Spot, &'static str, &Spanned<String>)> = Vec::new();
+    texts.extend(subject.as_ref().map(|v| (Spot::Subject, "subject", v)));
+    texts.extend(
+        preheader
+            .as_ref()
+            .map(|v| (Spot::Preheader, "preheader", v)),
+    );
+    texts.extend(intro.as_ref().map(|v| (Spot::Intro, "intro", v)));
+    for (i, (headline, body)) in stories.enumerate() {
+        texts.push((Spot::Headline(i), "headline", headline));
+        texts.push((Spot::Body(i), "body", body));
+    }
+    let (mut fields, mut ok) = (Vec::new(), true);
+    for (spot, key, value) in texts {
+        match file.fields(spot, key, value) {
+            Some(found) => fields.extend(found),
+            None => ok = false,
         }
     }
+    (fields, ok)
+}
+
+fn check_issue(file: &mut TomlFile, raw: RawIssue, id: String) -> Option<Issue> {
+    let (fields, mut ok) = fields_in(
+        file,
+        [&raw.subject, &raw.preheader, &raw.intro],
+        raw.story.iter().map(|s| (&s.headline, &s.body)),
+    );
     let subject = raw.subject.as_ref().and_then(|v| {
         let l = file.line("subject", v);
         ok &= l.is_some();

@@ -6,7 +6,7 @@
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Issue, RawIssue, RawStory, Story, check_story, read_images};
+use super::{Issue, RawIssue, RawStory, Story, check_story, fields_in, read_images};
 use crate::input::checked::Line;
 use crate::input::diagnostic;
 use crate::input::fields::{FieldText, Spot};
@@ -155,25 +155,14 @@ fn one(
             _ => {}
         }
     }
-    let mut fields = Vec::new();
-    let mut texts: Vec<(Spot, &'static str, &Spanned<String>)> = Vec::new();
-    texts.extend(t.subject.as_ref().map(|v| (Spot::Subject, "subject", v)));
-    texts.extend(
-        t.preheader
-            .as_ref()
-            .map(|v| (Spot::Preheader, "preheader", v)),
+    let (fields, fine) = fields_in(
+        file,
+        [&t.subject, &t.preheader, &t.intro],
+        t.story
+            .iter()
+            .map(|s| (&s.get_ref().headline, &s.get_ref().body)),
     );
-    texts.extend(t.intro.as_ref().map(|v| (Spot::Intro, "intro", v)));
-    for (i, s) in t.story.iter().enumerate() {
-        texts.push((Spot::Headline(i), "headline", &s.get_ref().headline));
-        texts.push((Spot::Body(i), "body", &s.get_ref().body));
-    }
-    for (spot, key, value) in texts {
-        match file.fields(spot, key, value) {
-            Some(found) => fields.extend(found),
-            None => ok = false,
-        }
-    }
+    ok &= fine;
     // As for the issue: the public name holds no reader's field, and a
     // subject that does needs one (unless the issue stays out of the
     // archive).
