@@ -136,23 +136,30 @@ pub fn run(config_path: &Path, args: &SendArgs) -> anyhow::Result<Outcome> {
     };
     // Every reader and what a send would do with them, with --out.
     let mut fates = staging.as_ref().map(|_| Fates::default());
+    // Images not published yet: the preview shows the files, each in
+    // place of its published address.
+    let local_files: Vec<(String, String)> = {
+        let mut placed_issue = issue.clone();
+        // Without an archive nothing is published, and nothing to map.
+        let _ = crate::commands::place_images(&config, &mut placed_issue);
+        issue
+            .images
+            .iter()
+            .filter_map(|image| {
+                let placed = placed_issue.media.get(&image.src)?;
+                let file = url::Url::from_file_path(std::path::absolute(&image.path).ok()?).ok()?;
+                Some((placed.url.clone(), file.to_string()))
+            })
+            .collect()
+    };
     // The previews show the first reader's message (their values).
     let write_previews = |url: &str, values: &[String]| -> anyhow::Result<()> {
         if let Some(stage) = &staging {
             // A text-only issue has no HTML to preview: preview.txt is it.
             if let Some(html) = &parts.html {
                 let mut html = html.fill(&html_attr(url), values, as_html);
-                // Images not published yet: the preview shows the files.
-                let mut placed_issue = issue.clone();
-                let _ = crate::commands::place_images(&config, &mut placed_issue);
-                for image in &issue.images {
-                    if let (Some(placed), Ok(file)) = (
-                        placed_issue.media.get(&image.src),
-                        std::path::absolute(&image.path),
-                    ) && let Ok(file) = url::Url::from_file_path(file)
-                    {
-                        html = html.replace(&placed.url, file.as_str());
-                    }
+                for (published, file) in &local_files {
+                    html = html.replace(published, file);
                 }
                 // A browser has no message to find the logo in: given inline.
                 if let Some(logo) = &config.newsletter.logo {
